@@ -1,0 +1,61 @@
+//! The runtime builtins wasm code may call (through `WasmToBuiltinTrampoline`s): their
+//! names, indices into the runtime's builtin table, and signatures. Every builtin takes the
+//! caller's `vmctx` first.
+
+/// A machine-level parameter or result type of a builtin.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BuiltinType {
+    /// A 32-bit integer.
+    I32,
+    /// A 64-bit integer.
+    I64,
+    /// A host pointer (the vmctx).
+    Pointer,
+}
+
+macro_rules! builtins {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal ($($param:ident),*) -> [$($ret:ident),*];)*) => {
+        /// A runtime builtin.
+        #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum BuiltinFunction {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl BuiltinFunction {
+            /// Every builtin, in index order.
+            pub const ALL: &'static [BuiltinFunction] = &[$(BuiltinFunction::$variant,)*];
+
+            /// The builtin's name, used in symbols.
+            pub fn name(self) -> &'static str {
+                match self { $(BuiltinFunction::$variant => $name,)* }
+            }
+
+            /// Parameters after the leading vmctx.
+            pub fn params(self) -> &'static [BuiltinType] {
+                match self { $(BuiltinFunction::$variant => &[$(BuiltinType::$param),*],)* }
+            }
+
+            /// Results.
+            pub fn results(self) -> &'static [BuiltinType] {
+                match self { $(BuiltinFunction::$variant => &[$(BuiltinType::$ret),*],)* }
+            }
+        }
+    };
+}
+
+builtins! {
+    /// `memory.grow`: `(memory_index, delta_pages) -> old_pages`, or `u64::MAX` on failure.
+    MemoryGrow = "memory_grow" (I32, I64) -> [I64];
+}
+
+impl BuiltinFunction {
+    /// The builtin's index in the runtime's builtin table.
+    pub fn index(self) -> u32 {
+        BuiltinFunction::ALL.iter().position(|b| *b == self).unwrap_or(0) as u32
+    }
+
+    /// The builtin with the given index, if any.
+    pub fn from_index(index: u32) -> Option<BuiltinFunction> {
+        BuiltinFunction::ALL.get(index as usize).copied()
+    }
+}

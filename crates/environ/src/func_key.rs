@@ -1,0 +1,146 @@
+//! `FuncKey`: the one name of every piece of compiled code. It is two `u32`s (namespace =
+//! kind << 28 | module-or-ABI, index), ordered on the raw pair, and doubles as Cranelift's
+//! `UserExternalName`, so IR names, relocations, call-graph nodes, the function table and
+//! symbols all agree.
+use crate::{BuiltinFunction, DefinedFuncIndex, TypeIndex};
+use cranelift_entity::EntityRef;
+
+/// The kind of code a [`FuncKey`] names; its discriminant is the key's top four bits.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum FuncKeyKind {
+    /// A wasm function the module defines.
+    DefinedWasmFunction = 0,
+    /// The host → wasm entry of an escaping function (array ABI → wasm ABI).
+    ArrayToWasmTrampoline = 1,
+    /// The wasm → host exit for one function signature (wasm ABI → array ABI).
+    WasmToArrayTrampoline = 2,
+    /// The wasm → builtin exit for one runtime builtin.
+    WasmToBuiltinTrampoline = 3,
+}
+
+/// The name of one compiled function.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FuncKey {
+    /// `DefinedWasmFunction(module, def_index)`.
+    DefinedWasmFunction(u32, DefinedFuncIndex),
+    /// `ArrayToWasmTrampoline(module, def_index)`.
+    ArrayToWasmTrampoline(u32, DefinedFuncIndex),
+    /// `WasmToArrayTrampoline(module-local type)`: one per distinct host-callable signature.
+    WasmToArrayTrampoline(TypeIndex),
+    /// `WasmToBuiltinTrampoline(builtin)`.
+    WasmToBuiltinTrampoline(BuiltinFunction),
+}
+
+const KIND_SHIFT: u32 = 28;
+const LOW_MASK: u32 = (1 << KIND_SHIFT) - 1;
+
+impl FuncKey {
+    /// The kind of code this key names.
+    pub fn kind(self) -> FuncKeyKind {
+        match self {
+            FuncKey::DefinedWasmFunction(..) => FuncKeyKind::DefinedWasmFunction,
+            FuncKey::ArrayToWasmTrampoline(..) => FuncKeyKind::ArrayToWasmTrampoline,
+            FuncKey::WasmToArrayTrampoline(..) => FuncKeyKind::WasmToArrayTrampoline,
+            FuncKey::WasmToBuiltinTrampoline(..) => FuncKeyKind::WasmToBuiltinTrampoline,
+        }
+    }
+
+    /// The raw `(namespace, index)` pair, as used in `UserExternalName`.
+    pub fn into_raw(self) -> (u32, u32) {
+        let kind = (self.kind() as u32) << KIND_SHIFT;
+        match self {
+            FuncKey::DefinedWasmFunction(m, i) | FuncKey::ArrayToWasmTrampoline(m, i) => {
+                (kind | (m & LOW_MASK), i.index() as u32)
+            }
+            FuncKey::WasmToArrayTrampoline(t) => (kind, t.index() as u32),
+            FuncKey::WasmToBuiltinTrampoline(b) => (kind, b.index()),
+        }
+    }
+
+    /// The key of a raw pair, or `None` if it names nothing.
+    pub fn from_raw(namespace: u32, index: u32) -> Option<FuncKey> {
+        let module = namespace & LOW_MASK;
+        let def = DefinedFuncIndex::new(index as usize);
+        Some(match namespace >> KIND_SHIFT {
+            0 => FuncKey::DefinedWasmFunction(module, def),
+            1 => FuncKey::ArrayToWasmTrampoline(module, def),
+            2 if module == 0 => FuncKey::WasmToArrayTrampoline(TypeIndex::new(index as usize)),
+            3 if module == 0 => FuncKey::WasmToBuiltinTrampoline(BuiltinFunction::from_index(index)?),
+            _ => return None,
+        })
+    }
+
+    /// The symbol name of this key. `name` is the wasm function's name from the name section.
+    pub fn symbol_name(self, name: Option<&str>) -> String {
+        match (self, name) {
+            (FuncKey::DefinedWasmFunction(m, i), Some(n)) => {
+                format!("wasm[{m}]::function[{}]::{}", i.index(), clean_symbol_name(n))
+            }
+            (FuncKey::DefinedWasmFunction(m, i), None) => format!("wasm[{m}]::function[{}]", i.index()),
+            (FuncKey::ArrayToWasmTrampoline(m, i), _) => {
+                format!("wasm[{m}]::array_to_wasm_trampoline[{}]", i.index())
+            }
+            (FuncKey::WasmToArrayTrampoline(t), _) => format!("wasm_to_array_trampoline[{}]", t.index()),
+            (FuncKey::WasmToBuiltinTrampoline(b), _) => format!("wasm_to_builtin_{}", b.name()),
+        }
+    }
+}
+
+/// Clean a name for use in a symbol: graphic ASCII is kept, each run of other characters
+/// becomes one `?`, and the result is at most 96 characters.
+pub fn clean_symbol_name(name: &str) -> String {
+    let mut out = String::new();
+    let mut in_bad_run = false;
+    for c in name.chars() {
+        if c.is_ascii_graphic() {
+            out.push(c);
+            in_bad_run = false;
+        } else if !in_bad_run {
+            out.push('?');
+            in_bad_run = true;
+        }
+        if out.len() >= 96 {
+            break;
+        }
+    }
+    out.truncate(96);
+    out
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_round_trip_and_order() {
+        let keys = [
+            FuncKey::DefinedWasmFunction(0, DefinedFuncIndex::new(3)),
+            FuncKey::DefinedWasmFunction(1, DefinedFuncIndex::new(0)),
+            FuncKey::ArrayToWasmTrampoline(0, DefinedFuncIndex::new(2)),
+            FuncKey::WasmToArrayTrampoline(TypeIndex::new(7)),
+            FuncKey::WasmToBuiltinTrampoline(BuiltinFunction::MemoryGrow),
+        ];
+        for k in keys {
+            let (ns, i) = k.into_raw();
+            assert_eq!(FuncKey::from_raw(ns, i), Some(k));
+        }
+        let mut raw: Vec<_> = keys.iter().map(|k| k.into_raw()).collect();
+        let mut sorted = keys.to_vec();
+        sorted.sort();
+        raw.sort();
+        assert_eq!(raw, sorted.iter().map(|k| k.into_raw()).collect::<Vec<_>>());
+        assert_eq!(FuncKey::from_raw(9 << 28, 0), None);
+    }
+
+    #[test]
+    fn names_are_cleaned() {
+        assert_eq!(clean_symbol_name("a b\t\tc"), "a?b?c");
+        assert_eq!(clean_symbol_name("héllo"), "h?llo");
+        assert_eq!(clean_symbol_name(&"x".repeat(200)).len(), 96);
+        let k = FuncKey::DefinedWasmFunction(0, DefinedFuncIndex::new(4));
+        assert_eq!(k.symbol_name(Some("f g")), "wasm[0]::function[4]::f?g");
+        assert_eq!(k.symbol_name(None), "wasm[0]::function[4]");
+    }
+}

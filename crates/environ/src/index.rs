@@ -1,0 +1,39 @@
+//! Index newtypes for every WebAssembly index space, plus the "defined" sub-spaces that
+//! count only the entities a module defines itself (after its imports).
+use cranelift_entity::entity_impl;
+
+macro_rules! index_type {
+    ($($(#[$doc:meta])* $name:ident, $prefix:literal;)*) => {$(
+        $(#[$doc])*
+        #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(u32);
+        entity_impl!($name, $prefix);
+    )*};
+}
+
+index_type! {
+    /// A type in the module's type section.
+    TypeIndex, "type";
+    /// A function, imported ones first.
+    FuncIndex, "func";
+    /// A function the module defines (index into the code section).
+    DefinedFuncIndex, "defined_func";
+    /// A table, imported ones first.
+    TableIndex, "table";
+    /// A table the module defines.
+    DefinedTableIndex, "defined_table";
+    /// A memory, imported ones first.
+    MemoryIndex, "memory";
+    /// A memory the module defines.
+    DefinedMemoryIndex, "defined_memory";
+    /// A global, imported ones first.
+    GlobalIndex, "global";
+    /// A global the module defines.
+    DefinedGlobalIndex, "defined_global";
+    /// An element segment.
+    ElemIndex, "elem";
+    /// A data segment.
+    DataIndex, "data";
+    /// An engine-wide canonical function type (equal types share one index).
+    SharedTypeIndex, "shared_type";
+}

@@ -1,0 +1,33 @@
+//! Kiln's shared vocabulary: what a WebAssembly module *is* once parsed and validated
+//! (`ModuleTranslation`), the index newtypes of its index spaces, the `FuncKey` that names
+//! every piece of compiled code, the `VMContext` layout (`VMOffsets`), trap codes, the
+//! builtin list, tunables and the error types. Both the compiler and the runtime speak it; it
+//! has no unsafe code and no dependency on Cranelift's code generator.
+#![forbid(unsafe_code)]
+
+pub mod builtins;
+mod error;
+mod func_key;
+mod index;
+mod module;
+mod translate;
+mod trap;
+mod tunables;
+mod types;
+mod vmoffsets;
+
+pub use builtins::BuiltinFunction;
+pub use error::{CompileError, invalid_from_wasmparser};
+pub use func_key::{FuncKey, FuncKeyKind, clean_symbol_name};
+pub use index::*;
+pub use module::{ElementItems, EntityIndex, Export, FunctionInfo, Import, Module, Segment, SegmentMode};
+pub use translate::{FunctionBodyData, ModuleTranslation, translate_module, wasm_features};
+pub use trap::Trap;
+pub use tunables::Tunables;
+pub use types::*;
+pub use vmoffsets::{VMOffsets, VM_MAGIC};
+
+/// The size of a WebAssembly page, in bytes.
+pub const WASM_PAGE_SIZE: u64 = 65536;
+/// The largest number of pages a 32-bit memory may have.
+pub const WASM32_MAX_PAGES: u64 = 1 << 16;

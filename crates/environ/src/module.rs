@@ -1,0 +1,209 @@
+//! `Module`: everything about a module that outlives compilation (types, imports, the
+//! entities it defines, exports, segments, names), with the conversions between the full
+//! index spaces and the "defined" ones.
+use crate::*;
+use cranelift_entity::{EntityRef, PrimaryMap};
+use std::collections::BTreeMap;
+
+/// Something a module imports or exports.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum EntityIndex {
+    Function(FuncIndex),
+    Table(TableIndex),
+    Memory(MemoryIndex),
+    Global(GlobalIndex),
+}
+
+/// One import.
+#[derive(Clone, Debug)]
+pub struct Import {
+    pub module: String,
+    pub field: String,
+    pub index: EntityIndex,
+}
+
+/// One export.
+#[derive(Clone, Debug)]
+pub struct Export {
+    pub name: String,
+    pub index: EntityIndex,
+}
+
+/// Where a segment goes.
+#[derive(Clone, Debug)]
+pub enum SegmentMode<T> {
+    /// Applied at instantiation: `(target, offset)`.
+    Active(T, ConstExpr),
+    /// Applied by `table.init`/`memory.init`.
+    Passive,
+    /// Only declares function references (element segments).
+    Declared,
+}
+
+/// An element or data segment.
+#[derive(Clone, Debug)]
+pub struct Segment<T, I> {
+    pub mode: SegmentMode<T>,
+    pub items: I,
+}
+
+/// The items of an element segment.
+#[derive(Clone, Debug)]
+pub enum ElementItems {
+    /// Function indices (`elemkind funcref`).
+    Functions(Vec<FuncIndex>),
+    /// Constant expressions of the segment's reference type.
+    Expressions(WasmValType, Vec<ConstExpr>),
+}
+
+impl ElementItems {
+    /// The number of items.
+    pub fn len(&self) -> usize {
+        match self {
+            ElementItems::Functions(f) => f.len(),
+            ElementItems::Expressions(_, e) => e.len(),
+        }
+    }
+
+    /// Whether the segment has no items.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A function in the function index space.
+#[derive(Copy, Clone, Debug)]
+pub struct FunctionInfo {
+    /// Its type.
+    pub ty: TypeIndex,
+    /// Whether it can be reached from outside its body's direct callers: exported, in an
+    /// element segment, or named by `ref.func`. Only escaping functions get an
+    /// array-to-wasm trampoline.
+    pub escapes: bool,
+}
+
+/// A translated module's description.
+#[derive(Clone, Debug, Default)]
+pub struct Module {
+    /// The module's name from the name section.
+    pub name: Option<String>,
+    pub types: PrimaryMap<TypeIndex, WasmFuncType>,
+    /// For each type, the first type structurally equal to it.
+    pub type_dedup: PrimaryMap<TypeIndex, TypeIndex>,
+    pub functions: PrimaryMap<FuncIndex, FunctionInfo>,
+    pub tables: PrimaryMap<TableIndex, Table>,
+    pub memories: PrimaryMap<MemoryIndex, Memory>,
+    pub globals: PrimaryMap<GlobalIndex, Global>,
+    pub global_inits: PrimaryMap<DefinedGlobalIndex, ConstExpr>,
+    pub num_imported_funcs: usize,
+    pub num_imported_tables: usize,
+    pub num_imported_memories: usize,
+    pub num_imported_globals: usize,
+    pub imports: Vec<Import>,
+    pub exports: Vec<Export>,
+    pub start: Option<FuncIndex>,
+    /// Initial contents of the defined tables (`(ref.null)` when absent) .
+    pub table_inits: PrimaryMap<DefinedTableIndex, Option<ConstExpr>>,
+    pub elements: PrimaryMap<ElemIndex, Segment<TableIndex, ElementItems>>,
+    pub data: PrimaryMap<DataIndex, Segment<MemoryIndex, Vec<u8>>>,
+    /// Function names from the name section.
+    pub func_names: BTreeMap<FuncIndex, String>,
+}
+
+impl Module {
+    /// The type of a function.
+    pub fn func_type(&self, f: FuncIndex) -> &WasmFuncType {
+        &self.types[self.functions[f].ty]
+    }
+
+    /// The number of functions the module defines.
+    pub fn num_defined_funcs(&self) -> usize {
+        self.functions.len() - self.num_imported_funcs
+    }
+
+    /// The number of tables the module defines.
+    pub fn num_defined_tables(&self) -> usize {
+        self.tables.len() - self.num_imported_tables
+    }
+
+    /// The number of memories the module defines.
+    pub fn num_defined_memories(&self) -> usize {
+        self.memories.len() - self.num_imported_memories
+    }
+
+    /// The number of globals the module defines.
+    pub fn num_defined_globals(&self) -> usize {
+        self.globals.len() - self.num_imported_globals
+    }
+
+    /// The function index of a defined function.
+    pub fn func_index(&self, d: DefinedFuncIndex) -> FuncIndex {
+        FuncIndex::new(self.num_imported_funcs + d.index())
+    }
+
+    /// The defined index of a function, or `None` for an import.
+    pub fn defined_func_index(&self, f: FuncIndex) -> Option<DefinedFuncIndex> {
+        f.index().checked_sub(self.num_imported_funcs).map(DefinedFuncIndex::new)
+    }
+
+    /// The table index of a defined table.
+    pub fn table_index(&self, d: DefinedTableIndex) -> TableIndex {
+        TableIndex::new(self.num_imported_tables + d.index())
+    }
+
+    /// The defined index of a table, or `None` for an import.
+    pub fn defined_table_index(&self, t: TableIndex) -> Option<DefinedTableIndex> {
+        t.index().checked_sub(self.num_imported_tables).map(DefinedTableIndex::new)
+    }
+
+    /// The memory index of a defined memory.
+    pub fn memory_index(&self, d: DefinedMemoryIndex) -> MemoryIndex {
+        MemoryIndex::new(self.num_imported_memories + d.index())
+    }
+
+    /// The defined index of a memory, or `None` for an import.
+    pub fn defined_memory_index(&self, m: MemoryIndex) -> Option<DefinedMemoryIndex> {
+        m.index().checked_sub(self.num_imported_memories).map(DefinedMemoryIndex::new)
+    }
+
+    /// The global index of a defined global.
+    pub fn global_index(&self, d: DefinedGlobalIndex) -> GlobalIndex {
+        GlobalIndex::new(self.num_imported_globals + d.index())
+    }
+
+    /// The defined index of a global, or `None` for an import.
+    pub fn defined_global_index(&self, g: GlobalIndex) -> Option<DefinedGlobalIndex> {
+        g.index().checked_sub(self.num_imported_globals).map(DefinedGlobalIndex::new)
+    }
+
+    /// The export with this name.
+    pub fn export(&self, name: &str) -> Option<EntityIndex> {
+        self.exports.iter().find(|e| e.name == name).map(|e| e.index)
+    }
+
+    /// The name of a function in the name section.
+    pub fn func_name(&self, f: FuncIndex) -> Option<&str> {
+        self.func_names.get(&f).map(|s| s.as_str())
+    }
+
+    /// The module-local types that a host function may be called with from this module:
+    /// each distinct function type once (the first index of each structurally equal group).
+    pub fn host_callable_types(&self) -> impl Iterator<Item = TypeIndex> + '_ {
+        self.type_dedup.iter().filter(|(i, c)| i == *c).map(|(i, _)| i)
+    }
+
+    /// The first type index structurally equal to `ty`.
+    pub fn canonical_type(&self, ty: TypeIndex) -> TypeIndex {
+        self.type_dedup[ty]
+    }
+
+    /// Fill `type_dedup` from `types`.
+    pub(crate) fn dedup_types(&mut self) {
+        let mut first: std::collections::HashMap<&WasmFuncType, TypeIndex> = Default::default();
+        let mut dedup = PrimaryMap::with_capacity(self.types.len());
+        for (index, ty) in self.types.iter() {
+            dedup.push(*first.entry(ty).or_insert(index));
+        }
+        self.type_dedup = dedup;
+    }
+}

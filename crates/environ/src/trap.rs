@@ -1,0 +1,103 @@
+//! The reasons wasm code stops with a trap, their spec messages, and their encoding as
+//! Cranelift user trap codes (one byte) in the trap table of an artifact.
+use std::fmt;
+
+/// Why WebAssembly execution trapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Trap {
+    /// The wasm stack limit was reached.
+    StackOverflow,
+    /// A memory access was out of bounds.
+    MemoryOutOfBounds,
+    /// An atomic access was misaligned.
+    HeapMisaligned,
+    /// A table access was out of bounds.
+    TableOutOfBounds,
+    /// `call_indirect` found a null entry.
+    IndirectCallToNull,
+    /// `call_indirect` found a function of another type.
+    BadSignature,
+    /// Integer overflow in division or float-to-int conversion.
+    IntegerOverflow,
+    /// Integer division or remainder by zero.
+    IntegerDivisionByZero,
+    /// Float-to-int conversion of NaN.
+    BadConversionToInteger,
+    /// `unreachable` was executed.
+    UnreachableCodeReached,
+    /// A null reference was used where a non-null one is needed.
+    NullReference,
+    /// A host function (or builtin) returned an error, stored aside by the runtime.
+    HostError,
+}
+
+impl Trap {
+    /// Every trap, in code order: the code of `ALL[i]` is `i + 1`.
+    pub const ALL: [Trap; 12] = [
+        Trap::StackOverflow,
+        Trap::MemoryOutOfBounds,
+        Trap::HeapMisaligned,
+        Trap::TableOutOfBounds,
+        Trap::IndirectCallToNull,
+        Trap::BadSignature,
+        Trap::IntegerOverflow,
+        Trap::IntegerDivisionByZero,
+        Trap::BadConversionToInteger,
+        Trap::UnreachableCodeReached,
+        Trap::NullReference,
+        Trap::HostError,
+    ];
+
+    /// The one-byte code written in the trap table (never 0).
+    pub fn code(self) -> u8 {
+        Trap::ALL.iter().position(|t| *t == self).unwrap_or(0) as u8 + 1
+    }
+
+    /// The trap with the given trap-table code, if any.
+    pub fn from_code(code: u8) -> Option<Trap> {
+        Trap::ALL.get(usize::from(code).checked_sub(1)?).copied()
+    }
+
+    /// The message the WebAssembly spec tests expect.
+    pub fn message(self) -> &'static str {
+        match self {
+            Trap::StackOverflow => "call stack exhausted",
+            Trap::MemoryOutOfBounds => "out of bounds memory access",
+            Trap::HeapMisaligned => "misaligned memory access",
+            // call_indirect's spec message is "undefined element", table.get's is
+            // "out of bounds table access": one code covers both, so it names both.
+            Trap::TableOutOfBounds => "undefined element: out of bounds table access",
+            Trap::IndirectCallToNull => "uninitialized element",
+            Trap::BadSignature => "indirect call type mismatch",
+            Trap::IntegerOverflow => "integer overflow",
+            Trap::IntegerDivisionByZero => "integer divide by zero",
+            Trap::BadConversionToInteger => "invalid conversion to integer",
+            Trap::UnreachableCodeReached => "unreachable",
+            Trap::NullReference => "null reference",
+            Trap::HostError => "host function error",
+        }
+    }
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for Trap {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for t in Trap::ALL {
+            assert_eq!(Trap::from_code(t.code()), Some(t));
+        }
+        assert_eq!(Trap::from_code(0), None);
+        assert_eq!(Trap::from_code(200), None);
+    }
+}

@@ -1,0 +1,33 @@
+//! Tunables: the settings that change the code Kiln generates or how the runtime lays out
+//! memory. They are part of an artifact's identity.
+
+/// Code-generation and runtime-layout settings.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Tunables {
+    /// Bytes of address space reserved for each linear memory (beyond which it cannot grow in
+    /// place). With at least 4 GiB, a 32-bit memory needs no bounds checks.
+    pub memory_reservation: u64,
+    /// Bytes of inaccessible guard region after each memory's reservation.
+    pub memory_guard_size: u64,
+    /// The most bytes of native stack wasm code may use before `call stack exhausted`.
+    pub max_wasm_stack: usize,
+}
+
+impl Default for Tunables {
+    fn default() -> Self {
+        Tunables {
+            memory_reservation: 1 << 32,
+            memory_guard_size: 32 << 20,
+            max_wasm_stack: 512 << 10,
+        }
+    }
+}
+
+impl Tunables {
+    /// Whether an access at `offset + size` beyond a 32-bit index lands in this memory's
+    /// reservation or guard, so that it needs no explicit bounds check.
+    pub fn elides_bounds_check(&self, offset: u64, access_size: u64) -> bool {
+        self.memory_reservation >= 1 << 32
+            && offset.checked_add(access_size).is_some_and(|end| end <= self.memory_guard_size)
+    }
+}

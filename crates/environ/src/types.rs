@@ -1,0 +1,229 @@
+//! The WebAssembly types Kiln compiles: value types, function types, and the types of tables,
+//! memories and globals, plus constant expressions. Conversions from wasmparser's richer types
+//! say `unsupported: <feature>` for what Kiln does not compile yet.
+use crate::{CompileError, FuncIndex, GlobalIndex};
+use std::fmt;
+
+/// A value type.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum WasmValType {
+    I32,
+    I64,
+    F32,
+    F64,
+    V128,
+    /// `(ref null func)`.
+    FuncRef,
+    /// `(ref null extern)`.
+    ExternRef,
+}
+
+impl fmt::Display for WasmValType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WasmValType::I32 => "i32",
+            WasmValType::I64 => "i64",
+            WasmValType::F32 => "f32",
+            WasmValType::F64 => "f64",
+            WasmValType::V128 => "v128",
+            WasmValType::FuncRef => "funcref",
+            WasmValType::ExternRef => "externref",
+        })
+    }
+}
+
+fn unsupported(what: impl Into<String>) -> CompileError {
+    CompileError::Unsupported(what.into())
+}
+
+impl WasmValType {
+    /// Convert wasmparser's value type.
+    pub fn from_wasmparser(ty: wasmparser::ValType) -> Result<Self, CompileError> {
+        use wasmparser::ValType as V;
+        Ok(match ty {
+            V::I32 => WasmValType::I32,
+            V::I64 => WasmValType::I64,
+            V::F32 => WasmValType::F32,
+            V::F64 => WasmValType::F64,
+            V::V128 => WasmValType::V128,
+            V::Ref(r) => WasmValType::from_ref_type(r)?,
+        })
+    }
+
+    /// Convert wasmparser's reference type (only nullable funcref/externref are supported).
+    pub fn from_ref_type(r: wasmparser::RefType) -> Result<Self, CompileError> {
+        if r == wasmparser::RefType::FUNCREF {
+            Ok(WasmValType::FuncRef)
+        } else if r == wasmparser::RefType::EXTERNREF {
+            Ok(WasmValType::ExternRef)
+        } else {
+            Err(unsupported(format!("reference type {r} (typed function references or GC)")))
+        }
+    }
+
+    /// Whether this is a reference type.
+    pub fn is_ref(self) -> bool {
+        matches!(self, WasmValType::FuncRef | WasmValType::ExternRef)
+    }
+}
+
+/// A function type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WasmFuncType {
+    pub params: Box<[WasmValType]>,
+    pub results: Box<[WasmValType]>,
+}
+
+impl WasmFuncType {
+    /// Convert wasmparser's function type.
+    pub fn from_wasmparser(ty: &wasmparser::FuncType) -> Result<Self, CompileError> {
+        let conv = |tys: &[wasmparser::ValType]| -> Result<Box<[WasmValType]>, CompileError> {
+            tys.iter().map(|t| WasmValType::from_wasmparser(*t)).collect()
+        };
+        Ok(WasmFuncType { params: conv(ty.params())?, results: conv(ty.results())? })
+    }
+}
+
+impl fmt::Display for WasmFuncType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |tys: &[WasmValType]| tys.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
+        write!(f, "(func (param {}) (result {}))", list(&self.params), list(&self.results))
+    }
+}
+
+/// A table's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Table {
+    pub element: WasmValType,
+    pub minimum: u64,
+    pub maximum: Option<u64>,
+}
+
+impl Table {
+    /// Convert wasmparser's table type.
+    pub fn from_wasmparser(ty: &wasmparser::TableType) -> Result<Self, CompileError> {
+        if ty.table64 {
+            return Err(unsupported("table64 (memory64 proposal)"));
+        }
+        if ty.shared {
+            return Err(unsupported("shared tables (shared-everything threads)"));
+        }
+        Ok(Table {
+            element: WasmValType::from_ref_type(ty.element_type)?,
+            minimum: ty.initial,
+            maximum: ty.maximum,
+        })
+    }
+}
+
+/// A linear memory's type, in 64 KiB pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Memory {
+    pub minimum: u64,
+    pub maximum: Option<u64>,
+}
+
+impl Memory {
+    /// Convert wasmparser's memory type.
+    pub fn from_wasmparser(ty: &wasmparser::MemoryType) -> Result<Self, CompileError> {
+        if ty.memory64 {
+            return Err(unsupported("memory64"));
+        }
+        if ty.shared {
+            return Err(unsupported("shared memories (threads)"));
+        }
+        if ty.page_size_log2.is_some_and(|p| p != 16) {
+            return Err(unsupported("custom page sizes"));
+        }
+        Ok(Memory { minimum: ty.initial, maximum: ty.maximum })
+    }
+
+    /// The most pages this memory may ever have.
+    pub fn max_pages(&self) -> u64 {
+        self.maximum.unwrap_or(crate::WASM32_MAX_PAGES).min(crate::WASM32_MAX_PAGES)
+    }
+}
+
+/// A global's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Global {
+    pub ty: WasmValType,
+    pub mutable: bool,
+}
+
+impl Global {
+    /// Convert wasmparser's global type.
+    pub fn from_wasmparser(ty: &wasmparser::GlobalType) -> Result<Self, CompileError> {
+        if ty.shared {
+            return Err(unsupported("shared globals (shared-everything threads)"));
+        }
+        Ok(Global { ty: WasmValType::from_wasmparser(ty.content_type)?, mutable: ty.mutable })
+    }
+}
+
+/// One operation of a constant expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConstOp {
+    I32Const(i32),
+    I64Const(i64),
+    F32Const(u32),
+    F64Const(u64),
+    V128Const(u128),
+    GlobalGet(GlobalIndex),
+    RefNull,
+    RefFunc(FuncIndex),
+    I32Add,
+    I32Sub,
+    I32Mul,
+    I64Add,
+    I64Sub,
+    I64Mul,
+}
+
+/// A constant expression (global initializers, segment offsets, element items): a short
+/// stack program evaluated at instantiation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct ConstExpr {
+    pub ops: Vec<ConstOp>,
+}
+
+impl ConstExpr {
+    /// Convert wasmparser's (already validated) constant expression.
+    pub fn from_wasmparser(expr: &wasmparser::ConstExpr<'_>) -> Result<Self, CompileError> {
+        use wasmparser::Operator as O;
+        let mut ops = Vec::new();
+        let mut reader = expr.get_operators_reader();
+        while !reader.eof() {
+            let op = reader.read().map_err(crate::invalid_from_wasmparser)?;
+            ops.push(match op {
+                O::I32Const { value } => ConstOp::I32Const(value),
+                O::I64Const { value } => ConstOp::I64Const(value),
+                O::F32Const { value } => ConstOp::F32Const(value.bits()),
+                O::F64Const { value } => ConstOp::F64Const(value.bits()),
+                O::V128Const { value } => ConstOp::V128Const(value.i128() as u128),
+                O::GlobalGet { global_index } => ConstOp::GlobalGet(GlobalIndex::from_u32(global_index)),
+                O::RefNull { .. } => ConstOp::RefNull,
+                O::RefFunc { function_index } => ConstOp::RefFunc(FuncIndex::from_u32(function_index)),
+                O::I32Add => ConstOp::I32Add,
+                O::I32Sub => ConstOp::I32Sub,
+                O::I32Mul => ConstOp::I32Mul,
+                O::I64Add => ConstOp::I64Add,
+                O::I64Sub => ConstOp::I64Sub,
+                O::I64Mul => ConstOp::I64Mul,
+                O::End => continue,
+                other => {
+                    return Err(unsupported(format!("constant expression operator {other:?}")));
+                }
+            });
+        }
+        Ok(ConstExpr { ops })
+    }
+
+    /// The functions this expression takes a reference to.
+    pub fn func_refs(&self) -> impl Iterator<Item = FuncIndex> + '_ {
+        self.ops.iter().filter_map(|op| match op {
+            ConstOp::RefFunc(f) => Some(*f),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,229 @@
+//! `VMOffsets`: the layout of an instance's `VMContext` and of the runtime structures that
+//! compiled code reads. The compiler and the runtime both take every offset from here; the
+//! runtime's `#[repr(C)]` structs are pinned against these numbers by its tests.
+//!
+//! ```text
+//! VMContext (one per instance, 16-byte aligned)
+//!   magic: u32, pad
+//!   builtins: *const [fn]            the runtime's builtin table
+//!   store_context: *mut VMStoreContext
+//!   runtime_data: *mut ()            opaque to compiled code
+//!   type_ids: [u32; types]           canonical (engine-wide) id of each module type
+//!   imported_functions: [VMFunctionImport; n]
+//!   imported_tables: [VMTableImport; n]
+//!   imported_memories: [VMMemoryImport; n]
+//!   imported_globals: [VMGlobalImport; n]
+//!   defined_tables: [VMTableDefinition; n]
+//!   defined_memories: [VMMemoryDefinition; n]
+//!   defined_globals: [VMGlobalDefinition; n]   16 bytes each, 16-aligned
+//!   func_refs: [VMFuncRef; defined functions]
+//! ```
+use crate::*;
+use cranelift_entity::EntityRef;
+
+/// The value at offset 0 of every `VMContext`, to catch stray pointers in debug checks.
+pub const VM_MAGIC: u32 = u32::from_le_bytes(*b"kiln");
+
+/// Offsets into a module's `VMContext` and related structures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VMOffsets {
+    pub num_types: u32,
+    pub num_imported_functions: u32,
+    pub num_imported_tables: u32,
+    pub num_imported_memories: u32,
+    pub num_imported_globals: u32,
+    pub num_defined_tables: u32,
+    pub num_defined_memories: u32,
+    pub num_defined_globals: u32,
+    pub num_defined_functions: u32,
+    type_ids: u32,
+    imported_functions: u32,
+    imported_tables: u32,
+    imported_memories: u32,
+    imported_globals: u32,
+    defined_tables: u32,
+    defined_memories: u32,
+    defined_globals: u32,
+    func_refs: u32,
+    size: u32,
+}
+
+
+impl VMOffsets {
+    /// Pointer size: Kiln targets 64-bit hosts only.
+    pub const PTR: u32 = 8;
+
+    pub const MAGIC: u32 = 0;
+    pub const BUILTINS: u32 = 8;
+    pub const STORE_CONTEXT: u32 = 16;
+    pub const RUNTIME_DATA: u32 = 24;
+    const HEADER: u32 = 32;
+
+    // VMFunctionImport
+    pub const FUNCTION_IMPORT_WASM_CALL: u32 = 0;
+    pub const FUNCTION_IMPORT_ARRAY_CALL: u32 = 8;
+    pub const FUNCTION_IMPORT_VMCTX: u32 = 16;
+    pub const FUNCTION_IMPORT_FUNC_REF: u32 = 24;
+    pub const SIZE_OF_FUNCTION_IMPORT: u32 = 32;
+
+    // VMTableImport / VMMemoryImport
+    pub const IMPORT_FROM: u32 = 0;
+    pub const IMPORT_VMCTX: u32 = 8;
+    pub const SIZE_OF_TABLE_IMPORT: u32 = 16;
+    pub const SIZE_OF_MEMORY_IMPORT: u32 = 16;
+    // VMGlobalImport
+    pub const SIZE_OF_GLOBAL_IMPORT: u32 = 8;
+
+    // VMTableDefinition
+    pub const TABLE_BASE: u32 = 0;
+    pub const TABLE_CURRENT_ELEMENTS: u32 = 8;
+    pub const SIZE_OF_TABLE_DEFINITION: u32 = 16;
+
+    // VMMemoryDefinition
+    pub const MEMORY_BASE: u32 = 0;
+    pub const MEMORY_CURRENT_LENGTH: u32 = 8;
+    pub const SIZE_OF_MEMORY_DEFINITION: u32 = 16;
+
+    // VMGlobalDefinition
+    pub const SIZE_OF_GLOBAL_DEFINITION: u32 = 16;
+
+    // VMFuncRef
+    pub const FUNC_REF_ARRAY_CALL: u32 = 0;
+    pub const FUNC_REF_WASM_CALL: u32 = 8;
+    pub const FUNC_REF_TYPE_INDEX: u32 = 16;
+    pub const FUNC_REF_VMCTX: u32 = 24;
+    pub const SIZE_OF_FUNC_REF: u32 = 32;
+
+    // VMStoreContext
+    pub const STORE_CONTEXT_STACK_LIMIT: u32 = 0;
+
+    /// The layout for `module`.
+    pub fn new(module: &Module) -> VMOffsets {
+        let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+        let mut o = VMOffsets {
+            num_types: n(module.types.len()),
+            num_imported_functions: n(module.num_imported_funcs),
+            num_imported_tables: n(module.num_imported_tables),
+            num_imported_memories: n(module.num_imported_memories),
+            num_imported_globals: n(module.num_imported_globals),
+            num_defined_tables: n(module.num_defined_tables()),
+            num_defined_memories: n(module.num_defined_memories()),
+            num_defined_globals: n(module.num_defined_globals()),
+            num_defined_functions: n(module.num_defined_funcs()),
+            type_ids: 0,
+            imported_functions: 0,
+            imported_tables: 0,
+            imported_memories: 0,
+            imported_globals: 0,
+            defined_tables: 0,
+            defined_memories: 0,
+            defined_globals: 0,
+            func_refs: 0,
+            size: 0,
+        };
+        // Counts come from a validated module, which bounds each by the module's size; the
+        // arithmetic below is done in u64 and saturates so that no input can wrap it.
+        let mut at = u64::from(Self::HEADER);
+        let mut place = |count: u32, size: u32, alignment: u64| -> u32 {
+            at = at.div_ceil(alignment) * alignment;
+            let here = at;
+            at += u64::from(count) * u64::from(size);
+            u32::try_from(here).unwrap_or(u32::MAX)
+        };
+        o.type_ids = place(o.num_types, 4, 8);
+        o.imported_functions = place(o.num_imported_functions, Self::SIZE_OF_FUNCTION_IMPORT, 8);
+        o.imported_tables = place(o.num_imported_tables, Self::SIZE_OF_TABLE_IMPORT, 8);
+        o.imported_memories = place(o.num_imported_memories, Self::SIZE_OF_MEMORY_IMPORT, 8);
+        o.imported_globals = place(o.num_imported_globals, Self::SIZE_OF_GLOBAL_IMPORT, 8);
+        o.defined_tables = place(o.num_defined_tables, Self::SIZE_OF_TABLE_DEFINITION, 8);
+        o.defined_memories = place(o.num_defined_memories, Self::SIZE_OF_MEMORY_DEFINITION, 8);
+        o.defined_globals = place(o.num_defined_globals, Self::SIZE_OF_GLOBAL_DEFINITION, 16);
+        o.func_refs = place(o.num_defined_functions, Self::SIZE_OF_FUNC_REF, 16);
+        let end = place(0, 1, 16);
+        o.size = end;
+        o
+    }
+
+    /// Whether the layout fits in the 32-bit offsets compiled code uses.
+    pub fn fits(&self) -> bool {
+        self.size != u32::MAX
+    }
+
+    /// The total size of the `VMContext`.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// The canonical type id of module type `t` (a `u32`).
+    pub fn type_id(&self, t: TypeIndex) -> u32 {
+        self.type_ids + 4 * t.index() as u32
+    }
+
+    /// The `VMFunctionImport` of imported function `f`.
+    pub fn imported_function(&self, f: FuncIndex) -> u32 {
+        self.imported_functions + Self::SIZE_OF_FUNCTION_IMPORT * f.index() as u32
+    }
+
+    /// The `VMTableImport` of imported table `t`.
+    pub fn imported_table(&self, t: TableIndex) -> u32 {
+        self.imported_tables + Self::SIZE_OF_TABLE_IMPORT * t.index() as u32
+    }
+
+    /// The `VMMemoryImport` of imported memory `m`.
+    pub fn imported_memory(&self, m: MemoryIndex) -> u32 {
+        self.imported_memories + Self::SIZE_OF_MEMORY_IMPORT * m.index() as u32
+    }
+
+    /// The `VMGlobalImport` (a pointer to the definition) of imported global `g`.
+    pub fn imported_global(&self, g: GlobalIndex) -> u32 {
+        self.imported_globals + Self::SIZE_OF_GLOBAL_IMPORT * g.index() as u32
+    }
+
+    /// The `VMTableDefinition` of defined table `t`.
+    pub fn defined_table(&self, t: DefinedTableIndex) -> u32 {
+        self.defined_tables + Self::SIZE_OF_TABLE_DEFINITION * t.index() as u32
+    }
+
+    /// The `VMMemoryDefinition` of defined memory `m`.
+    pub fn defined_memory(&self, m: DefinedMemoryIndex) -> u32 {
+        self.defined_memories + Self::SIZE_OF_MEMORY_DEFINITION * m.index() as u32
+    }
+
+    /// The `VMGlobalDefinition` of defined global `g`.
+    pub fn defined_global(&self, g: DefinedGlobalIndex) -> u32 {
+        self.defined_globals + Self::SIZE_OF_GLOBAL_DEFINITION * g.index() as u32
+    }
+
+    /// The `VMFuncRef` of defined function `f`.
+    pub fn func_ref(&self, f: DefinedFuncIndex) -> u32 {
+        self.func_refs + Self::SIZE_OF_FUNC_REF * f.index() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_ordered_and_aligned() {
+        let bytes = wat::parse_str(
+            r#"(module
+                (import "a" "f" (func)) (import "a" "t" (table 1 funcref))
+                (import "a" "m" (memory 1)) (import "a" "g" (global i32))
+                (type (func (param i32)))
+                (table 1 funcref) (memory 1) (global i64 (i64.const 0))
+                (func) (func))"#,
+        )
+        .unwrap();
+        let t = translate_module(&bytes).unwrap();
+        let o = VMOffsets::new(&t.module);
+        assert_eq!(o.type_id(TypeIndex::new(0)), 32);
+        let f = o.imported_function(FuncIndex::new(0));
+        assert!(f >= 32 + 8 && f % 8 == 0);
+        assert!(o.imported_table(TableIndex::new(0)) >= f + 32);
+        assert_eq!(o.defined_global(DefinedGlobalIndex::new(0)) % 16, 0);
+        assert_eq!(o.func_ref(DefinedFuncIndex::new(1)), o.func_ref(DefinedFuncIndex::new(0)) + 32);
+        assert_eq!(o.size() % 16, 0);
+        assert!(o.size() >= o.func_ref(DefinedFuncIndex::new(1)) + 32);
+    }
+}
