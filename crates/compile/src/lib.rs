@@ -1,1 +1,46 @@
-//! placeholder
+//! Kiln's compile orchestration: WebAssembly bytes in, one linked ELF artifact out.
+//!
+//! The stages, one call each in [`compile_module`]:
+//! 1. translate the module ([`kiln_environ::translate_module`]): parse and validate all but the
+//!    function bodies;
+//! 2. collect the compile inputs ([`inputs`]): one job per `FuncKey` — every defined function,
+//!    an array-to-wasm trampoline per escaping function, a wasm-to-array trampoline per distinct
+//!    signature;
+//! 3. compile in parallel ([`compile`]): phase one yields CLIF, `finish` turns it into machine
+//!    code (with inlining off, both phases run in one parallel pass);
+//! 5. compile the builtin trampolines that relocations name ([`builtins`]);
+//! 6. pre-link ([`pre_link`]): sort every output by `FuncKey`;
+//! 7. link ([`link`]): one `.text` with every call resolved, written as an ELF with its trap
+//!    table and function table.
+//!
+//! This is the only crate that spawns threads (rayon).
+#![forbid(unsafe_code)]
+
+pub mod builtins;
+pub mod compile;
+pub mod compiled_function;
+pub mod inputs;
+pub mod isa;
+pub mod link;
+pub mod pre_link;
+
+use kiln_environ::{CompileError, Module, Tunables};
+
+pub use isa::{KilnIsa, host_isa};
+
+/// A compiled module: its description and its linked ELF artifact.
+pub struct CompiledModule {
+    pub module: Module,
+    pub elf: Vec<u8>,
+}
+
+/// Compile `wasm` for `isa` with `tunables`.
+pub fn compile_module(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result<CompiledModule, CompileError> {
+    let translation = kiln_environ::translate_module(wasm)?;
+    let inputs::Inputs { module, jobs } = inputs::collect(translation, 0);
+    let mut outputs = compile::compile_all(isa, tunables, &module, jobs)?;
+    outputs.extend(builtins::compile_builtins(isa, &outputs)?);
+    let functions = pre_link::sort(outputs);
+    let elf = link::link(isa, &functions)?;
+    Ok(CompiledModule { module, elf })
+}

@@ -5,6 +5,7 @@
 //! has no unsafe code and no dependency on Cranelift's code generator.
 #![forbid(unsafe_code)]
 
+pub mod artifact;
 pub mod builtins;
 mod error;
 mod func_key;

@@ -97,6 +97,12 @@ impl VMOffsets {
     // VMStoreContext
     pub const STORE_CONTEXT_STACK_LIMIT: u32 = 0;
 
+    // VMHostFuncContext: the "vmctx" of a host function. It starts with a magic of its own
+    // and holds the host function's VMFuncRef, whose `array_call` the wasm-to-array
+    // trampoline calls.
+    pub const HOST_FUNC_MAGIC: u32 = 0;
+    pub const HOST_FUNC_FUNC_REF: u32 = 8;
+
     /// The layout for `module`.
     pub fn new(module: &Module) -> VMOffsets {
         let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);

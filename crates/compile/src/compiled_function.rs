@@ -1,0 +1,69 @@
+//! `CompiledFunction`: one function's machine code, its calls to other functions (relocations
+//! naming `FuncKey`s) and its trap sites, taken out of Cranelift's `CompiledCode`.
+use cranelift_codegen::binemit::Reloc;
+use cranelift_codegen::ir::{self, ExternalName};
+use cranelift_codegen::{Context, FinalizedRelocTarget};
+use cranelift_control::ControlPlane;
+use kiln_cranelift::abi::trap_from_code;
+use kiln_environ::{CompileError, FuncKey, Trap};
+
+/// A call from one function to another, to be resolved at link time.
+#[derive(Clone, Debug)]
+pub struct Relocation {
+    pub offset: u32,
+    pub kind: Reloc,
+    pub target: FuncKey,
+    pub addend: i64,
+}
+
+/// One function's machine code.
+#[derive(Clone, Debug)]
+pub struct CompiledFunction {
+    pub key: FuncKey,
+    pub code: Vec<u8>,
+    pub alignment: u32,
+    pub relocations: Vec<Relocation>,
+    /// Trap sites, as offsets into `code`.
+    pub traps: Vec<(u32, Trap)>,
+}
+
+/// Compile `func` (named `key`) to machine code: Cranelift's optimizer, register allocation
+/// and emission.
+pub fn finish(isa: &dyn cranelift_codegen::isa::TargetIsa, key: FuncKey, func: ir::Function) -> Result<CompiledFunction, CompileError> {
+    let mut ctx = Context::for_function(func);
+    let mut ctrl = ControlPlane::default();
+    ctx.compile(isa, &mut ctrl)
+        .map_err(|e| CompileError::Internal(format!("Cranelift failed on {key:?}: {:?}", e.inner)))?;
+    let Some(code) = ctx.compiled_code() else {
+        return Err(CompileError::Internal(format!("Cranelift produced no code for {key:?}")));
+    };
+    let buffer = &code.buffer;
+    let mut relocations = Vec::new();
+    for r in buffer.relocs() {
+        let target = match &r.target {
+            FinalizedRelocTarget::ExternalName(ExternalName::User(name)) => {
+                let name = &ctx.func.params.user_named_funcs()[*name];
+                FuncKey::from_raw(name.namespace, name.index)
+                    .ok_or_else(|| CompileError::Internal(format!("{key:?} calls unknown name {name:?}")))?
+            }
+            other => {
+                return Err(CompileError::Internal(format!("{key:?} has an unexpected relocation to {other:?}")));
+            }
+        };
+        relocations.push(Relocation { offset: r.offset, kind: r.kind, target, addend: r.addend });
+    }
+    let mut traps = Vec::new();
+    for t in buffer.traps() {
+        let trap = trap_from_code(t.code)
+            .ok_or_else(|| CompileError::Internal(format!("{key:?} uses foreign trap code {}", t.code)))?;
+        traps.push((t.offset, trap));
+    }
+    traps.sort_by_key(|t| t.0);
+    Ok(CompiledFunction {
+        key,
+        code: buffer.data().to_vec(),
+        alignment: buffer.alignment,
+        relocations,
+        traps,
+    })
+}

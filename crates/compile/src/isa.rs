@@ -1,0 +1,36 @@
+//! The target ISA Kiln compiles for: the host's, with Kiln's Cranelift settings. The settings
+//! are part of what an artifact depends on.
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use kiln_environ::CompileError;
+
+/// The ISA plus the settings it was built from.
+pub struct KilnIsa {
+    pub isa: OwnedTargetIsa,
+}
+
+fn setting_error(e: impl std::fmt::Display) -> CompileError {
+    CompileError::Internal(format!("bad Cranelift setting: {e}"))
+}
+
+/// The host's ISA with Kiln's settings.
+pub fn host_isa() -> Result<KilnIsa, CompileError> {
+    let mut flags = settings::builder();
+    for (name, value) in [
+        ("opt_level", "speed"),
+        // The translator's own tests verify every function; production compiles skip it.
+        ("enable_verifier", "false"),
+        // Stack overflow is caught by the stack-limit check in every prologue instead.
+        ("enable_probestack", "false"),
+        // Traps unwind by resuming at the entry trampoline; no unwinder reads frames.
+        ("unwind_info", "false"),
+        // Frame pointers let a trap's backtrace walk wasm frames.
+        ("preserve_frame_pointers", "true"),
+    ] {
+        flags.set(name, value).map_err(setting_error)?;
+    }
+    let builder = cranelift_native::builder()
+        .map_err(|e| CompileError::Unsupported(format!("this host's architecture: {e}")))?;
+    let isa = builder.finish(settings::Flags::new(flags)).map_err(setting_error)?;
+    Ok(KilnIsa { isa })
+}

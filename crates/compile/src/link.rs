@@ -1,0 +1,78 @@
+//! Stage 7: link. Each function is appended to one text section with Cranelift's
+//! `text_section_builder`, every direct call is resolved to its callee's label (with veneers
+//! where a target is out of range), and the result — which has no relocation records left —
+//! is written as an ELF with the `object` crate: `.text`, the trap table, the function table
+//! and a symbol per function.
+use crate::compiled_function::CompiledFunction;
+use crate::isa::KilnIsa;
+use cranelift_control::ControlPlane;
+use kiln_environ::artifact::{FUNCS_SECTION, FuncEntry, FuncTable, TRAPS_SECTION, TrapTable};
+use kiln_environ::{CompileError, FuncKey};
+use object::write::{Object, Symbol, SymbolSection};
+use object::{Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope};
+use std::collections::HashMap;
+
+fn internal(what: String) -> CompileError {
+    CompileError::Internal(what)
+}
+
+/// Link the sorted `functions` into an ELF image.
+pub fn link(isa: &KilnIsa, functions: &[CompiledFunction]) -> Result<Vec<u8>, CompileError> {
+    let isa = &*isa.isa;
+    let index: HashMap<FuncKey, usize> = functions.iter().enumerate().map(|(i, f)| (f.key, i)).collect();
+    let mut builder = isa.text_section_builder(functions.len());
+    let mut ctrl = ControlPlane::default();
+    let mut starts = Vec::with_capacity(functions.len());
+    let mut traps = TrapTable::default();
+    for f in functions {
+        let start = builder.append(true, &f.code, f.alignment.max(1), &mut ctrl);
+        starts.push(start);
+        for r in &f.relocations {
+            let target = *index
+                .get(&r.target)
+                .ok_or_else(|| internal(format!("{:?} calls {:?}, which was not compiled", f.key, r.target)))?;
+            if !builder.resolve_reloc(start + u64::from(r.offset), r.kind, r.addend, target) {
+                return Err(internal(format!("{:?}: cannot resolve relocation {:?}", f.key, r.kind)));
+            }
+        }
+        for (offset, trap) in &f.traps {
+            let at = start + u64::from(*offset);
+            traps.offsets.push(u32::try_from(at).map_err(|_| CompileError::Limit("text section over 4 GiB".into()))?);
+            traps.traps.push(*trap);
+        }
+    }
+    let text = builder.finish(&mut ctrl);
+    let funcs = FuncTable {
+        entries: functions
+            .iter()
+            .zip(&starts)
+            .map(|(f, start)| FuncEntry { key: f.key, start: *start as u32, len: f.code.len() as u32 })
+            .collect(),
+    };
+
+    let arch = match isa.triple().architecture {
+        target_lexicon::Architecture::X86_64 => Architecture::X86_64,
+        target_lexicon::Architecture::Aarch64(_) => Architecture::Aarch64,
+        other => return Err(CompileError::Unsupported(format!("artifacts for {other}"))),
+    };
+    let mut obj = Object::new(BinaryFormat::Elf, arch, Endianness::Little);
+    let text_id = obj.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
+    obj.set_section_data(text_id, text, 16);
+    let traps_id = obj.add_section(Vec::new(), TRAPS_SECTION.as_bytes().to_vec(), SectionKind::ReadOnlyData);
+    obj.set_section_data(traps_id, traps.encode(), 4);
+    let funcs_id = obj.add_section(Vec::new(), FUNCS_SECTION.as_bytes().to_vec(), SectionKind::ReadOnlyData);
+    obj.set_section_data(funcs_id, funcs.encode(), 4);
+    for (f, start) in functions.iter().zip(&starts) {
+        obj.add_symbol(Symbol {
+            name: f.key.symbol_name(None).into_bytes(),
+            value: *start,
+            size: f.code.len() as u64,
+            kind: SymbolKind::Text,
+            scope: SymbolScope::Compilation,
+            weak: false,
+            section: SymbolSection::Section(text_id),
+            flags: SymbolFlags::None,
+        });
+    }
+    obj.write().map_err(|e| internal(format!("writing the ELF: {e}")))
+}

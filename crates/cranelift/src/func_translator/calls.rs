@@ -1,0 +1,178 @@
+//! Calls. All wasm functions share the wasm ABI: `(callee_vmctx, caller_vmctx, args…)`.
+//!
+//! - A defined function is called directly, by its `FuncKey` name (colocated: the linker puts
+//!   all code in one text section), passing our own vmctx twice.
+//! - An imported function is called through its import record: its `wasm_call` pointer with
+//!   the record's vmctx as the callee's.
+//! - `call_indirect` bounds-checks the index against the table's current length (`undefined
+//!   element`), loads the `*const VMFuncRef` (null: `uninitialized element`), compares the
+//!   function's canonical type id with the one expected (`indirect call type mismatch`; equal
+//!   types have equal ids, so this is the whole check), and calls its `wasm_call` with its
+//!   vmctx.
+use cranelift_codegen::ir::{
+    ExtFuncData, ExternalName, FuncRef, Inst, InstBuilder, SigRef, UserExternalName, Value, condcodes::IntCC,
+    types::I32, types::I64,
+};
+use kiln_environ::{CompileError, FuncIndex, FuncKey, Table, TableIndex, Trap, TypeIndex, VMOffsets};
+use wasmparser::WasmModuleResources;
+
+use super::regions::Access;
+use super::{FuncTranslator, check_func_type, internal};
+use crate::abi;
+
+impl FuncTranslator<'_, '_> {
+    /// Declare an external function of the artifact (a direct, colocated call target).
+    pub(super) fn import_function(&mut self, name: UserExternalName, signature: SigRef) -> FuncRef {
+        let name = self.builder.func.declare_imported_user_function(name);
+        self.builder.import_function(ExtFuncData {
+            name: ExternalName::User(name),
+            signature,
+            colocated: true,
+            patchable: false,
+        })
+    }
+
+    /// The IR signature of module type `ty`, imported once.
+    fn signature(&mut self, ty: TypeIndex) -> Result<SigRef, CompileError> {
+        if let Some(sig) = self.signatures.get(&ty) {
+            return Ok(*sig);
+        }
+        let wasm_ty = self
+            .env
+            .module
+            .types
+            .get(ty)
+            .ok_or_else(|| internal(format!("type {} is not in the module", ty.as_u32())))?;
+        check_func_type(wasm_ty)?;
+        let sig = self
+            .builder
+            .import_signature(abi::wasm_signature(self.env.isa, wasm_ty));
+        self.signatures.insert(ty, sig);
+        Ok(sig)
+    }
+
+    /// The number of params of module type `ty`.
+    fn num_params(&self, ty: TypeIndex) -> Result<usize, CompileError> {
+        self.env
+            .module
+            .types
+            .get(ty)
+            .map(|t| t.params.len())
+            .ok_or_else(|| internal(format!("type {} is not in the module", ty.as_u32())))
+    }
+
+    /// Push the results of a call.
+    fn push_results(&mut self, call: Inst) {
+        let results = self.builder.inst_results(call).to_vec();
+        self.push_all(&results);
+    }
+
+    /// `call`.
+    pub(super) fn call(&mut self, f: FuncIndex) -> Result<(), CompileError> {
+        let ty = self
+            .env
+            .module
+            .functions
+            .get(f)
+            .ok_or_else(|| internal(format!("function {} is not in the module", f.as_u32())))?
+            .ty;
+        let signature = self.signature(ty)?;
+        let args = self.popn(self.num_params(ty)?)?;
+        let call = match self.env.module.defined_func_index(f) {
+            Some(def) => {
+                let callee = match self.callees.get(&def) {
+                    Some(callee) => *callee,
+                    None => {
+                        let name = abi::external_name(FuncKey::DefinedWasmFunction(self.env.module_index, def));
+                        let callee = self.import_function(name, signature);
+                        self.callees.insert(def, callee);
+                        callee
+                    }
+                };
+                let call_args = [&[self.vmctx, self.vmctx][..], &args].concat();
+                self.builder.ins().call(callee, &call_args)
+            }
+            None => {
+                let import = self.env.offsets.imported_function(f);
+                let flags = self.flags(Access::ReadOnly);
+                let code = self.load_pointer(flags, self.vmctx, import + VMOffsets::FUNCTION_IMPORT_WASM_CALL);
+                let callee_vmctx = self.load_pointer(flags, self.vmctx, import + VMOffsets::FUNCTION_IMPORT_VMCTX);
+                let call_args = [&[callee_vmctx, self.vmctx][..], &args].concat();
+                self.builder.ins().call_indirect(signature, code, &call_args)
+            }
+        };
+        self.push_results(call);
+        Ok(())
+    }
+
+    /// Where table `t`'s `VMTableDefinition` is: a base pointer and an offset from it.
+    fn table_definition(&mut self, t: TableIndex) -> (Value, u32) {
+        match self.env.module.defined_table_index(t) {
+            Some(dt) => (self.vmctx, self.env.offsets.defined_table(dt)),
+            None => {
+                let import = self.env.offsets.imported_table(t) + VMOffsets::IMPORT_FROM;
+                let flags = self.flags(Access::ReadOnly);
+                (self.load_pointer(flags, self.vmctx, import), 0)
+            }
+        }
+    }
+
+    /// `call_indirect`.
+    pub(super) fn call_indirect(&mut self, ty: TypeIndex, table: u32) -> Result<(), CompileError> {
+        let table_ty = self
+            .resources
+            .table_at(table)
+            .ok_or_else(|| internal(format!("table {table} is not in the module")))?;
+        Table::from_wasmparser(&table_ty)?;
+        let signature = self.signature(ty)?;
+        let index = self.pop()?;
+        let args = self.popn(self.num_params(ty)?)?;
+
+        // The table entry, bounds-checked.
+        let (definition, offset) = self.table_definition(TableIndex::from_u32(table));
+        let vmctx_flags = self.flags(Access::Vmctx);
+        let readonly = self.flags(Access::ReadOnly);
+        let table_flags = self.flags(Access::Table);
+        let length = self.load_field(I64, vmctx_flags, definition, offset + VMOffsets::TABLE_CURRENT_ELEMENTS);
+        let index = self.builder.ins().uextend(I64, index);
+        let out_of_bounds = self
+            .builder
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, index, length);
+        self.builder
+            .ins()
+            .trapnz(out_of_bounds, abi::trap_code(Trap::TableOutOfBounds));
+        let elements = self.load_pointer(vmctx_flags, definition, offset + VMOffsets::TABLE_BASE);
+        let scaled = self
+            .builder
+            .ins()
+            .ishl_imm_u(index, i64::from(VMOffsets::PTR.trailing_zeros()));
+        let entry_address = self.builder.ins().iadd(elements, scaled);
+        // Never index past the table, even speculatively.
+        let null = self.builder.ins().iconst(self.pointer_type, 0);
+        let entry_address = self
+            .builder
+            .ins()
+            .select_spectre_guard(out_of_bounds, null, entry_address);
+        let func_ref = self
+            .builder
+            .ins()
+            .load(self.pointer_type, table_flags, entry_address, 0);
+        self.builder
+            .ins()
+            .trapz(func_ref, abi::trap_code(Trap::IndirectCallToNull));
+
+        // The signature check.
+        let actual = self.load_field(I32, readonly, func_ref, VMOffsets::FUNC_REF_TYPE_INDEX);
+        let expected = self.load_field(I32, readonly, self.vmctx, self.env.offsets.type_id(ty));
+        let mismatch = self.builder.ins().icmp(IntCC::NotEqual, actual, expected);
+        self.builder.ins().trapnz(mismatch, abi::trap_code(Trap::BadSignature));
+
+        let code = self.load_pointer(readonly, func_ref, VMOffsets::FUNC_REF_WASM_CALL);
+        let callee_vmctx = self.load_pointer(readonly, func_ref, VMOffsets::FUNC_REF_VMCTX);
+        let call_args = [&[callee_vmctx, self.vmctx][..], &args].concat();
+        let call = self.builder.ins().call_indirect(signature, code, &call_args);
+        self.push_results(call);
+        Ok(())
+    }
+}

@@ -1,0 +1,240 @@
+//! Linear memory: loads, stores, `memory.size` and `memory.grow`, and the bounds checks.
+//!
+//! A memory's `VMMemoryDefinition` (base pointer and current length in bytes) is in the
+//! `VMContext` for a defined memory, or behind the import record's pointer for an imported
+//! one. Both fields are reloaded at each access: they change when the memory grows (and the
+//! base may move when bounds are checked explicitly); alias analysis removes the reloads that
+//! nothing in between could have changed.
+//!
+//! Two bounds-check modes, chosen per access by `Tunables::elides_bounds_check`:
+//! - *guarded*: the memory reserves 4 GiB plus a guard region, so `base + zext(index) +
+//!   offset` of any access lands in mapped memory or faults in the reservation or guard; the
+//!   static offset is folded into the load or store.
+//! - *checked*: `zext(index) + offset + size > current_length` is the out-of-bounds test
+//!   (no overflow in 64 bits for a 32-bit memory); the address becomes null on failure through
+//!   `select_spectre_guard`, so the access faults even under misspeculation. An access whose
+//!   static offset alone is out of range for every memory still compiles and traps at run time.
+//!
+//! Each wasm access may trap with `out of bounds memory access`, which makes it a recorded
+//! trap site.
+use cranelift_codegen::ir::{InstBuilder, Type, Value, condcodes::IntCC, types::I32, types::I64};
+use cranelift_codegen::isa::CallConv;
+use kiln_environ::{BuiltinFunction, CompileError, FuncKey, Memory, MemoryIndex, VMOffsets, WASM_PAGE_SIZE};
+use wasmparser::{MemArg, MemArgTarget, Operator, WasmModuleResources};
+
+use super::regions::Access;
+use super::unsupported::unsupported_use;
+use super::{FuncTranslator, internal};
+use crate::abi;
+
+/// What a load reads and how it extends it.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum LoadKind {
+    /// All bytes of the type.
+    Full(Type),
+    /// 8 bits, sign-extended to the type.
+    S8(Type),
+    /// 8 bits, zero-extended to the type.
+    U8(Type),
+    /// 16 bits, sign-extended to the type.
+    S16(Type),
+    /// 16 bits, zero-extended to the type.
+    U16(Type),
+    /// 32 bits, sign-extended to `i64`.
+    S32,
+    /// 32 bits, zero-extended to `i64`.
+    U32,
+}
+
+impl LoadKind {
+    /// The number of bytes read.
+    fn size(self) -> u64 {
+        match self {
+            LoadKind::Full(ty) => u64::from(ty.bytes()),
+            LoadKind::S8(_) | LoadKind::U8(_) => 1,
+            LoadKind::S16(_) | LoadKind::U16(_) => 2,
+            LoadKind::S32 | LoadKind::U32 => 4,
+        }
+    }
+}
+
+/// How much of the operand a store writes.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum StoreKind {
+    /// All of it.
+    Full,
+    /// Its low 8 bits.
+    Low8,
+    /// Its low 16 bits.
+    Low16,
+    /// Its low 32 bits.
+    Low32,
+}
+
+impl FuncTranslator<'_, '_> {
+    /// Check that Kiln compiles accesses to memory `index` (a 32-bit memory with 64 KiB pages).
+    fn check_memory(&self, index: u32) -> Result<MemoryIndex, CompileError> {
+        let ty = self
+            .resources
+            .memory_at(index)
+            .ok_or_else(|| internal(format!("memory {index} is not in the module")))?;
+        Memory::from_wasmparser(&ty)?;
+        Ok(MemoryIndex::from_u32(index))
+    }
+
+    /// The memory a load or store accesses.
+    fn memarg_memory(&self, op: &Operator<'_>, memarg: &MemArg) -> Result<MemoryIndex, CompileError> {
+        match memarg.target {
+            MemArgTarget::Memory(index) => self.check_memory(index),
+            MemArgTarget::Array(_) => Err(unsupported_use("GC", op)),
+        }
+    }
+
+    /// Where memory `m`'s `VMMemoryDefinition` is: a base pointer and an offset from it.
+    fn memory_definition(&mut self, m: MemoryIndex) -> (Value, u32) {
+        match self.env.module.defined_memory_index(m) {
+            Some(dm) => (self.vmctx, self.env.offsets.defined_memory(dm)),
+            None => {
+                let import = self.env.offsets.imported_memory(m) + VMOffsets::IMPORT_FROM;
+                let flags = self.flags(Access::ReadOnly);
+                (self.load_pointer(flags, self.vmctx, import), 0)
+            }
+        }
+    }
+
+    /// The current length in bytes of the memory whose definition is at `definition`.
+    fn memory_length(&mut self, (base, offset): (Value, u32)) -> Value {
+        let flags = self.flags(Access::Vmctx);
+        self.load_field(I64, flags, base, offset + VMOffsets::MEMORY_CURRENT_LENGTH)
+    }
+
+    /// The address of an access of `size` bytes at `index + offset` in memory `m`, and the
+    /// offset to put in the load or store instruction.
+    fn heap_address(
+        &mut self,
+        m: MemoryIndex,
+        index: Value,
+        offset: u64,
+        size: u64,
+    ) -> Result<(Value, i32), CompileError> {
+        if self.builder.func.dfg.value_type(index) != I32 {
+            return Err(CompileError::Unsupported("memory64".into()));
+        }
+        let definition = self.memory_definition(m);
+        let flags = self.flags(Access::Vmctx);
+        let base = self.load_pointer(flags, definition.0, definition.1 + VMOffsets::MEMORY_BASE);
+        let index = self.builder.ins().uextend(I64, index);
+        // A 32-bit memory's static offset is at most `u32::MAX` and `size` at most 8, so
+        // neither `offset + size` nor `index + offset + size` below can overflow.
+        let offset = i64::try_from(offset).map_err(|_| internal("memory access offset exceeds 63 bits"))?;
+        let size = i64::try_from(size).map_err(|_| internal("memory access size exceeds 63 bits"))?;
+        if self.env.tunables.elides_bounds_check(offset as u64, size as u64) {
+            let address = self.builder.ins().iadd(base, index);
+            return Ok(match i32::try_from(offset) {
+                Ok(offset) => (address, offset),
+                Err(_) => (self.builder.ins().iadd_imm_u(address, offset), 0),
+            });
+        }
+        let end_offset = offset
+            .checked_add(size)
+            .ok_or_else(|| internal("memory access end exceeds 63 bits"))?;
+        let length = self.memory_length(definition);
+        let end = self.builder.ins().iadd_imm_u(index, end_offset);
+        let out_of_bounds = self.builder.ins().icmp(IntCC::UnsignedGreaterThan, end, length);
+        let mut address = self.builder.ins().iadd(base, index);
+        if offset != 0 {
+            address = self.builder.ins().iadd_imm_u(address, offset);
+        }
+        let null = self.builder.ins().iconst(self.pointer_type, 0);
+        let address = self.builder.ins().select_spectre_guard(out_of_bounds, null, address);
+        Ok((address, 0))
+    }
+
+    /// A load.
+    pub(super) fn load(&mut self, op: &Operator<'_>, memarg: &MemArg, kind: LoadKind) -> Result<(), CompileError> {
+        let m = self.memarg_memory(op, memarg)?;
+        let index = self.pop()?;
+        let (address, offset) = self.heap_address(m, index, memarg.offset, kind.size())?;
+        let flags = self.flags(Access::Heap);
+        let ins = self.builder.ins();
+        let value = match kind {
+            LoadKind::Full(ty) => ins.load(ty, flags, address, offset),
+            LoadKind::S8(ty) => ins.sload8(ty, flags, address, offset),
+            LoadKind::U8(ty) => ins.uload8(ty, flags, address, offset),
+            LoadKind::S16(ty) => ins.sload16(ty, flags, address, offset),
+            LoadKind::U16(ty) => ins.uload16(ty, flags, address, offset),
+            LoadKind::S32 => ins.sload32(flags, address, offset),
+            LoadKind::U32 => ins.uload32(flags, address, offset),
+        };
+        self.push(value);
+        Ok(())
+    }
+
+    /// A store.
+    pub(super) fn store(&mut self, op: &Operator<'_>, memarg: &MemArg, kind: StoreKind) -> Result<(), CompileError> {
+        let m = self.memarg_memory(op, memarg)?;
+        let (index, value) = self.pop2()?;
+        let size = match kind {
+            StoreKind::Full => u64::from(self.builder.func.dfg.value_type(value).bytes()),
+            StoreKind::Low8 => 1,
+            StoreKind::Low16 => 2,
+            StoreKind::Low32 => 4,
+        };
+        let (address, offset) = self.heap_address(m, index, memarg.offset, size)?;
+        let flags = self.flags(Access::Heap);
+        let ins = self.builder.ins();
+        match kind {
+            StoreKind::Full => ins.store(flags, value, address, offset),
+            StoreKind::Low8 => ins.istore8(flags, value, address, offset),
+            StoreKind::Low16 => ins.istore16(flags, value, address, offset),
+            StoreKind::Low32 => ins.istore32(flags, value, address, offset),
+        };
+        Ok(())
+    }
+
+    /// `memory.size`: the current length in pages.
+    pub(super) fn memory_size(&mut self, index: u32) -> Result<(), CompileError> {
+        let m = self.check_memory(index)?;
+        let definition = self.memory_definition(m);
+        let length = self.memory_length(definition);
+        let pages = self
+            .builder
+            .ins()
+            .ushr_imm_u(length, i64::from(WASM_PAGE_SIZE.trailing_zeros()));
+        let pages = self.builder.ins().ireduce(I32, pages);
+        self.push(pages);
+        Ok(())
+    }
+
+    /// `memory.grow`: call the builtin, which returns the old size in pages or `u64::MAX`
+    /// (which becomes -1 as an `i32`).
+    pub(super) fn memory_grow(&mut self, index: u32) -> Result<(), CompileError> {
+        self.check_memory(index)?;
+        let delta = self.pop()?;
+        let delta = self.builder.ins().uextend(I64, delta);
+        let memory = self.builder.ins().iconst(I32, i64::from(index));
+        let callee = self.builtin(BuiltinFunction::MemoryGrow);
+        let call = self.builder.ins().call(callee, &[self.vmctx, memory, delta]);
+        let old = *self
+            .builder
+            .inst_results(call)
+            .first()
+            .ok_or_else(|| internal("memory_grow builtin without a result"))?;
+        let old = self.builder.ins().ireduce(I32, old);
+        self.push(old);
+        Ok(())
+    }
+
+    /// The IR function of a builtin's trampoline (a direct call within the artifact).
+    pub(super) fn builtin(&mut self, builtin: BuiltinFunction) -> cranelift_codegen::ir::FuncRef {
+        if let Some(f) = self.builtins.get(&builtin) {
+            return *f;
+        }
+        let signature = abi::builtin_signature(self.env.isa, builtin, CallConv::Tail);
+        let signature = self.builder.import_signature(signature);
+        let name = abi::external_name(FuncKey::WasmToBuiltinTrampoline(builtin));
+        let f = self.import_function(name, signature);
+        self.builtins.insert(builtin, f);
+        f
+    }
+}

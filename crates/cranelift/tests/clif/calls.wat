@@ -1,0 +1,20 @@
+;; Direct calls to defined and imported functions, multi-value results, call_indirect
+;; through a defined and an imported table.
+(module
+  (type $binop (func (param i32 i32) (result i32)))
+  (import "env" "host" (func $host (param i64) (result i64 i32)))
+  (import "env" "table" (table $imported 2 funcref))
+  (table $own 4 funcref)
+  (func $add (type $binop) (i32.add (local.get 0) (local.get 1)))
+  (func $swap (param i32 f64) (result f64 i32) (local.get 1) (local.get 0))
+  (func $calls (param i32) (result i32)
+    (call $add (local.get 0) (i32.const 1))
+    (call $swap (f64.const 2))
+    (call $host (i64.extend_i32_u))
+    (drop)
+    (drop)
+    (i32.trunc_f64_s))
+  (func $indirect (param i32 i32) (result i32)
+    (call_indirect $own (type $binop) (local.get 0) (local.get 1) (local.get 0))
+    (call_indirect $imported (type $binop) (i32.const 3) (local.get 1)))
+)

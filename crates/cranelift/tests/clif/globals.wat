@@ -1,0 +1,17 @@
+;; Defined and imported globals, mutable and immutable, of every supported type.
+(module
+  (import "env" "g" (global $imported_const i32))
+  (import "env" "h" (global $imported_mut (mut f64)))
+  (global $counter (mut i64) (i64.const 0))
+  (global $pi f32 (f32.const 3.14159))
+  (global $fn (mut funcref) (ref.null func))
+  (func $get (result i32 f64 i64 f32)
+    (global.get $imported_const)
+    (global.get $imported_mut)
+    (global.get $counter)
+    (global.get $pi))
+  (func $set (param i64 f64)
+    (global.set $counter (i64.add (global.get $counter) (local.get 0)))
+    (global.set $imported_mut (local.get 1))
+    (global.set $fn (global.get $fn)))
+)

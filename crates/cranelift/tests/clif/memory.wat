@@ -1,0 +1,22 @@
+;; Loads and stores of every width with the default tunables: a 4 GiB reservation plus guard,
+;; so no bounds checks. A defined memory, an imported one, and an offset beyond the guard.
+(module
+  (import "env" "mem" (memory $imported 1))
+  (memory $own 1)
+  (func $loads (param i32) (result i64)
+    (i64.load $own offset=8 (local.get 0))
+    (i64.add (i64.extend_i32_s (i32.load8_s $own (local.get 0))))
+    (i64.add (i64.extend_i32_u (i32.load16_u $own offset=2 (local.get 0))))
+    (i64.add (i64.load32_s $own (local.get 0)))
+    (i64.add (i64.load32_u $imported (local.get 0)))
+    (i64.add (i64.load8_u $imported offset=0xffffffff (local.get 0)))
+    (i64.add (i64.trunc_f64_s (f64.load $own (local.get 0))))
+    (i64.add (i64.extend_i32_u (i32.reinterpret_f32 (f32.load $own (local.get 0))))))
+  (func $stores (param i32 i64)
+    (i64.store $own (local.get 0) (local.get 1))
+    (i64.store32 $own offset=4 (local.get 0) (local.get 1))
+    (i64.store16 $imported (local.get 0) (local.get 1))
+    (i32.store8 $imported (local.get 0) (i32.const 255))
+    (f32.store $own offset=16 (local.get 0) (f32.const 1))
+    (f64.store $own (local.get 0) (f64.const -0)))
+)

@@ -1,0 +1,144 @@
+//! The translator's error paths: operators Kiln does not compile yet are reported as
+//! `Unsupported` with their feature, invalid bodies as `Invalid` even when they also use an
+//! unsupported feature, and hostile bodies (very deep nesting) neither panic nor overflow the
+//! stack.
+mod common;
+
+use kiln_environ::{CompileError, Tunables};
+
+fn translate(wat: &str) -> Result<Vec<cranelift_codegen::ir::Function>, CompileError> {
+    let wasm = wat::parse_str(wat).expect("test module parses");
+    common::translate_all(&wasm, &Tunables::default(), &common::host_isa())
+}
+
+fn unsupported(wat: &str) -> String {
+    match translate(wat) {
+        Err(CompileError::Unsupported(what)) => what,
+        other => panic!("expected an unsupported feature, got {other:?}"),
+    }
+}
+
+#[test]
+fn simd_is_unsupported() {
+    let what = unsupported(
+        r#"(module (func (param i32) (result i32)
+            (i8x16.extract_lane_s 0
+              (i8x16.add (i8x16.splat (local.get 0)) (i8x16.splat (local.get 0))))))"#,
+    );
+    assert_eq!(what, "SIMD (v128): i8x16.splat");
+    let error = CompileError::Unsupported(what).to_string();
+    assert_eq!(error, "unsupported: SIMD (v128): i8x16.splat");
+}
+
+#[test]
+fn v128_values_are_unsupported_wherever_they_appear() {
+    assert_eq!(unsupported("(module (func (param v128)))"), "SIMD (v128)");
+    assert_eq!(unsupported("(module (func (result v128) unreachable))"), "SIMD (v128)");
+    assert_eq!(unsupported("(module (func (local v128)))"), "SIMD (v128)");
+    assert_eq!(
+        unsupported("(module (global v128 (v128.const i64x2 0 0)) (func (drop (global.get 0))))"),
+        "SIMD (v128)"
+    );
+    assert_eq!(
+        unsupported("(module (func (block (result v128) unreachable) drop))"),
+        "SIMD (v128)"
+    );
+    assert_eq!(
+        unsupported("(module (func $f (param v128)) (func (call $f (v128.const i64x2 0 0))))"),
+        "SIMD (v128)"
+    );
+}
+
+#[test]
+fn invalid_wins_over_unsupported() {
+    // SIMD first, then an `i32.add` with one operand.
+    let result = translate(
+        r#"(module (func (result i32)
+            (drop (i8x16.splat (i32.const 1)))
+            (i32.add (i32.const 1))))"#,
+    );
+    match result {
+        Err(CompileError::Invalid { message, offset }) => {
+            assert!(message.contains("type mismatch"), "{message}");
+            assert!(offset > 0);
+        }
+        other => panic!("expected an invalid module, got {other:?}"),
+    }
+    // Unsupported parameter types, then an invalid body.
+    let result = translate("(module (func (param v128) (result i32) (i64.const 0)))");
+    assert!(matches!(result, Err(CompileError::Invalid { .. })), "{result:?}");
+}
+
+#[test]
+fn other_features_are_named() {
+    let cases = [
+        (
+            "(module (memory 1) (func (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))",
+            "bulk memory: memory.fill",
+        ),
+        ("(module (func (drop (ref.null func))))", "reference types: ref.null"),
+        (
+            "(module (table 1 funcref) (func (drop (table.size 0))))",
+            "reference types: table.size",
+        ),
+        ("(module (func $f) (func (return_call $f)))", "tail calls: return_call"),
+        (
+            "(module (func (param funcref) (drop (ref.as_non_null (local.get 0)))))",
+            "typed function references: ref.as_non_null",
+        ),
+        ("(module (tag $t) (func (throw $t)))", "exception handling: throw"),
+        ("(module (func (drop (ref.i31 (i32.const 0)))))", "GC: ref.i31"),
+    ];
+    for (wat, expected) in cases {
+        assert_eq!(unsupported(wat), expected, "for {wat}");
+    }
+}
+
+#[test]
+fn unsupported_operators_in_unreachable_code_are_never_translated() {
+    let functions = translate(
+        r#"(module (memory 1) (func
+            (unreachable)
+            (drop (ref.null func))
+            (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))
+            (block (drop (i8x16.splat (i32.const 0))))))"#,
+    )
+    .expect("dead code is not translated");
+    assert_eq!(functions.len(), 1);
+}
+
+#[test]
+fn invalid_bodies_are_invalid() {
+    for wat in [
+        "(module (func (result i32) (i64.const 0)))",
+        "(module (func (br 1)))",
+        "(module (func (local.get 0)))",
+        "(module (func (call 7)))",
+        "(module (func (drop (i32.load (i32.const 0)))))",
+    ] {
+        let result = translate(wat);
+        assert!(matches!(result, Err(CompileError::Invalid { .. })), "{wat}: {result:?}");
+    }
+}
+
+#[test]
+fn deep_nesting_does_not_recurse() {
+    const DEPTH: usize = 100_000;
+    // Live nesting: blocks, loops and ifs, with a branch out from the innermost.
+    let mut body = String::new();
+    for i in 0..DEPTH {
+        body.push_str(match i % 3 {
+            0 => "block\n",
+            1 => "loop\n",
+            _ => "i32.const 1\nif\n",
+        });
+    }
+    body.push_str(&format!("br {}\n", DEPTH / 2));
+    body.push_str(&"end\n".repeat(DEPTH));
+    let functions = translate(&format!("(module (func\n{body}))")).expect("deep nesting translates");
+    assert_eq!(functions.len(), 1);
+
+    // Dead nesting.
+    let body = format!("unreachable\n{}{}", "block\n".repeat(DEPTH), "end\n".repeat(DEPTH));
+    translate(&format!("(module (func\n{body}))")).expect("deep dead nesting translates");
+}

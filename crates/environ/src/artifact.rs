@@ -1,0 +1,187 @@
+//! The sections of a Kiln artifact beyond `.text`, and their byte encodings. The compiler
+//! writes them and the runtime reads them; decoding checks every length and offset, so a
+//! corrupt artifact is an error, never a crash.
+//!
+//! - `.kiln.traps`: the trap table: `count: u32`, then `count` text offsets (`u32`, sorted
+//!   ascending), then `count` trap codes (`u8`, see [`Trap::code`]).
+//! - `.kiln.funcs`: the function table: `count: u32`, then per function, sorted by key:
+//!   `namespace: u32, index: u32, start: u32, len: u32` (the `FuncKey` and its text range).
+use crate::{FuncKey, Trap};
+
+/// Name of the trap table section.
+pub const TRAPS_SECTION: &str = ".kiln.traps";
+/// Name of the function table section.
+pub const FUNCS_SECTION: &str = ".kiln.funcs";
+
+/// A malformed artifact section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactError(pub String);
+
+impl std::fmt::Display for ArtifactError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "malformed Kiln artifact: {}", self.0)
+    }
+}
+
+impl std::error::Error for ArtifactError {}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    what: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ArtifactError> {
+        if self.bytes.len() < n {
+            return Err(ArtifactError(format!("{} is truncated", self.what)));
+        }
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<u32, ArtifactError> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn count(&mut self, item_size: usize) -> Result<usize, ArtifactError> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(item_size) > self.bytes.len() {
+            return Err(ArtifactError(format!("{} count {n} exceeds the section", self.what)));
+        }
+        Ok(n)
+    }
+}
+
+/// The trap table: sorted text offsets and their traps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrapTable {
+    pub offsets: Vec<u32>,
+    pub traps: Vec<Trap>,
+}
+
+impl TrapTable {
+    /// Encode (the offsets must be sorted).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + self.offsets.len() * 5);
+        out.extend_from_slice(&(self.offsets.len() as u32).to_le_bytes());
+        for o in &self.offsets {
+            out.extend_from_slice(&o.to_le_bytes());
+        }
+        out.extend(self.traps.iter().map(|t| t.code()));
+        out
+    }
+
+    /// Decode and check.
+    pub fn decode(bytes: &[u8]) -> Result<TrapTable, ArtifactError> {
+        let mut r = Reader { bytes, what: "trap table" };
+        let n = r.count(5)?;
+        let offsets: Vec<u32> = (0..n).map(|_| r.u32()).collect::<Result<_, _>>()?;
+        if offsets.windows(2).any(|w| w[0] > w[1]) {
+            return Err(ArtifactError("trap table is not sorted".into()));
+        }
+        let traps = r
+            .take(n)?
+            .iter()
+            .map(|c| Trap::from_code(*c).ok_or_else(|| ArtifactError(format!("unknown trap code {c}"))))
+            .collect::<Result<_, _>>()?;
+        Ok(TrapTable { offsets, traps })
+    }
+
+    /// The trap at text offset `offset`, if it is a trap site.
+    pub fn lookup(&self, offset: u32) -> Option<Trap> {
+        self.offsets.binary_search(&offset).ok().map(|i| self.traps[i])
+    }
+}
+
+/// One entry of the function table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FuncEntry {
+    pub key: FuncKey,
+    pub start: u32,
+    pub len: u32,
+}
+
+/// The function table: every function's key and text range, sorted by key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FuncTable {
+    pub entries: Vec<FuncEntry>,
+}
+
+impl FuncTable {
+    /// Encode.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + self.entries.len() * 16);
+        out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
+        for e in &self.entries {
+            let (ns, index) = e.key.into_raw();
+            for v in [ns, index, e.start, e.len] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Decode and check against the text size.
+    pub fn decode(bytes: &[u8], text_len: usize) -> Result<FuncTable, ArtifactError> {
+        let mut r = Reader { bytes, what: "function table" };
+        let n = r.count(16)?;
+        let mut entries = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (ns, index, start, len) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
+            let key = FuncKey::from_raw(ns, index)
+                .ok_or_else(|| ArtifactError(format!("unknown function key ({ns:#x}, {index})")))?;
+            if (start as usize).saturating_add(len as usize) > text_len {
+                return Err(ArtifactError(format!("function {key:?} lies outside .text")));
+            }
+            entries.push(FuncEntry { key, start, len });
+        }
+        if entries.windows(2).any(|w| w[0].key >= w[1].key) {
+            return Err(ArtifactError("function table is not sorted by key".into()));
+        }
+        Ok(FuncTable { entries })
+    }
+
+    /// The text range of `key`.
+    pub fn get(&self, key: FuncKey) -> Option<FuncEntry> {
+        self.entries.binary_search_by(|e| e.key.cmp(&key)).ok().map(|i| self.entries[i])
+    }
+
+    /// The function whose text contains `offset`.
+    pub fn containing(&self, offset: u32) -> Option<FuncEntry> {
+        self.entries.iter().copied().find(|e| offset >= e.start && offset - e.start < e.len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DefinedFuncIndex;
+    use cranelift_entity::EntityRef;
+
+    #[test]
+    fn tables_round_trip_and_reject_garbage() {
+        let t = TrapTable { offsets: vec![1, 5, 9], traps: vec![Trap::StackOverflow, Trap::MemoryOutOfBounds, Trap::HostError] };
+        let bytes = t.encode();
+        assert_eq!(TrapTable::decode(&bytes).unwrap(), t);
+        assert_eq!(t.lookup(5), Some(Trap::MemoryOutOfBounds));
+        assert_eq!(t.lookup(6), None);
+        for cut in 0..bytes.len() {
+            assert!(TrapTable::decode(&bytes[..cut]).is_err());
+        }
+        let f = FuncTable {
+            entries: vec![
+                FuncEntry { key: FuncKey::DefinedWasmFunction(0, DefinedFuncIndex::new(0)), start: 0, len: 16 },
+                FuncEntry { key: FuncKey::DefinedWasmFunction(0, DefinedFuncIndex::new(1)), start: 16, len: 8 },
+            ],
+        };
+        let bytes = f.encode();
+        assert_eq!(FuncTable::decode(&bytes, 24).unwrap(), f);
+        assert!(FuncTable::decode(&bytes, 23).is_err());
+        assert_eq!(f.containing(17).map(|e| e.start), Some(16));
+        for cut in 0..bytes.len() {
+            assert!(FuncTable::decode(&bytes[..cut], 24).is_err());
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! `Config`: the settings an [`Engine`](crate::Engine) is built with, settable one by one or
+//! as `key=value` strings (the CLI's and the spec runner's `-O` options).
+use crate::{Error, Result};
+use kiln_environ::Tunables;
+
+/// Engine settings.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub(crate) tunables: Tunables,
+}
+
+fn parse_bytes(key: &str, value: &str) -> Result<u64> {
+    let v = value.trim();
+    let (digits, scale) = match v.char_indices().find(|(_, c)| !c.is_ascii_digit() && *c != '_') {
+        Some((i, _)) => (&v[..i], &v[i..]),
+        None => (v, ""),
+    };
+    let n: u64 = digits
+        .replace('_', "")
+        .parse()
+        .map_err(|_| Error::Other(format!("-O {key}: expected a byte count, got `{value}`")))?;
+    let shift = match scale.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        _ => return Err(Error::Other(format!("-O {key}: unknown unit in `{value}`"))),
+    };
+    n.checked_mul(1 << shift).ok_or_else(|| Error::Other(format!("-O {key}: `{value}` is too large")))
+}
+
+impl Config {
+    /// The default settings.
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// Bytes of address space reserved per linear memory (4 GiB by default; with less,
+    /// compiled code checks bounds explicitly).
+    pub fn memory_reservation(&mut self, bytes: u64) -> &mut Self {
+        self.tunables.memory_reservation = bytes;
+        self
+    }
+
+    /// Bytes of guard region after each memory (32 MiB by default).
+    pub fn memory_guard_size(&mut self, bytes: u64) -> &mut Self {
+        self.tunables.memory_guard_size = bytes;
+        self
+    }
+
+    /// The most native stack wasm may use (512 KiB by default).
+    pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
+        self.tunables.max_wasm_stack = bytes;
+        self
+    }
+
+    /// Apply one `key=value` setting: `memory-reservation`, `memory-guard-size`,
+    /// `max-wasm-stack` (byte counts, with optional `k`/`m`/`g` units).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self> {
+        match key {
+            "memory-reservation" => Ok(self.memory_reservation(parse_bytes(key, value)?)),
+            "memory-guard-size" => Ok(self.memory_guard_size(parse_bytes(key, value)?)),
+            "max-wasm-stack" => {
+                let n = parse_bytes(key, value)?;
+                Ok(self.max_wasm_stack(usize::try_from(n).map_err(|_| Error::Other(format!("-O {key}: too large")))?))
+            }
+            _ => Err(Error::Other(format!(
+                "unknown setting `{key}` (known: memory-reservation, memory-guard-size, max-wasm-stack)"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_settings() {
+        let mut c = Config::new();
+        c.set("memory-reservation", "0").unwrap();
+        c.set("memory-guard-size", "64k").unwrap();
+        assert_eq!(c.tunables.memory_reservation, 0);
+        assert_eq!(c.tunables.memory_guard_size, 65536);
+        assert!(c.set("memory-guard-size", "lots").is_err());
+        assert!(c.set("no-such-key", "1").is_err());
+    }
+}

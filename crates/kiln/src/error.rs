@@ -1,0 +1,66 @@
+//! `Error`: the library's error type, by who is at fault — the module (invalid), Kiln's
+//! coverage (unsupported), a limit, linking, a trap, a host function, or the caller.
+use kiln_environ::{CompileError, Trap};
+use std::fmt;
+
+/// A `Result` with Kiln's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong.
+#[derive(Debug)]
+pub enum Error {
+    /// The module is malformed or invalid.
+    Invalid(String),
+    /// A valid module uses a feature Kiln does not compile yet (`unsupported: <feature>`).
+    Unsupported(String),
+    /// An implementation limit was exceeded.
+    Limit(String),
+    /// Imports could not be resolved (`unknown import`, `incompatible import type`).
+    Link(String),
+    /// Wasm code trapped.
+    Trap(Trap),
+    /// A host function returned an error.
+    Host(Box<dyn std::error::Error + Send + Sync>),
+    /// Anything else: misuse of the API, or an internal failure.
+    Other(String),
+}
+
+impl Error {
+    /// The trap, if this error is one.
+    pub fn as_trap(&self) -> Option<&Trap> {
+        match self {
+            Error::Trap(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Invalid(m) | Error::Limit(m) | Error::Link(m) | Error::Other(m) => f.write_str(m),
+            Error::Unsupported(m) => write!(f, "unsupported: {m}"),
+            Error::Trap(t) => write!(f, "wasm trap: {t}"),
+            Error::Host(e) => write!(f, "host error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Trap> for Error {
+    fn from(t: Trap) -> Error {
+        Error::Trap(t)
+    }
+}
+
+impl From<CompileError> for Error {
+    fn from(e: CompileError) -> Error {
+        match e {
+            CompileError::Invalid { .. } => Error::Invalid(e.to_string()),
+            CompileError::Unsupported(what) => Error::Unsupported(what),
+            CompileError::Limit(_) => Error::Limit(e.to_string()),
+            CompileError::Internal(_) => Error::Other(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `Extern` and the handles of globals, tables and memories: what modules import and export.
+use crate::store::StoreOpaqueExt;
+use crate::vm::memory::LinearMemory;
+use crate::vm::table::TableStorage;
+use crate::{AsContext, AsContextMut, Error, ExternType, Func, GlobalType, MemoryType, Mutability, Result, StoreContext, TableType, Val};
+
+/// Something a module can import or export.
+#[derive(Clone, Copy, Debug)]
+pub enum Extern {
+    Func(Func),
+    Global(Global),
+    Table(Table),
+    Memory(Memory),
+}
+
+impl Extern {
+    /// The function, if this is one.
+    pub fn into_func(self) -> Option<Func> {
+        if let Extern::Func(f) = self { Some(f) } else { None }
+    }
+
+    /// The global, if this is one.
+    pub fn into_global(self) -> Option<Global> {
+        if let Extern::Global(g) = self { Some(g) } else { None }
+    }
+
+    /// The table, if this is one.
+    pub fn into_table(self) -> Option<Table> {
+        if let Extern::Table(t) = self { Some(t) } else { None }
+    }
+
+    /// The memory, if this is one.
+    pub fn into_memory(self) -> Option<Memory> {
+        if let Extern::Memory(m) = self { Some(m) } else { None }
+    }
+
+    /// Its type.
+    pub fn ty(&self, store: impl AsContext) -> ExternType {
+        match self {
+            Extern::Func(f) => ExternType::Func(f.ty(store)),
+            Extern::Global(g) => ExternType::Global(g.ty(store)),
+            Extern::Table(t) => ExternType::Table(t.ty(store)),
+            Extern::Memory(m) => ExternType::Memory(m.ty(store)),
+        }
+    }
+}
+
+impl From<Func> for Extern {
+    fn from(f: Func) -> Extern {
+        Extern::Func(f)
+    }
+}
+
+impl From<Global> for Extern {
+    fn from(g: Global) -> Extern {
+        Extern::Global(g)
+    }
+}
+
+impl From<Table> for Extern {
+    fn from(t: Table) -> Extern {
+        Extern::Table(t)
+    }
+}
+
+impl From<Memory> for Extern {
+    fn from(m: Memory) -> Extern {
+        Extern::Memory(m)
+    }
+}
+
+/// A global handle.
+#[derive(Clone, Copy, Debug)]
+pub struct Global {
+    pub(crate) store: u64,
+    pub(crate) index: usize,
+}
+
+impl Global {
+    /// A host-owned global of type `ty` holding `val`.
+    pub fn new(mut store: impl AsContextMut, ty: GlobalType, val: Val) -> Result<Global> {
+        let mut cx = store.as_context_mut();
+        let s = cx.opaque();
+        if val.ty() != ty.content() {
+            return Err(Error::Other(format!("global of type {} initialized with a {}", ty.content(), val.ty())));
+        }
+        let raw = val.to_raw(s)?;
+        let index = s.add_global(ty.to_env(), raw);
+        Ok(Global { store: s.id, index })
+    }
+
+    /// The global's type.
+    pub fn ty(&self, store: impl AsContext) -> GlobalType {
+        GlobalType::from_env(store.as_context().opaque().globals[self.index].ty)
+    }
+
+    /// The global's value.
+    pub fn get(&self, mut store: impl AsContextMut) -> Val {
+        let mut cx = store.as_context_mut();
+        let s = cx.opaque();
+        let ty = crate::ValType::from_env(s.globals[self.index].ty.ty);
+        let raw = s.global_get(self.index);
+        Val::from_raw(s, raw, ty)
+    }
+
+    /// Set the global's value (it must be mutable).
+    pub fn set(&self, mut store: impl AsContextMut, val: Val) -> Result<()> {
+        let mut cx = store.as_context_mut();
+        let s = cx.opaque();
+        s.check_store(self.store)?;
+        let ty = GlobalType::from_env(s.globals[self.index].ty);
+        if ty.mutability() != Mutability::Var {
+            return Err(Error::Other("cannot set an immutable global".into()));
+        }
+        if val.ty() != ty.content() {
+            return Err(Error::Other(format!("global of type {} set to a {}", ty.content(), val.ty())));
+        }
+        let raw = val.to_raw(s)?;
+        s.global_set(self.index, raw);
+        Ok(())
+    }
+}
+
+/// A table handle.
+#[derive(Clone, Copy, Debug)]
+pub struct Table {
+    pub(crate) store: u64,
+    pub(crate) index: usize,
+}
+
+impl Table {
+    /// A host-owned table of type `ty` with every element `init`.
+    pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table> {
+        let mut cx = store.as_context_mut();
+        let s = cx.opaque();
+        if init.ty() != ty.element() {
+            return Err(Error::Other(format!("table of {} initialized with a {}", ty.element(), init.ty())));
+        }
+        let raw = init.to_raw(s)?.bits() as usize;
+        let table = TableStorage::new(ty.to_env(), raw).map_err(Error::Limit)?;
+        s.tables.push(table);
+        Ok(Table { store: s.id, index: s.tables.len() - 1 })
+    }
+
+    /// The table's type (its minimum is its current size).
+    pub fn ty(&self, store: impl AsContext) -> TableType {
+        TableType::from_env(store.as_context().opaque().tables[self.index].ty())
+    }
+
+    /// The table's size.
+    pub fn size(&self, store: impl AsContext) -> u64 {
+        store.as_context().opaque().tables[self.index].elements().len() as u64
+    }
+
+    /// The element at `index`.
+    pub fn get(&self, mut store: impl AsContextMut, index: u64) -> Option<Val> {
+        let mut cx = store.as_context_mut();
+        let s = cx.opaque();
+        let table = &s.tables[self.index];
+        let raw = *table.elements().get(usize::try_from(index).ok()?)?;
+        let ty = crate::ValType::from_env(table.ty().element);
+        Some(Val::from_raw(s, crate::vm::store::ValRaw::from_bits(raw as u128), ty))
+    }
+}
+
+/// A memory handle.
+#[derive(Clone, Copy, Debug)]
+pub struct Memory {
+    pub(crate) store: u64,
+    pub(crate) index: usize,
+}
+
+impl Memory {
+    /// A host-owned memory of type `ty`.
+    pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
+        let mut cx = store.as_context_mut();
+        let s = cx.opaque();
+        let tunables = s.engine.tunables().clone();
+        let memory = LinearMemory::new(ty.to_env(), &tunables).map_err(Error::Limit)?;
+        s.memories.push(memory);
+        Ok(Memory { store: s.id, index: s.memories.len() - 1 })
+    }
+
+    /// The memory's type (its minimum is its current size).
+    pub fn ty(&self, store: impl AsContext) -> MemoryType {
+        MemoryType::from_env(store.as_context().opaque().memories[self.index].ty())
+    }
+
+    /// The current size in pages.
+    pub fn size(&self, store: impl AsContext) -> u64 {
+        store.as_context().opaque().memories[self.index].pages()
+    }
+
+    /// The memory's bytes.
+    pub fn data<'a, T: 'a>(&self, store: impl Into<StoreContext<'a, T>>) -> &'a [u8] {
+        let cx: StoreContext<'a, T> = store.into();
+        cx.0.opaque.memories[self.index].data()
+    }
+
+    /// The memory's bytes, for writing.
+    pub fn data_mut<'a, T: 'a>(&self, store: impl Into<crate::StoreContextMut<'a, T>>) -> &'a mut [u8] {
+        let cx: crate::StoreContextMut<'a, T> = store.into();
+        cx.0.opaque.memories[self.index].data_mut()
+    }
+
+    /// Grow by `delta` pages; returns the old size.
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
+        let mut cx = store.as_context_mut();
+        cx.opaque().memories[self.index]
+            .grow(delta)
+            .ok_or_else(|| Error::Other(format!("failed to grow memory by {delta} pages")))
+    }
+}

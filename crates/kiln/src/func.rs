@@ -1,0 +1,125 @@
+//! `Func`: a function in a store — a wasm export or a host closure — callable from the host
+//! with dynamically typed values; and `Caller`, what a host function sees of its caller.
+use crate::store::StoreOpaqueExt;
+use crate::vm::store::{StoreInner, ValRaw, host_call};
+use crate::{AsContext, AsContextMut, Error, Extern, FuncType, Instance, Result, StoreContext, StoreContextMut, Val};
+
+/// A function handle (a store and an index into it).
+#[derive(Clone, Copy, Debug)]
+pub struct Func {
+    store: u64,
+    index: usize,
+}
+
+impl Func {
+    pub(crate) fn from_index(store: u64, index: usize) -> Func {
+        Func { store, index }
+    }
+
+    pub(crate) fn store_id(&self) -> u64 {
+        self.store
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// A host function of type `ty` that runs `f`.
+    pub fn new<T: 'static>(
+        mut store: impl AsContextMut<Data = T>,
+        ty: FuncType,
+        f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+    ) -> Func {
+        let mut cx = store.as_context_mut();
+        let env_ty = ty.to_env();
+        let type_index = cx.opaque().engine.register_type(&env_ty);
+        let call = host_call::<T>(move |store: &mut StoreInner<T>, instance, values: &mut [ValRaw]| {
+            let params: Vec<Val> =
+                ty.params().iter().zip(values.iter()).map(|(t, v)| Val::from_raw(&mut store.opaque, *v, *t)).collect();
+            let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for(*t)).collect();
+            let id = store.opaque.id;
+            f(Caller { store: &mut *store, instance: instance.map(|i| Instance::from_index(id, i)) }, &params, &mut results)?;
+            for ((r, t), slot) in results.iter().zip(ty.results()).zip(values.iter_mut()) {
+                if r.ty() != *t {
+                    return Err(Error::Other(format!("host function returned a {} where its type says {t}", r.ty())));
+                }
+                *slot = r.to_raw(&store.opaque)?;
+            }
+            Ok(())
+        });
+        let index = cx.opaque().add_host_func(env_ty, type_index, call);
+        Func { store: cx.opaque().id, index }
+    }
+
+    /// The function's type.
+    pub fn ty(&self, store: impl AsContext) -> FuncType {
+        let cx = store.as_context();
+        let id = cx.opaque().func_ref(self.index).type_index;
+        FuncType::from_env(&cx.opaque().engine.func_type(id))
+    }
+
+    /// Call the function with `params`, writing its results into `results`.
+    pub fn call(&self, mut store: impl AsContextMut, params: &[Val], results: &mut [Val]) -> Result<()> {
+        let mut cx = store.as_context_mut();
+        let store = cx.opaque();
+        store.check_store(self.store)?;
+        let id = store.func_ref(self.index).type_index;
+        let ty = store.engine.func_type(id);
+        if params.len() != ty.params.len() || results.len() != ty.results.len() {
+            return Err(Error::Other(format!(
+                "function of type {ty} called with {} params and {} result slots",
+                params.len(),
+                results.len()
+            )));
+        }
+        let mut values = vec![ValRaw::default(); ty.params.len().max(ty.results.len())];
+        for ((p, t), slot) in params.iter().zip(ty.params.iter()).zip(values.iter_mut()) {
+            if p.ty().to_env() != *t {
+                return Err(Error::Other(format!("argument of type {} where {t} is expected", p.ty())));
+            }
+            *slot = p.to_raw(store)?;
+        }
+        store.call(self.index, &mut values)?;
+        for ((r, t), raw) in results.iter_mut().zip(ty.results.iter()).zip(values) {
+            *r = Val::from_raw(store, raw, crate::ValType::from_env(*t));
+        }
+        Ok(())
+    }
+}
+
+/// What a host function sees of the store and instance that called it.
+pub struct Caller<'a, T> {
+    pub(crate) store: &'a mut StoreInner<T>,
+    pub(crate) instance: Option<Instance>,
+}
+
+impl<T> Caller<'_, T> {
+    /// The store's data.
+    pub fn data(&self) -> &T {
+        &self.store.data
+    }
+
+    /// The store's data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.store.data
+    }
+
+    /// An export of the calling instance.
+    pub fn get_export(&mut self, name: &str) -> Option<Extern> {
+        let instance = self.instance?;
+        instance.get_export(StoreContextMut(self.store), name)
+    }
+}
+
+impl<T> AsContext for Caller<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(self.store)
+    }
+}
+
+impl<T> AsContextMut for Caller<'_, T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(self.store)
+    }
+}

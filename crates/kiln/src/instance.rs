@@ -1,0 +1,111 @@
+//! `Instance`: an instantiated module in a store, and access to its exports.
+use crate::store::StoreOpaqueExt;
+use crate::vm::instance::{ResolvedImport, instance_func, instantiate};
+use crate::{
+    AsContextMut, Error, Extern, Func, Global, Memory, Module, Result, Table, TypedFunc, WasmParams, WasmResults,
+};
+use cranelift_entity::EntityRef;
+use kiln_environ::EntityIndex;
+
+/// An instance handle.
+#[derive(Clone, Copy, Debug)]
+pub struct Instance {
+    store: u64,
+    index: usize,
+}
+
+impl Instance {
+    pub(crate) fn from_index(store: u64, index: usize) -> Instance {
+        Instance { store, index }
+    }
+
+    /// Instantiate `module` with `imports`, one per import of the module, in order.
+    pub fn new(mut store: impl AsContextMut, module: &Module, imports: &[Extern]) -> Result<Instance> {
+        let mut cx = store.as_context_mut();
+        let s = cx.opaque();
+        if !crate::Engine::same(&s.engine, module.engine()) {
+            return Err(Error::Other("module and store belong to different engines".into()));
+        }
+        let mut resolved = Vec::with_capacity(imports.len());
+        for e in imports {
+            let (id, r) = match *e {
+                Extern::Func(f) => (f.store_id(), ResolvedImport::Func(f.index())),
+                Extern::Table(t) => (t.store, ResolvedImport::Table(t.index)),
+                Extern::Memory(m) => (m.store, ResolvedImport::Memory(m.index)),
+                Extern::Global(g) => (g.store, ResolvedImport::Global(g.index)),
+            };
+            s.check_store(id)?;
+            resolved.push(r);
+        }
+        let index = instantiate(s, module, &resolved)?;
+        Ok(Instance { store: s.id, index })
+    }
+
+    /// The export named `name`.
+    pub fn get_export(&self, mut store: impl AsContextMut, name: &str) -> Option<Extern> {
+        let mut cx = store.as_context_mut();
+        let s = cx.opaque();
+        if s.id != self.store {
+            return None;
+        }
+        let module = s.instances[self.index].module.clone();
+        Some(match module.env().export(name)? {
+            EntityIndex::Function(f) => Extern::Func(Func::from_index(s.id, instance_func(s, self.index, f))),
+            EntityIndex::Table(t) => Extern::Table(Table { store: s.id, index: s.instances[self.index].tables[t.index()] }),
+            EntityIndex::Memory(m) => {
+                Extern::Memory(Memory { store: s.id, index: s.instances[self.index].memories[m.index()] })
+            }
+            EntityIndex::Global(g) => {
+                Extern::Global(Global { store: s.id, index: s.instances[self.index].globals[g.index()] })
+            }
+        })
+    }
+
+    /// The exported function `name`.
+    pub fn get_func(&self, store: impl AsContextMut, name: &str) -> Option<Func> {
+        self.get_export(store, name)?.into_func()
+    }
+
+    /// The exported global `name`.
+    pub fn get_global(&self, store: impl AsContextMut, name: &str) -> Option<Global> {
+        self.get_export(store, name)?.into_global()
+    }
+
+    /// The exported table `name`.
+    pub fn get_table(&self, store: impl AsContextMut, name: &str) -> Option<Table> {
+        self.get_export(store, name)?.into_table()
+    }
+
+    /// The exported memory `name`.
+    pub fn get_memory(&self, store: impl AsContextMut, name: &str) -> Option<Memory> {
+        self.get_export(store, name)?.into_memory()
+    }
+
+    /// The exported function `name` with a static type.
+    pub fn get_typed_func<P: WasmParams, R: WasmResults>(&self, mut store: impl AsContextMut, name: &str) -> Result<TypedFunc<P, R>> {
+        let f = self
+            .get_func(&mut store, name)
+            .ok_or_else(|| Error::Other(format!("no exported function named `{name}`")))?;
+        f.typed(&store)
+    }
+
+    /// Every export, in order.
+    pub fn exports(&self, mut store: impl AsContextMut) -> Vec<(String, Extern)> {
+        let names: Vec<String> = {
+            let mut cx = store.as_context_mut();
+            let s = cx.opaque();
+            if s.id != self.store {
+                return Vec::new();
+            }
+            s.instances[self.index].module.env().exports.iter().map(|e| e.name.clone()).collect()
+        };
+        names
+            .into_iter()
+            .filter_map(|n| {
+                let e = self.get_export(&mut store, &n)?;
+                Some((n, e))
+            })
+            .collect()
+    }
+}
+

@@ -1,0 +1,136 @@
+//! `Module`: a compiled WebAssembly module — its description, its loaded code, and the
+//! engine-wide ids of its function types — ready to be instantiated in any store of its engine.
+use crate::vm::code_memory::CodeMemory;
+use crate::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, Result, TableType};
+use kiln_environ::{EntityIndex, TypeIndex, VMOffsets};
+use std::sync::Arc;
+
+/// A compiled module.
+#[derive(Clone)]
+pub struct Module {
+    inner: Arc<ModuleInner>,
+}
+
+struct ModuleInner {
+    engine: Engine,
+    env: kiln_environ::Module,
+    code: Arc<CodeMemory>,
+    offsets: VMOffsets,
+    shared_types: Vec<u32>,
+}
+
+impl Module {
+    /// Compile a module from its binary or text format.
+    pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        let bytes = bytes.as_ref();
+        if bytes.starts_with(b"\0asm") {
+            return Module::from_binary(engine, bytes);
+        }
+        let binary = wat::parse_bytes(bytes).map_err(|e| Error::Invalid(e.to_string()))?;
+        Module::from_binary(engine, &binary)
+    }
+
+    /// Compile a module from its binary format.
+    pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
+        let compiled = kiln_compile::compile_module(engine.isa(), engine.tunables(), wasm)?;
+        let code = CodeMemory::load(&compiled.elf).map_err(|e| Error::Other(e.to_string()))?;
+        let env = compiled.module;
+        let offsets = VMOffsets::new(&env);
+        let shared_types = env.types.values().map(|t| engine.register_type(t)).collect();
+        Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), env, code, offsets, shared_types }) })
+    }
+
+    /// Compile the module in a `.wasm` or `.wat` file.
+    pub fn from_file(engine: &Engine, path: impl AsRef<std::path::Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::Other(format!("cannot read {}: {e}", path.display())))?;
+        Module::new(engine, bytes)
+    }
+
+    /// The module's name from its name section.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.env.name.as_deref()
+    }
+
+    /// The module's imports, in order.
+    pub fn imports(&self) -> impl ExactSizeIterator<Item = ImportType<'_>> {
+        self.inner.env.imports.iter().map(move |i| ImportType { module: self, import: i })
+    }
+
+    /// The module's exports, in order.
+    pub fn exports(&self) -> impl ExactSizeIterator<Item = ExportType<'_>> {
+        self.inner.env.exports.iter().map(move |e| ExportType { module: self, export: e })
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn env(&self) -> &kiln_environ::Module {
+        &self.inner.env
+    }
+
+    pub(crate) fn code(&self) -> &Arc<CodeMemory> {
+        &self.inner.code
+    }
+
+    pub(crate) fn offsets(&self) -> &VMOffsets {
+        &self.inner.offsets
+    }
+
+    /// The engine-wide id of module type `t`.
+    pub(crate) fn shared_type(&self, t: TypeIndex) -> u32 {
+        self.inner.shared_types[cranelift_entity::EntityRef::index(t)]
+    }
+
+    pub(crate) fn entity_type(&self, index: EntityIndex) -> ExternType {
+        let env = &self.inner.env;
+        match index {
+            EntityIndex::Function(f) => ExternType::Func(FuncType::from_env(env.func_type(f))),
+            EntityIndex::Table(t) => ExternType::Table(TableType::from_env(env.tables[t])),
+            EntityIndex::Memory(m) => ExternType::Memory(MemoryType::from_env(env.memories[m])),
+            EntityIndex::Global(g) => ExternType::Global(GlobalType::from_env(env.globals[g])),
+        }
+    }
+}
+
+/// One import of a module.
+pub struct ImportType<'a> {
+    module: &'a Module,
+    import: &'a kiln_environ::Import,
+}
+
+impl ImportType<'_> {
+    /// The module name it is imported from.
+    pub fn module(&self) -> &str {
+        &self.import.module
+    }
+
+    /// The field name.
+    pub fn name(&self) -> &str {
+        &self.import.field
+    }
+
+    /// The expected type.
+    pub fn ty(&self) -> ExternType {
+        self.module.entity_type(self.import.index)
+    }
+}
+
+/// One export of a module.
+pub struct ExportType<'a> {
+    module: &'a Module,
+    export: &'a kiln_environ::Export,
+}
+
+impl ExportType<'_> {
+    /// The export's name.
+    pub fn name(&self) -> &str {
+        &self.export.name
+    }
+
+    /// The export's type.
+    pub fn ty(&self) -> ExternType {
+        self.module.entity_type(self.export.index)
+    }
+}

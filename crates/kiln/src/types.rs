@@ -1,0 +1,227 @@
+//! The API's type descriptions — value, function, global, table, memory and extern types — and
+//! their conversions to and from `kiln_environ`'s.
+use kiln_environ::{Global, Memory, Table, WasmFuncType, WasmValType};
+use std::fmt;
+
+/// A value type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValType {
+    I32,
+    I64,
+    F32,
+    F64,
+    V128,
+    FuncRef,
+    ExternRef,
+}
+
+impl ValType {
+    pub(crate) fn from_env(t: WasmValType) -> ValType {
+        match t {
+            WasmValType::I32 => ValType::I32,
+            WasmValType::I64 => ValType::I64,
+            WasmValType::F32 => ValType::F32,
+            WasmValType::F64 => ValType::F64,
+            WasmValType::V128 => ValType::V128,
+            WasmValType::FuncRef => ValType::FuncRef,
+            WasmValType::ExternRef => ValType::ExternRef,
+        }
+    }
+
+    pub(crate) fn to_env(self) -> WasmValType {
+        match self {
+            ValType::I32 => WasmValType::I32,
+            ValType::I64 => WasmValType::I64,
+            ValType::F32 => WasmValType::F32,
+            ValType::F64 => WasmValType::F64,
+            ValType::V128 => WasmValType::V128,
+            ValType::FuncRef => WasmValType::FuncRef,
+            ValType::ExternRef => WasmValType::ExternRef,
+        }
+    }
+}
+
+impl fmt::Display for ValType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.to_env().fmt(f)
+    }
+}
+
+/// A function type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FuncType {
+    params: Vec<ValType>,
+    results: Vec<ValType>,
+}
+
+impl FuncType {
+    /// A function type with these params and results.
+    pub fn new(params: impl IntoIterator<Item = ValType>, results: impl IntoIterator<Item = ValType>) -> FuncType {
+        FuncType { params: params.into_iter().collect(), results: results.into_iter().collect() }
+    }
+
+    /// The parameter types.
+    pub fn params(&self) -> &[ValType] {
+        &self.params
+    }
+
+    /// The result types.
+    pub fn results(&self) -> &[ValType] {
+        &self.results
+    }
+
+    pub(crate) fn from_env(t: &WasmFuncType) -> FuncType {
+        FuncType::new(t.params.iter().map(|t| ValType::from_env(*t)), t.results.iter().map(|t| ValType::from_env(*t)))
+    }
+
+    pub(crate) fn to_env(&self) -> WasmFuncType {
+        WasmFuncType {
+            params: self.params.iter().map(|t| t.to_env()).collect(),
+            results: self.results.iter().map(|t| t.to_env()).collect(),
+        }
+    }
+}
+
+impl fmt::Display for FuncType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.to_env().fmt(f)
+    }
+}
+
+/// Whether a global can be set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mutability {
+    Const,
+    Var,
+}
+
+/// A global's type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GlobalType {
+    content: ValType,
+    mutability: Mutability,
+}
+
+impl GlobalType {
+    /// A global type.
+    pub fn new(content: ValType, mutability: Mutability) -> GlobalType {
+        GlobalType { content, mutability }
+    }
+
+    /// The value type.
+    pub fn content(&self) -> ValType {
+        self.content
+    }
+
+    /// The mutability.
+    pub fn mutability(&self) -> Mutability {
+        self.mutability
+    }
+
+    pub(crate) fn from_env(g: Global) -> GlobalType {
+        GlobalType::new(ValType::from_env(g.ty), if g.mutable { Mutability::Var } else { Mutability::Const })
+    }
+
+    pub(crate) fn to_env(&self) -> Global {
+        Global { ty: self.content.to_env(), mutable: self.mutability == Mutability::Var }
+    }
+}
+
+/// A table's type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TableType {
+    element: ValType,
+    minimum: u64,
+    maximum: Option<u64>,
+}
+
+impl TableType {
+    /// A table type (`element` is `FuncRef` or `ExternRef`).
+    pub fn new(element: ValType, minimum: u64, maximum: Option<u64>) -> TableType {
+        TableType { element, minimum, maximum }
+    }
+
+    /// The element type.
+    pub fn element(&self) -> ValType {
+        self.element
+    }
+
+    /// The minimum size.
+    pub fn minimum(&self) -> u64 {
+        self.minimum
+    }
+
+    /// The maximum size.
+    pub fn maximum(&self) -> Option<u64> {
+        self.maximum
+    }
+
+    pub(crate) fn from_env(t: Table) -> TableType {
+        TableType::new(ValType::from_env(t.element), t.minimum, t.maximum)
+    }
+
+    pub(crate) fn to_env(&self) -> Table {
+        Table { element: self.element.to_env(), minimum: self.minimum, maximum: self.maximum }
+    }
+}
+
+/// A memory's type, in 64 KiB pages.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MemoryType {
+    minimum: u64,
+    maximum: Option<u64>,
+}
+
+impl MemoryType {
+    /// A memory type.
+    pub fn new(minimum: u64, maximum: Option<u64>) -> MemoryType {
+        MemoryType { minimum, maximum }
+    }
+
+    /// The minimum size in pages.
+    pub fn minimum(&self) -> u64 {
+        self.minimum
+    }
+
+    /// The maximum size in pages.
+    pub fn maximum(&self) -> Option<u64> {
+        self.maximum
+    }
+
+    pub(crate) fn from_env(m: Memory) -> MemoryType {
+        MemoryType::new(m.minimum, m.maximum)
+    }
+
+    pub(crate) fn to_env(&self) -> Memory {
+        Memory { minimum: self.minimum, maximum: self.maximum }
+    }
+}
+
+/// The type of an import or export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExternType {
+    Func(FuncType),
+    Global(GlobalType),
+    Table(TableType),
+    Memory(MemoryType),
+}
+
+impl fmt::Display for ExternType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExternType::Func(t) => t.fmt(f),
+            ExternType::Global(g) => match g.mutability {
+                Mutability::Const => write!(f, "(global {})", g.content),
+                Mutability::Var => write!(f, "(global (mut {}))", g.content),
+            },
+            ExternType::Table(t) => match t.maximum {
+                Some(max) => write!(f, "(table {} {} {})", t.minimum, max, t.element),
+                None => write!(f, "(table {} {})", t.minimum, t.element),
+            },
+            ExternType::Memory(m) => match m.maximum {
+                Some(max) => write!(f, "(memory {} {})", m.minimum, max),
+                None => write!(f, "(memory {})", m.minimum),
+            },
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! `LinearMemory`: a wasm linear memory. It reserves `memory_reservation` bytes (at least its
+//! current size) plus a guard, all inaccessible, and makes its current size read-write. With a
+//! 4 GiB reservation a 32-bit memory never moves and compiled code needs no bounds checks;
+//! with a smaller one, growing past the reservation moves the memory to a larger mapping.
+//! The memory's `VMMemoryDefinition` (inline in the owning instance's vmctx, or boxed here for
+//! host-created memories) is kept up to date on every change.
+use super::mmap::{Mmap, page_size};
+use super::vmcontext::VMMemoryDefinition;
+use kiln_environ::{Memory, Tunables, WASM_PAGE_SIZE};
+
+/// A linear memory.
+pub struct LinearMemory {
+    mmap: Option<Mmap>,
+    ty: Memory,
+    /// Accessible bytes.
+    len: usize,
+    /// Bytes that may become accessible without moving (excluding the guard).
+    reserved: usize,
+    guard: usize,
+    /// The definition compiled code reads; `own_definition` when no vmctx holds it.
+    definition: *mut VMMemoryDefinition,
+    own_definition: Box<VMMemoryDefinition>,
+}
+
+// SAFETY: the memory and its definition are owned by one store and accessed through it.
+unsafe impl Send for LinearMemory {}
+
+fn round_up(n: usize) -> usize {
+    n.div_ceil(page_size()) * page_size()
+}
+
+impl LinearMemory {
+    /// Create a memory of type `ty` with its minimum size.
+    pub fn new(ty: Memory, tunables: &Tunables) -> Result<LinearMemory, String> {
+        let len = usize::try_from(ty.minimum.saturating_mul(WASM_PAGE_SIZE))
+            .map_err(|_| "memory minimum exceeds the address space".to_string())?;
+        let max_bytes = ty.max_pages().saturating_mul(WASM_PAGE_SIZE);
+        let reserved = round_up(usize::try_from(tunables.memory_reservation.min(max_bytes)).unwrap_or(usize::MAX).max(len));
+        let guard = round_up(tunables.memory_guard_size as usize);
+        let mut m = LinearMemory {
+            mmap: None,
+            ty,
+            len: 0,
+            reserved: 0,
+            guard,
+            definition: std::ptr::null_mut(),
+            own_definition: Box::new(VMMemoryDefinition { base: std::ptr::NonNull::dangling().as_ptr(), current_length: 0 }),
+        };
+        m.definition = &mut *m.own_definition;
+        m.remap(reserved, len)?;
+        Ok(m)
+    }
+
+    /// Map a fresh region reserving `reserved` bytes with `len` accessible, copying the old
+    /// contents over.
+    fn remap(&mut self, reserved: usize, len: usize) -> Result<(), String> {
+        let total = reserved.checked_add(self.guard).ok_or("memory reservation overflows")?;
+        let mmap = if total == 0 {
+            None
+        } else {
+            let mmap = Mmap::reserve(total).map_err(|e| format!("cannot reserve memory: {e}"))?;
+            mmap.make_read_write(0..round_up(len)).map_err(|e| format!("cannot commit memory: {e}"))?;
+            Some(mmap)
+        };
+        if let (Some(old), Some(new)) = (&self.mmap, &mmap) {
+            let n = self.len;
+            // SAFETY: both ranges are accessible (the old memory's current size, and at least
+            // that much of the new one) and belong to distinct mappings.
+            unsafe { std::ptr::copy_nonoverlapping(old.as_ptr(), new.as_ptr(), n) };
+        }
+        self.mmap = mmap;
+        self.reserved = reserved;
+        self.len = len;
+        self.publish();
+        Ok(())
+    }
+
+    fn base(&self) -> *mut u8 {
+        self.mmap.as_ref().map_or(std::ptr::NonNull::dangling().as_ptr(), |m| m.as_ptr())
+    }
+
+    fn publish(&mut self) {
+        let def = VMMemoryDefinition { base: self.base(), current_length: self.len as u64 };
+        // SAFETY: `definition` points at `own_definition` or at the inline definition in the
+        // vmctx of the instance that owns this memory, which outlives it (both are owned by
+        // the same store).
+        unsafe { self.definition.write(def) };
+    }
+
+    /// Keep the definition at `def` (inline in an instance's vmctx) up to date from now on.
+    ///
+    /// `def` must stay valid for as long as this memory lives.
+    pub fn set_definition(&mut self, def: *mut VMMemoryDefinition) {
+        self.definition = def;
+        self.publish();
+    }
+
+    /// The definition compiled code reads.
+    pub fn definition(&self) -> *mut VMMemoryDefinition {
+        self.definition
+    }
+
+    /// The memory's type, with its current size as the minimum.
+    pub fn ty(&self) -> Memory {
+        Memory { minimum: self.pages(), maximum: self.ty.maximum }
+    }
+
+    /// Current size in pages.
+    pub fn pages(&self) -> u64 {
+        self.len as u64 / WASM_PAGE_SIZE
+    }
+
+    /// Grow by `delta` pages; returns the old size in pages, or `None` if it cannot grow.
+    pub fn grow(&mut self, delta: u64) -> Option<u64> {
+        let old = self.pages();
+        let new_pages = old.checked_add(delta)?;
+        if new_pages > self.ty.max_pages() {
+            return None;
+        }
+        let new_len = usize::try_from(new_pages.checked_mul(WASM_PAGE_SIZE)?).ok()?;
+        if new_len <= self.reserved {
+            let mmap = self.mmap.as_ref()?;
+            mmap.make_read_write(round_up(self.len)..round_up(new_len)).ok()?;
+            self.len = new_len;
+            self.publish();
+        } else {
+            // Move to a larger reservation (only without a 4 GiB reservation).
+            let reserved = round_up(new_len.max(self.reserved.saturating_mul(2)).min(
+                usize::try_from(self.ty.max_pages() * WASM_PAGE_SIZE).unwrap_or(usize::MAX),
+            ).max(new_len));
+            self.remap(reserved, new_len).ok()?;
+        }
+        Some(old)
+    }
+
+    /// The accessible bytes.
+    pub fn data(&self) -> &[u8] {
+        match &self.mmap {
+            Some(m) => m.slice(0..self.len),
+            None => &[],
+        }
+    }
+
+    /// The accessible bytes, for writing.
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        let len = self.len;
+        match &mut self.mmap {
+            Some(m) => m.slice_mut(0..len),
+            None => &mut [],
+        }
+    }
+}

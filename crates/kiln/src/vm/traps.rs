@@ -1,0 +1,261 @@
+//! Entering wasm and getting back out when it traps.
+//!
+//! The host enters wasm through [`enter`], a small assembly stub that saves the callee-saved
+//! registers on the stack, records the stack pointer in the thread's current [`Activation`],
+//! and calls an array-ABI function. When wasm code traps — a fault in a guard page, a `ud2`
+//! of a trap instruction, a division fault — the signal handler (on an alternate signal stack)
+//! checks that the faulting PC is a trap site of loaded wasm code, records the trap in the
+//! activation, and rewrites the interrupted context so that `sigreturn` resumes at the landing
+//! pad with the saved stack pointer: the landing pad restores the saved registers and returns
+//! `false` from [`enter`] as if the call had returned. Faults that are not ours go to the
+//! handler that was installed before.
+//!
+//! Only x86-64 Linux is supported for now.
+use super::code_memory::lookup_trap;
+use super::mmap::{Mmap, page_size};
+use kiln_environ::Trap;
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+compile_error!("Kiln's runtime supports only x86-64 Linux for now");
+
+/// One host → wasm entry on this thread.
+pub struct Activation {
+    /// The stack pointer the landing pad restores.
+    saved_sp: Cell<usize>,
+    /// The trap the signal handler recorded, with the faulting PC.
+    trap: Cell<Option<(Trap, usize)>>,
+    prev: *const Activation,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Activation> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The array-ABI function signature: `(callee_vmctx, caller_vmctx, values, len) -> ok`.
+pub type ArrayCall = unsafe extern "C" fn(usize, usize, *mut u8, usize) -> bool;
+
+/// Save callee-saved registers, store the stack pointer at `*saved_sp`, call `f(a, b, c, d)`.
+#[unsafe(naked)]
+unsafe extern "C" fn enter_stub(a: usize, b: usize, c: *mut u8, d: usize, f: usize, saved_sp: *mut usize) -> bool {
+    core::arch::naked_asm!(
+        "push rbp",
+        "mov rbp, rsp",
+        "push rbx",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        "sub rsp, 8",
+        "mov [r9], rsp",
+        "call r8",
+        "add rsp, 8",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbx",
+        "pop rbp",
+        "ret",
+    )
+}
+
+/// Where a trapped call resumes: with `rsp` = the saved stack pointer, unwind `enter_stub`'s
+/// frame and return false.
+#[unsafe(naked)]
+unsafe extern "C" fn landing_pad() {
+    core::arch::naked_asm!(
+        "xor eax, eax",
+        "add rsp, 8",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbx",
+        "pop rbp",
+        "ret",
+    )
+}
+
+/// Call the array-ABI function `f` with `(callee_vmctx, caller_vmctx, values, len)`, catching
+/// traps. Returns `Err((trap, pc))` when wasm trapped.
+///
+/// # Safety
+/// `f` must be an array-ABI function of loaded code (or a host shim) and the arguments what it
+/// expects: live vmctx pointers, and `values` valid for `len` 16-byte slots.
+pub unsafe fn enter(f: ArrayCall, callee_vmctx: usize, caller_vmctx: usize, values: *mut u8, len: usize) -> Result<(), (Trap, usize)> {
+    install_handlers();
+    ensure_alt_stack();
+    let activation = Activation {
+        saved_sp: Cell::new(0),
+        trap: Cell::new(None),
+        prev: CURRENT.with(|c| c.get()),
+    };
+    CURRENT.with(|c| c.set(&activation));
+    // SAFETY: the caller vouches for `f` and its arguments; the stub preserves every
+    // callee-saved register whether `f` returns or the signal handler resumes at the landing
+    // pad, so this frame is intact either way.
+    let ok = unsafe { enter_stub(callee_vmctx, caller_vmctx, values, len, f as usize, activation.saved_sp.as_ptr()) };
+    CURRENT.with(|c| c.set(activation.prev));
+    match activation.trap.take() {
+        Some(trap) => Err(trap),
+        None if ok => Ok(()),
+        // A false return without a recorded trap: the host shim reported an error itself.
+        None => Err((Trap::HostError, 0)),
+    }
+}
+
+const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+
+struct PrevHandlers([libc::sigaction; 4]);
+// SAFETY: plain data (function addresses and flags) written once before being shared.
+unsafe impl Sync for PrevHandlers {}
+// SAFETY: as above.
+unsafe impl Send for PrevHandlers {}
+
+static PREVIOUS: OnceLock<PrevHandlers> = OnceLock::new();
+
+fn install_handlers() {
+    PREVIOUS.get_or_init(|| {
+        // SAFETY: an all-zero sigaction is a valid value to be overwritten by sigaction().
+        let mut prev: [libc::sigaction; 4] = unsafe { std::mem::zeroed() };
+        for (i, sig) in SIGNALS.iter().enumerate() {
+            // SAFETY: installs a handler with a valid function and an empty mask; `prev[i]`
+            // receives the old one.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = handler as *const () as usize;
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(*sig, &action, &mut prev[i]);
+            }
+        }
+        PrevHandlers(prev)
+    });
+}
+
+unsafe extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+    let uc = context.cast::<libc::ucontext_t>();
+    // SAFETY: the kernel passes a valid ucontext to an SA_SIGINFO handler.
+    let gregs = unsafe { &mut (*uc).uc_mcontext.gregs };
+    let pc = gregs[libc::REG_RIP as usize] as usize;
+    let activation = CURRENT.with(|c| c.get());
+    if !activation.is_null() {
+        if let Some(trap) = lookup_trap(pc) {
+            // SAFETY: a non-null CURRENT points at the live `Activation` of `enter` on this
+            // thread's stack, below which the faulting wasm frames lie.
+            let activation = unsafe { &*activation };
+            activation.trap.set(Some((trap, pc)));
+            gregs[libc::REG_RSP as usize] = activation.saved_sp.get() as i64;
+            gregs[libc::REG_RIP as usize] = landing_pad as *const () as usize as i64;
+            return;
+        }
+    }
+    // Not a wasm trap: hand it to whoever handled this signal before us.
+    let Some(prev) = PREVIOUS.get() else { return };
+    let Some(i) = SIGNALS.iter().position(|s| *s == signum) else { return };
+    let prev = &prev.0[i];
+    if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
+        // Restore the default action and return: the faulting instruction runs again and
+        // the default action (a core dump) happens for real.
+        // SAFETY: resetting a signal to its previous disposition.
+        unsafe { libc::sigaction(signum, prev, std::ptr::null_mut()) };
+    } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: the previous handler was installed with SA_SIGINFO, so it has this type.
+        let f: unsafe extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+            unsafe { std::mem::transmute(prev.sa_sigaction) };
+        // SAFETY: forwarding the kernel's own arguments.
+        unsafe { f(signum, info, context) };
+    } else {
+        // SAFETY: the previous handler was installed without SA_SIGINFO.
+        let f: unsafe extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(prev.sa_sigaction) };
+        // SAFETY: forwarding the signal number.
+        unsafe { f(signum) };
+    }
+}
+
+/// An alternate signal stack this thread installed, removed when the thread ends.
+struct AltStack {
+    _mmap: Mmap,
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        // SAFETY: disabling the alternate stack before its memory is unmapped.
+        unsafe {
+            let mut ss: libc::stack_t = std::mem::zeroed();
+            ss.ss_flags = libc::SS_DISABLE;
+            libc::sigaltstack(&ss, std::ptr::null_mut());
+        }
+    }
+}
+
+thread_local! {
+    static ALT_STACK: Cell<bool> = const { Cell::new(false) };
+    static OWNED_ALT_STACK: std::cell::RefCell<Option<AltStack>> = const { std::cell::RefCell::new(None) };
+}
+
+const ALT_STACK_SIZE: usize = 64 << 10;
+
+/// Give this thread an alternate signal stack if it has none, so that a trap on an exhausted
+/// stack can still be handled.
+fn ensure_alt_stack() {
+    if ALT_STACK.with(|a| a.get()) {
+        return;
+    }
+    // SAFETY: querying the current alternate stack into a zeroed stack_t.
+    let mut old: libc::stack_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::sigaltstack(std::ptr::null(), &mut old) };
+    if old.ss_flags & libc::SS_DISABLE == 0 && old.ss_size >= ALT_STACK_SIZE {
+        ALT_STACK.with(|a| a.set(true));
+        return;
+    }
+    let guard = page_size();
+    let Ok(mmap) = Mmap::reserve(ALT_STACK_SIZE + guard) else { return };
+    if mmap.make_read_write(guard..ALT_STACK_SIZE + guard).is_err() {
+        return;
+    }
+    // SAFETY: installing a stack that `OWNED_ALT_STACK` keeps mapped until the thread ends.
+    let installed = unsafe {
+        let ss = libc::stack_t {
+            ss_sp: mmap.as_ptr().add(guard).cast(),
+            ss_flags: 0,
+            ss_size: ALT_STACK_SIZE,
+        };
+        libc::sigaltstack(&ss, std::ptr::null_mut()) == 0
+    };
+    if installed {
+        OWNED_ALT_STACK.with(|s| *s.borrow_mut() = Some(AltStack { _mmap: mmap }));
+        ALT_STACK.with(|a| a.set(true));
+    }
+}
+
+/// The lowest usable address of this thread's stack (its guard excluded), if known.
+pub fn stack_low() -> Option<usize> {
+    thread_local! {
+        static LOW: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+    if let Some(low) = LOW.with(|l| l.get()) {
+        return Some(low);
+    }
+    // SAFETY: pthread_getattr_np fills a zeroed attr for the current thread, which is then
+    // read and destroyed.
+    let low = unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let r = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        if r != 0 {
+            return None;
+        }
+        addr as usize + page_size()
+    };
+    LOW.with(|l| l.set(Some(low)));
+    Some(low)
+}

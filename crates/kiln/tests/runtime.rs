@@ -1,0 +1,220 @@
+//! End-to-end tests of the runtime through the public API: traps and recovery, stack
+//! exhaustion, host functions (errors, panics, re-entry), memories in both bounds-check modes,
+//! linking between instances.
+use kiln::{Caller, Config, Engine, Error, Func, FuncType, Instance, Linker, Module, Store, Trap, Val, ValType};
+
+/// The two memory configurations: guard pages (default) and explicit bounds checks.
+fn engines() -> Vec<Engine> {
+    let mut checks = Config::new();
+    checks.memory_reservation(0).memory_guard_size(0);
+    vec![Engine::new(&Config::new()).unwrap(), Engine::new(&checks).unwrap()]
+}
+
+fn trap_of(e: Error) -> Trap {
+    match e {
+        Error::Trap(t) => t,
+        other => panic!("expected a trap, got {other}"),
+    }
+}
+
+#[test]
+fn a_trap_leaves_the_store_usable() {
+    for engine in engines() {
+        let module = Module::new(
+            &engine,
+            r#"(module (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1))))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let div = instance.get_typed_func::<(i32, i32), i32>(&mut store, "div").unwrap();
+        assert_eq!(trap_of(div.call(&mut store, (1, 0)).unwrap_err()), Trap::IntegerDivisionByZero);
+        assert_eq!(trap_of(div.call(&mut store, (i32::MIN, -1)).unwrap_err()), Trap::IntegerOverflow);
+        assert_eq!(div.call(&mut store, (7, 2)).unwrap(), 3);
+    }
+}
+
+#[test]
+fn deep_recursion_exhausts_the_stack_cleanly() {
+    for engine in engines() {
+        let module = Module::new(
+            &engine,
+            r#"(module
+                (func $down (export "down") (param i32) (result i32)
+                  (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+                    (else (i32.add (i32.const 1) (call $down (i32.sub (local.get 0) (i32.const 1)))))))
+                (func $forever (export "forever") (call $forever)))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let forever = instance.get_typed_func::<(), ()>(&mut store, "forever").unwrap();
+        let down = instance.get_typed_func::<i32, i32>(&mut store, "down").unwrap();
+        for _ in 0..3 {
+            let err = forever.call(&mut store, ()).unwrap_err();
+            assert_eq!(err.to_string(), "wasm trap: call stack exhausted");
+            assert_eq!(down.call(&mut store, 1000).unwrap(), 1000);
+        }
+    }
+}
+
+#[test]
+fn a_trap_inside_a_host_call_chain_leaves_the_store_usable() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (import "host" "reenter" (func $reenter (param i32) (result i32)))
+            (func (export "outer") (param i32) (result i32) (call $reenter (local.get 0)))
+            (func (export "inner") (param i32) (result i32)
+              (if (i32.eqz (local.get 0)) (then unreachable))
+              (i32.mul (local.get 0) (i32.const 10))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, 0u32);
+    let reenter = Func::new(
+        &mut store,
+        FuncType::new([ValType::I32], [ValType::I32]),
+        |mut caller: Caller<'_, u32>, params, results| {
+            *caller.data_mut() += 1;
+            let inner = caller.get_export("inner").unwrap().into_func().unwrap();
+            let mut out = [Val::I32(0)];
+            inner.call(&mut caller, params, &mut out)?;
+            results[0] = out[0];
+            Ok(())
+        },
+    );
+    let instance = Instance::new(&mut store, &module, &[reenter.into()]).unwrap();
+    let outer = instance.get_typed_func::<i32, i32>(&mut store, "outer").unwrap();
+    assert_eq!(outer.call(&mut store, 4).unwrap(), 40);
+    assert_eq!(trap_of(outer.call(&mut store, 0).unwrap_err()), Trap::UnreachableCodeReached);
+    assert_eq!(outer.call(&mut store, 5).unwrap(), 50);
+    assert_eq!(*store.data(), 3);
+}
+
+#[test]
+fn host_errors_and_panics_come_back_to_the_host() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module (import "host" "f" (func $f (param i32))) (func (export "run") (param i32) (call $f (local.get 0))))"#,
+    )
+    .unwrap();
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap("host", "f", |x: i32| -> kiln::Result<()> {
+            match x {
+                0 => Ok(()),
+                1 => Err(Error::Host("no luck".into())),
+                _ => panic!("host panic {x}"),
+            }
+        })
+        .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let run = instance.get_typed_func::<i32, ()>(&mut store, "run").unwrap();
+    run.call(&mut store, 0).unwrap();
+    let err = run.call(&mut store, 1).unwrap_err();
+    assert!(matches!(err, Error::Host(_)), "{err}");
+    assert_eq!(err.to_string(), "host error: no luck");
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run.call(&mut store, 2))).unwrap_err();
+    assert_eq!(panic.downcast_ref::<String>().map(|s| s.as_str()), Some("host panic 2"));
+    run.call(&mut store, 0).unwrap();
+}
+
+#[test]
+fn memories_grow_and_trap_out_of_bounds_in_both_modes() {
+    for engine in engines() {
+        let module = Module::new(
+            &engine,
+            r#"(module
+                (memory (export "mem") 1 3)
+                (data (i32.const 8) "\2a")
+                (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0)))
+                (func (export "store") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
+                (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+                (func (export "size") (result i32) (memory.size)))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let load = instance.get_typed_func::<i32, i32>(&mut store, "load").unwrap();
+        let st = instance.get_typed_func::<(i32, i32), ()>(&mut store, "store").unwrap();
+        let grow = instance.get_typed_func::<i32, i32>(&mut store, "grow").unwrap();
+        let size = instance.get_typed_func::<(), i32>(&mut store, "size").unwrap();
+        assert_eq!(load.call(&mut store, 8).unwrap(), 42);
+        assert_eq!(trap_of(load.call(&mut store, 65536).unwrap_err()), Trap::MemoryOutOfBounds);
+        assert_eq!(trap_of(st.call(&mut store, (65534, 1)).unwrap_err()), Trap::MemoryOutOfBounds);
+        assert_eq!(trap_of(load.call(&mut store, -1).unwrap_err()), Trap::MemoryOutOfBounds);
+        assert_eq!(grow.call(&mut store, 1).unwrap(), 1);
+        assert_eq!(size.call(&mut store, ()).unwrap(), 2);
+        st.call(&mut store, (65536 + 100, 7)).unwrap();
+        assert_eq!(load.call(&mut store, 65536 + 100).unwrap(), 7);
+        assert_eq!(load.call(&mut store, 8).unwrap(), 42, "contents survive growth");
+        assert_eq!(grow.call(&mut store, 5).unwrap(), -1, "beyond the maximum");
+        let mem = instance.get_memory(&mut store, "mem").unwrap();
+        assert_eq!(mem.size(&store), 2);
+        assert_eq!(mem.data(&store)[65536 + 100], 7);
+        mem.data_mut(&mut store)[3] = 9;
+        assert_eq!(load.call(&mut store, 3).unwrap(), 9);
+    }
+}
+
+#[test]
+fn instances_link_functions_globals_tables_and_memories() {
+    let engine = Engine::default();
+    let a = Module::new(
+        &engine,
+        r#"(module
+            (memory (export "mem") 1)
+            (global (export "g") (mut i32) (i32.const 5))
+            (table (export "tab") 2 funcref)
+            (elem (i32.const 0) $seven)
+            (func $seven (export "seven") (result i32) (i32.const 7)))"#,
+    )
+    .unwrap();
+    let b = Module::new(
+        &engine,
+        r#"(module
+            (import "a" "mem" (memory 1))
+            (import "a" "g" (global $g (mut i32)))
+            (import "a" "tab" (table 2 funcref))
+            (import "a" "seven" (func $seven (result i32)))
+            (type $r (func (result i32)))
+            (func (export "run") (result i32)
+              (global.set $g (i32.add (global.get $g) (i32.const 1)))
+              (i32.store (i32.const 0) (call $seven))
+              (i32.add (i32.load (i32.const 0)) (call_indirect (type $r) (i32.const 0))))
+            (func (export "bad") (result i32) (call_indirect (type $r) (i32.const 1)))
+            (func (export "oob") (result i32) (call_indirect (type $r) (i32.const 2))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    let ia = linker.instantiate(&mut store, &a).unwrap();
+    linker.instance(&mut store, "a", ia).unwrap();
+    let ib = linker.instantiate(&mut store, &b).unwrap();
+    let run = ib.get_typed_func::<(), i32>(&mut store, "run").unwrap();
+    assert_eq!(run.call(&mut store, ()).unwrap(), 14);
+    let g = ia.get_global(&mut store, "g").unwrap();
+    assert_eq!(g.get(&mut store).i32(), Some(6));
+    let bad = ib.get_typed_func::<(), i32>(&mut store, "bad").unwrap();
+    assert_eq!(trap_of(bad.call(&mut store, ()).unwrap_err()), Trap::IndirectCallToNull);
+    let oob = ib.get_typed_func::<(), i32>(&mut store, "oob").unwrap();
+    assert_eq!(trap_of(oob.call(&mut store, ()).unwrap_err()), Trap::TableOutOfBounds);
+
+    let missing = Module::new(&engine, r#"(module (import "nowhere" "f" (func)))"#).unwrap();
+    let err = linker.instantiate(&mut store, &missing).unwrap_err();
+    assert!(matches!(err, Error::Link(_)) && err.to_string().contains("nowhere::f"), "{err}");
+}
+
+#[test]
+fn invalid_and_unsupported_modules_are_errors() {
+    let engine = Engine::default();
+    let err = Module::new(&engine, b"\0asm\x01\0\0\0\x05").err().unwrap();
+    assert!(matches!(err, Error::Invalid(_)), "{err}");
+    let err = Module::new(&engine, "(module (func (result i32) (i64.const 1)))").err().unwrap();
+    assert!(matches!(err, Error::Invalid(_)), "{err}");
+    let err = Module::new(&engine, "(module (memory i64 1))").err().unwrap();
+    assert_eq!(err.to_string(), "unsupported: memory64");
+}

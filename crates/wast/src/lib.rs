@@ -1,0 +1,46 @@
+//! Kiln's runner for WebAssembly spec-test scripts (`.wast`): it runs every
+//! directive of a script against the `kiln` engine and reports which
+//! assertions passed and which failed, never stopping early and never letting
+//! a panic escape.
+//!
+//! ```no_run
+//! let report = kiln_wast::run_file("i32.wast".as_ref(), &kiln::Config::new())?;
+//! for failure in &report.failures {
+//!     eprintln!("{failure}");
+//! }
+//! # anyhow::Ok(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod context;
+mod directive;
+mod guard;
+mod matching;
+mod report;
+mod spectest;
+mod value;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+pub use context::WastContext;
+pub use report::{Failure, Report};
+
+/// Runs the script at `path` in a fresh engine built from `config`.
+///
+/// `Err` only when the file cannot be read, the script does not parse, or the
+/// engine cannot be created; failing directives are listed in the [`Report`].
+pub fn run_file(path: &Path, config: &kiln::Config) -> anyhow::Result<Report> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    run_str(&path.display().to_string(), &text, config)
+}
+
+/// Runs the script `text` (reported under `name`) in a fresh engine built from `config`.
+///
+/// `Err` only when the script does not parse or the engine cannot be created.
+pub fn run_str(name: &str, text: &str, config: &kiln::Config) -> anyhow::Result<Report> {
+    WastContext::new(config)?.run(name, text)
+}
