@@ -20,6 +20,9 @@ pub struct Import {
     pub module: String,
     pub field: String,
     pub index: EntityIndex,
+    /// Whether it is a global or table whose type is a typed reference, which the runtime
+    /// cannot check precisely yet.
+    pub typed_reference: bool,
 }
 
 /// One export.
@@ -108,6 +111,11 @@ pub struct Module {
     pub data: PrimaryMap<DataIndex, Segment<MemoryIndex, Vec<u8>>>,
     /// Function names from the name section.
     pub func_names: BTreeMap<FuncIndex, String>,
+    /// For each function type that mentions a typed reference (`(ref $t)`, `(ref null
+    /// nofunc)`…; plain `funcref`/`externref` are not typed), its exact text. Typed references
+    /// compile like `funcref`/`externref`, so `WasmFuncType` alone cannot tell such types
+    /// apart: the runtime keys them by this text, scoped to the module.
+    pub typed_type_text: BTreeMap<TypeIndex, String>,
 }
 
 impl Module {

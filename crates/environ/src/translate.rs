@@ -120,6 +120,10 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                             WasmFuncType { params: Box::new([]), results: Box::new([]) }
                         }
                         wasmparser::CompositeInnerType::Func(f) if !sub.composite_type.shared => {
+                            if f.params().iter().chain(f.results()).any(|v| typed(*v)) {
+                                let index = TypeIndex::from_u32(t.module.types.len() as u32);
+                                t.module.typed_type_text.insert(index, sub.to_string());
+                            }
                             let r = WasmFuncType::from_wasmparser(f);
                             t.note(r).unwrap_or(WasmFuncType { params: Box::new([]), results: Box::new([]) })
                         }
@@ -141,6 +145,7 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
         Payload::ImportSection(imports) => {
             for import in imports.into_imports() {
                 let import = import.map_err(inv)?;
+                let mut typed_reference = false;
                 let index = match import.ty {
                     wasmparser::TypeRef::Func(ty) => {
                         t.module.num_imported_funcs += 1;
@@ -149,6 +154,7 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                     }
                     wasmparser::TypeRef::Table(ty) => {
                         t.module.num_imported_tables += 1;
+                        typed_reference = !WasmValType::is_plain_ref(ty.element_type);
                         let table = t.note(Table::from_wasmparser(&ty)).unwrap_or(DUMMY_TABLE);
                         EntityIndex::Table(t.module.tables.push(table))
                     }
@@ -159,6 +165,7 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                     }
                     wasmparser::TypeRef::Global(ty) => {
                         t.module.num_imported_globals += 1;
+                        typed_reference = typed(ty.content_type);
                         let global = t.note(Global::from_wasmparser(&ty)).unwrap_or(DUMMY_GLOBAL);
                         EntityIndex::Global(t.module.globals.push(global))
                     }
@@ -175,6 +182,7 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                     module: import.module.to_string(),
                     field: import.name.to_string(),
                     index,
+                    typed_reference,
                 });
             }
         }
@@ -292,6 +300,11 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
         _ => {}
     }
     Ok(())
+}
+
+/// Whether a value type is a typed reference (see `Module::typed_type_text`).
+fn typed(v: wasmparser::ValType) -> bool {
+    matches!(v, wasmparser::ValType::Ref(r) if !WasmValType::is_plain_ref(r))
 }
 
 fn read_names(module: &mut Module, names: wasmparser::NameSectionReader<'_>) {

@@ -50,15 +50,23 @@ impl WasmValType {
         })
     }
 
-    /// Convert wasmparser's reference type (only nullable funcref/externref are supported).
+    /// Convert wasmparser's reference type. Function references of any kind (`funcref`,
+    /// `(ref $t)`, `(ref null nofunc)`…) share one representation, a `*const VMFuncRef`, and so
+    /// do extern references; the other heap types belong to GC and exceptions.
     pub fn from_ref_type(r: wasmparser::RefType) -> Result<Self, CompileError> {
-        if r == wasmparser::RefType::FUNCREF {
-            Ok(WasmValType::FuncRef)
-        } else if r == wasmparser::RefType::EXTERNREF {
-            Ok(WasmValType::ExternRef)
-        } else {
-            Err(unsupported(format!("reference type {r} (typed function references or GC)")))
+        use wasmparser::{AbstractHeapType as A, HeapType as H};
+        match r.heap_type() {
+            H::Abstract { shared: false, ty: A::Func | A::NoFunc } | H::Concrete(_) => Ok(WasmValType::FuncRef),
+            H::Abstract { shared: false, ty: A::Extern | A::NoExtern } => Ok(WasmValType::ExternRef),
+            _ => Err(unsupported(format!("reference type {r} (GC or exception handling)"))),
         }
+    }
+
+    /// Whether a reference type is exactly `funcref` or `externref`, which Kiln's
+    /// [`WasmValType`] describes exactly; other function and extern references are
+    /// represented the same way but are subtypes or supertypes of them.
+    pub fn is_plain_ref(r: wasmparser::RefType) -> bool {
+        r == wasmparser::RefType::FUNCREF || r == wasmparser::RefType::EXTERNREF
     }
 
     /// Whether this is a reference type.

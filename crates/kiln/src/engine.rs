@@ -18,9 +18,13 @@ struct EngineInner {
     types: Mutex<TypeRegistry>,
 }
 
+/// A registry key: the type, plus — for types that mention typed references, which
+/// `WasmFuncType` cannot describe exactly — the module they come from and their exact text.
+type TypeKey = (WasmFuncType, Option<(u64, String)>);
+
 #[derive(Default)]
 struct TypeRegistry {
-    ids: HashMap<WasmFuncType, u32>,
+    ids: HashMap<TypeKey, u32>,
     types: Vec<WasmFuncType>,
 }
 
@@ -41,15 +45,18 @@ impl Engine {
         &self.inner.isa
     }
 
-    /// The canonical id of a function type.
-    pub(crate) fn register_type(&self, ty: &WasmFuncType) -> u32 {
+    /// The canonical id of a function type. `scope` is `(module id, exact text)` for a type
+    /// that mentions typed references: such types are equal only within their module and
+    /// only when written the same.
+    pub(crate) fn register_type(&self, ty: &WasmFuncType, scope: Option<(u64, String)>) -> u32 {
         let mut reg = self.inner.types.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(id) = reg.ids.get(ty) {
+        let key = (ty.clone(), scope);
+        if let Some(id) = reg.ids.get(&key) {
             return *id;
         }
         let id = reg.types.len() as u32;
         reg.types.push(ty.clone());
-        reg.ids.insert(ty.clone(), id);
+        reg.ids.insert(key, id);
         id
     }
 

@@ -32,7 +32,7 @@ impl Func {
     ) -> Func {
         let mut cx = store.as_context_mut();
         let env_ty = ty.to_env();
-        let type_index = cx.opaque().engine.register_type(&env_ty);
+        let type_index = cx.opaque().engine.register_type(&env_ty, None);
         let call = host_call::<T>(move |store: &mut StoreInner<T>, instance, values: &mut [ValRaw]| {
             let params: Vec<Val> =
                 ty.params().iter().zip(values.iter()).map(|(t, v)| Val::from_raw(&mut store.opaque, *v, *t)).collect();

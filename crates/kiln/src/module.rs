@@ -36,7 +36,13 @@ impl Module {
         let code = CodeMemory::load(&compiled.elf).map_err(|e| Error::Other(e.to_string()))?;
         let env = compiled.module;
         let offsets = VMOffsets::new(&env);
-        let shared_types = env.types.values().map(|t| engine.register_type(t)).collect();
+        static NEXT_MODULE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let shared_types = env
+            .types
+            .iter()
+            .map(|(i, t)| engine.register_type(t, env.typed_type_text.get(&i).map(|text| (id, text.clone()))))
+            .collect();
         Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), env, code, offsets, shared_types }) })
     }
 

@@ -10,11 +10,10 @@
 //!   types have equal ids, so this is the whole check), and calls its `wasm_call` with its
 //!   vmctx.
 use cranelift_codegen::ir::{
-    ExtFuncData, ExternalName, FuncRef, Inst, InstBuilder, SigRef, UserExternalName, Value, condcodes::IntCC,
-    types::I32, types::I64,
+    ExtFuncData, ExternalName, FuncRef, Inst, InstBuilder, SigRef, UserExternalName, condcodes::IntCC,
+    types::I32,
 };
-use kiln_environ::{CompileError, FuncIndex, FuncKey, Table, TableIndex, Trap, TypeIndex, VMOffsets};
-use wasmparser::WasmModuleResources;
+use kiln_environ::{CompileError, FuncIndex, FuncKey, Trap, TypeIndex, VMOffsets};
 
 use super::regions::Access;
 use super::{FuncTranslator, check_func_type, internal};
@@ -105,55 +104,16 @@ impl FuncTranslator<'_, '_> {
         Ok(())
     }
 
-    /// Where table `t`'s `VMTableDefinition` is: a base pointer and an offset from it.
-    fn table_definition(&mut self, t: TableIndex) -> (Value, u32) {
-        match self.env.module.defined_table_index(t) {
-            Some(dt) => (self.vmctx, self.env.offsets.defined_table(dt)),
-            None => {
-                let import = self.env.offsets.imported_table(t) + VMOffsets::IMPORT_FROM;
-                let flags = self.flags(Access::ReadOnly);
-                (self.load_pointer(flags, self.vmctx, import), 0)
-            }
-        }
-    }
-
     /// `call_indirect`.
     pub(super) fn call_indirect(&mut self, ty: TypeIndex, table: u32) -> Result<(), CompileError> {
-        let table_ty = self
-            .resources
-            .table_at(table)
-            .ok_or_else(|| internal(format!("table {table} is not in the module")))?;
-        Table::from_wasmparser(&table_ty)?;
         let signature = self.signature(ty)?;
         let index = self.pop()?;
         let args = self.popn(self.num_params(ty)?)?;
 
         // The table entry, bounds-checked.
-        let (definition, offset) = self.table_definition(TableIndex::from_u32(table));
-        let vmctx_flags = self.flags(Access::Vmctx);
+        let entry_address = self.table_entry_address(table, index)?;
         let readonly = self.flags(Access::ReadOnly);
         let table_flags = self.flags(Access::Table);
-        let length = self.load_field(I64, vmctx_flags, definition, offset + VMOffsets::TABLE_CURRENT_ELEMENTS);
-        let index = self.builder.ins().uextend(I64, index);
-        let out_of_bounds = self
-            .builder
-            .ins()
-            .icmp(IntCC::UnsignedGreaterThanOrEqual, index, length);
-        self.builder
-            .ins()
-            .trapnz(out_of_bounds, abi::trap_code(Trap::TableOutOfBounds));
-        let elements = self.load_pointer(vmctx_flags, definition, offset + VMOffsets::TABLE_BASE);
-        let scaled = self
-            .builder
-            .ins()
-            .ishl_imm_u(index, i64::from(VMOffsets::PTR.trailing_zeros()));
-        let entry_address = self.builder.ins().iadd(elements, scaled);
-        // Never index past the table, even speculatively.
-        let null = self.builder.ins().iconst(self.pointer_type, 0);
-        let entry_address = self
-            .builder
-            .ins()
-            .select_spectre_guard(out_of_bounds, null, entry_address);
         let func_ref = self
             .builder
             .ins()

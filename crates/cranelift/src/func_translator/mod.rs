@@ -17,6 +17,7 @@ mod globals;
 mod locals;
 mod memory;
 mod numeric;
+mod references;
 pub mod regions;
 mod stack;
 mod unsupported;
@@ -323,6 +324,13 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             Operator::I64Store32 { memarg } => self.store(op, &memarg, StoreKind::Low32)?,
             Operator::MemorySize { mem } => self.memory_size(mem)?,
             Operator::MemoryGrow { mem } => self.memory_grow(mem)?,
+            Operator::RefNull { .. } => self.ref_null(),
+            Operator::RefIsNull => self.ref_is_null()?,
+            Operator::RefAsNonNull => self.ref_as_non_null()?,
+            Operator::RefFunc { function_index } => self.ref_func(function_index)?,
+            Operator::TableGet { table } => self.table_get(table)?,
+            Operator::TableSet { table } => self.table_set(table)?,
+            Operator::TableSize { table } => self.table_size(table)?,
 
             _ => {
                 if !self.translate_numeric(op)? {

@@ -127,8 +127,8 @@ mod tests {
             "unsupported: reference types: elem.drop"
         );
         assert_eq!(
-            message(Operator::RefIsNull),
-            "unsupported: reference types: ref.is_null"
+            message(Operator::TableGrow { table: 0 }),
+            "unsupported: reference types: table.grow"
         );
         assert_eq!(
             message(Operator::ReturnCall { function_index: 0 }),

@@ -46,6 +46,12 @@ pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[R
 
     // Type-check the imports.
     for (import, resolved) in env.imports.iter().zip(imports) {
+        if import.typed_reference {
+            return Err(Error::Unsupported(format!(
+                "importing `{}::{}`, whose type is a typed reference (function references)",
+                import.module, import.field
+            )));
+        }
         match (import.index, *resolved) {
             (EntityIndex::Function(f), ResolvedImport::Func(i)) => {
                 let want = module.shared_type(env.functions[f].ty);
