@@ -20,9 +20,6 @@ pub struct Import {
     pub module: String,
     pub field: String,
     pub index: EntityIndex,
-    /// Whether it is a global or table whose type is a typed reference, which the runtime
-    /// cannot check precisely yet.
-    pub typed_reference: bool,
 }
 
 /// One export.
@@ -112,10 +109,11 @@ pub struct Module {
     /// Function names from the name section.
     pub func_names: BTreeMap<FuncIndex, String>,
     /// For each function type that mentions a typed reference (`(ref $t)`, `(ref null
-    /// nofunc)`…; plain `funcref`/`externref` are not typed), its exact text. Typed references
-    /// compile like `funcref`/`externref`, so `WasmFuncType` alone cannot tell such types
-    /// apart: the runtime keys them by this text, scoped to the module.
-    pub typed_type_text: BTreeMap<TypeIndex, String>,
+    /// nofunc)`…; plain `funcref`/`externref` are not typed), the validator's canonical id of
+    /// it: equal ids are exactly the types the spec calls equal (rec groups included). Typed
+    /// references compile like `funcref`/`externref`, so `WasmFuncType` alone cannot tell such
+    /// types apart; the runtime keys them by this id, scoped to the module.
+    pub typed_type_ids: BTreeMap<TypeIndex, u32>,
 }
 
 impl Module {

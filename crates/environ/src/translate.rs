@@ -70,7 +70,13 @@ pub fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>, CompileErr
                 t.bodies.push(FunctionBodyData { body, validator });
                 continue;
             }
-            wasmparser::ValidPayload::End(_) => break,
+            wasmparser::ValidPayload::End(types) => {
+                use wasmparser::types::TypeIdentifier;
+                for (index, id) in t.module.typed_type_ids.iter_mut() {
+                    *id = types.as_ref().core_type_at_in_module(index.as_u32()).index() as u32;
+                }
+                break;
+            }
             _ => {}
         }
         translate_payload(&mut t, payload)?;
@@ -122,7 +128,7 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                         wasmparser::CompositeInnerType::Func(f) if !sub.composite_type.shared => {
                             if f.params().iter().chain(f.results()).any(|v| typed(*v)) {
                                 let index = TypeIndex::from_u32(t.module.types.len() as u32);
-                                t.module.typed_type_text.insert(index, sub.to_string());
+                                t.module.typed_type_ids.insert(index, 0);
                             }
                             let r = WasmFuncType::from_wasmparser(f);
                             t.note(r).unwrap_or(WasmFuncType { params: Box::new([]), results: Box::new([]) })
@@ -145,7 +151,6 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
         Payload::ImportSection(imports) => {
             for import in imports.into_imports() {
                 let import = import.map_err(inv)?;
-                let mut typed_reference = false;
                 let index = match import.ty {
                     wasmparser::TypeRef::Func(ty) => {
                         t.module.num_imported_funcs += 1;
@@ -154,7 +159,6 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                     }
                     wasmparser::TypeRef::Table(ty) => {
                         t.module.num_imported_tables += 1;
-                        typed_reference = !WasmValType::is_plain_ref(ty.element_type);
                         let table = t.note(Table::from_wasmparser(&ty)).unwrap_or(DUMMY_TABLE);
                         EntityIndex::Table(t.module.tables.push(table))
                     }
@@ -165,7 +169,6 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                     }
                     wasmparser::TypeRef::Global(ty) => {
                         t.module.num_imported_globals += 1;
-                        typed_reference = typed(ty.content_type);
                         let global = t.note(Global::from_wasmparser(&ty)).unwrap_or(DUMMY_GLOBAL);
                         EntityIndex::Global(t.module.globals.push(global))
                     }
@@ -182,7 +185,6 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                     module: import.module.to_string(),
                     field: import.name.to_string(),
                     index,
-                    typed_reference,
                 });
             }
         }
@@ -302,7 +304,7 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
     Ok(())
 }
 
-/// Whether a value type is a typed reference (see `Module::typed_type_text`).
+/// Whether a value type is a typed reference (see `Module::typed_type_ids`).
 fn typed(v: wasmparser::ValType) -> bool {
     matches!(v, wasmparser::ValType::Ref(r) if !WasmValType::is_plain_ref(r))
 }
@@ -324,9 +326,9 @@ fn read_names(module: &mut Module, names: wasmparser::NameSectionReader<'_>) {
     }
 }
 
-const DUMMY_TABLE: Table = Table { element: WasmValType::FuncRef, minimum: 0, maximum: None };
+const DUMMY_TABLE: Table = Table { element: WasmValType::FuncRef, minimum: 0, maximum: None, typed_reference: false };
 const DUMMY_MEMORY: Memory = Memory { minimum: 0, maximum: None };
-const DUMMY_GLOBAL: Global = Global { ty: WasmValType::I32, mutable: false };
+const DUMMY_GLOBAL: Global = Global { ty: WasmValType::I32, mutable: false, typed_reference: false };
 
 #[cfg(test)]
 mod tests {

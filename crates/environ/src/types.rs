@@ -105,6 +105,9 @@ pub struct Table {
     pub element: WasmValType,
     pub minimum: u64,
     pub maximum: Option<u64>,
+    /// Whether the element type is a typed reference (`(ref null $t)`, `(ref func)`…),
+    /// which `element` only approximates.
+    pub typed_reference: bool,
 }
 
 impl Table {
@@ -120,6 +123,7 @@ impl Table {
             element: WasmValType::from_ref_type(ty.element_type)?,
             minimum: ty.initial,
             maximum: ty.maximum,
+            typed_reference: !WasmValType::is_plain_ref(ty.element_type),
         })
     }
 }
@@ -157,6 +161,8 @@ impl Memory {
 pub struct Global {
     pub ty: WasmValType,
     pub mutable: bool,
+    /// Whether the type is a typed reference, which `ty` only approximates.
+    pub typed_reference: bool,
 }
 
 impl Global {
@@ -165,7 +171,11 @@ impl Global {
         if ty.shared {
             return Err(unsupported("shared globals (shared-everything threads)"));
         }
-        Ok(Global { ty: WasmValType::from_wasmparser(ty.content_type)?, mutable: ty.mutable })
+        Ok(Global {
+            ty: WasmValType::from_wasmparser(ty.content_type)?,
+            mutable: ty.mutable,
+            typed_reference: matches!(ty.content_type, wasmparser::ValType::Ref(r) if !WasmValType::is_plain_ref(r)),
+        })
     }
 }
 

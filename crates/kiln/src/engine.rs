@@ -19,8 +19,9 @@ struct EngineInner {
 }
 
 /// A registry key: the type, plus — for types that mention typed references, which
-/// `WasmFuncType` cannot describe exactly — the module they come from and their exact text.
-type TypeKey = (WasmFuncType, Option<(u64, String)>);
+/// `WasmFuncType` cannot describe exactly — the module they come from and the validator's
+/// canonical id of the type in it.
+type TypeKey = (WasmFuncType, Option<(u64, u32)>);
 
 #[derive(Default)]
 struct TypeRegistry {
@@ -45,10 +46,10 @@ impl Engine {
         &self.inner.isa
     }
 
-    /// The canonical id of a function type. `scope` is `(module id, exact text)` for a type
-    /// that mentions typed references: such types are equal only within their module and
-    /// only when written the same.
-    pub(crate) fn register_type(&self, ty: &WasmFuncType, scope: Option<(u64, String)>) -> u32 {
+    /// The canonical id of a function type. `scope` is `(module id, validator type id)` for a
+    /// type that mentions typed references: such types are equal only within their module,
+    /// where the validator's canonicalization decides.
+    pub(crate) fn register_type(&self, ty: &WasmFuncType, scope: Option<(u64, u32)>) -> u32 {
         let mut reg = self.inner.types.lock().unwrap_or_else(|e| e.into_inner());
         let key = (ty.clone(), scope);
         if let Some(id) = reg.ids.get(&key) {

@@ -41,7 +41,7 @@ impl Module {
         let shared_types = env
             .types
             .iter()
-            .map(|(i, t)| engine.register_type(t, env.typed_type_text.get(&i).map(|text| (id, text.clone()))))
+            .map(|(i, t)| engine.register_type(t, env.typed_type_ids.get(&i).map(|canonical| (id, *canonical))))
             .collect();
         Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), env, code, offsets, shared_types }) })
     }

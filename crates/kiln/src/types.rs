@@ -123,7 +123,7 @@ impl GlobalType {
     }
 
     pub(crate) fn to_env(&self) -> Global {
-        Global { ty: self.content.to_env(), mutable: self.mutability == Mutability::Var }
+        Global { ty: self.content.to_env(), mutable: self.mutability == Mutability::Var, typed_reference: false }
     }
 }
 
@@ -161,7 +161,7 @@ impl TableType {
     }
 
     pub(crate) fn to_env(&self) -> Table {
-        Table { element: self.element.to_env(), minimum: self.minimum, maximum: self.maximum }
+        Table { element: self.element.to_env(), minimum: self.minimum, maximum: self.maximum, typed_reference: false }
     }
 }
 

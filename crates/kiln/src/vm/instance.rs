@@ -46,7 +46,12 @@ pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[R
 
     // Type-check the imports.
     for (import, resolved) in env.imports.iter().zip(imports) {
-        if import.typed_reference {
+        let typed_reference = match import.index {
+            EntityIndex::Table(t) => env.tables[t].typed_reference,
+            EntityIndex::Global(g) => env.globals[g].typed_reference,
+            _ => false,
+        };
+        if typed_reference {
             return Err(Error::Unsupported(format!(
                 "importing `{}::{}`, whose type is a typed reference (function references)",
                 import.module, import.field
@@ -61,7 +66,9 @@ pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[R
             }
             (EntityIndex::Table(t), ResolvedImport::Table(i)) => {
                 let (want, have) = (env.tables[t], store.tables[i].ty());
-                if want.element != have.element || !limits_match(have.minimum, have.maximum, want.minimum, want.maximum) {
+                if want.element != have.element
+                    || want.typed_reference != have.typed_reference
+                    || !limits_match(have.minimum, have.maximum, want.minimum, want.maximum) {
                     return Err(link_error(import, "table types differ"));
                 }
             }
