@@ -46,6 +46,13 @@ pub fn finish(isa: &dyn cranelift_codegen::isa::TargetIsa, key: FuncKey, func: i
                 FuncKey::from_raw(name.namespace, name.index)
                     .ok_or_else(|| CompileError::Internal(format!("{key:?} calls unknown name {name:?}")))?
             }
+            FinalizedRelocTarget::ExternalName(ExternalName::LibCall(libcall)) => {
+                // Cranelift calls a library routine where the CPU lacks an instruction (for
+                // example float rounding without SSE4.1); Kiln provides none yet.
+                return Err(CompileError::Unsupported(format!(
+                    "this CPU: {libcall} needs an instruction it lacks (on x86-64, SSE4.1)"
+                )));
+            }
             other => {
                 return Err(CompileError::Internal(format!("{key:?} has an unexpected relocation to {other:?}")));
             }
