@@ -218,3 +218,34 @@ fn invalid_and_unsupported_modules_are_errors() {
     let err = Module::new(&engine, "(module (memory i64 1))").err().unwrap();
     assert_eq!(err.to_string(), "unsupported: memory64");
 }
+
+#[test]
+fn traps_are_caught_while_other_threads_load_and_drop_code() {
+    let engine = Engine::default();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let m = Module::new(&engine, "(module (func (export \"f\") (result i32) i32.const 1))").unwrap();
+                drop(m);
+            }
+        })
+    };
+    let module = Module::new(
+        &engine,
+        r#"(module (memory 1) (func (export "oob") (result i32) (i32.load (i32.const 70000)))
+                   (func (export "div") (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let oob = instance.get_typed_func::<(), i32>(&mut store, "oob").unwrap();
+    let div = instance.get_typed_func::<i32, i32>(&mut store, "div").unwrap();
+    for _ in 0..2000 {
+        assert_eq!(trap_of(oob.call(&mut store, ()).unwrap_err()), Trap::MemoryOutOfBounds);
+        assert_eq!(trap_of(div.call(&mut store, 0).unwrap_err()), Trap::IntegerDivisionByZero);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    churn.join().unwrap();
+}

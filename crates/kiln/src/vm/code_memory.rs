@@ -1,12 +1,12 @@
-//! `CodeMemory`: a loaded artifact. The ELF is parsed and checked, its `.text` copied into a
-//! fresh mapping that is then made read+execute, and the code range is registered with the
-//! global code registry so the trap handler can recognize faults in it.
+//! `CodeMemory`: a loaded artifact. The ELF is parsed and checked, and its `.text` copied into
+//! a fresh mapping that is then made read+execute. The trap handler recognizes faults in it
+//! through the store running it (see `traps`), not through a global registry: a registry
+//! shared by all threads would need a lock that a signal handler cannot wait for.
 use super::mmap::{Mmap, page_size};
 use kiln_environ::artifact::{ArtifactError, FUNCS_SECTION, FuncTable, TRAPS_SECTION, TrapTable};
 use kiln_environ::{FuncKey, Trap};
 use object::{Object, ObjectSection};
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// Loaded, executable code with its trap and function tables.
 pub struct CodeMemory {
@@ -41,12 +41,7 @@ impl CodeMemory {
             mmap.make_executable(0..len).map_err(|e| ArtifactError(format!("protecting code: {e}")))?;
             Some(mmap)
         };
-        let code = Arc::new(CodeMemory { mmap, text_len: text.len(), traps, funcs });
-        if let Some(start) = code.text_start() {
-            let mut registry = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
-            registry.insert(start, (start + code.text_len, Arc::downgrade(&code)));
-        }
-        Ok(code)
+        Ok(Arc::new(CodeMemory { mmap, text_len: text.len(), traps, funcs }))
     }
 
     fn text_start(&self) -> Option<usize> {
@@ -59,35 +54,13 @@ impl CodeMemory {
         Some(self.text_start()? + entry.start as usize)
     }
 
-    /// The trap at absolute address `pc`, if it is one of this code's trap sites.
+    /// The trap at absolute address `pc`, if it is one of this code's trap sites. Called from
+    /// the signal handler: it takes no lock and allocates nothing.
     pub fn trap_at(&self, pc: usize) -> Option<Trap> {
         let offset = pc.checked_sub(self.text_start()?)?;
+        if offset >= self.text_len {
+            return None;
+        }
         self.traps.lookup(u32::try_from(offset).ok()?)
     }
 }
-
-impl Drop for CodeMemory {
-    fn drop(&mut self) {
-        if let Some(start) = self.text_start() {
-            let mut registry = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
-            registry.remove(&start);
-        }
-    }
-}
-
-type Registry = BTreeMap<usize, (usize, std::sync::Weak<CodeMemory>)>;
-
-/// Every loaded code range: start → (end, code).
-static REGISTRY: RwLock<Registry> = RwLock::new(BTreeMap::new());
-
-/// The trap at `pc` if `pc` lies in loaded wasm code and is a trap site. Called from the
-/// signal handler: it never blocks (a registry being written counts as "not ours").
-pub fn lookup_trap(pc: usize) -> Option<Trap> {
-    let registry = REGISTRY.try_read().ok()?;
-    let (_, (end, code)) = registry.range(..=pc).next_back()?;
-    if pc >= *end {
-        return None;
-    }
-    code.upgrade()?.trap_at(pc)
-}
-

@@ -291,7 +291,8 @@ impl StoreOpaque {
         // (or a host shim), `vmctx` the live instance it belongs to, and `values` has
         // `values.len()` slots.
         let f: traps::ArrayCall = unsafe { std::mem::transmute(array_call) };
-        let result = unsafe { traps::enter(f, vmctx, vmctx, values.as_mut_ptr().cast(), values.len()) };
+        let code: *const Vec<Arc<CodeMemory>> = &self.code;
+        let result = unsafe { traps::enter(f, vmctx, vmctx, values.as_mut_ptr().cast(), values.len(), code) };
         if outermost {
             self.ctx.stack_limit = usize::MAX;
         }

@@ -4,15 +4,17 @@
 //! registers on the stack, records the stack pointer in the thread's current [`Activation`],
 //! and calls an array-ABI function. When wasm code traps — a fault in a guard page, a `ud2`
 //! of a trap instruction, a division fault — the signal handler (on an alternate signal stack)
-//! checks that the faulting PC is a trap site of loaded wasm code, records the trap in the
-//! activation, and rewrites the interrupted context so that `sigreturn` resumes at the landing
+//! checks that the faulting PC is a trap site of the code of the store that is running (the
+//! activation points at the store's list of code, which only this thread touches while it runs
+//! wasm, so the handler needs no lock), records the trap in the activation, and rewrites the interrupted context so that `sigreturn` resumes at the landing
 //! pad with the saved stack pointer: the landing pad restores the saved registers and returns
 //! `false` from [`enter`] as if the call had returned. Faults that are not ours go to the
 //! handler that was installed before.
 //!
 //! Only x86-64 Linux is supported for now.
-use super::code_memory::lookup_trap;
+use super::code_memory::CodeMemory;
 use super::mmap::{Mmap, page_size};
+use std::sync::Arc;
 use kiln_environ::Trap;
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -26,6 +28,8 @@ pub struct Activation {
     saved_sp: Cell<usize>,
     /// The trap the signal handler recorded, with the faulting PC.
     trap: Cell<Option<(Trap, usize)>>,
+    /// The code of the store that is running.
+    code: *const Vec<Arc<CodeMemory>>,
     prev: *const Activation,
 }
 
@@ -79,17 +83,26 @@ unsafe extern "C" fn landing_pad() {
 }
 
 /// Call the array-ABI function `f` with `(callee_vmctx, caller_vmctx, values, len)`, catching
-/// traps. Returns `Err((trap, pc))` when wasm trapped.
+/// traps in `code`. Returns `Err((trap, pc))` when wasm trapped.
 ///
 /// # Safety
 /// `f` must be an array-ABI function of loaded code (or a host shim) and the arguments what it
-/// expects: live vmctx pointers, and `values` valid for `len` 16-byte slots.
-pub unsafe fn enter(f: ArrayCall, callee_vmctx: usize, caller_vmctx: usize, values: *mut u8, len: usize) -> Result<(), (Trap, usize)> {
+/// expects: live vmctx pointers, and `values` valid for `len` 16-byte slots. `code` must hold
+/// every piece of code the call can run and stay valid (at the same address) until it returns.
+pub unsafe fn enter(
+    f: ArrayCall,
+    callee_vmctx: usize,
+    caller_vmctx: usize,
+    values: *mut u8,
+    len: usize,
+    code: *const Vec<Arc<CodeMemory>>,
+) -> Result<(), (Trap, usize)> {
     install_handlers();
     ensure_alt_stack();
     let activation = Activation {
         saved_sp: Cell::new(0),
         trap: Cell::new(None),
+        code,
         prev: CURRENT.with(|c| c.get()),
     };
     CURRENT.with(|c| c.set(&activation));
@@ -141,11 +154,14 @@ unsafe extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, co
     let gregs = unsafe { &mut (*uc).uc_mcontext.gregs };
     let pc = gregs[libc::REG_RIP as usize] as usize;
     let activation = CURRENT.with(|c| c.get());
-    if !activation.is_null() {
-        if let Some(trap) = lookup_trap(pc) {
-            // SAFETY: a non-null CURRENT points at the live `Activation` of `enter` on this
-            // thread's stack, below which the faulting wasm frames lie.
-            let activation = unsafe { &*activation };
+    // SAFETY: a non-null CURRENT points at the live `Activation` of `enter` on this thread's
+    // stack, below which the faulting frames lie; its `code` list belongs to the running store,
+    // which nothing changes while this thread is stopped in the fault.
+    let activation = unsafe { activation.as_ref() };
+    if let Some(activation) = activation {
+        // SAFETY: `enter`'s contract keeps the list valid while the activation is live.
+        let code = unsafe { &*activation.code };
+        if let Some(trap) = code.iter().find_map(|c| c.trap_at(pc)) {
             activation.trap.set(Some((trap, pc)));
             gregs[libc::REG_RSP as usize] = activation.saved_sp.get() as i64;
             gregs[libc::REG_RIP as usize] = landing_pad as *const () as usize as i64;
