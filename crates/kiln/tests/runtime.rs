@@ -249,3 +249,60 @@ fn traps_are_caught_while_other_threads_load_and_drop_code() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     churn.join().unwrap();
 }
+
+#[test]
+fn a_small_maximum_never_exposes_memory_beyond_it() {
+    for engine in engines() {
+        let module = Module::new(
+            &engine,
+            r#"(module (memory 1 1)
+                (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
+                (func (export "store") (param i32) (i32.store (local.get 0) (i32.const -1))))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let load = instance.get_typed_func::<i32, i32>(&mut store, "load").unwrap();
+        let st = instance.get_typed_func::<i32, ()>(&mut store, "store").unwrap();
+        for at in [65536, 40 << 20, 103 << 20, 140 << 20, 1 << 30, -4] {
+            assert_eq!(trap_of(load.call(&mut store, at).unwrap_err()), Trap::MemoryOutOfBounds, "load at {at:#x}");
+            assert_eq!(trap_of(st.call(&mut store, at).unwrap_err()), Trap::MemoryOutOfBounds, "store at {at:#x}");
+        }
+    }
+}
+
+#[test]
+fn host_functions_reached_only_through_a_table_are_callable() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    // A module with the host function's type is instantiated first; then the host function
+    // is made and put in a table as its initial value. It is never imported: wasm reaches it
+    // only through `call_indirect`.
+    let first = Module::new(&engine, r#"(module (func (export "f") (result i32) (i32.const 1)))"#).unwrap();
+    Instance::new(&mut store, &first, &[]).unwrap();
+    let answer = Func::wrap(&mut store, || 42i32);
+    let table =
+        kiln::Table::new(&mut store, kiln::TableType::new(ValType::FuncRef, 1, None), Val::FuncRef(Some(answer))).unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (import "host" "table" (table 1 funcref))
+            (type $r (func (result i32)))
+            (func (export "call") (result i32) (call_indirect (type $r) (i32.const 0))))"#,
+    )
+    .unwrap();
+    let instance = Instance::new(&mut store, &module, &[table.into()]).unwrap();
+    let call = instance.get_typed_func::<(), i32>(&mut store, "call").unwrap();
+    assert_eq!(call.call(&mut store, ()).unwrap(), 42);
+}
+
+#[test]
+fn impossible_memory_and_table_types_are_errors() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    assert!(kiln::Memory::new(&mut store, kiln::MemoryType::new(1 << 48, None)).is_err());
+    assert!(kiln::Memory::new(&mut store, kiln::MemoryType::new(3, Some(2))).is_err());
+    assert!(kiln::Memory::new(&mut store, kiln::MemoryType::new(70000, None)).is_err());
+    let t = kiln::TableType::new(ValType::FuncRef, 3, Some(2));
+    assert!(kiln::Table::new(&mut store, t, Val::FuncRef(None)).is_err());
+}

@@ -43,6 +43,7 @@ pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[R
     let offsets: &VMOffsets = module.offsets();
     let code = module.code().clone();
     store.keep_code(&code);
+    store.give_host_funcs_entries(module);
 
     // Type-check the imports.
     for (import, resolved) in env.imports.iter().zip(imports) {
@@ -108,13 +109,9 @@ pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[R
     for (import, resolved) in env.imports.iter().zip(imports) {
         match (import.index, *resolved) {
             (EntityIndex::Function(f), ResolvedImport::Func(i)) => {
-                let trampoline = code
-                    .func_addr(FuncKey::WasmToArrayTrampoline(env.canonical_type(env.functions[f].ty)))
-                    .unwrap_or(0);
-                store.fill_wasm_call(i, trampoline);
                 let r = store.func_ref(i);
                 let entry = VMFunctionImport {
-                    wasm_call: if r.wasm_call != 0 { r.wasm_call } else { trampoline },
+                    wasm_call: r.wasm_call,
                     array_call: r.array_call,
                     vmctx: r.vmctx,
                     func_ref: r as *const VMFuncRef,
@@ -152,7 +149,27 @@ pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[R
         data.vmctx.write(offsets.func_ref(def), func_ref);
     }
 
-    // Defined memories and tables.
+    // Defined memories, tables and globals. Until the instance is committed to the store,
+    // a failure rolls the store back: nothing may keep pointing into this vmctx.
+    let saved = (store.memories.len(), store.tables.len(), store.globals.len());
+    if let Err(e) = define_entities(store, &mut data) {
+        store.memories.truncate(saved.0);
+        store.tables.truncate(saved.1);
+        store.globals.truncate(saved.2);
+        return Err(e);
+    }
+
+    // From here on the instance is observable even if a segment or the start function traps.
+    store.instances.push(data);
+    let result = initialize(store, index);
+    result.map(|()| index)
+}
+
+/// Create the defined memories, tables and globals of a new instance and initialize tables.
+fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData) -> Result<(), Error> {
+    let module = data.module.clone();
+    let env = module.env();
+    let offsets = module.offsets();
     let tunables = store.engine.tunables().clone();
     for (m, ty) in env.memories.iter().skip(env.num_imported_memories) {
         let mut memory = LinearMemory::new(*ty, &tunables).map_err(Error::Limit)?;
@@ -172,7 +189,7 @@ pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[R
     // Globals, in order (an initializer may read earlier globals).
     for (g, ty) in env.globals.iter().skip(env.num_imported_globals) {
         let def = env.defined_global_index(g).expect("defined global");
-        let value = eval(store, &data, &env.global_inits[def])?;
+        let value = eval(store, data, &env.global_inits[def])?;
         let ptr: *mut VMGlobalDefinition = data.vmctx.at(offsets.defined_global(def));
         data.vmctx.write(offsets.defined_global(def), VMGlobalDefinition { bytes: value.0 });
         data.globals.push(store.add_global_def(ptr, *ty));
@@ -181,16 +198,13 @@ pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[R
     // Table initializer expressions.
     for (def, init) in env.table_inits.iter() {
         if let Some(init) = init {
-            let value = eval(store, &data, init)?.bits() as usize;
+            let value = eval(store, data, init)?.bits() as usize;
             let t = data.tables[env.table_index(def).index()];
             store.tables[t].elements_mut().fill(value);
         }
     }
 
-    // From here on the instance is observable even if a segment or the start function traps.
-    store.instances.push(data);
-    let result = initialize(store, index);
-    result.map(|()| index)
+    Ok(())
 }
 
 fn initialize(store: &mut StoreOpaque, index: usize) -> Result<(), Error> {

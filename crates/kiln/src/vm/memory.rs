@@ -25,18 +25,31 @@ pub struct LinearMemory {
 // SAFETY: the memory and its definition are owned by one store and accessed through it.
 unsafe impl Send for LinearMemory {}
 
+/// `n` rounded up to whole host pages (saturating; a reservation that large fails to map).
 fn round_up(n: usize) -> usize {
-    n.div_ceil(page_size()) * page_size()
+    n.div_ceil(page_size()).saturating_mul(page_size())
 }
 
 impl LinearMemory {
     /// Create a memory of type `ty` with its minimum size.
     pub fn new(ty: Memory, tunables: &Tunables) -> Result<LinearMemory, String> {
-        let len = usize::try_from(ty.minimum.saturating_mul(WASM_PAGE_SIZE))
-            .map_err(|_| "memory minimum exceeds the address space".to_string())?;
-        let max_bytes = ty.max_pages().saturating_mul(WASM_PAGE_SIZE);
-        let reserved = round_up(usize::try_from(tunables.memory_reservation.min(max_bytes)).unwrap_or(usize::MAX).max(len));
-        let guard = round_up(tunables.memory_guard_size as usize);
+        if ty.minimum > ty.max_pages() || ty.maximum.is_some_and(|max| max < ty.minimum) {
+            return Err(format!(
+                "memory minimum of {} pages exceeds its maximum of {} pages",
+                ty.minimum,
+                ty.max_pages()
+            ));
+        }
+        let len = (ty.minimum * WASM_PAGE_SIZE) as usize;
+        let reservation = if tunables.elides_bounds_check(0, 0) {
+            // Compiled code skips bounds checks because every 32-bit address lands in the
+            // reservation or its guard: reserve all of it, whatever the memory's maximum.
+            tunables.memory_reservation
+        } else {
+            tunables.memory_reservation.min(ty.max_pages() * WASM_PAGE_SIZE)
+        };
+        let reserved = round_up(usize::try_from(reservation).map_err(|_| "memory reservation too large")?.max(len));
+        let guard = round_up(usize::try_from(tunables.memory_guard_size).map_err(|_| "memory guard too large")?);
         let mut m = LinearMemory {
             mmap: None,
             ty,
@@ -113,6 +126,9 @@ impl LinearMemory {
     /// Grow by `delta` pages; returns the old size in pages, or `None` if it cannot grow.
     pub fn grow(&mut self, delta: u64) -> Option<u64> {
         let old = self.pages();
+        if delta == 0 {
+            return Some(old);
+        }
         let new_pages = old.checked_add(delta)?;
         if new_pages > self.ty.max_pages() {
             return None;

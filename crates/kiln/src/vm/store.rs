@@ -89,6 +89,8 @@ pub struct StoreOpaque {
     pub funcs: Vec<FuncData>,
     host_funcs: Vec<Box<HostFunc>>,
     func_by_ref: HashMap<usize, usize>,
+    /// Host functions that have no wasm entry yet (no module of this store had their type).
+    host_funcs_without_entry: Vec<usize>,
     /// Code that this store's function references point into.
     code: Vec<Arc<CodeMemory>>,
     pending: Option<Pending>,
@@ -121,6 +123,7 @@ impl<T> StoreInner<T> {
                 funcs: Vec::new(),
                 host_funcs: Vec::new(),
                 func_by_ref: HashMap::new(),
+                host_funcs_without_entry: Vec::new(),
                 code: Vec::new(),
                 pending: None,
             },
@@ -215,7 +218,34 @@ impl StoreOpaque {
         let func_ref: *const VMFuncRef = &host.ctx.func_ref;
         let index = self.host_funcs.len();
         self.host_funcs.push(host);
+        self.host_funcs_without_entry.push(index);
+        let modules: Vec<crate::Module> = self.instances.iter().map(|i| i.module.clone()).collect();
+        for module in &modules {
+            self.give_host_funcs_entries(module);
+        }
         self.add_func_ref(func_ref, Some(index))
+    }
+
+    /// Give every host function without a wasm entry one from `module`'s wasm-to-array
+    /// trampolines, where the module has its type: wasm may reach a host function through a
+    /// table, a global or an argument without ever importing it, and then calls `wasm_call`.
+    pub fn give_host_funcs_entries(&mut self, module: &crate::Module) {
+        let env = module.env();
+        let host_funcs = &mut self.host_funcs;
+        self.host_funcs_without_entry.retain(|&h| {
+            let r = &mut host_funcs[h].ctx.func_ref;
+            let Some((t, _)) = env.types.iter().find(|(t, _)| module.shared_type(*t) == r.type_index) else {
+                return true;
+            };
+            let key = kiln_environ::FuncKey::WasmToArrayTrampoline(env.canonical_type(t));
+            match module.code().func_addr(key) {
+                Some(addr) => {
+                    r.wasm_call = addr;
+                    false
+                }
+                None => true,
+            }
+        });
     }
 
     /// Read a function reference.
@@ -223,16 +253,6 @@ impl StoreOpaque {
         // SAFETY: every registered func_ref points into a vmctx or host function this store
         // owns.
         unsafe { &*self.funcs[func].func_ref }
-    }
-
-    /// Give a host function reference a wasm entry (a wasm-to-array trampoline) if it has none.
-    pub fn fill_wasm_call(&mut self, func: usize, trampoline: usize) {
-        if let Some(host) = self.funcs[func].host {
-            let r = &mut self.host_funcs[host].ctx.func_ref;
-            if r.wasm_call == 0 {
-                r.wasm_call = trampoline;
-            }
-        }
     }
 
     /// Add a host-owned global.
@@ -245,9 +265,6 @@ impl StoreOpaque {
 
     /// Register a global definition that lives elsewhere (in a vmctx of this store).
     pub fn add_global_def(&mut self, def: *mut VMGlobalDefinition, ty: Global) -> usize {
-        if let Some(i) = self.globals.iter().position(|g| g.def == def) {
-            return i;
-        }
         self.globals.push(GlobalData { def, ty });
         self.globals.len() - 1
     }

@@ -19,6 +19,9 @@ impl TableStorage {
     /// A table of type `ty` with its minimum size, every element `init`.
     pub fn new(ty: Table, init: usize) -> Result<TableStorage, String> {
         const LIMIT: u64 = 10_000_000;
+        if ty.maximum.is_some_and(|max| max < ty.minimum) {
+            return Err(format!("table minimum of {} exceeds its maximum", ty.minimum));
+        }
         if ty.minimum > LIMIT {
             return Err(format!("table minimum {} exceeds Kiln's limit of {LIMIT} elements", ty.minimum));
         }
