@@ -41,6 +41,6 @@ pub fn compile_module(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result
     let mut outputs = compile::compile_all(isa, tunables, &module, jobs)?;
     outputs.extend(builtins::compile_builtins(isa, &outputs)?);
     let functions = pre_link::sort(outputs);
-    let elf = link::link(isa, &functions)?;
+    let elf = link::link(isa, &module, &functions)?;
     Ok(CompiledModule { module, elf })
 }

@@ -7,7 +7,7 @@ use crate::compiled_function::CompiledFunction;
 use crate::isa::KilnIsa;
 use cranelift_control::ControlPlane;
 use kiln_environ::artifact::{FUNCS_SECTION, FuncEntry, FuncTable, TRAPS_SECTION, TrapTable};
-use kiln_environ::{CompileError, FuncKey};
+use kiln_environ::{CompileError, FuncKey, Module};
 use object::write::{Object, Symbol, SymbolSection};
 use object::{Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope};
 use std::collections::HashMap;
@@ -16,8 +16,8 @@ fn internal(what: String) -> CompileError {
     CompileError::Internal(what)
 }
 
-/// Link the sorted `functions` into an ELF image.
-pub fn link(isa: &KilnIsa, functions: &[CompiledFunction]) -> Result<Vec<u8>, CompileError> {
+/// Link the sorted `functions` of `module` into an ELF image.
+pub fn link(isa: &KilnIsa, module: &Module, functions: &[CompiledFunction]) -> Result<Vec<u8>, CompileError> {
     let isa = &*isa.isa;
     let index: HashMap<FuncKey, usize> = functions.iter().enumerate().map(|(i, f)| (f.key, i)).collect();
     let mut builder = isa.text_section_builder(functions.len());
@@ -64,7 +64,7 @@ pub fn link(isa: &KilnIsa, functions: &[CompiledFunction]) -> Result<Vec<u8>, Co
     obj.set_section_data(funcs_id, funcs.encode(), 4);
     for (f, start) in functions.iter().zip(&starts) {
         obj.add_symbol(Symbol {
-            name: f.key.symbol_name(None).into_bytes(),
+            name: symbol_name(module, f.key).into_bytes(),
             value: *start,
             size: f.code.len() as u64,
             kind: SymbolKind::Text,
@@ -75,4 +75,14 @@ pub fn link(isa: &KilnIsa, functions: &[CompiledFunction]) -> Result<Vec<u8>, Co
         });
     }
     obj.write().map_err(|e| internal(format!("writing the ELF: {e}")))
+}
+
+/// A function's symbol: `wasm[M]::function[N]::<name>` with the name section's (cleaned) name
+/// for wasm functions, a descriptive name for trampolines.
+fn symbol_name(module: &Module, key: FuncKey) -> String {
+    let name = match key {
+        FuncKey::DefinedWasmFunction(_, def) => module.func_name(module.func_index(def)),
+        _ => None,
+    };
+    key.symbol_name(name)
 }

@@ -128,23 +128,31 @@ unsafe impl Sync for PrevHandlers {}
 unsafe impl Send for PrevHandlers {}
 
 static PREVIOUS: OnceLock<PrevHandlers> = OnceLock::new();
+static INSTALLED: std::sync::Once = std::sync::Once::new();
 
+/// Install Kiln's handlers once. The previous handlers are recorded *before* Kiln's go in,
+/// so a signal that arrives in between still finds where to forward.
 fn install_handlers() {
-    PREVIOUS.get_or_init(|| {
-        // SAFETY: an all-zero sigaction is a valid value to be overwritten by sigaction().
-        let mut prev: [libc::sigaction; 4] = unsafe { std::mem::zeroed() };
-        for (i, sig) in SIGNALS.iter().enumerate() {
-            // SAFETY: installs a handler with a valid function and an empty mask; `prev[i]`
-            // receives the old one.
+    INSTALLED.call_once(|| {
+        PREVIOUS.get_or_init(|| {
+            // SAFETY: an all-zero sigaction is a valid value to be overwritten by sigaction().
+            let mut prev: [libc::sigaction; 4] = unsafe { std::mem::zeroed() };
+            for (i, sig) in SIGNALS.iter().enumerate() {
+                // SAFETY: only queries the current disposition into `prev[i]`.
+                unsafe { libc::sigaction(*sig, std::ptr::null(), &mut prev[i]) };
+            }
+            PrevHandlers(prev)
+        });
+        for sig in SIGNALS {
+            // SAFETY: installs a handler with a valid function and an empty mask.
             unsafe {
                 let mut action: libc::sigaction = std::mem::zeroed();
                 action.sa_sigaction = handler as *const () as usize;
                 action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
                 libc::sigemptyset(&mut action.sa_mask);
-                libc::sigaction(*sig, &action, &mut prev[i]);
+                libc::sigaction(sig, &action, std::ptr::null_mut());
             }
         }
-        PrevHandlers(prev)
     });
 }
 
