@@ -21,6 +21,17 @@ fn new_function(key: FuncKey, sig: ir::Signature) -> ir::Function {
     ir::Function::with_name_signature(UserFuncName::User(abi::external_name(key)), sig)
 }
 
+/// A builder in `func`'s (sealed) entry block, and the function's parameters.
+fn entry_block<'a>(func: &'a mut ir::Function, ctx: &'a mut FunctionBuilderContext) -> (FunctionBuilder<'a>, Vec<ir::Value>) {
+    let mut b = FunctionBuilder::new(func, ctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    (b, params)
+}
+
 /// Loads and stores of the trampolines' own runtime structures and spill slots.
 fn trusted() -> MemFlagsData {
     MemFlagsData::trusted()
@@ -30,12 +41,7 @@ fn trusted() -> MemFlagsData {
 pub fn array_to_wasm(isa: &dyn TargetIsa, key: FuncKey, callee_key: FuncKey, ty: &WasmFuncType) -> ir::Function {
     let mut func = new_function(key, abi::array_signature(isa));
     let mut ctx = FunctionBuilderContext::new();
-    let mut b = FunctionBuilder::new(&mut func, &mut ctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let params = b.block_params(entry).to_vec();
+    let (mut b, params) = entry_block(&mut func, &mut ctx);
     let (callee_vmctx, caller_vmctx, values) = (params[0], params[1], params[2]);
 
     let mut args = vec![callee_vmctx, caller_vmctx];
@@ -67,12 +73,7 @@ pub fn array_to_wasm(isa: &dyn TargetIsa, key: FuncKey, callee_key: FuncKey, ty:
 pub fn wasm_to_array(isa: &dyn TargetIsa, key: FuncKey, ty: &WasmFuncType) -> ir::Function {
     let mut func = new_function(key, abi::wasm_signature(isa, ty));
     let mut ctx = FunctionBuilderContext::new();
-    let mut b = FunctionBuilder::new(&mut func, &mut ctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let params = b.block_params(entry).to_vec();
+    let (mut b, params) = entry_block(&mut func, &mut ctx);
     let (callee_vmctx, caller_vmctx) = (params[0], params[1]);
     let ptr = isa.pointer_type();
 
@@ -109,12 +110,7 @@ pub fn wasm_to_builtin(isa: &dyn TargetIsa, builtin: BuiltinFunction) -> ir::Fun
     let key = FuncKey::WasmToBuiltinTrampoline(builtin);
     let mut func = new_function(key, abi::builtin_signature(isa, builtin, CallConv::Tail));
     let mut ctx = FunctionBuilderContext::new();
-    let mut b = FunctionBuilder::new(&mut func, &mut ctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let params = b.block_params(entry).to_vec();
+    let (mut b, params) = entry_block(&mut func, &mut ctx);
     let ptr = isa.pointer_type();
     let table = b.ins().load(ptr, trusted().with_readonly(), params[0], VMOffsets::BUILTINS as i32);
     let offset = (builtin.index() * VMOffsets::PTR) as i32;

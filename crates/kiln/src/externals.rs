@@ -98,7 +98,7 @@ impl Global {
     pub fn get(&self, mut store: impl AsContextMut) -> Val {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
-        let ty = crate::ValType::from_env(s.globals[self.index].ty.ty);
+        let ty = s.globals[self.index].ty.ty;
         let raw = s.global_get(self.index);
         Val::from_raw(s, raw, ty)
     }
@@ -158,7 +158,7 @@ impl Table {
         let s = cx.opaque();
         let table = &s.tables[self.index];
         let raw = *table.elements().get(usize::try_from(index).ok()?)?;
-        let ty = crate::ValType::from_env(table.ty().element);
+        let ty = table.ty().element;
         Some(Val::from_raw(s, crate::vm::store::ValRaw::from_bits(raw as u128), ty))
     }
 }

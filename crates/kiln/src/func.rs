@@ -74,14 +74,14 @@ impl Func {
         }
         let mut values = vec![ValRaw::default(); ty.params.len().max(ty.results.len())];
         for ((p, t), slot) in params.iter().zip(ty.params.iter()).zip(values.iter_mut()) {
-            if p.ty().to_env() != *t {
+            if p.ty() != *t {
                 return Err(Error::Other(format!("argument of type {} where {t} is expected", p.ty())));
             }
             *slot = p.to_raw(store)?;
         }
         store.call(self.index, &mut values)?;
         for ((r, t), raw) in results.iter_mut().zip(ty.results.iter()).zip(values) {
-            *r = Val::from_raw(store, raw, crate::ValType::from_env(*t));
+            *r = Val::from_raw(store, raw, *t);
         }
         Ok(())
     }

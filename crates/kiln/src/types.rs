@@ -1,51 +1,10 @@
 //! The API's type descriptions — value, function, global, table, memory and extern types — and
 //! their conversions to and from `kiln_environ`'s.
-use kiln_environ::{Global, Memory, Table, WasmFuncType, WasmValType};
+use kiln_environ::{Global, Memory, Table, WasmFuncType};
 use std::fmt;
 
-/// A value type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ValType {
-    I32,
-    I64,
-    F32,
-    F64,
-    V128,
-    FuncRef,
-    ExternRef,
-}
-
-impl ValType {
-    pub(crate) fn from_env(t: WasmValType) -> ValType {
-        match t {
-            WasmValType::I32 => ValType::I32,
-            WasmValType::I64 => ValType::I64,
-            WasmValType::F32 => ValType::F32,
-            WasmValType::F64 => ValType::F64,
-            WasmValType::V128 => ValType::V128,
-            WasmValType::FuncRef => ValType::FuncRef,
-            WasmValType::ExternRef => ValType::ExternRef,
-        }
-    }
-
-    pub(crate) fn to_env(self) -> WasmValType {
-        match self {
-            ValType::I32 => WasmValType::I32,
-            ValType::I64 => WasmValType::I64,
-            ValType::F32 => WasmValType::F32,
-            ValType::F64 => WasmValType::F64,
-            ValType::V128 => WasmValType::V128,
-            ValType::FuncRef => WasmValType::FuncRef,
-            ValType::ExternRef => WasmValType::ExternRef,
-        }
-    }
-}
-
-impl fmt::Display for ValType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.to_env().fmt(f)
-    }
-}
+/// A value type (the same type the compiler uses).
+pub use kiln_environ::WasmValType as ValType;
 
 /// A function type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -71,13 +30,13 @@ impl FuncType {
     }
 
     pub(crate) fn from_env(t: &WasmFuncType) -> FuncType {
-        FuncType::new(t.params.iter().map(|t| ValType::from_env(*t)), t.results.iter().map(|t| ValType::from_env(*t)))
+        FuncType::new(t.params.iter().copied(), t.results.iter().copied())
     }
 
     pub(crate) fn to_env(&self) -> WasmFuncType {
         WasmFuncType {
-            params: self.params.iter().map(|t| t.to_env()).collect(),
-            results: self.results.iter().map(|t| t.to_env()).collect(),
+            params: self.params.clone().into(),
+            results: self.results.clone().into(),
         }
     }
 }
@@ -119,11 +78,11 @@ impl GlobalType {
     }
 
     pub(crate) fn from_env(g: Global) -> GlobalType {
-        GlobalType::new(ValType::from_env(g.ty), if g.mutable { Mutability::Var } else { Mutability::Const })
+        GlobalType::new(g.ty, if g.mutable { Mutability::Var } else { Mutability::Const })
     }
 
     pub(crate) fn to_env(&self) -> Global {
-        Global { ty: self.content.to_env(), mutable: self.mutability == Mutability::Var, typed_reference: false }
+        Global { ty: self.content, mutable: self.mutability == Mutability::Var, typed_reference: false }
     }
 }
 
@@ -157,11 +116,11 @@ impl TableType {
     }
 
     pub(crate) fn from_env(t: Table) -> TableType {
-        TableType::new(ValType::from_env(t.element), t.minimum, t.maximum)
+        TableType::new(t.element, t.minimum, t.maximum)
     }
 
     pub(crate) fn to_env(&self) -> Table {
-        Table { element: self.element.to_env(), minimum: self.minimum, maximum: self.maximum, typed_reference: false }
+        Table { element: self.element, minimum: self.minimum, maximum: self.maximum, typed_reference: false }
     }
 }
 
