@@ -73,12 +73,8 @@ fn invalid_wins_over_unsupported() {
 fn other_features_are_named() {
     let cases = [
         (
-            "(module (memory 1) (func (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))",
-            "bulk memory: memory.fill",
-        ),
-        (
-            "(module (table 1 funcref) (func (drop (table.grow 0 (ref.null func) (i32.const 1)))))",
-            "reference types: table.grow",
+            "(module (memory 1) (func (drop (i32.atomic.load (i32.const 0)))))",
+            "threads: i32.atomic.load",
         ),
         ("(module (func $f) (func (return_call $f)))", "tail calls: return_call"),
         (
@@ -98,8 +94,7 @@ fn unsupported_operators_in_unreachable_code_are_never_translated() {
     let functions = translate(
         r#"(module (memory 1) (func
             (unreachable)
-            (drop (ref.null func))
-            (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))
+            (drop (i32.atomic.load (i32.const 0)))
             (block (drop (i8x16.splat (i32.const 0))))))"#,
     )
     .expect("dead code is not translated");

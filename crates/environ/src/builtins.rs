@@ -43,9 +43,29 @@ macro_rules! builtins {
     };
 }
 
+// Builtins that can fail return an `I32` that is 0 when the operation must trap; the compiled
+// code traps with the operation's trap code then.
 builtins! {
     /// `memory.grow`: `(memory_index, delta_pages) -> old_pages`, or `u64::MAX` on failure.
     MemoryGrow = "memory_grow" (I32, I64) -> [I64];
+    /// `memory.copy`: `(dst_memory, dst, src_memory, src, len) -> ok`.
+    MemoryCopy = "memory_copy" (I32, I64, I32, I64, I64) -> [I32];
+    /// `memory.fill`: `(memory, dst, value, len) -> ok`.
+    MemoryFill = "memory_fill" (I32, I64, I32, I64) -> [I32];
+    /// `memory.init`: `(memory, data_index, dst, src, len) -> ok`.
+    MemoryInit = "memory_init" (I32, I32, I64, I32, I32) -> [I32];
+    /// `data.drop`: `(data_index)`.
+    DataDrop = "data_drop" (I32) -> [];
+    /// `table.grow`: `(table, delta, init) -> old_size`, or `u32::MAX` on failure.
+    TableGrow = "table_grow" (I32, I32, Pointer) -> [I32];
+    /// `table.fill`: `(table, dst, value, len) -> ok`.
+    TableFill = "table_fill" (I32, I32, Pointer, I32) -> [I32];
+    /// `table.copy`: `(dst_table, src_table, dst, src, len) -> ok`.
+    TableCopy = "table_copy" (I32, I32, I32, I32, I32) -> [I32];
+    /// `table.init`: `(table, elem_index, dst, src, len) -> ok`.
+    TableInit = "table_init" (I32, I32, I32, I32, I32) -> [I32];
+    /// `elem.drop`: `(elem_index)`.
+    ElemDrop = "elem_drop" (I32) -> [];
 }
 
 impl BuiltinFunction {

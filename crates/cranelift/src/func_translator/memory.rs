@@ -73,7 +73,7 @@ pub(super) enum StoreKind {
 
 impl FuncTranslator<'_, '_> {
     /// Check that Kiln compiles accesses to memory `index` (a 32-bit memory with 64 KiB pages).
-    fn check_memory(&self, index: u32) -> Result<MemoryIndex, CompileError> {
+    pub(super) fn check_memory(&self, index: u32) -> Result<MemoryIndex, CompileError> {
         let ty = self
             .resources
             .memory_at(index)

@@ -11,6 +11,7 @@
 //! The first operator Kiln cannot translate stops translation, but validation goes on to the
 //! end of the body: an invalid body is always reported as invalid, a valid one that uses an
 //! unsupported feature as unsupported (`unsupported`).
+mod bulk;
 mod calls;
 mod control;
 mod globals;
@@ -331,6 +332,15 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             Operator::TableGet { table } => self.table_get(table)?,
             Operator::TableSet { table } => self.table_set(table)?,
             Operator::TableSize { table } => self.table_size(table)?,
+            Operator::MemoryCopy { dst_mem, src_mem } => self.memory_copy(dst_mem, src_mem)?,
+            Operator::MemoryFill { mem } => self.memory_fill(mem)?,
+            Operator::MemoryInit { data_index, mem } => self.memory_init(data_index, mem)?,
+            Operator::DataDrop { data_index } => self.data_drop(data_index),
+            Operator::TableGrow { table } => self.table_grow(table)?,
+            Operator::TableFill { table } => self.table_fill(table)?,
+            Operator::TableCopy { dst_table, src_table } => self.table_copy(dst_table, src_table)?,
+            Operator::TableInit { elem_index, table } => self.table_init(elem_index, table)?,
+            Operator::ElemDrop { elem_index } => self.elem_drop(elem_index),
 
             _ => {
                 if !self.translate_numeric(op)? {

@@ -12,7 +12,7 @@ use crate::abi;
 
 impl FuncTranslator<'_, '_> {
     /// Check that table `table` is one Kiln translates, and name it.
-    fn check_table(&self, table: u32) -> Result<TableIndex, CompileError> {
+    pub(super) fn check_table(&self, table: u32) -> Result<TableIndex, CompileError> {
         let ty = self
             .resources
             .table_at(table)

@@ -102,6 +102,8 @@ pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[R
         tables: Vec::new(),
         memories: Vec::new(),
         globals: Vec::new(),
+        dropped_data: vec![false; env.data.len()],
+        dropped_elems: vec![false; env.elements.len()],
     };
 
     // Imports.
@@ -210,22 +212,12 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData) -> Result<(
 fn initialize(store: &mut StoreOpaque, index: usize) -> Result<(), Error> {
     let module = store.instances[index].module.clone();
     let env = module.env();
-    for segment in env.elements.values() {
+    for (e, segment) in env.elements.iter() {
+        // Active and declared segments are dropped once instantiation has applied them.
+        store.instances[index].dropped_elems[e.index()] = !matches!(segment.mode, SegmentMode::Passive);
         let SegmentMode::Active(table, offset) = &segment.mode else { continue };
         let offset = eval(store, &store.instances[index], offset)?.bits() as u32 as usize;
-        let mut items = Vec::with_capacity(segment.items.len());
-        match &segment.items {
-            ElementItems::Functions(funcs) => {
-                for f in funcs {
-                    items.push(func_ref_addr(store, &store.instances[index], *f));
-                }
-            }
-            ElementItems::Expressions(_, exprs) => {
-                for e in exprs {
-                    items.push(eval(store, &store.instances[index], e)?.bits() as usize);
-                }
-            }
-        }
+        let items = element_items(store, index, &segment.items, 0, segment.items.len())?;
         let t = store.instances[index].tables[table.index()];
         let elements = store.tables[t].elements_mut();
         let Some(dst) = offset.checked_add(items.len()).and_then(|end| elements.get_mut(offset..end)) else {
@@ -233,8 +225,9 @@ fn initialize(store: &mut StoreOpaque, index: usize) -> Result<(), Error> {
         };
         dst.copy_from_slice(&items);
     }
-    for segment in env.data.values() {
+    for (d, segment) in env.data.iter() {
         let SegmentMode::Active(memory, offset) = &segment.mode else { continue };
+        store.instances[index].dropped_data[d.index()] = true;
         let offset = eval(store, &store.instances[index], offset)?.bits() as u32 as usize;
         let m = store.instances[index].memories[memory.index()];
         let bytes = store.memories[m].data_mut();
@@ -250,6 +243,19 @@ fn initialize(store: &mut StoreOpaque, index: usize) -> Result<(), Error> {
         store.call(f, &mut values)?;
     }
     Ok(())
+}
+
+/// The raw values (function reference addresses) of `items[start..start + len]` of an element
+/// segment of instance `index`. The caller checks the range.
+pub fn element_items(store: &StoreOpaque, index: usize, items: &ElementItems, start: usize, len: usize) -> Result<Vec<usize>, Error> {
+    let data = &store.instances[index];
+    match items {
+        ElementItems::Functions(funcs) => Ok(funcs[start..start + len].iter().map(|f| func_ref_addr(store, data, *f)).collect()),
+        ElementItems::Expressions(_, exprs) => exprs[start..start + len]
+            .iter()
+            .map(|e| Ok(eval(store, data, e)?.bits() as usize))
+            .collect(),
+    }
 }
 
 /// The address of the `VMFuncRef` of function `f` of an instance.

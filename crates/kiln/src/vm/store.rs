@@ -67,6 +67,10 @@ pub struct InstanceData {
     pub tables: Vec<usize>,
     pub memories: Vec<usize>,
     pub globals: Vec<usize>,
+    /// Data segments dropped by `data.drop` or applied at instantiation.
+    pub dropped_data: Vec<bool>,
+    /// Element segments dropped by `elem.drop` or applied or declared at instantiation.
+    pub dropped_elems: Vec<bool>,
 }
 
 enum Pending {
@@ -325,51 +329,10 @@ impl StoreOpaque {
     }
 }
 
-/// The runtime builtins, in `BuiltinFunction` index order.
-#[repr(C)]
-pub struct BuiltinTable {
-    memory_grow: unsafe extern "C" fn(usize, u32, u64) -> u64,
-}
-
-/// The table every vmctx points at.
-pub static BUILTINS: BuiltinTable = BuiltinTable { memory_grow };
-
-/// The store and instance index behind a vmctx.
-///
-/// # Safety
-/// `vmctx` must be a live instance's vmctx, called from wasm running in that store.
-unsafe fn store_of<'a>(vmctx: usize) -> (&'a mut StoreOpaque, usize) {
-    // SAFETY: per the contract, the header holds the store context and instance index.
-    unsafe {
-        let ctx = *((vmctx + VMOffsets::STORE_CONTEXT as usize) as *const *const VMStoreContext);
-        let instance = *((vmctx + VMOffsets::RUNTIME_DATA as usize) as *const usize);
-        (&mut *(*ctx).store.cast::<StoreOpaque>(), instance)
-    }
-}
-
-unsafe extern "C" fn memory_grow(vmctx: usize, memory: u32, delta: u64) -> u64 {
-    // SAFETY: called by compiled code with its own vmctx.
-    let (store, instance) = unsafe { store_of(vmctx) };
-    let Some(&m) = store.instances[instance].memories.get(memory as usize) else { return u64::MAX };
-    store.memories[m].grow(delta).unwrap_or(u64::MAX)
-}
-
 /// The header every vmctx starts with.
 pub fn init_vmctx_header(store: &mut StoreOpaque, vmctx: &VMContextBlock, instance: usize) {
     vmctx.write(VMOffsets::MAGIC, VM_MAGIC);
-    vmctx.write(VMOffsets::BUILTINS, &BUILTINS as *const BuiltinTable as usize);
+    vmctx.write(VMOffsets::BUILTINS, &super::builtins::BUILTINS as *const _ as usize);
     vmctx.write(VMOffsets::STORE_CONTEXT, store.context_ptr() as usize);
     vmctx.write(VMOffsets::RUNTIME_DATA, instance);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kiln_environ::BuiltinFunction;
-
-    #[test]
-    fn builtin_table_matches_the_builtin_list() {
-        assert_eq!(std::mem::size_of::<BuiltinTable>(), BuiltinFunction::ALL.len() * 8);
-        assert_eq!(std::mem::offset_of!(BuiltinTable, memory_grow), BuiltinFunction::MemoryGrow.index() as usize * 8);
-    }
 }

@@ -4,6 +4,9 @@
 use super::vmcontext::VMTableDefinition;
 use kiln_environ::Table;
 
+/// The most elements Kiln lets a table have.
+const LIMIT: u64 = 10_000_000;
+
 /// A table.
 pub struct TableStorage {
     elements: Vec<usize>,
@@ -18,7 +21,6 @@ unsafe impl Send for TableStorage {}
 impl TableStorage {
     /// A table of type `ty` with its minimum size, every element `init`.
     pub fn new(ty: Table, init: usize) -> Result<TableStorage, String> {
-        const LIMIT: u64 = 10_000_000;
         if ty.maximum.is_some_and(|max| max < ty.minimum) {
             return Err(format!("table minimum of {} exceeds its maximum", ty.minimum));
         }
@@ -62,6 +64,19 @@ impl TableStorage {
     /// The elements.
     pub fn elements(&self) -> &[usize] {
         &self.elements
+    }
+
+    /// Grow by `delta` elements set to `init`; the old size, or `None` past the maximum (or
+    /// Kiln's limit).
+    pub fn grow(&mut self, delta: u32, init: usize) -> Option<u32> {
+        let old = self.elements.len() as u64;
+        let new = old + u64::from(delta);
+        if new > self.ty.maximum.unwrap_or(u64::from(u32::MAX)) || new > LIMIT {
+            return None;
+        }
+        self.elements.resize(new as usize, init);
+        self.publish();
+        Some(old as u32)
     }
 
     /// The elements, for writing.
