@@ -43,7 +43,7 @@ impl Func {
                 if r.ty() != *t {
                     return Err(Error::Other(format!("host function returned a {} where its type says {t}", r.ty())));
                 }
-                *slot = r.to_raw(&store.opaque)?;
+                *slot = r.to_raw(&mut store.opaque)?;
             }
             Ok(())
         });

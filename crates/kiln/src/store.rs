@@ -29,6 +29,14 @@ impl<T> Store<T> {
         &mut self.inner.data
     }
 
+    /// Release the ExternRefs that neither wasm (tables, globals) nor the host (a live
+    /// `ExternRef` clone) can reach any more. It does nothing while wasm runs on this store
+    /// (from a host function), since wasm's stack may hold references; the store also runs it
+    /// by itself between calls as ExternRefs accumulate.
+    pub fn gc(&mut self) {
+        self.inner.opaque.gc();
+    }
+
     /// Take the user's data back.
     pub fn into_data(self) -> T {
         self.inner.data

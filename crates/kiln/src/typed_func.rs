@@ -9,49 +9,49 @@ use std::sync::Arc;
 pub trait WasmTy: Sized + Send + 'static {
     fn valtype() -> ValType;
     fn into_val(self) -> Val;
-    fn from_val(v: Val) -> Option<Self>;
+    fn from_val(v: &Val) -> Option<Self>;
 }
 
 impl WasmTy for i32 {
     fn valtype() -> ValType { ValType::I32 }
     fn into_val(self) -> Val { Val::I32(self) }
-    fn from_val(v: Val) -> Option<Self> { v.i32() }
+    fn from_val(v: &Val) -> Option<Self> { v.i32() }
 }
 
 impl WasmTy for u32 {
     fn valtype() -> ValType { ValType::I32 }
     fn into_val(self) -> Val { Val::I32(self as i32) }
-    fn from_val(v: Val) -> Option<Self> { v.i32().map(|v| v as u32) }
+    fn from_val(v: &Val) -> Option<Self> { v.i32().map(|v| v as u32) }
 }
 
 impl WasmTy for i64 {
     fn valtype() -> ValType { ValType::I64 }
     fn into_val(self) -> Val { Val::I64(self) }
-    fn from_val(v: Val) -> Option<Self> { v.i64() }
+    fn from_val(v: &Val) -> Option<Self> { v.i64() }
 }
 
 impl WasmTy for u64 {
     fn valtype() -> ValType { ValType::I64 }
     fn into_val(self) -> Val { Val::I64(self as i64) }
-    fn from_val(v: Val) -> Option<Self> { v.i64().map(|v| v as u64) }
+    fn from_val(v: &Val) -> Option<Self> { v.i64().map(|v| v as u64) }
 }
 
 impl WasmTy for f32 {
     fn valtype() -> ValType { ValType::F32 }
     fn into_val(self) -> Val { Val::from(self) }
-    fn from_val(v: Val) -> Option<Self> { v.f32() }
+    fn from_val(v: &Val) -> Option<Self> { v.f32() }
 }
 
 impl WasmTy for f64 {
     fn valtype() -> ValType { ValType::F64 }
     fn into_val(self) -> Val { Val::from(self) }
-    fn from_val(v: Val) -> Option<Self> { v.f64() }
+    fn from_val(v: &Val) -> Option<Self> { v.f64() }
 }
 
 impl WasmTy for Option<Func> {
     fn valtype() -> ValType { ValType::FuncRef }
     fn into_val(self) -> Val { Val::FuncRef(self) }
-    fn from_val(v: Val) -> Option<Self> { if let Val::FuncRef(f) = v { Some(f) } else { None } }
+    fn from_val(v: &Val) -> Option<Self> { if let Val::FuncRef(f) = v { Some(*f) } else { None } }
 }
 
 /// A tuple of wasm parameters.
@@ -74,7 +74,7 @@ impl<A: WasmTy> WasmParams for A {
 
 impl<A: WasmTy> WasmResults for A {
     fn types() -> Vec<ValType> { vec![A::valtype()] }
-    fn from_vals(vals: &[Val]) -> Option<Self> { A::from_val(*vals.first()?) }
+    fn from_vals(vals: &[Val]) -> Option<Self> { A::from_val(vals.first()?) }
     fn into_vals(self) -> Vec<Val> { vec![self.into_val()] }
 }
 
@@ -91,7 +91,7 @@ macro_rules! tuples {
             fn types() -> Vec<ValType> { vec![$($t::valtype()),*] }
             fn from_vals(vals: &[Val]) -> Option<Self> {
                 let mut it = vals.iter();
-                Some(($($t::from_val(*it.next()?)?,)*))
+                Some(($($t::from_val(it.next()?)?,)*))
             }
             fn into_vals(self) -> Vec<Val> { let ($($t,)*) = self; vec![$($t.into_val()),*] }
         }
@@ -144,7 +144,7 @@ macro_rules! into_func {
                 let ty = FuncType::new(vec![$($a::valtype()),*], R::Results::types());
                 (ty, Arc::new(move |_caller, params, results| {
                     let mut it = params.iter();
-                    $(let $a = $a::from_val(*it.next().ok_or_else(bad_args)?).ok_or_else(bad_args)?;)*
+                    $(let $a = $a::from_val(it.next().ok_or_else(bad_args)?).ok_or_else(bad_args)?;)*
                     write_results(self($($a),*), results)
                 }))
             }
@@ -157,7 +157,7 @@ macro_rules! into_func {
                 let ty = FuncType::new(vec![$($a::valtype()),*], R::Results::types());
                 (ty, Arc::new(move |caller, params, results| {
                     let mut it = params.iter();
-                    $(let $a = $a::from_val(*it.next().ok_or_else(bad_args)?).ok_or_else(bad_args)?;)*
+                    $(let $a = $a::from_val(it.next().ok_or_else(bad_args)?).ok_or_else(bad_args)?;)*
                     write_results(self(caller, $($a),*), results)
                 }))
             }

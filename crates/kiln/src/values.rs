@@ -2,17 +2,52 @@
 //! 16-byte slots compiled code uses.
 use crate::store::StoreOpaqueExt;
 use crate::vm::store::{StoreOpaque, ValRaw};
-use crate::{Error, Func, Result, ValType};
+use crate::{Func, Result, ValType};
+use std::any::Any;
+use std::sync::Arc;
 
-/// A reference to a host value (`externref`). Kiln does not pass host references into wasm
-/// yet; the type exists so that values of type `externref` can be named.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A reference to a host value (`externref`): shared, cheap to clone. A store holds each
+/// ExternRef that entered it for as long as wasm may still see it (in a table, a global, or on
+/// the stack of a running call) or the host still holds a clone; `Store::gc` (also run between
+/// calls as ExternRefs accumulate) releases the others.
+#[derive(Clone)]
 pub struct ExternRef {
-    _private: (),
+    inner: Arc<dyn Any + Send + Sync>,
+}
+
+impl ExternRef {
+    /// A new reference to `value`.
+    pub fn new(value: impl Any + Send + Sync) -> ExternRef {
+        ExternRef { inner: Arc::new(value) }
+    }
+
+    /// The referenced value.
+    pub fn data(&self) -> &(dyn Any + Send + Sync) {
+        &*self.inner
+    }
+
+    /// Whether two references point at the same value.
+    pub fn ptr_eq(a: &ExternRef, b: &ExternRef) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    pub(crate) fn from_arc(inner: Arc<dyn Any + Send + Sync>) -> ExternRef {
+        ExternRef { inner }
+    }
+
+    pub(crate) fn arc(&self) -> &Arc<dyn Any + Send + Sync> {
+        &self.inner
+    }
+}
+
+impl std::fmt::Debug for ExternRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ExternRef({:p})", Arc::as_ptr(&self.inner))
+    }
 }
 
 /// A WebAssembly value.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Val {
     I32(i32),
     I64(i64),
@@ -83,19 +118,19 @@ impl Val {
     }
 
     /// The raw slot of this value, for a store.
-    pub(crate) fn to_raw(self, store: &StoreOpaque) -> Result<ValRaw> {
+    pub(crate) fn to_raw(&self, store: &mut StoreOpaque) -> Result<ValRaw> {
         Ok(ValRaw::from_bits(match self {
-            Val::I32(v) => v as u32 as u128,
-            Val::I64(v) => v as u64 as u128,
-            Val::F32(v) => v as u128,
-            Val::F64(v) => v as u128,
-            Val::V128(v) => v,
+            Val::I32(v) => *v as u32 as u128,
+            Val::I64(v) => *v as u64 as u128,
+            Val::F32(v) => *v as u128,
+            Val::F64(v) => *v as u128,
+            Val::V128(v) => *v,
             Val::FuncRef(None) | Val::ExternRef(None) => 0,
             Val::FuncRef(Some(f)) => {
                 store.check_store(f.store_id())?;
                 store.funcs[f.index()].func_ref as usize as u128
             }
-            Val::ExternRef(Some(_)) => return Err(Error::Unsupported("externref values from the host".into())),
+            Val::ExternRef(Some(r)) => store.extern_to_raw(r.arc()) as u128,
         }))
     }
 
@@ -120,7 +155,7 @@ impl Val {
                     Val::FuncRef(Some(Func::from_index(store.id, i)))
                 }
             }
-            ValType::ExternRef => Val::ExternRef(None),
+            ValType::ExternRef => Val::ExternRef(store.extern_from_raw(bits as usize).map(ExternRef::from_arc)),
         }
     }
 }

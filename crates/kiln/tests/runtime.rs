@@ -80,7 +80,7 @@ fn a_trap_inside_a_host_call_chain_leaves_the_store_usable() {
             let inner = caller.get_export("inner").unwrap().into_func().unwrap();
             let mut out = [Val::I32(0)];
             inner.call(&mut caller, params, &mut out)?;
-            results[0] = out[0];
+            results[0] = out[0].clone();
             Ok(())
         },
     );
@@ -305,4 +305,67 @@ fn impossible_memory_and_table_types_are_errors() {
     assert!(kiln::Memory::new(&mut store, kiln::MemoryType::new(70000, None)).is_err());
     let t = kiln::TableType::new(ValType::FuncRef, 3, Some(2));
     assert!(kiln::Table::new(&mut store, t, Val::FuncRef(None)).is_err());
+}
+
+#[test]
+fn extern_refs_round_trip_and_are_released_when_nothing_holds_them() {
+    use kiln::ExternRef;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    struct Payload(u32, Arc<AtomicBool>);
+    impl Drop for Payload {
+        fn drop(&mut self) {
+            self.1.store(true, Ordering::SeqCst);
+        }
+    }
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (import "host" "check" (func $check (param externref) (result i32)))
+            (table $t 1 externref)
+            (global $g (mut externref) (ref.null extern))
+            (func (export "id") (param externref) (result externref) (local.get 0))
+            (func (export "check") (param externref) (result i32) (call $check (local.get 0)))
+            (func (export "stash") (param externref) (table.set $t (i32.const 0) (local.get 0)) (global.set $g (local.get 0)))
+            (func (export "clear_table") (table.set $t (i32.const 0) (ref.null extern)))
+            (func (export "clear_global") (global.set $g (ref.null extern)))
+            (func (export "get") (result externref) (table.get $t (i32.const 0))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let check = Func::new(&mut store, FuncType::new([ValType::ExternRef], [ValType::I32]), |_, params, results| {
+        let n = match &params[0] {
+            Val::ExternRef(Some(r)) => r.data().downcast_ref::<Payload>().map_or(-1, |p| p.0 as i32),
+            _ => -2,
+        };
+        results[0] = Val::I32(n);
+        Ok(())
+    });
+    let instance = Instance::new(&mut store, &module, &[check.into()]).unwrap();
+    let call = |store: &mut Store<()>, name: &str, args: &[Val], n: usize| -> Vec<Val> {
+        let f = instance.get_func(&mut *store, name).unwrap();
+        let mut out = vec![Val::I32(0); n];
+        f.call(store, args, &mut out).unwrap();
+        out
+    };
+
+    let dropped = Arc::new(AtomicBool::new(false));
+    let r = ExternRef::new(Payload(7, dropped.clone()));
+    let back = call(&mut store, "id", &[Val::ExternRef(Some(r.clone()))], 1);
+    assert!(matches!(&back[0], Val::ExternRef(Some(b)) if ExternRef::ptr_eq(b, &r)));
+    assert_eq!(call(&mut store, "check", &[Val::ExternRef(Some(r.clone()))], 1)[0].i32(), Some(7));
+    call(&mut store, "stash", &[Val::ExternRef(Some(r.clone()))], 0);
+    drop((r, back));
+    store.gc();
+    assert!(!dropped.load(Ordering::SeqCst), "the table and the global hold it");
+    let got = call(&mut store, "get", &[], 1);
+    assert!(matches!(&got[0], Val::ExternRef(Some(g)) if g.data().downcast_ref::<Payload>().is_some_and(|p| p.0 == 7)));
+    drop(got);
+    call(&mut store, "clear_table", &[], 0);
+    store.gc();
+    assert!(!dropped.load(Ordering::SeqCst), "the global still holds it");
+    call(&mut store, "clear_global", &[], 0);
+    store.gc();
+    assert!(dropped.load(Ordering::SeqCst), "nothing holds it any more");
 }

@@ -38,9 +38,7 @@ fn matches(actual: &Val, expected: &WastRetCore<'_>) -> Result<bool, String> {
         (WastRetCore::RefNull(heap), _) => null_matches(heap.as_ref(), actual)?,
         (WastRetCore::RefFunc(_), Val::FuncRef(r)) => r.is_some(),
         (WastRetCore::RefExtern(None), Val::ExternRef(r)) => r.is_some(),
-        (WastRetCore::RefExtern(Some(_)), _) => {
-            return Err("unsupported: externref values".to_string());
-        }
+        (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => r.data().downcast_ref::<u32>() == Some(n),
         (WastRetCore::RefHost(_), _) => {
             return Err("unsupported: host references (ref.host)".to_string());
         }
@@ -336,7 +334,10 @@ mod tests {
         }));
         assert_eq!(matches(&Val::FuncRef(None), &func_null), Ok(true));
         assert_eq!(matches(&Val::ExternRef(None), &func_null), Ok(false));
-        assert!(matches(&Val::I32(0), &WastRetCore::RefExtern(Some(1))).is_err());
+        assert_eq!(matches(&Val::I32(0), &WastRetCore::RefExtern(Some(1))), Ok(false));
+        let one = Val::ExternRef(Some(kiln::ExternRef::new(1u32)));
+        assert_eq!(matches(&one, &WastRetCore::RefExtern(Some(1))), Ok(true));
+        assert_eq!(matches(&one, &WastRetCore::RefExtern(Some(2))), Ok(false));
         let either = WastRetCore::Either(vec![WastRetCore::I32(1), WastRetCore::I32(2)]);
         assert_eq!(matches(&Val::I32(2), &either), Ok(true));
         assert_eq!(matches(&Val::I32(3), &either), Ok(false));

@@ -19,7 +19,8 @@ pub(crate) fn arg_to_val(arg: &WastArg<'_>) -> Result<Val, String> {
         WastArgCore::F64(v) => Val::F64(v.bits),
         WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes())),
         WastArgCore::RefNull(heap) => null_ref(heap)?,
-        WastArgCore::RefExtern(_) => return Err("unsupported: externref values".to_string()),
+        // `ref.extern N` is a host reference to the number N.
+        WastArgCore::RefExtern(n) => Val::ExternRef(Some(kiln::ExternRef::new(*n))),
         WastArgCore::RefHost(_) => {
             return Err("unsupported: host references (ref.host)".to_string());
         }

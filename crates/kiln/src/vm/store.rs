@@ -95,6 +95,12 @@ pub struct StoreOpaque {
     func_by_ref: HashMap<usize, usize>,
     /// Host functions that have no wasm entry yet (no module of this store had their type).
     host_funcs_without_entry: Vec<usize>,
+    /// The ExternRefs wasm may see: raw value `i + 1` is `externs[i]` (0 is null).
+    externs: Vec<Option<Arc<dyn Any + Send + Sync>>>,
+    extern_slots: HashMap<usize, usize>,
+    free_extern_slots: Vec<usize>,
+    /// Collect when this many ExternRefs are held.
+    extern_gc_threshold: usize,
     /// Code that this store's function references point into.
     code: Vec<Arc<CodeMemory>>,
     pending: Option<Pending>,
@@ -128,6 +134,10 @@ impl<T> StoreInner<T> {
                 host_funcs: Vec::new(),
                 func_by_ref: HashMap::new(),
                 host_funcs_without_entry: Vec::new(),
+                externs: Vec::new(),
+                extern_slots: HashMap::new(),
+                free_extern_slots: Vec::new(),
+                extern_gc_threshold: 64,
                 code: Vec::new(),
                 pending: None,
             },
@@ -285,6 +295,70 @@ impl StoreOpaque {
         unsafe { (*self.globals[global].def).bytes = value.0 };
     }
 
+    /// The raw value (slot + 1) of an ExternRef, adding it to the store if it is new.
+    pub fn extern_to_raw(&mut self, value: &Arc<dyn Any + Send + Sync>) -> usize {
+        let key = Arc::as_ptr(value) as *const () as usize;
+        if let Some(slot) = self.extern_slots.get(&key) {
+            return slot + 1;
+        }
+        let slot = match self.free_extern_slots.pop() {
+            Some(slot) => {
+                self.externs[slot] = Some(value.clone());
+                slot
+            }
+            None => {
+                self.externs.push(Some(value.clone()));
+                self.externs.len() - 1
+            }
+        };
+        self.extern_slots.insert(key, slot);
+        slot + 1
+    }
+
+    /// The ExternRef behind a raw value (`None` for null).
+    pub fn extern_from_raw(&self, raw: usize) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.externs.get(raw.checked_sub(1)?)?.clone()
+    }
+
+    /// Release every ExternRef that neither wasm nor the host can reach. Only possible while
+    /// no wasm runs on this store (its stack may hold raw references the store cannot see);
+    /// returns whether it ran.
+    pub fn gc(&mut self) -> bool {
+        if self.ctx.stack_limit != usize::MAX {
+            return false;
+        }
+        let mut live = vec![false; self.externs.len()];
+        let mut mark = |raw: usize| {
+            if let Some(slot) = raw.checked_sub(1) {
+                if let Some(l) = live.get_mut(slot) {
+                    *l = true;
+                }
+            }
+        };
+        for table in &self.tables {
+            if table.ty().element == kiln_environ::WasmValType::ExternRef {
+                table.elements().iter().for_each(|e| mark(*e));
+            }
+        }
+        for g in 0..self.globals.len() {
+            if self.globals[g].ty.ty == kiln_environ::WasmValType::ExternRef {
+                mark(self.global_get(g).bits() as usize);
+            }
+        }
+        for (slot, entry) in self.externs.iter_mut().enumerate() {
+            // A strong count above one means the host still holds a clone.
+            let held = entry.as_ref().is_some_and(|a| Arc::strong_count(a) > 1);
+            if let Some(a) = entry.as_ref().filter(|_| !live[slot] && !held) {
+                self.extern_slots.remove(&(Arc::as_ptr(a) as *const () as usize));
+                *entry = None;
+                self.free_extern_slots.push(slot);
+            }
+        }
+        let held = self.externs.len() - self.free_extern_slots.len();
+        self.extern_gc_threshold = (held * 2).max(64);
+        true
+    }
+
     /// Call function `func` with `values` (params in, results out; at least as many slots
     /// as params and results).
     pub fn call(&mut self, func: usize, values: &mut [ValRaw]) -> Result<(), Error> {
@@ -303,6 +377,9 @@ impl StoreOpaque {
         }
         let max_stack = self.engine.tunables().max_wasm_stack;
         let outermost = self.ctx.stack_limit == usize::MAX;
+        if outermost && self.externs.len() - self.free_extern_slots.len() >= self.extern_gc_threshold {
+            self.gc();
+        }
         if outermost {
             let here = &max_stack as *const usize as usize;
             let floor = traps::stack_low().map_or(0, |low| low + (64 << 10));
