@@ -11,6 +11,9 @@ pub struct Tunables {
     pub memory_guard_size: u64,
     /// The most bytes of native stack wasm code may use before `call stack exhausted`.
     pub max_wasm_stack: usize,
+    /// Whether dense constant data segments are mapped copy-on-write from a memory image at
+    /// instantiation instead of being copied.
+    pub memory_init_cow: bool,
 }
 
 impl Default for Tunables {
@@ -19,6 +22,7 @@ impl Default for Tunables {
             memory_reservation: 1 << 32,
             memory_guard_size: 32 << 20,
             max_wasm_stack: 512 << 10,
+            memory_init_cow: true,
         }
     }
 }

@@ -29,6 +29,14 @@ fn parse_bytes(key: &str, value: &str) -> Result<u64> {
     n.checked_mul(1 << shift).ok_or_else(|| Error::Other(format!("-O {key}: `{value}` is too large")))
 }
 
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value {
+        "y" | "yes" | "true" | "1" => Ok(true),
+        "n" | "no" | "false" | "0" => Ok(false),
+        _ => Err(Error::Other(format!("-O {key}: expected y or n, got `{value}`"))),
+    }
+}
+
 impl Config {
     /// The default settings.
     pub fn new() -> Config {
@@ -54,6 +62,12 @@ impl Config {
         self
     }
 
+    /// Whether data segments are mapped copy-on-write from a memory image (default: yes).
+    pub fn memory_init_cow(&mut self, enable: bool) -> &mut Self {
+        self.tunables.memory_init_cow = enable;
+        self
+    }
+
     /// Apply one `key=value` setting: `memory-reservation`, `memory-guard-size`,
     /// `max-wasm-stack` (byte counts, with optional `k`/`m`/`g` units).
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self> {
@@ -64,8 +78,9 @@ impl Config {
                 let n = parse_bytes(key, value)?;
                 Ok(self.max_wasm_stack(usize::try_from(n).map_err(|_| Error::Other(format!("-O {key}: too large")))?))
             }
+            "memory-init-cow" => Ok(self.memory_init_cow(parse_bool(key, value)?)),
             _ => Err(Error::Other(format!(
-                "unknown setting `{key}` (known: memory-reservation, memory-guard-size, max-wasm-stack)"
+                "unknown setting `{key}` (known: memory-reservation, memory-guard-size, max-wasm-stack, memory-init-cow)"
             ))),
         }
     }
@@ -84,5 +99,8 @@ mod tests {
         assert_eq!(c.tunables.memory_guard_size, 65536);
         assert!(c.set("memory-guard-size", "lots").is_err());
         assert!(c.set("no-such-key", "1").is_err());
+        c.set("memory-init-cow", "n").unwrap();
+        assert!(!c.tunables.memory_init_cow);
+        assert!(c.set("memory-init-cow", "maybe").is_err());
     }
 }

@@ -176,7 +176,7 @@ impl Memory {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
         let tunables = s.engine.tunables().clone();
-        let memory = LinearMemory::new(ty.to_env(), &tunables).map_err(Error::Limit)?;
+        let memory = LinearMemory::new(ty.to_env(), &tunables, None).map_err(Error::Limit)?;
         s.memories.push(memory);
         Ok(Memory { store: s.id, index: s.memories.len() - 1 })
     }

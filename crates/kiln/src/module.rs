@@ -1,8 +1,11 @@
 //! `Module`: a compiled WebAssembly module — its description, its loaded code, and the
 //! engine-wide ids of its function types — ready to be instantiated in any store of its engine.
 use crate::vm::code_memory::CodeMemory;
+use crate::vm::memory_image::MemoryImageFile;
+use cranelift_entity::EntityRef;
+use std::collections::BTreeMap;
 use crate::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, Result, TableType};
-use kiln_environ::{EntityIndex, TypeIndex, VMOffsets};
+use kiln_environ::{DefinedMemoryIndex, EntityIndex, TypeIndex, VMOffsets};
 use std::sync::Arc;
 
 /// A compiled module.
@@ -17,6 +20,10 @@ struct ModuleInner {
     code: Arc<CodeMemory>,
     offsets: VMOffsets,
     shared_types: Vec<u32>,
+    /// Copy-on-write images of defined memories (when the engine maps them).
+    images: BTreeMap<DefinedMemoryIndex, MemoryImageFile>,
+    /// For each data segment, whether an image replaces it.
+    imaged_segments: Vec<bool>,
 }
 
 impl Module {
@@ -43,7 +50,21 @@ impl Module {
             .iter()
             .map(|(i, t)| engine.register_type(t, env.typed_type_ids.get(&i).map(|canonical| (id, *canonical))))
             .collect();
-        Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), env, code, offsets, shared_types }) })
+        let mut images = BTreeMap::new();
+        let mut imaged_segments = vec![false; env.data.len()];
+        if engine.tunables().memory_init_cow {
+            for (def, image) in kiln_environ::memory_images(&env) {
+                let file = MemoryImageFile::new(image.offset, &image.bytes)
+                    .map_err(|e| Error::Other(format!("cannot create a memory image: {e}")))?;
+                for d in image.segments {
+                    imaged_segments[d.index()] = true;
+                }
+                images.insert(def, file);
+            }
+        }
+        Ok(Module {
+            inner: Arc::new(ModuleInner { engine: engine.clone(), env, code, offsets, shared_types, images, imaged_segments }),
+        })
     }
 
     /// Compile the module in a `.wasm` or `.wat` file.
@@ -84,9 +105,19 @@ impl Module {
         &self.inner.offsets
     }
 
+    /// The copy-on-write image of defined memory `m`, if it has one.
+    pub(crate) fn memory_image(&self, m: DefinedMemoryIndex) -> Option<&MemoryImageFile> {
+        self.inner.images.get(&m)
+    }
+
+    /// Whether a memory image already holds data segment `d`.
+    pub(crate) fn segment_is_imaged(&self, d: kiln_environ::DataIndex) -> bool {
+        self.inner.imaged_segments[d.index()]
+    }
+
     /// The engine-wide id of module type `t`.
     pub(crate) fn shared_type(&self, t: TypeIndex) -> u32 {
-        self.inner.shared_types[cranelift_entity::EntityRef::index(t)]
+        self.inner.shared_types[t.index()]
     }
 
     pub(crate) fn entity_type(&self, index: EntityIndex) -> ExternType {

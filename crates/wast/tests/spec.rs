@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-/// The engine configurations every spec file runs under.
-const CONFIGS: &[&str] = &["default", "bounds-checks"];
+/// The engine configurations every spec file runs under: the defaults; explicit bounds
+/// checks; and eager initialization (data segments copied, not mapped from an image).
+const CONFIGS: &[&str] = &["default", "bounds-checks", "eager-init"];
 
 /// Name of the trial that checks the expected-failures list itself.
 const LIST_TRIAL: &str = "spec-expected-failures.txt";
@@ -78,6 +79,7 @@ fn make_config(name: &str) -> Result<kiln::Config, String> {
     let settings: &[(&str, &str)] = match name {
         "default" => &[],
         "bounds-checks" => &[("memory-reservation", "0"), ("memory-guard-size", "0")],
+        "eager-init" => &[("memory-init-cow", "n")],
         other => return Err(format!("unknown configuration `{other}`")),
     };
     for (key, value) in settings {

@@ -174,8 +174,8 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData) -> Result<(
     let offsets = module.offsets();
     let tunables = store.engine.tunables().clone();
     for (m, ty) in env.memories.iter().skip(env.num_imported_memories) {
-        let mut memory = LinearMemory::new(*ty, &tunables).map_err(Error::Limit)?;
         let def = env.defined_memory_index(m).expect("defined memory");
+        let mut memory = LinearMemory::new(*ty, &tunables, module.memory_image(def)).map_err(Error::Limit)?;
         memory.set_definition(data.vmctx.at(offsets.defined_memory(def)));
         store.memories.push(memory);
         data.memories.push(store.memories.len() - 1);
@@ -228,6 +228,10 @@ fn initialize(store: &mut StoreOpaque, index: usize) -> Result<(), Error> {
     for (d, segment) in env.data.iter() {
         let SegmentMode::Active(memory, offset) = &segment.mode else { continue };
         store.instances[index].dropped_data[d.index()] = true;
+        if module.segment_is_imaged(d) {
+            // Already mapped in from the module's memory image.
+            continue;
+        }
         let offset = eval(store, &store.instances[index], offset)?.bits() as u32 as usize;
         let m = store.instances[index].memories[memory.index()];
         let bytes = store.memories[m].data_mut();

@@ -5,6 +5,7 @@
 //! The memory's `VMMemoryDefinition` (inline in the owning instance's vmctx, or boxed here for
 //! host-created memories) is kept up to date on every change.
 use super::mmap::{Mmap, page_size};
+use super::memory_image::MemoryImageFile;
 use super::vmcontext::VMMemoryDefinition;
 use kiln_environ::{Memory, Tunables, WASM_PAGE_SIZE};
 
@@ -31,8 +32,9 @@ fn round_up(n: usize) -> usize {
 }
 
 impl LinearMemory {
-    /// Create a memory of type `ty` with its minimum size.
-    pub fn new(ty: Memory, tunables: &Tunables) -> Result<LinearMemory, String> {
+    /// Create a memory of type `ty` with its minimum size, its initial contents mapped
+    /// copy-on-write from `image` if given.
+    pub fn new(ty: Memory, tunables: &Tunables, image: Option<&MemoryImageFile>) -> Result<LinearMemory, String> {
         if ty.minimum > ty.max_pages() || ty.maximum.is_some_and(|max| max < ty.minimum) {
             return Err(format!(
                 "memory minimum of {} pages exceeds its maximum of {} pages",
@@ -61,6 +63,16 @@ impl LinearMemory {
         };
         m.definition = &mut *m.own_definition;
         m.remap(reserved, len)?;
+        if let (Some(image), Some(mmap)) = (image, &m.mmap) {
+            let end = image.offset.checked_add(image.len as u64).ok_or("memory image overflows")?;
+            if end > len as u64 || image.offset as usize % page_size() != 0 {
+                return Err("memory image lies outside the memory's initial size".into());
+            }
+            // SAFETY: the image's range lies within the accessible part of this memory's own
+            // mapping (checked above) and no Rust reference to its bytes exists yet.
+            unsafe { image.map_at(mmap.as_ptr().add(image.offset as usize)) }
+                .map_err(|e| format!("cannot map memory image: {e}"))?;
+        }
         Ok(m)
     }
 

@@ -8,6 +8,7 @@ pub mod builtins;
 pub mod code_memory;
 pub mod instance;
 pub mod memory;
+pub mod memory_image;
 pub mod mmap;
 pub mod store;
 pub mod table;
