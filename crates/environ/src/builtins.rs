@@ -66,6 +66,9 @@ builtins! {
     TableInit = "table_init" (I32, I32, I32, I32, I32) -> [I32];
     /// `elem.drop`: `(elem_index)`.
     ElemDrop = "elem_drop" (I32) -> [];
+    /// First read of a not-yet-initialized funcref table element: `(table, index) ->
+    /// funcref`; fills the element from the table's image.
+    TableLazyInit = "table_lazy_init" (I32, I32) -> [Pointer];
 }
 
 impl BuiltinFunction {

@@ -14,6 +14,10 @@ pub struct Tunables {
     /// Whether dense constant data segments are mapped copy-on-write from a memory image at
     /// instantiation instead of being copied.
     pub memory_init_cow: bool,
+    /// Whether funcref tables start "not yet initialized" and are filled from a precomputed
+    /// image on first read. Compiled code and runtime then encode every funcref table
+    /// element: 0 is "not yet initialized", anything else is the reference with bit 0 set.
+    pub table_lazy_init: bool,
 }
 
 impl Default for Tunables {
@@ -23,6 +27,7 @@ impl Default for Tunables {
             memory_guard_size: 32 << 20,
             max_wasm_stack: 512 << 10,
             memory_init_cow: true,
+            table_lazy_init: true,
         }
     }
 }

@@ -68,6 +68,12 @@ impl Config {
         self
     }
 
+    /// Whether funcref tables are filled lazily from a precomputed image (default: yes).
+    pub fn table_lazy_init(&mut self, enable: bool) -> &mut Self {
+        self.tunables.table_lazy_init = enable;
+        self
+    }
+
     /// Apply one `key=value` setting: `memory-reservation`, `memory-guard-size`,
     /// `max-wasm-stack` (byte counts, with optional `k`/`m`/`g` units).
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self> {
@@ -79,8 +85,9 @@ impl Config {
                 Ok(self.max_wasm_stack(usize::try_from(n).map_err(|_| Error::Other(format!("-O {key}: too large")))?))
             }
             "memory-init-cow" => Ok(self.memory_init_cow(parse_bool(key, value)?)),
+            "table-lazy-init" => Ok(self.table_lazy_init(parse_bool(key, value)?)),
             _ => Err(Error::Other(format!(
-                "unknown setting `{key}` (known: memory-reservation, memory-guard-size, max-wasm-stack, memory-init-cow)"
+                "unknown setting `{key}` (known: memory-reservation, memory-guard-size, max-wasm-stack, memory-init-cow, table-lazy-init)"
             ))),
         }
     }
@@ -102,5 +109,7 @@ mod tests {
         c.set("memory-init-cow", "n").unwrap();
         assert!(!c.tunables.memory_init_cow);
         assert!(c.set("memory-init-cow", "maybe").is_err());
+        c.set("table-lazy-init", "no").unwrap();
+        assert!(!c.tunables.table_lazy_init);
     }
 }

@@ -2,7 +2,7 @@
 use crate::store::StoreOpaqueExt;
 use crate::vm::memory::LinearMemory;
 use crate::vm::table::TableStorage;
-use crate::{AsContext, AsContextMut, Error, ExternType, Func, GlobalType, MemoryType, Mutability, Result, StoreContext, TableType, Val};
+use crate::{AsContext, AsContextMut, Error, ValType, ExternType, Func, GlobalType, MemoryType, Mutability, Result, StoreContext, TableType, Val};
 
 /// Something a module can import or export.
 #[derive(Clone, Copy, Debug)]
@@ -137,7 +137,8 @@ impl Table {
             return Err(Error::Other(format!("table of {} initialized with a {}", ty.element(), init.ty())));
         }
         let raw = init.to_raw(s)?.bits() as usize;
-        let table = TableStorage::new(ty.to_env(), raw).map_err(Error::Limit)?;
+        let encoded = s.engine.tunables().table_lazy_init && ty.element() == ValType::FuncRef;
+        let table = TableStorage::new(ty.to_env(), raw, encoded).map_err(Error::Limit)?;
         s.tables.push(table);
         Ok(Table { store: s.id, index: s.tables.len() - 1 })
     }
@@ -149,16 +150,15 @@ impl Table {
 
     /// The table's size.
     pub fn size(&self, store: impl AsContext) -> u64 {
-        store.as_context().opaque().tables[self.index].elements().len() as u64
+        store.as_context().opaque().tables[self.index].len() as u64
     }
 
     /// The element at `index`.
     pub fn get(&self, mut store: impl AsContextMut, index: u64) -> Option<Val> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
-        let table = &s.tables[self.index];
-        let raw = *table.elements().get(usize::try_from(index).ok()?)?;
-        let ty = table.ty().element;
+        let raw = s.table_get(self.index, usize::try_from(index).ok()?)?;
+        let ty = s.tables[self.index].ty().element;
         Some(Val::from_raw(s, crate::vm::store::ValRaw::from_bits(raw as u128), ty))
     }
 }

@@ -5,7 +5,7 @@ use crate::vm::memory_image::MemoryImageFile;
 use cranelift_entity::EntityRef;
 use std::collections::BTreeMap;
 use crate::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, Result, TableType};
-use kiln_environ::{DefinedMemoryIndex, EntityIndex, TypeIndex, VMOffsets};
+use kiln_environ::{DefinedMemoryIndex, DefinedTableIndex, EntityIndex, FuncIndex, TypeIndex, VMOffsets};
 use std::sync::Arc;
 
 /// A compiled module.
@@ -24,6 +24,10 @@ struct ModuleInner {
     images: BTreeMap<DefinedMemoryIndex, MemoryImageFile>,
     /// For each data segment, whether an image replaces it.
     imaged_segments: Vec<bool>,
+    /// Lazily initialized tables' images (when the engine initializes tables lazily).
+    table_images: BTreeMap<DefinedTableIndex, Arc<[Option<FuncIndex>]>>,
+    /// For each element segment, whether a table image replaces it.
+    table_image_segments: Vec<bool>,
 }
 
 impl Module {
@@ -62,8 +66,28 @@ impl Module {
                 images.insert(def, file);
             }
         }
+        let mut table_images = BTreeMap::new();
+        let mut table_image_segments = vec![false; env.elements.len()];
+        if engine.tunables().table_lazy_init {
+            for (def, image) in kiln_environ::table_images(&env) {
+                for e in image.segments {
+                    table_image_segments[e.index()] = true;
+                }
+                table_images.insert(def, image.elements.into());
+            }
+        }
         Ok(Module {
-            inner: Arc::new(ModuleInner { engine: engine.clone(), env, code, offsets, shared_types, images, imaged_segments }),
+            inner: Arc::new(ModuleInner {
+                engine: engine.clone(),
+                env,
+                code,
+                offsets,
+                shared_types,
+                images,
+                imaged_segments,
+                table_images,
+                table_image_segments,
+            }),
         })
     }
 
@@ -113,6 +137,16 @@ impl Module {
     /// Whether a memory image already holds data segment `d`.
     pub(crate) fn segment_is_imaged(&self, d: kiln_environ::DataIndex) -> bool {
         self.inner.imaged_segments[d.index()]
+    }
+
+    /// The image of lazily initialized table `t`, if it has one.
+    pub(crate) fn table_image(&self, t: DefinedTableIndex) -> Option<&Arc<[Option<FuncIndex>]>> {
+        self.inner.table_images.get(&t)
+    }
+
+    /// Whether a table image already holds element segment `e`.
+    pub(crate) fn segment_in_table_image(&self, e: kiln_environ::ElemIndex) -> bool {
+        self.inner.table_image_segments[e.index()]
     }
 
     /// The engine-wide id of module type `t`.

@@ -369,3 +369,41 @@ fn extern_refs_round_trip_and_are_released_when_nothing_holds_them() {
     store.gc();
     assert!(dropped.load(Ordering::SeqCst), "nothing holds it any more");
 }
+
+#[test]
+fn lazily_initialized_tables_read_the_same_as_eager_ones() {
+    for lazy in [true, false] {
+        let mut config = Config::new();
+        config.table_lazy_init(lazy);
+        let engine = Engine::new(&config).unwrap();
+        let module = Module::new(
+            &engine,
+            r#"(module
+                (type $r (func (result i32)))
+                (table $t (export "t") 100000 funcref)
+                (table $u 10 funcref)
+                (elem (table $t) (i32.const 5000) func $a $b)
+                (func $a (result i32) (i32.const 1))
+                (func $b (result i32) (i32.const 2))
+                (func (export "call") (param i32) (result i32) (call_indirect $t (type $r) (local.get 0)))
+                (func (export "copy_and_call") (result i32)
+                  (table.copy $u $t (i32.const 0) (i32.const 4999) (i32.const 3))
+                  (i32.add (call_indirect $u (type $r) (i32.const 1)) (call_indirect $u (type $r) (i32.const 2))))
+                (func (export "is_null") (param i32) (result i32) (ref.is_null (table.get $t (local.get 0)))))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let table = instance.get_table(&mut store, "t").unwrap();
+        // The host reads an entry wasm never touched.
+        assert!(matches!(table.get(&mut store, 5001), Some(Val::FuncRef(Some(_)))));
+        assert!(matches!(table.get(&mut store, 4999), Some(Val::FuncRef(None))));
+        let copy_and_call = instance.get_typed_func::<(), i32>(&mut store, "copy_and_call").unwrap();
+        assert_eq!(copy_and_call.call(&mut store, ()).unwrap(), 3, "lazy={lazy}");
+        let call = instance.get_typed_func::<i32, i32>(&mut store, "call").unwrap();
+        assert_eq!(call.call(&mut store, 5000).unwrap(), 1);
+        assert_eq!(trap_of(call.call(&mut store, 7).unwrap_err()), Trap::IndirectCallToNull);
+        let is_null = instance.get_typed_func::<i32, i32>(&mut store, "is_null").unwrap();
+        assert_eq!((is_null.call(&mut store, 5001).unwrap(), is_null.call(&mut store, 99999).unwrap()), (0, 1));
+    }
+}

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 /// The engine configurations every spec file runs under: the defaults; explicit bounds
-/// checks; and eager initialization (data segments copied, not mapped from an image).
+/// checks; and eager initialization (data segments copied, not mapped from an image; tables
+/// filled at instantiation, not lazily).
 const CONFIGS: &[&str] = &["default", "bounds-checks", "eager-init"];
 
 /// Name of the trial that checks the expected-failures list itself.
@@ -79,7 +80,7 @@ fn make_config(name: &str) -> Result<kiln::Config, String> {
     let settings: &[(&str, &str)] = match name {
         "default" => &[],
         "bounds-checks" => &[("memory-reservation", "0"), ("memory-guard-size", "0")],
-        "eager-init" => &[("memory-init-cow", "n")],
+        "eager-init" => &[("memory-init-cow", "n"), ("table-lazy-init", "n")],
         other => return Err(format!("unknown configuration `{other}`")),
     };
     for (key, value) in settings {

@@ -113,11 +113,7 @@ impl FuncTranslator<'_, '_> {
         // The table entry, bounds-checked.
         let entry_address = self.table_entry_address(table, index)?;
         let readonly = self.flags(Access::ReadOnly);
-        let table_flags = self.flags(Access::Table);
-        let func_ref = self
-            .builder
-            .ins()
-            .load(self.pointer_type, table_flags, entry_address, 0);
+        let func_ref = self.load_table_entry(table, index, entry_address)?;
         self.builder
             .ins()
             .trapz(func_ref, abi::trap_code(Trap::IndirectCallToNull));

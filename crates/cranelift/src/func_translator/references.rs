@@ -1,9 +1,12 @@
 //! Reference values and table elements: `ref.null`, `ref.is_null`, `ref.as_non_null`,
-//! `ref.func`, `table.get`, `table.set`, `table.size`, and the bounds-checked address of a
-//! table entry that `call_indirect` shares. A function reference is a `*const VMFuncRef`
-//! (0 is null); every table element is one pointer.
+//! `ref.func`, `table.get`, `table.set`, `table.size`, and the bounds-checked address and
+//! lazy-aware load of a table entry that `call_indirect` shares. A function reference is a
+//! `*const VMFuncRef` (0 is null); every table element is one pointer. With lazy table
+//! initialization on, funcref table elements are encoded: 0 means "not yet initialized" (a
+//! cold path asks the runtime to fill it from the table's image) and any other value is the
+//! reference with bit 0 set.
 use cranelift_codegen::ir::{InstBuilder, Value, condcodes::IntCC, types::I32, types::I64};
-use kiln_environ::{CompileError, FuncIndex, Table, TableIndex, Trap, VMOffsets};
+use kiln_environ::{BuiltinFunction, CompileError, FuncIndex, Table, TableIndex, Trap, VMOffsets, WasmValType};
 use wasmparser::WasmModuleResources;
 
 use super::regions::Access;
@@ -11,6 +14,46 @@ use super::{FuncTranslator, internal};
 use crate::abi;
 
 impl FuncTranslator<'_, '_> {
+    /// Whether table `table`'s elements are encoded for lazy initialization.
+    fn lazy_table(&self, table: u32) -> Result<bool, CompileError> {
+        let ty = self
+            .resources
+            .table_at(table)
+            .ok_or_else(|| internal(format!("table {table} is not in the module")))?;
+        Ok(self.env.tunables.table_lazy_init && Table::from_wasmparser(&ty)?.element == WasmValType::FuncRef)
+    }
+
+    /// Load the element of table `table` at `address` (element `index`, bounds-checked).
+    /// For a lazily initialized table, a 0 entry takes a cold path to the runtime, which
+    /// fills it; other entries lose their tag bit.
+    pub(super) fn load_table_entry(&mut self, table: u32, index: Value, address: Value) -> Result<Value, CompileError> {
+        let flags = self.flags(super::regions::Access::Table);
+        let raw = self.builder.ins().load(self.pointer_type, flags, address, 0);
+        if !self.lazy_table(table)? {
+            return Ok(raw);
+        }
+        let cold = self.builder.create_block();
+        let done = self.builder.create_block();
+        let value = self.builder.append_block_param(done, self.pointer_type);
+        self.builder.set_cold_block(cold);
+        let untagged = self.builder.ins().band_imm_u(raw, -2i64);
+        self.builder.ins().brif(raw, done, &[untagged.into()], cold, &[]);
+        self.builder.seal_block(cold);
+        self.builder.switch_to_block(cold);
+        let table_index = self.builder.ins().iconst(I32, i64::from(table));
+        let callee = self.builtin(BuiltinFunction::TableLazyInit);
+        let call = self.builder.ins().call(callee, &[self.vmctx, table_index, index]);
+        let filled = *self
+            .builder
+            .inst_results(call)
+            .first()
+            .ok_or_else(|| internal("table_lazy_init builtin without a result"))?;
+        self.builder.ins().jump(done, &[filled.into()]);
+        self.builder.seal_block(done);
+        self.builder.switch_to_block(done);
+        Ok(value)
+    }
+
     /// Check that table `table` is one Kiln translates, and name it.
     pub(super) fn check_table(&self, table: u32) -> Result<TableIndex, CompileError> {
         let ty = self
@@ -100,8 +143,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn table_get(&mut self, table: u32) -> Result<(), CompileError> {
         let index = self.pop()?;
         let address = self.table_entry_address(table, index)?;
-        let flags = self.flags(Access::Table);
-        let value = self.builder.ins().load(self.pointer_type, flags, address, 0);
+        let value = self.load_table_entry(table, index, address)?;
         self.push(value);
         Ok(())
     }
@@ -110,6 +152,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn table_set(&mut self, table: u32) -> Result<(), CompileError> {
         let (index, value) = self.pop2()?;
         let address = self.table_entry_address(table, index)?;
+        let value = if self.lazy_table(table)? { self.builder.ins().bor_imm_u(value, 1) } else { value };
         let flags = self.flags(Access::Table);
         self.builder.ins().store(flags, value, address, 0);
         Ok(())

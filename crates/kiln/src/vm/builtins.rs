@@ -21,6 +21,7 @@ pub struct BuiltinTable {
     table_copy: unsafe extern "C" fn(usize, u32, u32, u32, u32, u32) -> u32,
     table_init: unsafe extern "C" fn(usize, u32, u32, u32, u32, u32) -> u32,
     elem_drop: unsafe extern "C" fn(usize, u32),
+    table_lazy_init: unsafe extern "C" fn(usize, u32, u32) -> usize,
 }
 
 /// The table every vmctx points at.
@@ -35,6 +36,7 @@ pub static BUILTINS: BuiltinTable = BuiltinTable {
     table_copy,
     table_init,
     elem_drop,
+    table_lazy_init,
 };
 
 /// The store and instance index behind a vmctx.
@@ -127,11 +129,10 @@ unsafe extern "C" fn table_fill(vmctx: usize, table: u32, dst: u32, value: usize
     // SAFETY: called by compiled code with its own vmctx.
     let (store, instance) = unsafe { store_of(vmctx) };
     let t = store.instances[instance].tables[table as usize];
-    let elements = store.tables[t].elements_mut();
-    if !in_bounds(u64::from(dst), u64::from(len), elements.len() as u64) {
+    if !in_bounds(u64::from(dst), u64::from(len), store.tables[t].len() as u64) {
         return 0;
     }
-    elements[dst as usize..(dst + len) as usize].fill(value);
+    store.tables[t].fill(dst as usize, len as usize, value);
     1
 }
 
@@ -139,12 +140,14 @@ unsafe extern "C" fn table_copy(vmctx: usize, dst_table: u32, src_table: u32, ds
     // SAFETY: called by compiled code with its own vmctx.
     let (store, instance) = unsafe { store_of(vmctx) };
     let (d, s) = (store.instances[instance].tables[dst_table as usize], store.instances[instance].tables[src_table as usize]);
-    let (dst_len, src_len) = (store.tables[d].elements().len() as u64, store.tables[s].elements().len() as u64);
+    let (dst_len, src_len) = (store.tables[d].len() as u64, store.tables[s].len() as u64);
     if !in_bounds(u64::from(src), u64::from(len), src_len) || !in_bounds(u64::from(dst), u64::from(len), dst_len) {
         return 0;
     }
-    let items = store.tables[s].elements()[src as usize..(src + len) as usize].to_vec();
-    store.tables[d].elements_mut()[dst as usize..(dst + len) as usize].copy_from_slice(&items);
+    // Decoded (and lazily filled) source elements: a "not yet initialized" source means the
+    // source table's image, not the destination's.
+    let items: Vec<usize> = (src..src + len).map(|i| store.table_get(s, i as usize).unwrap_or(0)).collect();
+    store.tables[d].write(dst as usize, &items);
     1
 }
 
@@ -155,12 +158,12 @@ unsafe extern "C" fn table_init(vmctx: usize, table: u32, elem: u32, dst: u32, s
     let items = &module.env().elements[ElemIndex::new(elem as usize)].items;
     let available = if store.instances[instance].dropped_elems[elem as usize] { 0 } else { items.len() as u64 };
     let t = store.instances[instance].tables[table as usize];
-    let size = store.tables[t].elements().len() as u64;
+    let size = store.tables[t].len() as u64;
     if !in_bounds(u64::from(src), u64::from(len), available) || !in_bounds(u64::from(dst), u64::from(len), size) {
         return 0;
     }
     let Ok(values) = element_items(store, instance, items, src as usize, len as usize) else { return 0 };
-    store.tables[t].elements_mut()[dst as usize..(dst + len) as usize].copy_from_slice(&values);
+    store.tables[t].write(dst as usize, &values);
     1
 }
 
@@ -168,6 +171,13 @@ unsafe extern "C" fn elem_drop(vmctx: usize, elem: u32) {
     // SAFETY: called by compiled code with its own vmctx.
     let (store, instance) = unsafe { store_of(vmctx) };
     store.instances[instance].dropped_elems[elem as usize] = true;
+}
+
+unsafe extern "C" fn table_lazy_init(vmctx: usize, table: u32, index: u32) -> usize {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (store, instance) = unsafe { store_of(vmctx) };
+    let t = store.instances[instance].tables[table as usize];
+    store.table_get(t, index as usize).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -190,6 +200,7 @@ mod tests {
             (BuiltinFunction::TableCopy, offset_of!(BuiltinTable, table_copy)),
             (BuiltinFunction::TableInit, offset_of!(BuiltinTable, table_init)),
             (BuiltinFunction::ElemDrop, offset_of!(BuiltinTable, elem_drop)),
+            (BuiltinFunction::TableLazyInit, offset_of!(BuiltinTable, table_lazy_init)),
         ];
         for (b, offset) in fields {
             assert_eq!(offset, b.index() as usize * 8, "{}", b.name());

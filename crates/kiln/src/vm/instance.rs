@@ -4,7 +4,7 @@
 //! segments applied before the trap, as the spec requires.
 use super::memory::LinearMemory;
 use super::store::{InstanceData, StoreOpaque, ValRaw, init_vmctx_header};
-use super::table::TableStorage;
+use super::table::{LazyImage, TableStorage};
 use super::vmcontext::*;
 use crate::Error;
 use kiln_environ::{
@@ -154,7 +154,7 @@ pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[R
     // Defined memories, tables and globals. Until the instance is committed to the store,
     // a failure rolls the store back: nothing may keep pointing into this vmctx.
     let saved = (store.memories.len(), store.tables.len(), store.globals.len());
-    if let Err(e) = define_entities(store, &mut data) {
+    if let Err(e) = define_entities(store, &mut data, index) {
         store.memories.truncate(saved.0);
         store.tables.truncate(saved.1);
         store.globals.truncate(saved.2);
@@ -168,7 +168,7 @@ pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[R
 }
 
 /// Create the defined memories, tables and globals of a new instance and initialize tables.
-fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData) -> Result<(), Error> {
+fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: usize) -> Result<(), Error> {
     let module = data.module.clone();
     let env = module.env();
     let offsets = module.offsets();
@@ -181,8 +181,12 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData) -> Result<(
         data.memories.push(store.memories.len() - 1);
     }
     for (t, ty) in env.tables.iter().skip(env.num_imported_tables) {
-        let mut table = TableStorage::new(*ty, 0).map_err(Error::Limit)?;
+        let encoded = tunables.table_lazy_init && ty.element == kiln_environ::WasmValType::FuncRef;
+        let mut table = TableStorage::new(*ty, 0, encoded).map_err(Error::Limit)?;
         let def = env.defined_table_index(t).expect("defined table");
+        if let Some(elements) = module.table_image(def) {
+            table.set_lazy_image(LazyImage { instance: index, elements: elements.clone() });
+        }
         table.set_definition(data.vmctx.at(offsets.defined_table(def)));
         store.tables.push(table);
         data.tables.push(store.tables.len() - 1);
@@ -202,7 +206,8 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData) -> Result<(
         if let Some(init) = init {
             let value = eval(store, data, init)?.bits() as usize;
             let t = data.tables[env.table_index(def).index()];
-            store.tables[t].elements_mut().fill(value);
+            let len = store.tables[t].len();
+            store.tables[t].fill(0, len, value);
         }
     }
 
@@ -216,14 +221,17 @@ fn initialize(store: &mut StoreOpaque, index: usize) -> Result<(), Error> {
         // Active and declared segments are dropped once instantiation has applied them.
         store.instances[index].dropped_elems[e.index()] = !matches!(segment.mode, SegmentMode::Passive);
         let SegmentMode::Active(table, offset) = &segment.mode else { continue };
+        if module.segment_in_table_image(e) {
+            // The table reads it from its image on demand.
+            continue;
+        }
         let offset = eval(store, &store.instances[index], offset)?.bits() as u32 as usize;
         let items = element_items(store, index, &segment.items, 0, segment.items.len())?;
         let t = store.instances[index].tables[table.index()];
-        let elements = store.tables[t].elements_mut();
-        let Some(dst) = offset.checked_add(items.len()).and_then(|end| elements.get_mut(offset..end)) else {
+        if offset.checked_add(items.len()).is_none_or(|end| end > store.tables[t].len()) {
             return Err(Error::Trap(Trap::TableOutOfBounds));
-        };
-        dst.copy_from_slice(&items);
+        }
+        store.tables[t].write(offset, &items);
     }
     for (d, segment) in env.data.iter() {
         let SegmentMode::Active(memory, offset) = &segment.mode else { continue };
@@ -263,7 +271,7 @@ pub fn element_items(store: &StoreOpaque, index: usize, items: &ElementItems, st
 }
 
 /// The address of the `VMFuncRef` of function `f` of an instance.
-fn func_ref_addr(store: &StoreOpaque, data: &InstanceData, f: FuncIndex) -> usize {
+pub fn func_ref_addr(store: &StoreOpaque, data: &InstanceData, f: FuncIndex) -> usize {
     let env = data.module.env();
     match env.defined_func_index(f) {
         Some(def) => data.vmctx.addr() + data.module.offsets().func_ref(def) as usize,

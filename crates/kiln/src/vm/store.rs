@@ -269,6 +269,21 @@ impl StoreOpaque {
         unsafe { &*self.funcs[func].func_ref }
     }
 
+    /// Element `i` of table `t`, decoded, filling a not-yet-initialized element from the
+    /// table's image first. `None` past the end.
+    pub fn table_get(&mut self, t: usize, i: usize) -> Option<usize> {
+        if let Some(value) = self.tables[t].get(i)? {
+            return Some(value);
+        }
+        let image = self.tables[t].image()?.clone();
+        let value = match image.elements.get(i).copied().flatten() {
+            Some(f) => super::instance::func_ref_addr(self, &self.instances[image.instance], f),
+            None => 0,
+        };
+        self.tables[t].set(i, value);
+        Some(value)
+    }
+
     /// Add a host-owned global.
     pub fn add_global(&mut self, ty: Global, value: ValRaw) -> usize {
         let mut def = Box::new(VMGlobalDefinition { bytes: value.0 });
@@ -337,7 +352,7 @@ impl StoreOpaque {
         };
         for table in &self.tables {
             if table.ty().element == kiln_environ::WasmValType::ExternRef {
-                table.elements().iter().for_each(|e| mark(*e));
+                table.extern_elements().iter().for_each(|e| mark(*e));
             }
         }
         for g in 0..self.globals.len() {
