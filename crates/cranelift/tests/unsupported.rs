@@ -19,42 +19,39 @@ fn unsupported(wat: &str) -> String {
 }
 
 #[test]
-fn simd_is_unsupported() {
+fn relaxed_simd_is_unsupported() {
     let what = unsupported(
-        r#"(module (func (param i32) (result i32)
-            (i8x16.extract_lane_s 0
-              (i8x16.add (i8x16.splat (local.get 0)) (i8x16.splat (local.get 0))))))"#,
+        r#"(module (func (param v128 v128) (result v128)
+            (i8x16.relaxed_swizzle (local.get 0) (local.get 1))))"#,
     );
-    assert_eq!(what, "SIMD (v128): i8x16.splat");
+    assert_eq!(what, "relaxed SIMD: i8x16.relaxed_swizzle");
     let error = CompileError::Unsupported(what).to_string();
-    assert_eq!(error, "unsupported: SIMD (v128): i8x16.splat");
+    assert_eq!(error, "unsupported: relaxed SIMD: i8x16.relaxed_swizzle");
 }
 
 #[test]
-fn v128_values_are_unsupported_wherever_they_appear() {
-    assert_eq!(unsupported("(module (func (param v128)))"), "SIMD (v128)");
-    assert_eq!(unsupported("(module (func (result v128) unreachable))"), "SIMD (v128)");
-    assert_eq!(unsupported("(module (func (local v128)))"), "SIMD (v128)");
-    assert_eq!(
-        unsupported("(module (global v128 (v128.const i64x2 0 0)) (func (drop (global.get 0))))"),
-        "SIMD (v128)"
-    );
-    assert_eq!(
-        unsupported("(module (func (block (result v128) unreachable) drop))"),
-        "SIMD (v128)"
-    );
-    assert_eq!(
-        unsupported("(module (func $f (param v128)) (func (call $f (v128.const i64x2 0 0))))"),
-        "SIMD (v128)"
-    );
+fn v128_values_are_translated_wherever_they_appear() {
+    for wat in [
+        "(module (func (param v128)))",
+        "(module (func (result v128) unreachable))",
+        "(module (func (local v128)))",
+        "(module (global v128 (v128.const i64x2 0 0)) (func (drop (global.get 0))))",
+        "(module (global (mut v128) (v128.const i64x2 0 0)) (func (global.set 0 (v128.const i64x2 1 2))))",
+        "(module (func (block (result v128) unreachable) drop))",
+        "(module (func $f (param v128)) (func (call $f (v128.const i64x2 0 0))))",
+        "(module (func (param i32) (result v128) (select (v128.const i32x4 0 0 0 0) (i32x4.splat (i32.const 1)) (local.get 0))))",
+    ] {
+        let result = translate(wat);
+        assert!(result.is_ok(), "{wat}: {result:?}");
+    }
 }
 
 #[test]
 fn invalid_wins_over_unsupported() {
-    // SIMD first, then an `i32.add` with one operand.
+    // Relaxed SIMD first, then an `i32.add` with one operand.
     let result = translate(
         r#"(module (func (result i32)
-            (drop (i8x16.splat (i32.const 1)))
+            (drop (i8x16.relaxed_swizzle (i8x16.splat (i32.const 1)) (i8x16.splat (i32.const 2))))
             (i32.add (i32.const 1))))"#,
     );
     match result {
@@ -64,8 +61,12 @@ fn invalid_wins_over_unsupported() {
         }
         other => panic!("expected an invalid module, got {other:?}"),
     }
-    // Unsupported parameter types, then an invalid body.
-    let result = translate("(module (func (param v128) (result i32) (i64.const 0)))");
+    // A relaxed SIMD operator, then a body that ends with the wrong result type.
+    let result = translate(
+        r#"(module (func (param v128) (result i32)
+            (drop (f32x4.relaxed_madd (local.get 0) (local.get 0) (local.get 0)))
+            (i64.const 0)))"#,
+    );
     assert!(matches!(result, Err(CompileError::Invalid { .. })), "{result:?}");
 }
 
@@ -95,7 +96,7 @@ fn unsupported_operators_in_unreachable_code_are_never_translated() {
         r#"(module (memory 1) (func
             (unreachable)
             (drop (i32.atomic.load (i32.const 0)))
-            (block (drop (i8x16.splat (i32.const 0))))))"#,
+            (block (drop (i8x16.relaxed_swizzle (v128.const i64x2 0 0) (v128.const i64x2 0 0))))))"#,
     )
     .expect("dead code is not translated");
     assert_eq!(functions.len(), 1);

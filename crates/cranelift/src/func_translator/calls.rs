@@ -16,7 +16,7 @@ use cranelift_codegen::ir::{
 use kiln_environ::{CompileError, FuncIndex, FuncKey, Trap, TypeIndex, VMOffsets};
 
 use super::regions::Access;
-use super::{FuncTranslator, check_func_type, internal};
+use super::{FuncTranslator, internal};
 use crate::abi;
 
 impl FuncTranslator<'_, '_> {
@@ -42,7 +42,6 @@ impl FuncTranslator<'_, '_> {
             .types
             .get(ty)
             .ok_or_else(|| internal(format!("type {} is not in the module", ty.as_u32())))?;
-        check_func_type(wasm_ty)?;
         let sig = self
             .builder
             .import_signature(abi::wasm_signature(self.env.isa, wasm_ty));

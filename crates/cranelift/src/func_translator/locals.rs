@@ -33,6 +33,7 @@ impl FuncTranslator<'_, '_> {
         let zero = match ty {
             types::F32 => self.builder.ins().f32const(Ieee32::with_bits(0)),
             types::F64 => self.builder.ins().f64const(Ieee64::with_bits(0)),
+            types::I8X16 => super::simd::vector_zero(&mut self.builder, ty),
             _ => self.builder.ins().iconst(ty, 0),
         };
         self.zeros.insert(ty, zero);

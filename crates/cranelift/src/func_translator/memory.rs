@@ -124,7 +124,7 @@ impl FuncTranslator<'_, '_> {
         let flags = self.flags(Access::Vmctx);
         let base = self.load_pointer(flags, definition.0, definition.1 + VMOffsets::MEMORY_BASE);
         let index = self.builder.ins().uextend(I64, index);
-        // A 32-bit memory's static offset is at most `u32::MAX` and `size` at most 8, so
+        // A 32-bit memory's static offset is at most `u32::MAX` and `size` at most 16, so
         // neither `offset + size` nor `index + offset + size` below can overflow.
         let offset = i64::try_from(offset).map_err(|_| internal("memory access offset exceeds 63 bits"))?;
         let size = i64::try_from(size).map_err(|_| internal("memory access size exceeds 63 bits"))?;
@@ -190,6 +190,19 @@ impl FuncTranslator<'_, '_> {
             StoreKind::Low32 => ins.istore32(flags, value, address, offset),
         };
         Ok(())
+    }
+
+    /// Pop the index of a SIMD access of `size` bytes (a whole `v128`, a lane, or the part a
+    /// widening, splatting or zero-filling load reads) and return its address and offset.
+    pub(super) fn pop_vector_address(
+        &mut self,
+        op: &Operator<'_>,
+        memarg: &MemArg,
+        size: u64,
+    ) -> Result<(Value, i32), CompileError> {
+        let m = self.memarg_memory(op, memarg)?;
+        let index = self.pop()?;
+        self.heap_address(m, index, memarg.offset, size)
     }
 
     /// `memory.size`: the current length in pages.

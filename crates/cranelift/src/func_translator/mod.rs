@@ -4,9 +4,9 @@
 //! first given to wasmparser's function validator, then translated. Translation keeps wasm's
 //! operand stack as SSA values (`stack`), wasm's control stack as an explicit stack of frames
 //! (`control`, never recursion: bodies are untrusted), locals as Cranelift variables
-//! (`locals`), and emits code for numeric operators (`numeric`), heap accesses (`memory`),
-//! calls (`calls`) and globals (`globals`). Loads of runtime structures and wasm memory
-//! accesses are sorted into alias regions (`regions`).
+//! (`locals`), and emits code for numeric and SIMD operators (`numeric`, `simd`), heap
+//! accesses (`memory`), calls (`calls`) and globals (`globals`). Loads of runtime structures
+//! and wasm memory accesses are sorted into alias regions (`regions`).
 //!
 //! The first operator Kiln cannot translate stops translation, but validation goes on to the
 //! end of the body: an invalid body is always reported as invalid, a valid one that uses an
@@ -20,6 +20,7 @@ mod memory;
 mod numeric;
 mod references;
 pub mod regions;
+mod simd;
 mod stack;
 mod unsupported;
 
@@ -175,7 +176,6 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
     /// Set up the entry block: parameters become locals, the stack limit is declared, and the
     /// function body's frame is pushed.
     fn begin(&mut self, ty: &WasmFuncType) -> Result<(), CompileError> {
-        check_func_type(ty)?;
         let entry = self.builder.create_block();
         self.builder.append_block_params_for_function_params(entry);
         self.builder.switch_to_block(entry);
@@ -238,9 +238,6 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
 
     /// The IR type of a wasm value type Kiln translates.
     fn value_type(&self, ty: WasmValType) -> Result<Type, CompileError> {
-        if ty == WasmValType::V128 {
-            return Err(CompileError::Unsupported(unsupported::SIMD.into()));
-        }
         Ok(abi::ir_type(self.env.isa, ty))
     }
 
@@ -343,6 +340,9 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             Operator::ElemDrop { elem_index } => self.elem_drop(elem_index),
 
             _ => {
+                if self.translate_simd(op)? {
+                    return Ok(());
+                }
                 if !self.translate_numeric(op)? {
                     return Err(unsupported::unsupported_operator(op));
                 }
@@ -350,19 +350,6 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
         }
         Ok(())
     }
-}
-
-/// A function type Kiln can translate: no `v128` anywhere.
-fn check_func_type(ty: &WasmFuncType) -> Result<(), CompileError> {
-    if ty
-        .params
-        .iter()
-        .chain(ty.results.iter())
-        .any(|t| *t == WasmValType::V128)
-    {
-        return Err(CompileError::Unsupported(unsupported::SIMD.into()));
-    }
-    Ok(())
 }
 
 /// An offset into a runtime structure as a Cranelift load offset.
