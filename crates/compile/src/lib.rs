@@ -8,6 +8,8 @@
 //!    signature;
 //! 3. compile in parallel ([`compile`]): phase one yields CLIF, `finish` turns it into machine
 //!    code (with inlining off, both phases run in one parallel pass);
+//! 4. inline ([`inline`], when on): over the call graph ([`call_graph`]), its strongly
+//!    connected components ([`scc`]) and their layers ([`stratify`]), bottom-up;
 //! 5. compile the builtin trampolines that relocations name ([`builtins`]);
 //! 6. pre-link ([`pre_link`]): sort every output by `FuncKey`;
 //! 7. link ([`link`]): one `.text` with every call resolved, written as an ELF with its trap
@@ -17,12 +19,16 @@
 #![forbid(unsafe_code)]
 
 pub mod builtins;
+pub mod call_graph;
 pub mod compile;
 pub mod compiled_function;
+pub mod inline;
 pub mod inputs;
 pub mod isa;
 pub mod link;
 pub mod pre_link;
+pub mod scc;
+pub mod stratify;
 
 use kiln_environ::{CompileError, Module, Tunables};
 
@@ -32,6 +38,21 @@ pub use isa::{KilnIsa, host_isa};
 pub struct CompiledModule {
     pub module: Module,
     pub elf: Vec<u8>,
+}
+
+/// The CLIF of `wasm`'s defined functions as `finish` would compile it (after inlining when
+/// `tunables` turn it on), in key order: for golden tests and debugging.
+pub fn module_clif(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result<String, CompileError> {
+    let translation = kiln_environ::translate_module(wasm)?;
+    let inputs::Inputs { module, jobs } = inputs::collect(translation, 0);
+    let mut clif = compile::clif_functions(isa, tunables, &module, jobs)?;
+    clif.sort_by_key(|(key, _)| *key);
+    Ok(clif
+        .iter()
+        .filter(|(key, _)| matches!(key, kiln_environ::FuncKey::DefinedWasmFunction(..)))
+        .map(|(_, f)| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// Compile `wasm` for `isa` with `tunables`.

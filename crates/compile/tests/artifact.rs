@@ -39,11 +39,14 @@ fn symbols_relocations_and_tables() {
 fn artifact_bytes_do_not_depend_on_the_thread_count() {
     let isa = host_isa().unwrap();
     let wasm = module_with_many_functions(300);
-    let compile = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| compile_module(&isa, &Tunables::default(), &wasm).unwrap().elf)
-    };
-    let one = compile(1);
-    assert_eq!(one, compile(4));
-    assert_eq!(one, compile(2));
+    for inlining in [false, true] {
+        let tunables = Tunables { inlining, ..Tunables::default() };
+        let compile = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| compile_module(&isa, &tunables, &wasm).unwrap().elf)
+        };
+        let one = compile(1);
+        assert_eq!(one, compile(4), "inlining={inlining}");
+        assert_eq!(one, compile(2), "inlining={inlining}");
+    }
 }

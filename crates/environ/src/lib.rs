@@ -28,7 +28,7 @@ pub use module::{ElementItems, EntityIndex, Export, FunctionInfo, Import, Module
 pub use table_image::{TableImage, table_images};
 pub use translate::{FunctionBodyData, ModuleTranslation, translate_module, wasm_features};
 pub use trap::Trap;
-pub use tunables::Tunables;
+pub use tunables::{IntraModuleInlining, Tunables};
 pub use types::*;
 pub use vmoffsets::{VMOffsets, VM_MAGIC};
 

@@ -1,6 +1,15 @@
 //! Tunables: the settings that change the code Kiln generates or how the runtime lays out
 //! memory. They are part of an artifact's identity.
 
+/// Whether calls between functions of one module may be inlined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IntraModuleInlining {
+    Yes,
+    No,
+    /// Only when the calling function uses the GC heap.
+    WhenUsingGc,
+}
+
 /// Code-generation and runtime-layout settings.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Tunables {
@@ -18,6 +27,14 @@ pub struct Tunables {
     /// image on first read. Compiled code and runtime then encode every funcref table
     /// element: 0 is "not yet initialized", anything else is the reference with bit 0 set.
     pub table_lazy_init: bool,
+    /// Whether to inline calls across functions.
+    pub inlining: bool,
+    /// Whether calls within one module are inlined.
+    pub inlining_intra_module: IntraModuleInlining,
+    /// A callee of at most this many IR values is always inlined.
+    pub inlining_small_callee_size: u32,
+    /// A call is not inlined when caller and callee together exceed this many IR values.
+    pub inlining_sum_size_threshold: u32,
 }
 
 impl Default for Tunables {
@@ -28,6 +45,12 @@ impl Default for Tunables {
             max_wasm_stack: 512 << 10,
             memory_init_cow: true,
             table_lazy_init: true,
+            // Off until measured: the benchmark programs of ../shared/bench need WASI to
+            // run, which Kiln does not have yet; issue 5 decides the default from them.
+            inlining: false,
+            inlining_intra_module: IntraModuleInlining::Yes,
+            inlining_small_callee_size: 50,
+            inlining_sum_size_threshold: 2000,
         }
     }
 }

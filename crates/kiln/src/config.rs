@@ -1,7 +1,7 @@
 //! `Config`: the settings an [`Engine`](crate::Engine) is built with, settable one by one or
 //! as `key=value` strings (the CLI's and the spec runner's `-O` options).
 use crate::{Error, Result};
-use kiln_environ::Tunables;
+use kiln_environ::{IntraModuleInlining, Tunables};
 
 /// Engine settings.
 #[derive(Clone, Debug, Default)]
@@ -27,6 +27,10 @@ fn parse_bytes(key: &str, value: &str) -> Result<u64> {
         _ => return Err(Error::Other(format!("-O {key}: unknown unit in `{value}`"))),
     };
     n.checked_mul(1 << shift).ok_or_else(|| Error::Other(format!("-O {key}: `{value}` is too large")))
+}
+
+fn parse_u32(key: &str, value: &str) -> Result<u32> {
+    value.parse().map_err(|_| Error::Other(format!("-O {key}: expected a number, got `{value}`")))
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool> {
@@ -74,6 +78,30 @@ impl Config {
         self
     }
 
+    /// Whether to inline calls across functions.
+    pub fn inlining(&mut self, enable: bool) -> &mut Self {
+        self.tunables.inlining = enable;
+        self
+    }
+
+    /// Whether calls within one module are inlined.
+    pub fn inlining_intra_module(&mut self, mode: IntraModuleInlining) -> &mut Self {
+        self.tunables.inlining_intra_module = mode;
+        self
+    }
+
+    /// A callee of at most this many IR values is always inlined (default 50).
+    pub fn inlining_small_callee_size(&mut self, size: u32) -> &mut Self {
+        self.tunables.inlining_small_callee_size = size;
+        self
+    }
+
+    /// Calls are not inlined past this caller + callee size in IR values (default 2000).
+    pub fn inlining_sum_size_threshold(&mut self, size: u32) -> &mut Self {
+        self.tunables.inlining_sum_size_threshold = size;
+        self
+    }
+
     /// Apply one `key=value` setting: `memory-reservation`, `memory-guard-size`,
     /// `max-wasm-stack` (byte counts, with optional `k`/`m`/`g` units).
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self> {
@@ -86,8 +114,16 @@ impl Config {
             }
             "memory-init-cow" => Ok(self.memory_init_cow(parse_bool(key, value)?)),
             "table-lazy-init" => Ok(self.table_lazy_init(parse_bool(key, value)?)),
+            "inlining" => Ok(self.inlining(parse_bool(key, value)?)),
+            "inlining-intra-module" => Ok(self.inlining_intra_module(match value {
+                "gc" => IntraModuleInlining::WhenUsingGc,
+                other if parse_bool(key, other)? => IntraModuleInlining::Yes,
+                _ => IntraModuleInlining::No,
+            })),
+            "inlining-small-callee-size" => Ok(self.inlining_small_callee_size(parse_u32(key, value)?)),
+            "inlining-sum-size-threshold" => Ok(self.inlining_sum_size_threshold(parse_u32(key, value)?)),
             _ => Err(Error::Other(format!(
-                "unknown setting `{key}` (known: memory-reservation, memory-guard-size, max-wasm-stack, memory-init-cow, table-lazy-init)"
+                "unknown setting `{key}` (known: memory-reservation, memory-guard-size, max-wasm-stack, memory-init-cow, table-lazy-init, inlining, inlining-intra-module, inlining-small-callee-size, inlining-sum-size-threshold)"
             ))),
         }
     }
@@ -111,5 +147,11 @@ mod tests {
         assert!(c.set("memory-init-cow", "maybe").is_err());
         c.set("table-lazy-init", "no").unwrap();
         assert!(!c.tunables.table_lazy_init);
+        c.set("inlining", "y").unwrap().set("inlining-intra-module", "gc").unwrap();
+        c.set("inlining-small-callee-size", "7").unwrap().set("inlining-sum-size-threshold", "9").unwrap();
+        assert!(c.tunables.inlining);
+        assert_eq!(c.tunables.inlining_intra_module, IntraModuleInlining::WhenUsingGc);
+        assert_eq!((c.tunables.inlining_small_callee_size, c.tunables.inlining_sum_size_threshold), (7, 9));
+        assert!(c.set("inlining-sum-size-threshold", "lots").is_err());
     }
 }

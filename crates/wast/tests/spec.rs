@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 /// The engine configurations every spec file runs under: the defaults; explicit bounds
-/// checks; and eager initialization (data segments copied, not mapped from an image; tables
-/// filled at instantiation, not lazily).
-const CONFIGS: &[&str] = &["default", "bounds-checks", "eager-init"];
+/// checks; eager initialization (data segments copied, not mapped from an image; tables
+/// filled at instantiation, not lazily); and inlining forced on for every call it can take
+/// (the most permissive thresholds).
+const CONFIGS: &[&str] = &["default", "bounds-checks", "eager-init", "inline-all"];
 
 /// Name of the trial that checks the expected-failures list itself.
 const LIST_TRIAL: &str = "spec-expected-failures.txt";
@@ -81,6 +82,11 @@ fn make_config(name: &str) -> Result<kiln::Config, String> {
         "default" => &[],
         "bounds-checks" => &[("memory-reservation", "0"), ("memory-guard-size", "0")],
         "eager-init" => &[("memory-init-cow", "n"), ("table-lazy-init", "n")],
+        "inline-all" => &[
+            ("inlining", "y"),
+            ("inlining-small-callee-size", "4294967295"),
+            ("inlining-sum-size-threshold", "4294967295"),
+        ],
         other => return Err(format!("unknown configuration `{other}`")),
     };
     for (key, value) in settings {
