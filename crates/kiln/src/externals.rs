@@ -91,13 +91,14 @@ impl Global {
 
     /// The global's type.
     pub fn ty(&self, store: impl AsContext) -> GlobalType {
-        GlobalType::from_env(store.as_context().opaque().globals[self.index].ty)
+        GlobalType::from_env(store.as_context().opaque().assert_store(self.store).globals[self.index].ty)
     }
 
     /// The global's value.
     pub fn get(&self, mut store: impl AsContextMut) -> Val {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
+        s.assert_store(self.store);
         let ty = s.globals[self.index].ty.ty;
         let raw = s.global_get(self.index);
         Val::from_raw(s, raw, ty)
@@ -145,18 +146,19 @@ impl Table {
 
     /// The table's type (its minimum is its current size).
     pub fn ty(&self, store: impl AsContext) -> TableType {
-        TableType::from_env(store.as_context().opaque().tables[self.index].ty())
+        TableType::from_env(store.as_context().opaque().assert_store(self.store).tables[self.index].ty())
     }
 
     /// The table's size.
     pub fn size(&self, store: impl AsContext) -> u64 {
-        store.as_context().opaque().tables[self.index].len() as u64
+        store.as_context().opaque().assert_store(self.store).tables[self.index].len() as u64
     }
 
     /// The element at `index`.
     pub fn get(&self, mut store: impl AsContextMut, index: u64) -> Option<Val> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
+        s.assert_store(self.store);
         let raw = s.table_get(self.index, usize::try_from(index).ok()?)?;
         let ty = s.tables[self.index].ty().element;
         Some(Val::from_raw(s, crate::vm::store::ValRaw::from_bits(raw as u128), ty))
@@ -183,29 +185,31 @@ impl Memory {
 
     /// The memory's type (its minimum is its current size).
     pub fn ty(&self, store: impl AsContext) -> MemoryType {
-        MemoryType::from_env(store.as_context().opaque().memories[self.index].ty())
+        MemoryType::from_env(store.as_context().opaque().assert_store(self.store).memories[self.index].ty())
     }
 
     /// The current size in pages.
     pub fn size(&self, store: impl AsContext) -> u64 {
-        store.as_context().opaque().memories[self.index].pages()
+        store.as_context().opaque().assert_store(self.store).memories[self.index].pages()
     }
 
     /// The memory's bytes.
     pub fn data<'a, T: 'a>(&self, store: impl Into<StoreContext<'a, T>>) -> &'a [u8] {
         let cx: StoreContext<'a, T> = store.into();
-        cx.0.opaque.memories[self.index].data()
+        cx.0.opaque.assert_store(self.store).memories[self.index].data()
     }
 
     /// The memory's bytes, for writing.
     pub fn data_mut<'a, T: 'a>(&self, store: impl Into<crate::StoreContextMut<'a, T>>) -> &'a mut [u8] {
         let cx: crate::StoreContextMut<'a, T> = store.into();
+        cx.0.opaque.assert_store(self.store);
         cx.0.opaque.memories[self.index].data_mut()
     }
 
     /// Grow by `delta` pages; returns the old size.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
         let mut cx = store.as_context_mut();
+        cx.opaque().check_store(self.store)?;
         cx.opaque().memories[self.index]
             .grow(delta)
             .ok_or_else(|| Error::Other(format!("failed to grow memory by {delta} pages")))

@@ -54,7 +54,7 @@ impl Func {
     /// The function's type.
     pub fn ty(&self, store: impl AsContext) -> FuncType {
         let cx = store.as_context();
-        let id = cx.opaque().func_ref(self.index).type_index;
+        let id = cx.opaque().assert_store(self.store).func_ref(self.index).type_index;
         FuncType::from_env(&cx.opaque().engine.func_type(id))
     }
 

@@ -155,11 +155,20 @@ impl<'a, T> From<&'a mut Store<T>> for StoreContextMut<'a, T> {
 
 /// Checks shared by every handle type.
 pub(crate) trait StoreOpaqueExt {
+    /// An error unless the handle with store id `id` belongs to this store.
     fn check_store(&self, id: u64) -> Result<()>;
+    /// The same for methods without a `Result`: misusing a handle with another store panics
+    /// with a clear message rather than acting on an unrelated object.
+    fn assert_store(&self, id: u64) -> &Self;
 }
 
 impl StoreOpaqueExt for StoreOpaque {
     fn check_store(&self, id: u64) -> Result<()> {
         if self.id == id { Ok(()) } else { Err(Error::Other("object used with the wrong store".into())) }
+    }
+
+    fn assert_store(&self, id: u64) -> &Self {
+        assert!(self.id == id, "object used with the wrong store");
+        self
     }
 }

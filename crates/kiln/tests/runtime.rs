@@ -407,3 +407,19 @@ fn lazily_initialized_tables_read_the_same_as_eager_ones() {
         assert_eq!((is_null.call(&mut store, 5001).unwrap(), is_null.call(&mut store, 99999).unwrap()), (0, 1));
     }
 }
+
+#[test]
+fn handles_of_another_store_are_refused() {
+    let engine = Engine::default();
+    let mut a = Store::new(&engine, ());
+    let mut b = Store::new(&engine, ());
+    let memory = kiln::Memory::new(&mut a, kiln::MemoryType::new(1, None)).unwrap();
+    let _ = kiln::Memory::new(&mut b, kiln::MemoryType::new(2, None)).unwrap();
+    assert!(memory.grow(&mut b, 1).is_err());
+    let size = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| memory.size(&b)));
+    let message = size.unwrap_err();
+    assert_eq!(message.downcast_ref::<&str>(), Some(&"object used with the wrong store"));
+    let f = Func::wrap(&mut a, || 1i32);
+    let module = Module::new(&engine, r#"(module (import "h" "f" (func (result i32))))"#).unwrap();
+    assert!(Instance::new(&mut b, &module, &[f.into()]).is_err());
+}
