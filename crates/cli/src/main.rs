@@ -1,9 +1,11 @@
 //! The `kiln` command: `kiln run` compiles and runs a module (calling an exported function
 //! with `--invoke`), `kiln wast` runs WebAssembly spec-test scripts. Options come before the
 //! file, as with wasmtime; `-O key=value` sets engine options.
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use clap::{Parser, Subcommand};
-use kiln::{Config, Engine, Linker, Module, Store, Val, ValType};
+use kiln::{Config, Engine};
+
+mod run;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,12 +40,22 @@ enum Command {
     Run {
         #[command(flatten)]
         options: Options,
-        /// The exported function to call (default: `_start`).
+        /// Call this exported function with ARGS as wasm values instead of running `_start`.
         #[arg(long, value_name = "NAME")]
         invoke: Option<String>,
-        /// The module.
+        /// Grant the host directory HOST to the program as GUEST (default: HOST); `::ro`
+        /// makes it read-only.
+        #[arg(long = "dir", value_name = "HOST[::GUEST[::ro]]")]
+        dirs: Vec<String>,
+        /// Set an environment variable for the program; a bare NAME passes the host's value.
+        #[arg(long = "env", value_name = "NAME[=VALUE]")]
+        envs: Vec<String>,
+        /// Instantiate FILE first and provide its exports as module NAME.
+        #[arg(long = "preload", value_name = "NAME=FILE")]
+        preloads: Vec<String>,
+        /// The module (.wasm or .wat).
         file: PathBuf,
-        /// Arguments for the invoked function.
+        /// The program's arguments (after argv[0], the file), or the values for --invoke.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -55,59 +67,6 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-}
-
-fn parse_arg(text: &str, ty: ValType) -> Result<Val> {
-    let bad = || anyhow!("argument `{text}` is not a valid {ty}");
-    Ok(match ty {
-        ValType::I32 => Val::I32(match text.parse::<i32>() {
-            Ok(v) => v,
-            Err(_) => text.parse::<u32>().map_err(|_| bad())? as i32,
-        }),
-        ValType::I64 => Val::I64(match text.parse::<i64>() {
-            Ok(v) => v,
-            Err(_) => text.parse::<u64>().map_err(|_| bad())? as i64,
-        }),
-        ValType::F32 => Val::from(text.parse::<f32>().map_err(|_| bad())?),
-        ValType::F64 => Val::from(text.parse::<f64>().map_err(|_| bad())?),
-        other => bail!("cannot pass a {other} argument from the command line"),
-    })
-}
-
-fn show(v: &Val) -> String {
-    match v {
-        Val::I32(v) => v.to_string(),
-        Val::I64(v) => v.to_string(),
-        Val::F32(b) => f32::from_bits(*b).to_string(),
-        Val::F64(b) => f64::from_bits(*b).to_string(),
-        Val::V128(v) => format!("{v:#034x}"),
-        Val::FuncRef(None) | Val::ExternRef(None) => "null".into(),
-        Val::FuncRef(Some(_)) => "<funcref>".into(),
-        Val::ExternRef(Some(_)) => "<externref>".into(),
-    }
-}
-
-fn run(options: &Options, invoke: Option<&str>, file: &PathBuf, args: &[String]) -> Result<ExitCode> {
-    let engine = Engine::new(&options.config()?)?;
-    let module = Module::from_file(&engine, file).with_context(|| format!("failed to compile {}", file.display()))?;
-    let mut store = Store::new(&engine, ());
-    let linker = Linker::new(&engine);
-    let instance = linker.instantiate(&mut store, &module)?;
-    let name = invoke.unwrap_or("_start");
-    let func = instance
-        .get_func(&mut store, name)
-        .ok_or_else(|| anyhow!("{} has no exported function `{name}`", file.display()))?;
-    let ty = func.ty(&store);
-    if args.len() != ty.params().len() {
-        bail!("`{name}` takes {} arguments ({ty}), {} given", ty.params().len(), args.len());
-    }
-    let params = args.iter().zip(ty.params()).map(|(a, t)| parse_arg(a, *t)).collect::<Result<Vec<_>>>()?;
-    let mut results: Vec<Val> = ty.results().iter().map(|_| Val::I32(0)).collect();
-    func.call(&mut store, &params, &mut results)?;
-    for r in &results {
-        println!("{}", show(r));
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn wast(options: &Options, files: &[PathBuf]) -> Result<ExitCode> {
@@ -128,7 +87,9 @@ fn wast(options: &Options, files: &[PathBuf]) -> Result<ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run { options, invoke, file, args } => run(options, invoke.as_deref(), file, args),
+        Command::Run { options, invoke, dirs, envs, preloads, file, args } => options.config().and_then(|c| Ok(Engine::new(&c)?)).and_then(|engine| {
+            run::run(&run::RunArgs { engine, invoke: invoke.as_deref(), file, args, dirs, envs, preloads })
+        }),
         Command::Wast { options, files } => wast(options, files),
     };
     match result {

@@ -206,6 +206,15 @@ impl Memory {
         cx.0.opaque.memories[self.index].data_mut()
     }
 
+    /// The memory's bytes and the store's data together, for host functions that read and
+    /// write guest memory while they use their own state.
+    pub fn data_and_store_mut<'a, T: 'a>(&self, store: impl Into<crate::StoreContextMut<'a, T>>) -> (&'a mut [u8], &'a mut T) {
+        let cx: crate::StoreContextMut<'a, T> = store.into();
+        let inner = cx.0;
+        inner.opaque.assert_store(self.store);
+        (inner.opaque.memories[self.index].data_mut(), &mut inner.data)
+    }
+
     /// Grow by `delta` pages; returns the old size.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
         let mut cx = store.as_context_mut();

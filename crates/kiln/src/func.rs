@@ -123,3 +123,15 @@ impl<T> AsContextMut for Caller<'_, T> {
         StoreContextMut(self.store)
     }
 }
+
+impl<'a, T> From<&'a mut Caller<'_, T>> for StoreContextMut<'a, T> {
+    fn from(c: &'a mut Caller<'_, T>) -> Self {
+        StoreContextMut(c.store)
+    }
+}
+
+impl<'a, T> From<&'a Caller<'_, T>> for StoreContext<'a, T> {
+    fn from(c: &'a Caller<'_, T>) -> Self {
+        StoreContext(c.store)
+    }
+}

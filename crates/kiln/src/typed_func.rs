@@ -98,7 +98,10 @@ macro_rules! tuples {
     )*};
 }
 
-tuples! { () (A1) (A1, A2) (A1, A2, A3) (A1, A2, A3, A4) (A1, A2, A3, A4, A5) (A1, A2, A3, A4, A5, A6) }
+tuples! {
+    () (A1) (A1, A2) (A1, A2, A3) (A1, A2, A3, A4) (A1, A2, A3, A4, A5) (A1, A2, A3, A4, A5, A6) (A1, A2, A3, A4, A5, A6, A7) (A1, A2, A3, A4, A5, A6, A7, A8)
+    (A1, A2, A3, A4, A5, A6, A7, A8, A9) (A1, A2, A3, A4, A5, A6, A7, A8, A9, A10)
+}
 
 /// What a wrapped host closure may return: results, or a `Result` of them.
 pub trait WasmRet: Send + 'static {
@@ -165,7 +168,10 @@ macro_rules! into_func {
     )*};
 }
 
-into_func! { () (A1) (A1, A2) (A1, A2, A3) (A1, A2, A3, A4) (A1, A2, A3, A4, A5) (A1, A2, A3, A4, A5, A6) }
+into_func! {
+    () (A1) (A1, A2) (A1, A2, A3) (A1, A2, A3, A4) (A1, A2, A3, A4, A5) (A1, A2, A3, A4, A5, A6) (A1, A2, A3, A4, A5, A6, A7) (A1, A2, A3, A4, A5, A6, A7, A8)
+    (A1, A2, A3, A4, A5, A6, A7, A8, A9) (A1, A2, A3, A4, A5, A6, A7, A8, A9, A10)
+}
 
 /// A function with a static type.
 pub struct TypedFunc<P, R> {

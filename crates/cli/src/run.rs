@@ -1,0 +1,178 @@
+//! `kiln run`: compile a module and run it. A WASI command has `_start` called with the
+//! program's arguments (argv[0] is the file as given), the directories of `--dir`, the
+//! variables of `--env`, the modules of `--preload`, and the host's standard streams; its
+//! exit status is the one it passes to `proc_exit`. `--invoke NAME` calls another export with
+//! arguments parsed as wasm values and prints its results.
+use anyhow::{Context, Result, anyhow, bail};
+use kiln::{Engine, Linker, Module, Store, Val, ValType};
+use kiln_wasi::{DirAccess, I32Exit, WasiCtx};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// What `kiln run` was asked to do.
+pub struct RunArgs<'a> {
+    pub engine: Engine,
+    pub invoke: Option<&'a str>,
+    pub file: &'a Path,
+    pub args: &'a [String],
+    pub dirs: &'a [String],
+    pub envs: &'a [String],
+    pub preloads: &'a [String],
+}
+
+/// The store's data: the program's WASI context.
+struct Host {
+    wasi: WasiCtx,
+}
+
+/// `HOST[::GUEST[::ro]]`.
+fn parse_dir(spec: &str) -> Result<(PathBuf, String, DirAccess)> {
+    let mut parts = spec.split("::");
+    let host = parts.next().filter(|h| !h.is_empty()).ok_or_else(|| anyhow!("--dir {spec}: the host directory is empty"))?;
+    let guest = parts.next().unwrap_or(host);
+    let access = match parts.next() {
+        None => DirAccess::ReadWrite,
+        Some("ro") => DirAccess::ReadOnly,
+        Some(other) => bail!("--dir {spec}: unknown access `{other}` (only `ro` is known)"),
+    };
+    if parts.next().is_some() {
+        bail!("--dir {spec}: expected HOST[::GUEST[::ro]]");
+    }
+    Ok((PathBuf::from(host), guest.to_string(), access))
+}
+
+fn wasi_ctx(r: &RunArgs<'_>) -> Result<WasiCtx> {
+    let mut b = WasiCtx::builder();
+    b.inherit_stdio();
+    if r.invoke.is_none() {
+        b.arg(r.file.display().to_string()).args(r.args.iter().cloned());
+    }
+    for e in r.envs {
+        match e.split_once('=') {
+            Some((k, v)) => {
+                b.env(k, v);
+            }
+            None => {
+                if let Ok(v) = std::env::var(e) {
+                    b.env(e.as_str(), v);
+                }
+            }
+        }
+    }
+    for spec in r.dirs {
+        let (host, guest, access) = parse_dir(spec)?;
+        b.preopened_dir(&host, guest, access).with_context(|| format!("--dir {spec}"))?;
+    }
+    Ok(b.build())
+}
+
+/// Explain a failed instantiation: which flag would provide a missing import.
+fn import_hint(module: &Module, linker: &Linker<Host>, store: &mut Store<Host>) -> Option<String> {
+    for import in module.imports() {
+        if linker.get(&mut *store, import.module(), import.name()).is_some() {
+            continue;
+        }
+        return Some(if import.module() == kiln_wasi::MODULE {
+            format!("`{}` is not a function of WASI preview1, which is all Kiln provides under that name", import.name())
+        } else {
+            format!("`--preload {}=FILE.wasm` would provide module `{}` from a module that exports `{}`", import.module(), import.module(), import.name())
+        });
+    }
+    None
+}
+
+fn parse_arg(text: &str, ty: ValType) -> Result<Val> {
+    let bad = || anyhow!("argument `{text}` is not a valid {ty}");
+    Ok(match ty {
+        ValType::I32 => Val::I32(match text.parse::<i32>() {
+            Ok(v) => v,
+            Err(_) => text.parse::<u32>().map_err(|_| bad())? as i32,
+        }),
+        ValType::I64 => Val::I64(match text.parse::<i64>() {
+            Ok(v) => v,
+            Err(_) => text.parse::<u64>().map_err(|_| bad())? as i64,
+        }),
+        ValType::F32 => Val::from(text.parse::<f32>().map_err(|_| bad())?),
+        ValType::F64 => Val::from(text.parse::<f64>().map_err(|_| bad())?),
+        other => bail!("cannot pass a {other} argument from the command line"),
+    })
+}
+
+fn show(v: &Val) -> String {
+    match v {
+        Val::I32(v) => v.to_string(),
+        Val::I64(v) => v.to_string(),
+        Val::F32(b) => f32::from_bits(*b).to_string(),
+        Val::F64(b) => f64::from_bits(*b).to_string(),
+        Val::V128(v) => format!("{v:#034x}"),
+        Val::FuncRef(None) | Val::ExternRef(None) => "null".into(),
+        Val::FuncRef(Some(_)) => "<funcref>".into(),
+        Val::ExternRef(Some(_)) => "<externref>".into(),
+    }
+}
+
+/// Run the module; the process's exit code.
+pub fn run(r: &RunArgs<'_>) -> Result<ExitCode> {
+    let engine = &r.engine;
+    let module = Module::from_file(engine, r.file).with_context(|| format!("failed to compile {}", r.file.display()))?;
+    let mut store = Store::new(engine, Host { wasi: wasi_ctx(r)? });
+    let mut linker = Linker::new(engine);
+    kiln_wasi::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi)?;
+    for p in r.preloads {
+        let (name, path) = p.split_once('=').ok_or_else(|| anyhow!("--preload {p}: expected NAME=FILE"))?;
+        let m = Module::from_file(engine, path).with_context(|| format!("failed to compile {path}"))?;
+        let instance = linker.instantiate(&mut store, &m).with_context(|| format!("failed to instantiate {path}"))?;
+        linker.instance(&mut store, name, instance)?;
+    }
+    let instance = match linker.instantiate(&mut store, &module) {
+        Ok(i) => i,
+        Err(e) => {
+            let hint = import_hint(&module, &linker, &mut store).map(|h| format!("\nhint: {h}")).unwrap_or_default();
+            bail!("failed to instantiate {}: {e}{hint}", r.file.display());
+        }
+    };
+    let name = r.invoke.unwrap_or("_start");
+    let func = instance
+        .get_func(&mut store, name)
+        .ok_or_else(|| anyhow!("{} has no exported function `{name}`", r.file.display()))?;
+    let ty = func.ty(&store);
+    let params = if r.invoke.is_some() {
+        if r.args.len() != ty.params().len() {
+            bail!("`{name}` takes {} arguments ({ty}), {} given", ty.params().len(), r.args.len());
+        }
+        r.args.iter().zip(ty.params()).map(|(a, t)| parse_arg(a, *t)).collect::<Result<Vec<_>>>()?
+    } else if !ty.params().is_empty() || !ty.results().is_empty() {
+        bail!("`_start` must take and return nothing, but its type is {ty}; use --invoke to call it with values");
+    } else {
+        Vec::new()
+    };
+    let mut results: Vec<Val> = ty.results().iter().map(|_| Val::I32(0)).collect();
+    let outcome = func.call(&mut store, &params, &mut results);
+    let code = match outcome {
+        Ok(()) => {
+            for v in &results {
+                println!("{}", show(v));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(kiln::Error::Host(e)) if e.downcast_ref::<I32Exit>().is_some() => {
+            let I32Exit(status) = *e.downcast_ref::<I32Exit>().unwrap_or(&I32Exit(1));
+            ExitCode::from(status as u8)
+        }
+        Err(e) => {
+            sandbox_hint(&store.data().wasi);
+            return Err(e.into());
+        }
+    };
+    if code != ExitCode::SUCCESS {
+        sandbox_hint(&store.data().wasi);
+    }
+    Ok(code)
+}
+
+/// After a failure, say which path the sandbox refused and how to grant it.
+fn sandbox_hint(wasi: &WasiCtx) {
+    if let Some(p) = wasi.refused_path() {
+        eprintln!("hint: the program was refused `{p}`, which lies outside its preopened directories; `--dir HOST[::GUEST]` grants a directory");
+    }
+}

@@ -1,0 +1,92 @@
+//! `GuestMemory`: bounds-checked access to the calling module's linear memory. Every pointer
+//! a guest passes is checked here; one out of bounds is `fault`, never a host crash.
+use crate::Errno;
+
+/// The guest's linear memory, borrowed for one WASI call.
+pub struct GuestMemory<'a> {
+    bytes: &'a mut [u8],
+}
+
+impl<'a> GuestMemory<'a> {
+    pub fn new(bytes: &'a mut [u8]) -> GuestMemory<'a> {
+        GuestMemory { bytes }
+    }
+
+    fn range(&self, ptr: u32, len: u32) -> Result<std::ops::Range<usize>, Errno> {
+        let start = ptr as usize;
+        let end = start.checked_add(len as usize).ok_or(Errno::Fault)?;
+        if end > self.bytes.len() {
+            return Err(Errno::Fault);
+        }
+        Ok(start..end)
+    }
+
+    /// `len` bytes at `ptr`.
+    pub fn slice(&self, ptr: u32, len: u32) -> Result<&[u8], Errno> {
+        let r = self.range(ptr, len)?;
+        Ok(&self.bytes[r])
+    }
+
+    /// `len` bytes at `ptr`, for writing.
+    pub fn slice_mut(&mut self, ptr: u32, len: u32) -> Result<&mut [u8], Errno> {
+        let r = self.range(ptr, len)?;
+        Ok(&mut self.bytes[r])
+    }
+
+    /// The UTF-8 string of `len` bytes at `ptr` (`ilseq` if it is not UTF-8).
+    pub fn str(&self, ptr: u32, len: u32) -> Result<&str, Errno> {
+        std::str::from_utf8(self.slice(ptr, len)?).map_err(|_| Errno::Ilseq)
+    }
+
+    /// Write `data` at `ptr`.
+    pub fn write(&mut self, ptr: u32, data: &[u8]) -> Result<(), Errno> {
+        let len = u32::try_from(data.len()).map_err(|_| Errno::Fault)?;
+        self.slice_mut(ptr, len)?.copy_from_slice(data);
+        Ok(())
+    }
+
+    pub fn read_u8(&self, ptr: u32) -> Result<u8, Errno> {
+        Ok(self.slice(ptr, 1)?[0])
+    }
+
+    pub fn read_u16(&self, ptr: u32) -> Result<u16, Errno> {
+        Ok(u16::from_le_bytes(self.slice(ptr, 2)?.try_into().unwrap_or_default()))
+    }
+
+    pub fn read_u32(&self, ptr: u32) -> Result<u32, Errno> {
+        Ok(u32::from_le_bytes(self.slice(ptr, 4)?.try_into().unwrap_or_default()))
+    }
+
+    pub fn read_u64(&self, ptr: u32) -> Result<u64, Errno> {
+        Ok(u64::from_le_bytes(self.slice(ptr, 8)?.try_into().unwrap_or_default()))
+    }
+
+    pub fn write_u8(&mut self, ptr: u32, v: u8) -> Result<(), Errno> {
+        self.write(ptr, &[v])
+    }
+
+    pub fn write_u16(&mut self, ptr: u32, v: u16) -> Result<(), Errno> {
+        self.write(ptr, &v.to_le_bytes())
+    }
+
+    pub fn write_u32(&mut self, ptr: u32, v: u32) -> Result<(), Errno> {
+        self.write(ptr, &v.to_le_bytes())
+    }
+
+    pub fn write_u64(&mut self, ptr: u32, v: u64) -> Result<(), Errno> {
+        self.write(ptr, &v.to_le_bytes())
+    }
+
+    /// The `(buf, len)` pairs of an iovec array, each checked to lie in memory.
+    pub fn iovecs(&self, ptr: u32, count: u32) -> Result<Vec<(u32, u32)>, Errno> {
+        let table = self.slice(ptr, count.checked_mul(crate::abi::IOVEC_SIZE).ok_or(Errno::Fault)?)?;
+        let iovs: Vec<(u32, u32)> = table
+            .chunks_exact(8)
+            .map(|c| (u32::from_le_bytes([c[0], c[1], c[2], c[3]]), u32::from_le_bytes([c[4], c[5], c[6], c[7]])))
+            .collect();
+        for &(buf, len) in &iovs {
+            self.range(buf, len)?;
+        }
+        Ok(iovs)
+    }
+}

@@ -1,0 +1,37 @@
+//! `proc_exit`, `proc_raise`, `sched_yield` and `random_get`: the process-level calls.
+//! `proc_exit` unwinds the guest with an [`I32Exit`] error, which embedders turn into the
+//! process's exit status.
+use crate::{Errno, GuestMemory, WasiCtx};
+use std::fmt;
+
+/// The error `proc_exit` unwinds the guest with: the program asked to exit with this status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct I32Exit(pub i32);
+
+impl fmt::Display for I32Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exited with status {}", self.0)
+    }
+}
+
+impl std::error::Error for I32Exit {}
+
+/// Signals cannot be raised in a WASI program.
+pub fn proc_raise(_: &mut WasiCtx, _: &mut GuestMemory<'_>, _sig: u32) -> Result<(), Errno> {
+    Err(Errno::NotSup)
+}
+
+pub fn sched_yield(_: &mut WasiCtx, _: &mut GuestMemory<'_>) -> Result<(), Errno> {
+    std::thread::yield_now();
+    Ok(())
+}
+
+/// Fill `len` bytes at `buf` from the host's cryptographic random source.
+pub fn random_get(_: &mut WasiCtx, mem: &mut GuestMemory<'_>, buf: u32, len: u32) -> Result<(), Errno> {
+    let mut out = mem.slice_mut(buf, len)?;
+    while !out.is_empty() {
+        let n = rustix::rand::getrandom(&mut *out, rustix::rand::GetRandomFlags::empty())?;
+        out = &mut out[n..];
+    }
+    Ok(())
+}
