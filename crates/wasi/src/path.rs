@@ -165,6 +165,9 @@ pub fn path_open(
         if oflags & (oflags::CREAT | oflags::EXCL | oflags::TRUNC) != 0 {
             return Err(Errno::Inval);
         }
+        if wants_write {
+            return Err(Errno::IsDir);
+        }
         let d = if follow == FollowSymlinks::Yes { dir.open_dir(&p) } else { dir.open_dir_nofollow(&p) };
         let d = d.map_err(io(&mut ctx.refused, &p))?;
         Kind::Dir(d)
@@ -173,7 +176,6 @@ pub fn path_open(
         let creates = oflags & (oflags::CREAT | oflags::TRUNC) != 0;
         opts.read(!wants_write || base & (rights::FD_READ | rights::FD_READDIR) != 0)
             .write(wants_write || creates)
-            .append(fdflags & fdflags::APPEND != 0)
             .create(oflags & oflags::CREAT != 0)
             .create_new(oflags & oflags::CREAT != 0 && oflags & oflags::EXCL != 0)
             .truncate(oflags & oflags::TRUNC != 0)
@@ -186,6 +188,11 @@ pub fn path_open(
             opts.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
         }
         let file = dir.open_with(&p, &opts).map_err(io(&mut ctx.refused, &p))?;
+        if fdflags & fdflags::APPEND != 0 {
+            // Set after opening: std's options refuse append together with truncate.
+            let os = rustix::fs::fcntl_getfl(&file)?;
+            rustix::fs::fcntl_setfl(&file, os | rustix::fs::OFlags::APPEND)?;
+        }
         if file.metadata()?.is_dir() {
             Kind::Dir(cap_std::fs::Dir::from_std_file(file.into_std()))
         } else {
