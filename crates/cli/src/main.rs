@@ -96,8 +96,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");
+            if let Some(bt) = e.downcast_ref::<kiln::Error>().and_then(kiln::Error::backtrace) {
+                eprint!("{bt}");
+            }
             // A trap exits like an abort, as with wasmtime.
-            if matches!(e.downcast_ref::<kiln::Error>(), Some(kiln::Error::Trap(_))) {
+            if matches!(e.downcast_ref::<kiln::Error>(), Some(kiln::Error::Trap(..))) {
                 ExitCode::from(134)
             } else {
                 ExitCode::FAILURE

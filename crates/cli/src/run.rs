@@ -5,7 +5,7 @@
 //! arguments parsed as wasm values and prints its results.
 use anyhow::{Context, Result, anyhow, bail};
 use kiln::{Engine, Linker, Module, Store, Val, ValType};
-use kiln_wasi::{DirAccess, I32Exit, WasiCtx};
+use kiln_wasi::{DirAccess, I32Exit, Refusal, WasiCtx};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -172,7 +172,13 @@ pub fn run(r: &RunArgs<'_>) -> Result<ExitCode> {
 
 /// After a failure, say which path the sandbox refused and how to grant it.
 fn sandbox_hint(wasi: &WasiCtx) {
-    if let Some(p) = wasi.refused_path() {
-        eprintln!("hint: the program was refused `{p}`, which lies outside its preopened directories; `--dir HOST[::GUEST]` grants a directory");
+    match wasi.refusal() {
+        Some(Refusal::Outside(p)) => eprintln!(
+            "hint: the program was refused `{p}`, which lies outside its preopened directories; `--dir HOST[::GUEST]` grants a directory"
+        ),
+        Some(Refusal::NotGranted(p)) => {
+            eprintln!("hint: the program was refused a change to `{p}`, under a read-only directory (`--dir HOST::GUEST::ro`)")
+        }
+        None => {}
     }
 }

@@ -1,5 +1,6 @@
 //! `Error`: the library's error type, by who is at fault — the module (invalid), Kiln's
 //! coverage (unsupported), a limit, linking, a trap, a host function, or the caller.
+use crate::WasmBacktrace;
 use kiln_environ::{CompileError, Trap};
 use std::fmt;
 
@@ -17,8 +18,8 @@ pub enum Error {
     Limit(String),
     /// Imports could not be resolved (`unknown import`, `incompatible import type`).
     Link(String),
-    /// Wasm code trapped.
-    Trap(Trap),
+    /// Wasm code trapped; with the wasm frames on the stack when it did, if they were seen.
+    Trap(Trap, Option<Box<WasmBacktrace>>),
     /// A host function returned an error.
     Host(Box<dyn std::error::Error + Send + Sync>),
     /// Anything else: misuse of the API, or an internal failure.
@@ -29,7 +30,15 @@ impl Error {
     /// The trap, if this error is one.
     pub fn as_trap(&self) -> Option<&Trap> {
         match self {
-            Error::Trap(t) => Some(t),
+            Error::Trap(t, _) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The wasm backtrace of a trap, if one was recorded.
+    pub fn backtrace(&self) -> Option<&WasmBacktrace> {
+        match self {
+            Error::Trap(_, bt) => bt.as_deref(),
             _ => None,
         }
     }
@@ -40,7 +49,7 @@ impl fmt::Display for Error {
         match self {
             Error::Invalid(m) | Error::Limit(m) | Error::Link(m) | Error::Other(m) => f.write_str(m),
             Error::Unsupported(m) => write!(f, "unsupported: {m}"),
-            Error::Trap(t) => write!(f, "wasm trap: {t}"),
+            Error::Trap(t, _) => write!(f, "wasm trap: {t}"),
             Error::Host(e) => write!(f, "host error: {e}"),
         }
     }
@@ -50,7 +59,7 @@ impl std::error::Error for Error {}
 
 impl From<Trap> for Error {
     fn from(t: Trap) -> Error {
-        Error::Trap(t)
+        Error::Trap(t, None)
     }
 }
 

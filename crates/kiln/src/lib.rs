@@ -6,6 +6,7 @@
 //! All unsafe code lives in the private `vm` module.
 #![deny(unsafe_code)]
 
+mod backtrace;
 mod config;
 mod engine;
 mod error;
@@ -20,6 +21,7 @@ mod types;
 mod values;
 mod vm;
 
+pub use backtrace::{FrameInfo, WasmBacktrace};
 pub use config::Config;
 pub use engine::Engine;
 pub use error::{Error, Result};

@@ -1,6 +1,6 @@
 //! `Module`: a compiled WebAssembly module — its description, its loaded code, and the
 //! engine-wide ids of its function types — ready to be instantiated in any store of its engine.
-use crate::vm::code_memory::CodeMemory;
+use crate::vm::code_memory::{CodeMemory, FrameNames};
 use crate::vm::memory_image::MemoryImageFile;
 use cranelift_entity::EntityRef;
 use std::collections::BTreeMap;
@@ -44,8 +44,17 @@ impl Module {
     /// Compile a module from its binary format.
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
         let compiled = kiln_compile::compile_module(engine.isa(), engine.tunables(), wasm)?;
-        let code = CodeMemory::load(&compiled.elf).map_err(|e| Error::Other(e.to_string()))?;
         let env = compiled.module;
+        let names = FrameNames {
+            module: env.name.clone(),
+            funcs: (0..env.num_defined_funcs())
+                .map(|d| {
+                    let f = env.func_index(kiln_environ::DefinedFuncIndex::new(d));
+                    (f.index() as u32, env.func_name(f).map(String::from))
+                })
+                .collect(),
+        };
+        let code = CodeMemory::load(&compiled.elf, names).map_err(|e| Error::Other(e.to_string()))?;
         let offsets = VMOffsets::new(&env);
         static NEXT_MODULE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -12,7 +12,7 @@ fn engines() -> Vec<Engine> {
 
 fn trap_of(e: Error) -> Trap {
     match e {
-        Error::Trap(t) => t,
+        Error::Trap(t, _) => t,
         other => panic!("expected a trap, got {other}"),
     }
 }

@@ -18,13 +18,22 @@ pub enum DirAccess {
     ReadOnly,
 }
 
+/// Why the sandbox refused a path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The path leads outside every preopened directory.
+    Outside(String),
+    /// The directory it is under does not grant the change (a read-only preopen).
+    NotGranted(String),
+}
+
 /// A WASI program's state, kept in the store's data.
 pub struct WasiCtx {
     pub(crate) args: Vec<String>,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) fds: FdTable,
-    /// The last path the sandbox refused (it lies outside every preopen).
-    pub(crate) refused: Option<String>,
+    /// The last path the sandbox refused.
+    pub(crate) refused: Option<Refusal>,
 }
 
 impl WasiCtx {
@@ -33,10 +42,10 @@ impl WasiCtx {
         WasiCtxBuilder::new()
     }
 
-    /// The last path the program was refused because it lies outside every preopened
-    /// directory, if any: a tool can tell its user how to grant it.
-    pub fn refused_path(&self) -> Option<&str> {
-        self.refused.as_deref()
+    /// The last path the sandbox refused the program, if any: a tool can tell its user how
+    /// to grant it.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        self.refused.as_ref()
     }
 
     /// Whether any directory was preopened.

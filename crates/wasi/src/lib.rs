@@ -21,7 +21,7 @@ mod proc;
 mod sock;
 mod stdio;
 
-pub use ctx::{DirAccess, WasiCtx, WasiCtxBuilder};
+pub use ctx::{DirAccess, Refusal, WasiCtx, WasiCtxBuilder};
 pub use errno::Errno;
 pub use guest::GuestMemory;
 pub use linker::{MODULE, add_to_linker};

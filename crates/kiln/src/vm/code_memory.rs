@@ -6,6 +6,7 @@ use super::mmap::{Mmap, page_size};
 use kiln_environ::artifact::{ArtifactError, FUNCS_SECTION, FuncTable, TRAPS_SECTION, TrapTable};
 use kiln_environ::{FuncKey, Trap};
 use object::{Object, ObjectSection};
+use cranelift_entity::EntityRef;
 use std::sync::Arc;
 
 /// Loaded, executable code with its trap and function tables.
@@ -14,11 +15,20 @@ pub struct CodeMemory {
     text_len: usize,
     traps: TrapTable,
     funcs: FuncTable,
+    names: FrameNames,
+}
+
+/// What names a module's frames in backtraces: the module's name, and each defined
+/// function's index and name (indexed by defined-function index).
+#[derive(Default)]
+pub struct FrameNames {
+    pub module: Option<String>,
+    pub funcs: Vec<(u32, Option<String>)>,
 }
 
 impl CodeMemory {
     /// Load an ELF artifact.
-    pub fn load(elf: &[u8]) -> Result<Arc<CodeMemory>, ArtifactError> {
+    pub fn load(elf: &[u8], names: FrameNames) -> Result<Arc<CodeMemory>, ArtifactError> {
         let file = object::File::parse(elf).map_err(|e| ArtifactError(format!("not an ELF file: {e}")))?;
         let section = |name: &str| -> Result<&[u8], ArtifactError> {
             file.section_by_name(name)
@@ -41,7 +51,7 @@ impl CodeMemory {
             mmap.make_executable(0..len).map_err(|e| ArtifactError(format!("protecting code: {e}")))?;
             Some(mmap)
         };
-        Ok(Arc::new(CodeMemory { mmap, text_len: text.len(), traps, funcs }))
+        Ok(Arc::new(CodeMemory { mmap, text_len: text.len(), traps, funcs, names }))
     }
 
     fn text_start(&self) -> Option<usize> {
@@ -62,5 +72,18 @@ impl CodeMemory {
             return None;
         }
         self.traps.lookup(u32::try_from(offset).ok()?)
+    }
+
+    /// Whether absolute address `pc` lies in this code. Called from the signal handler.
+    pub fn contains(&self, pc: usize) -> bool {
+        self.text_start().is_some_and(|start| pc >= start && pc - start < self.text_len)
+    }
+
+    /// The wasm function whose code holds absolute address `pc` (none for trampolines).
+    pub fn frame_at(&self, pc: usize) -> Option<crate::FrameInfo> {
+        let offset = u32::try_from(pc.checked_sub(self.text_start()?)?).ok()?;
+        let FuncKey::DefinedWasmFunction(_, def) = self.funcs.containing(offset)?.key else { return None };
+        let (func_index, func_name) = self.names.funcs.get(def.index())?.clone();
+        Some(crate::FrameInfo { module_name: self.names.module.clone(), func_index, func_name })
     }
 }

@@ -229,7 +229,7 @@ fn initialize(store: &mut StoreOpaque, index: usize) -> Result<(), Error> {
         let items = element_items(store, index, &segment.items, 0, segment.items.len())?;
         let t = store.instances[index].tables[table.index()];
         if offset.checked_add(items.len()).is_none_or(|end| end > store.tables[t].len()) {
-            return Err(Error::Trap(Trap::TableOutOfBounds));
+            return Err(Error::Trap(Trap::TableOutOfBounds, None));
         }
         store.tables[t].write(offset, &items);
     }
@@ -244,7 +244,7 @@ fn initialize(store: &mut StoreOpaque, index: usize) -> Result<(), Error> {
         let m = store.instances[index].memories[memory.index()];
         let bytes = store.memories[m].data_mut();
         let Some(dst) = offset.checked_add(segment.items.len()).and_then(|end| bytes.get_mut(offset..end)) else {
-            return Err(Error::Trap(Trap::MemoryOutOfBounds));
+            return Err(Error::Trap(Trap::MemoryOutOfBounds, None));
         };
         dst.copy_from_slice(&segment.items);
     }

@@ -411,12 +411,15 @@ impl StoreOpaque {
         }
         match result {
             Ok(()) => Ok(()),
-            Err((Trap::HostError, _)) => match self.pending.take() {
+            Err(info) if info.trap == Trap::HostError => match self.pending.take() {
                 Some(Pending::Error(e)) => Err(e),
                 Some(Pending::Panic(p)) => std::panic::resume_unwind(p),
-                None => Err(Error::Trap(Trap::HostError)),
+                None => Err(Error::Trap(Trap::HostError, None)),
             },
-            Err((trap, _pc)) => Err(Error::Trap(trap)),
+            Err(info) => {
+                let frames = info.pcs.iter().filter_map(|&pc| self.code.iter().find_map(|c| c.frame_at(pc))).collect();
+                Err(Error::Trap(info.trap, Some(Box::new(crate::WasmBacktrace { frames, truncated: info.truncated }))))
+            }
         }
     }
 }

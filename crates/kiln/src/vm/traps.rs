@@ -22,12 +22,27 @@ use std::sync::OnceLock;
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
 compile_error!("Kiln's runtime supports only x86-64 Linux for now");
 
+/// How many wasm frames a trap's backtrace records.
+const MAX_FRAMES: usize = 64;
+
+/// A trap as `enter` reports it.
+pub struct TrapInfo {
+    pub trap: Trap,
+    /// The faulting PC, then an address inside each calling wasm function (innermost first).
+    pub pcs: Vec<usize>,
+    /// More wasm frames were on the stack than `pcs` holds.
+    pub truncated: bool,
+}
+
 /// One host → wasm entry on this thread.
 pub struct Activation {
     /// The stack pointer the landing pad restores.
     saved_sp: Cell<usize>,
     /// The trap the signal handler recorded, with the faulting PC.
     trap: Cell<Option<(Trap, usize)>>,
+    /// The return addresses of the wasm frames under the faulting one, as the handler found
+    /// them by walking frame pointers, and whether there were more.
+    frames: Cell<([usize; MAX_FRAMES], usize, bool)>,
     /// The code of the store that is running.
     code: *const Vec<Arc<CodeMemory>>,
     prev: *const Activation,
@@ -83,7 +98,7 @@ unsafe extern "C" fn landing_pad() {
 }
 
 /// Call the array-ABI function `f` with `(callee_vmctx, caller_vmctx, values, len)`, catching
-/// traps in `code`. Returns `Err((trap, pc))` when wasm trapped.
+/// traps in `code`. Returns the trap and its wasm frames when wasm trapped.
 ///
 /// # Safety
 /// `f` must be an array-ABI function of loaded code (or a host shim) and the arguments what it
@@ -96,12 +111,13 @@ pub unsafe fn enter(
     values: *mut u8,
     len: usize,
     code: *const Vec<Arc<CodeMemory>>,
-) -> Result<(), (Trap, usize)> {
+) -> Result<(), TrapInfo> {
     install_handlers();
     ensure_alt_stack();
     let activation = Activation {
         saved_sp: Cell::new(0),
         trap: Cell::new(None),
+        frames: Cell::new(([0; MAX_FRAMES], 0, false)),
         code,
         prev: CURRENT.with(|c| c.get()),
     };
@@ -112,10 +128,15 @@ pub unsafe fn enter(
     let ok = unsafe { enter_stub(callee_vmctx, caller_vmctx, values, len, f as usize, activation.saved_sp.as_ptr()) };
     CURRENT.with(|c| c.set(activation.prev));
     match activation.trap.take() {
-        Some(trap) => Err(trap),
+        Some((trap, pc)) => {
+            let (frames, n, truncated) = activation.frames.get();
+            let mut pcs = vec![pc];
+            pcs.extend_from_slice(&frames[..n]);
+            Err(TrapInfo { trap, pcs, truncated })
+        }
         None if ok => Ok(()),
         // A false return without a recorded trap: the host shim reported an error itself.
-        None => Err((Trap::HostError, 0)),
+        None => Err(TrapInfo { trap: Trap::HostError, pcs: Vec::new(), truncated: false }),
     }
 }
 
@@ -156,6 +177,35 @@ fn install_handlers() {
     });
 }
 
+/// Walk the frame-pointer chain from `fp` (every wasm function and trampoline keeps frame
+/// pointers), recording each return address into wasm code, until a frame returns outside wasm
+/// (into `enter`'s stub). Only addresses between the faulting stack pointer `sp` and the entry
+/// stub's saved stack pointer `top` are read, each frame strictly above the last, so a corrupt
+/// chain ends the walk instead of faulting. Runs in the signal handler: no locks, no allocation.
+fn walk_frames(code: &[Arc<CodeMemory>], mut fp: usize, sp: usize, top: usize) -> ([usize; MAX_FRAMES], usize, bool) {
+    let mut frames = [0; MAX_FRAMES];
+    let mut n = 0;
+    while fp >= sp && fp.saturating_add(16) <= top && fp % 8 == 0 {
+        // SAFETY: `fp` and `fp + 8` lie within this thread's stack, between the interrupted
+        // frame and `enter`'s frame, which are live while the handler runs.
+        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+        if !code.iter().any(|c| c.contains(ret)) {
+            return (frames, n, false);
+        }
+        if n == MAX_FRAMES {
+            return (frames, n, true);
+        }
+        // The call instruction ends just before the return address.
+        frames[n] = ret - 1;
+        n += 1;
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    (frames, n, false)
+}
+
 unsafe extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     let uc = context.cast::<libc::ucontext_t>();
     // SAFETY: the kernel passes a valid ucontext to an SA_SIGINFO handler.
@@ -171,6 +221,9 @@ unsafe extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, co
         let code = unsafe { &*activation.code };
         if let Some(trap) = code.iter().find_map(|c| c.trap_at(pc)) {
             activation.trap.set(Some((trap, pc)));
+            let sp = gregs[libc::REG_RSP as usize] as usize;
+            let fp = gregs[libc::REG_RBP as usize] as usize;
+            activation.frames.set(walk_frames(code, fp, sp, activation.saved_sp.get()));
             gregs[libc::REG_RSP as usize] = activation.saved_sp.get() as i64;
             gregs[libc::REG_RIP as usize] = landing_pad as *const () as usize as i64;
             return;

@@ -1,0 +1,45 @@
+//! `WasmBacktrace`: the wasm frames that were on the stack when wasm trapped, innermost
+//! first, each named by its module and function (from the name section when it has one).
+use std::fmt;
+
+/// One wasm frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// The module's name from its name section.
+    pub module_name: Option<String>,
+    /// The function's index in its module's function index space.
+    pub func_index: u32,
+    /// The function's name from the name section.
+    pub func_name: Option<String>,
+}
+
+impl fmt::Display for FrameInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let module = self.module_name.as_deref().unwrap_or("<unknown>");
+        match &self.func_name {
+            Some(name) => write!(f, "{module}!{name}"),
+            None => write!(f, "{module}!<wasm function {}>", self.func_index),
+        }
+    }
+}
+
+/// The wasm frames of a trap, innermost first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WasmBacktrace {
+    pub frames: Vec<FrameInfo>,
+    /// More frames were on the stack than were recorded.
+    pub truncated: bool,
+}
+
+impl fmt::Display for WasmBacktrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "wasm backtrace:")?;
+        for (i, frame) in self.frames.iter().enumerate() {
+            writeln!(f, "  {i:>3}: {frame}")?;
+        }
+        if self.truncated {
+            writeln!(f, "       … (deeper frames not recorded)")?;
+        }
+        Ok(())
+    }
+}
