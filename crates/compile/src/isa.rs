@@ -2,7 +2,7 @@
 //! are part of what an artifact depends on.
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
-use kiln_environ::CompileError;
+use kiln_environ::{CompileError, EngineInfo, FORMAT_VERSION, Tunables};
 
 /// The ISA plus the settings it was built from.
 pub struct KilnIsa {
@@ -33,4 +33,26 @@ pub fn host_isa() -> Result<KilnIsa, CompileError> {
         .map_err(|e| CompileError::Unsupported(format!("this host's architecture: {e}")))?;
     let isa = builder.finish(settings::Flags::new(flags)).map_err(setting_error)?;
     Ok(KilnIsa { isa })
+}
+
+/// What an artifact compiled by `isa` with `tunables` depends on; see [`EngineInfo`].
+pub fn engine_info(isa: &KilnIsa, tunables: &Tunables) -> EngineInfo {
+    let mut info = EngineInfo::default();
+    info.push("format", FORMAT_VERSION);
+    info.push("kiln-version", env!("CARGO_PKG_VERSION"));
+    info.push("target", isa.isa.triple());
+    for v in isa.isa.flags().iter() {
+        info.push(format!("cranelift.{}", v.name), v.value_string());
+    }
+    for v in isa.isa.isa_flags() {
+        match v.name.strip_prefix("has_") {
+            Some(feature) => info.push(format!("cpu.{feature}"), v.value_string()),
+            None => info.push(format!("cranelift.{}", v.name), v.value_string()),
+        }
+    }
+    for (key, value) in tunables.settings() {
+        info.push(format!("tunable.{key}"), value);
+    }
+    info.push("wasm-features", format!("{:?}", kiln_environ::wasm_features()));
+    info
 }

@@ -32,7 +32,7 @@ pub mod stratify;
 
 use kiln_environ::{CompileError, Module, Tunables};
 
-pub use isa::{KilnIsa, host_isa};
+pub use isa::{KilnIsa, engine_info, host_isa};
 
 /// A compiled module: its description and its linked ELF artifact.
 pub struct CompiledModule {
@@ -62,6 +62,6 @@ pub fn compile_module(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result
     let mut outputs = compile::compile_all(isa, tunables, &module, jobs)?;
     outputs.extend(builtins::compile_builtins(isa, &outputs)?);
     let functions = pre_link::sort(outputs);
-    let elf = link::link(isa, &module, &functions)?;
+    let elf = link::link(isa, &isa::engine_info(isa, tunables), &module, &functions)?;
     Ok(CompiledModule { module, elf })
 }

@@ -6,8 +6,9 @@
 use crate::compiled_function::CompiledFunction;
 use crate::isa::KilnIsa;
 use cranelift_control::ControlPlane;
-use kiln_environ::artifact::{FUNCS_SECTION, FuncEntry, FuncTable, TRAPS_SECTION, TrapTable};
-use kiln_environ::{CompileError, FuncKey, Module};
+use kiln_environ::artifact::{self, CHECKSUM_SECTION, ENGINE_SECTION, FUNCS_SECTION, FuncEntry, FuncTable, MODULE_SECTION, TRAPS_SECTION, TrapTable};
+use kiln_environ::{CompileError, EngineInfo, FuncKey, Module};
+use object::{Object as _, ObjectSection as _};
 use object::write::{Object, Symbol, SymbolSection};
 use object::{Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope};
 use std::collections::HashMap;
@@ -16,8 +17,9 @@ fn internal(what: String) -> CompileError {
     CompileError::Internal(what)
 }
 
-/// Link the sorted `functions` of `module` into an ELF image.
-pub fn link(isa: &KilnIsa, module: &Module, functions: &[CompiledFunction]) -> Result<Vec<u8>, CompileError> {
+/// Link the sorted `functions` of `module` into an ELF image, with the engine info, the module
+/// description and, last, the checksum of it all.
+pub fn link(isa: &KilnIsa, info: &EngineInfo, module: &Module, functions: &[CompiledFunction]) -> Result<Vec<u8>, CompileError> {
     let isa = &*isa.isa;
     let index: HashMap<FuncKey, usize> = functions.iter().enumerate().map(|(i, f)| (f.key, i)).collect();
     let mut builder = isa.text_section_builder(functions.len());
@@ -74,7 +76,26 @@ pub fn link(isa: &KilnIsa, module: &Module, functions: &[CompiledFunction]) -> R
             flags: SymbolFlags::None,
         });
     }
-    obj.write().map_err(|e| internal(format!("writing the ELF: {e}")))
+    for (name, data) in [(ENGINE_SECTION, info.encode()), (MODULE_SECTION, artifact::encode_module(module)), (CHECKSUM_SECTION, vec![0; 32])] {
+        let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::ReadOnlyData);
+        obj.set_section_data(id, data, 1);
+    }
+    let mut elf = obj.write().map_err(|e| internal(format!("writing the ELF: {e}")))?;
+    seal(&mut elf)?;
+    Ok(elf)
+}
+
+/// Write the checksum of `elf` into its checksum section.
+fn seal(elf: &mut [u8]) -> Result<(), CompileError> {
+    let file = object::File::parse(&*elf).map_err(|e| internal(format!("reading back the ELF: {e}")))?;
+    let (offset, size) = file
+        .section_by_name(CHECKSUM_SECTION)
+        .and_then(|s| s.file_range())
+        .ok_or_else(|| internal("the ELF lost its checksum section".into()))?;
+    let hole = offset as usize..(offset + size) as usize;
+    let sum = artifact::checksum(elf, hole.clone());
+    elf[hole].copy_from_slice(&sum);
+    Ok(())
 }
 
 /// A function's symbol: `wasm[M]::function[N]::<name>` with the name section's (cleaned) name

@@ -6,12 +6,43 @@
 //!   ascending), then `count` trap codes (`u8`, see [`Trap::code`]).
 //! - `.kiln.funcs`: the function table: `count: u32`, then per function, sorted by key:
 //!   `namespace: u32, index: u32, start: u32, len: u32` (the `FuncKey` and its text range).
-use crate::{FuncKey, Trap};
+//! - `.kiln.engine`: the [`EngineInfo`](crate::EngineInfo) lines.
+//! - `.kiln.module`: the [`Module`] description, in postcard.
+//! - `.kiln.checksum`: the SHA-256 of the whole file with these 32 bytes zeroed, so that any
+//!   corruption is caught before anything else is read.
+use crate::{FuncKey, Module, Trap};
 
 /// Name of the trap table section.
 pub const TRAPS_SECTION: &str = ".kiln.traps";
 /// Name of the function table section.
 pub const FUNCS_SECTION: &str = ".kiln.funcs";
+
+/// Name of the engine-info section.
+pub const ENGINE_SECTION: &str = ".kiln.engine";
+/// Name of the module-description section.
+pub const MODULE_SECTION: &str = ".kiln.module";
+/// Name of the checksum section.
+pub const CHECKSUM_SECTION: &str = ".kiln.checksum";
+
+/// The SHA-256 of `file` with the bytes of `hole` (the checksum itself) taken as zeros.
+pub fn checksum(file: &[u8], hole: std::ops::Range<usize>) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(&file[..hole.start.min(file.len())]);
+    h.update(vec![0u8; hole.len()]);
+    h.update(&file[hole.end.min(file.len())..]);
+    h.finalize().into()
+}
+
+/// The `.kiln.module` bytes of `module`.
+pub fn encode_module(module: &Module) -> Vec<u8> {
+    postcard::to_allocvec(module).unwrap_or_default()
+}
+
+/// Decode `.kiln.module` bytes.
+pub fn decode_module(bytes: &[u8]) -> Result<Module, ArtifactError> {
+    postcard::from_bytes(bytes).map_err(|e| ArtifactError(format!("module description: {e}")))
+}
 
 /// A malformed artifact section.
 #[derive(Debug, Clone, PartialEq, Eq)]

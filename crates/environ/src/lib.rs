@@ -7,6 +7,7 @@
 
 pub mod artifact;
 pub mod builtins;
+mod engine_info;
 mod error;
 mod func_key;
 mod index;
@@ -20,6 +21,7 @@ mod types;
 mod vmoffsets;
 
 pub use builtins::BuiltinFunction;
+pub use engine_info::{EngineInfo, FORMAT_VERSION};
 pub use error::{CompileError, invalid_from_wasmparser};
 pub use func_key::{FuncKey, FuncKeyKind, clean_symbol_name};
 pub use index::*;

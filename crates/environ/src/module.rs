@@ -6,7 +6,7 @@ use cranelift_entity::{EntityRef, PrimaryMap};
 use std::collections::BTreeMap;
 
 /// Something a module imports or exports.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum EntityIndex {
     Function(FuncIndex),
     Table(TableIndex),
@@ -15,7 +15,7 @@ pub enum EntityIndex {
 }
 
 /// One import.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Import {
     pub module: String,
     pub field: String,
@@ -23,14 +23,14 @@ pub struct Import {
 }
 
 /// One export.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Export {
     pub name: String,
     pub index: EntityIndex,
 }
 
 /// Where a segment goes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum SegmentMode<T> {
     /// Applied at instantiation: `(target, offset)`.
     Active(T, ConstExpr),
@@ -41,14 +41,14 @@ pub enum SegmentMode<T> {
 }
 
 /// An element or data segment.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Segment<T, I> {
     pub mode: SegmentMode<T>,
     pub items: I,
 }
 
 /// The items of an element segment.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum ElementItems {
     /// Function indices (`elemkind funcref`).
     Functions(Vec<FuncIndex>),
@@ -72,7 +72,7 @@ impl ElementItems {
 }
 
 /// A function in the function index space.
-#[derive(Copy, Clone, Debug)]
+#[derive(Copy, Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FunctionInfo {
     /// Its type.
     pub ty: TypeIndex,
@@ -83,7 +83,7 @@ pub struct FunctionInfo {
 }
 
 /// A translated module's description.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Module {
     /// The module's name from the name section.
     pub name: Option<String>,

@@ -69,3 +69,29 @@ impl Tunables {
             && offset.checked_add(access_size).is_some_and(|end| end <= self.memory_guard_size)
     }
 }
+
+impl Tunables {
+    /// Every setting as `(key, value)`, with the keys of `Config::set` and `-O`.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let yn = |b: bool| if b { "y" } else { "n" }.to_string();
+        vec![
+            ("memory-reservation", self.memory_reservation.to_string()),
+            ("memory-guard-size", self.memory_guard_size.to_string()),
+            ("max-wasm-stack", self.max_wasm_stack.to_string()),
+            ("memory-init-cow", yn(self.memory_init_cow)),
+            ("table-lazy-init", yn(self.table_lazy_init)),
+            ("inlining", yn(self.inlining)),
+            (
+                "inlining-intra-module",
+                match self.inlining_intra_module {
+                    IntraModuleInlining::Yes => "y",
+                    IntraModuleInlining::No => "n",
+                    IntraModuleInlining::WhenUsingGc => "gc",
+                }
+                .to_string(),
+            ),
+            ("inlining-small-callee-size", self.inlining_small_callee_size.to_string()),
+            ("inlining-sum-size-threshold", self.inlining_sum_size_threshold.to_string()),
+        ]
+    }
+}

@@ -5,7 +5,7 @@ use crate::{CompileError, FuncIndex, GlobalIndex};
 use std::fmt;
 
 /// A value type.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum WasmValType {
     I32,
     I64,
@@ -76,7 +76,7 @@ impl WasmValType {
 }
 
 /// A function type.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct WasmFuncType {
     pub params: Box<[WasmValType]>,
     pub results: Box<[WasmValType]>,
@@ -100,7 +100,7 @@ impl fmt::Display for WasmFuncType {
 }
 
 /// A table's type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Table {
     pub element: WasmValType,
     pub minimum: u64,
@@ -129,7 +129,7 @@ impl Table {
 }
 
 /// A linear memory's type, in 64 KiB pages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Memory {
     pub minimum: u64,
     pub maximum: Option<u64>,
@@ -157,7 +157,7 @@ impl Memory {
 }
 
 /// A global's type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Global {
     pub ty: WasmValType,
     pub mutable: bool,
@@ -180,7 +180,7 @@ impl Global {
 }
 
 /// One operation of a constant expression.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ConstOp {
     I32Const(i32),
     I64Const(i64),
@@ -200,7 +200,7 @@ pub enum ConstOp {
 
 /// A constant expression (global initializers, segment offsets, element items): a short
 /// stack program evaluated at instantiation.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConstExpr {
     pub ops: Vec<ConstOp>,
 }

@@ -2,7 +2,7 @@
 //! engine-wide registry of canonical function types that makes `call_indirect` and import
 //! checks a comparison of two integers.
 use crate::{Config, Error, Result};
-use kiln_environ::{Tunables, WasmFuncType};
+use kiln_environ::{EngineInfo, Tunables, WasmFuncType};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +15,8 @@ pub struct Engine {
 struct EngineInner {
     tunables: Tunables,
     isa: kiln_compile::KilnIsa,
+    /// What this engine's artifacts depend on; loaded artifacts must match it.
+    info: EngineInfo,
     types: Mutex<TypeRegistry>,
 }
 
@@ -33,9 +35,33 @@ impl Engine {
     /// An engine with `config`'s settings.
     pub fn new(config: &Config) -> Result<Engine> {
         let isa = kiln_compile::host_isa().map_err(Error::from)?;
+        let info = kiln_compile::engine_info(&isa, &config.tunables);
         Ok(Engine {
-            inner: Arc::new(EngineInner { tunables: config.tunables.clone(), isa, types: Mutex::default() }),
+            inner: Arc::new(EngineInner { tunables: config.tunables.clone(), isa, info, types: Mutex::default() }),
         })
+    }
+
+    /// Compile `bytes` (binary or text format) to an artifact without loading it, for
+    /// [`Module::deserialize`](crate::Module::deserialize) later.
+    pub fn precompile_module(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        let binary;
+        let wasm = if bytes.starts_with(b"\0asm") {
+            bytes
+        } else {
+            binary = wat::parse_bytes(bytes).map_err(|e| Error::Invalid(e.to_string()))?;
+            &binary
+        };
+        Ok(kiln_compile::compile_module(self.isa(), self.tunables(), wasm)?.elf)
+    }
+
+    /// The settings an artifact must have been compiled with to load into this engine, as
+    /// `key=value` pairs.
+    pub fn settings(&self) -> &[(String, String)] {
+        &self.inner.info.entries
+    }
+
+    pub(crate) fn info(&self) -> &EngineInfo {
+        &self.inner.info
     }
 
     pub(crate) fn tunables(&self) -> &Tunables {

@@ -22,6 +22,9 @@ pub enum Error {
     Trap(Trap, Option<Box<WasmBacktrace>>),
     /// A host function returned an error.
     Host(Box<dyn std::error::Error + Send + Sync>),
+    /// A precompiled artifact cannot be loaded: not an artifact, corrupted, or made by an
+    /// engine with other settings.
+    Artifact(String),
     /// Anything else: misuse of the API, or an internal failure.
     Other(String),
 }
@@ -47,7 +50,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Invalid(m) | Error::Limit(m) | Error::Link(m) | Error::Other(m) => f.write_str(m),
+            Error::Invalid(m) | Error::Limit(m) | Error::Link(m) | Error::Artifact(m) | Error::Other(m) => f.write_str(m),
             Error::Unsupported(m) => write!(f, "unsupported: {m}"),
             Error::Trap(t, _) => write!(f, "wasm trap: {t}"),
             Error::Host(e) => write!(f, "host error: {e}"),

@@ -17,6 +17,8 @@ pub struct Module {
 struct ModuleInner {
     engine: Engine,
     env: kiln_environ::Module,
+    /// The linked ELF the code was loaded from.
+    artifact: Vec<u8>,
     code: Arc<CodeMemory>,
     offsets: VMOffsets,
     shared_types: Vec<u32>,
@@ -44,7 +46,41 @@ impl Module {
     /// Compile a module from its binary format.
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
         let compiled = kiln_compile::compile_module(engine.isa(), engine.tunables(), wasm)?;
-        let env = compiled.module;
+        Module::from_parts(engine, compiled.module, compiled.elf)
+    }
+
+    /// The module's artifact (what `kiln compile` writes), to be loaded later by
+    /// [`Module::deserialize`] or [`Module::deserialize_file`] into an engine with the same
+    /// settings.
+    pub fn serialize(&self) -> Result<Vec<u8>> {
+        Ok(self.inner.artifact.clone())
+    }
+
+    /// A checked artifact's module description (see `vm::artifact` for the entry points).
+    pub(crate) fn open_artifact(engine: &Engine, bytes: &[u8]) -> Result<kiln_environ::Module> {
+        use kiln_environ::artifact::{self, CHECKSUM_SECTION, ENGINE_SECTION, MODULE_SECTION};
+        use object::{Object, ObjectSection};
+        let bad = |m: String| Error::Artifact(m);
+        let file = object::File::parse(bytes).map_err(|_| bad("not a Kiln artifact (not an ELF file)".into()))?;
+        let section = |name: &str| file.section_by_name(name);
+        let (offset, size) = section(CHECKSUM_SECTION)
+            .and_then(|s| s.file_range())
+            .filter(|(_, size)| *size == 32)
+            .ok_or_else(|| bad("not a Kiln artifact (no checksum section)".into()))?;
+        let hole = offset as usize..(offset + size) as usize;
+        if bytes.get(hole.clone()) != Some(&artifact::checksum(bytes, hole)[..]) {
+            return Err(bad("the artifact is corrupted (its checksum does not match)".into()));
+        }
+        let data = |name: &str| -> Result<&[u8]> {
+            section(name).and_then(|s| s.data().ok()).ok_or_else(|| bad(format!("the artifact has no {name} section")))
+        };
+        let info = kiln_environ::EngineInfo::decode(data(ENGINE_SECTION)?).map_err(|e| bad(e.to_string()))?;
+        info.check_compatible(engine.info()).map_err(|e| bad(format!("cannot load this artifact: {}", e.0)))?;
+        artifact::decode_module(data(MODULE_SECTION)?).map_err(|e| bad(e.to_string()))
+    }
+
+    /// A module from its description and linked artifact.
+    pub(crate) fn from_parts(engine: &Engine, env: kiln_environ::Module, artifact: Vec<u8>) -> Result<Module> {
         let names = FrameNames {
             module: env.name.clone(),
             funcs: (0..env.num_defined_funcs())
@@ -54,7 +90,7 @@ impl Module {
                 })
                 .collect(),
         };
-        let code = CodeMemory::load(&compiled.elf, names).map_err(|e| Error::Other(e.to_string()))?;
+        let code = CodeMemory::load(&artifact, names).map_err(|e| Error::Artifact(e.to_string()))?;
         let offsets = VMOffsets::new(&env);
         static NEXT_MODULE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -89,6 +125,7 @@ impl Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
                 env,
+                artifact,
                 code,
                 offsets,
                 shared_types,
@@ -212,5 +249,11 @@ impl ExportType<'_> {
     /// The export's type.
     pub fn ty(&self) -> ExternType {
         self.module.entity_type(self.export.index)
+    }
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module").field("name", &self.name()).finish_non_exhaustive()
     }
 }

@@ -32,11 +32,13 @@ pub struct WastContext {
     modules: HashMap<String, Module>,
     /// The most recently compiled module (`module instance` without a name).
     last_module: Option<Module>,
+    /// Load every module through its serialized artifact, as a precompiled one would be.
+    through_artifact: bool,
 }
 
 impl WastContext {
     /// A context with a new engine built from `config` and `spectest` defined.
-    pub fn new(config: &Config) -> anyhow::Result<WastContext> {
+    pub fn new(config: &Config, through_artifact: bool) -> anyhow::Result<WastContext> {
         let engine =
             Engine::new(config).map_err(|e| anyhow::anyhow!("failed to create engine: {e}"))?;
         let mut store = Store::new(&engine, ());
@@ -51,6 +53,7 @@ impl WastContext {
             instances: HashMap::new(),
             modules: HashMap::new(),
             last_module: None,
+            through_artifact,
         })
     }
 
@@ -243,7 +246,11 @@ impl WastContext {
     }
 
     fn compile_binary(&self, bytes: &[u8]) -> Result<Module, String> {
-        Module::from_binary(&self.engine, bytes).map_err(|e| format!("compilation failed: {e}"))
+        let module = Module::from_binary(&self.engine, bytes).map_err(|e| format!("compilation failed: {e}"))?;
+        if !self.through_artifact {
+            return Ok(module);
+        }
+        module.reload_from_artifact().map_err(|e| format!("loading the artifact failed: {e}"))
     }
 
     /// Instantiates through the linker, rendering any error as a message.

@@ -33,14 +33,20 @@ pub use report::{Failure, Report};
 /// `Err` only when the file cannot be read, the script does not parse, or the
 /// engine cannot be created; failing directives are listed in the [`Report`].
 pub fn run_file(path: &Path, config: &kiln::Config) -> anyhow::Result<Report> {
+    run_file_with(path, config, false)
+}
+
+/// Like [`run_file`]; with `through_artifact`, every module is serialized and loaded back
+/// from its artifact before it is used, as a precompiled module would be.
+pub fn run_file_with(path: &Path, config: &kiln::Config, through_artifact: bool) -> anyhow::Result<Report> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read {}", path.display()))?;
-    run_str(&path.display().to_string(), &text, config)
+    WastContext::new(config, through_artifact)?.run(&path.display().to_string(), &text)
 }
 
 /// Runs the script `text` (reported under `name`) in a fresh engine built from `config`.
 ///
 /// `Err` only when the script does not parse or the engine cannot be created.
 pub fn run_str(name: &str, text: &str, config: &kiln::Config) -> anyhow::Result<Report> {
-    WastContext::new(config)?.run(name, text)
+    WastContext::new(config, false)?.run(name, text)
 }

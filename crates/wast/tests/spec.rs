@@ -10,9 +10,10 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 /// The engine configurations every spec file runs under: the defaults; explicit bounds
 /// checks; eager initialization (data segments copied, not mapped from an image; tables
-/// filled at instantiation, not lazily); and inlining forced on for every call it can take
-/// (the most permissive thresholds).
-const CONFIGS: &[&str] = &["default", "bounds-checks", "eager-init", "inline-all"];
+/// filled at instantiation, not lazily); inlining forced on for every call it can take
+/// (the most permissive thresholds); and every module loaded back from its serialized
+/// artifact, as a precompiled module is.
+const CONFIGS: &[&str] = &["default", "bounds-checks", "eager-init", "inline-all", "serialize"];
 
 /// Name of the trial that checks the expected-failures list itself.
 const LIST_TRIAL: &str = "spec-expected-failures.txt";
@@ -79,7 +80,7 @@ fn spec_files(suite: &Path) -> std::io::Result<Vec<String>> {
 fn make_config(name: &str) -> Result<kiln::Config, String> {
     let mut config = kiln::Config::new();
     let settings: &[(&str, &str)] = match name {
-        "default" => &[],
+        "default" | "serialize" => &[],
         "bounds-checks" => &[("memory-reservation", "0"), ("memory-guard-size", "0")],
         "eager-init" => &[("memory-init-cow", "n"), ("table-lazy-init", "n")],
         "inline-all" => &[
@@ -250,7 +251,7 @@ fn run_trial(
     lines: &BTreeMap<usize, Entry>,
 ) -> Result<(), String> {
     let config = make_config(config_name)?;
-    let result = kiln_wast::run_file(path, &config);
+    let result = kiln_wast::run_file_with(path, &config, config_name == "serialize");
 
     if let Some(entry) = whole {
         return match result {

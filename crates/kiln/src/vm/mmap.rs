@@ -32,6 +32,22 @@ impl Mmap {
         Mmap::map(len, libc::PROT_READ | libc::PROT_WRITE)
     }
 
+    /// Map the first `len` bytes of `file` read-only (private: nothing written reaches it).
+    pub fn map_file(file: &std::fs::File, len: usize) -> io::Result<Mmap> {
+        use std::os::fd::AsRawFd;
+        if len == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "the file is empty"));
+        }
+        // SAFETY: a new private read-only mapping of an open file at an address the kernel
+        // picks; no existing memory is affected. Bytes past the file's end (if it shrinks)
+        // would fault, which is why loading an artifact file is `unsafe` for the caller.
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0) };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Mmap { ptr: NonNull::new(ptr.cast()).ok_or_else(io::Error::last_os_error)?, len })
+    }
+
     fn map(len: usize, prot: libc::c_int) -> io::Result<Mmap> {
         assert!(len > 0 && len % page_size() == 0);
         // SAFETY: an anonymous private mapping at an address the kernel picks; no existing

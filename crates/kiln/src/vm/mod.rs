@@ -4,6 +4,7 @@
 //! `// SAFETY:` line. It never depends on the compiler.
 #![allow(unsafe_code)]
 
+pub mod artifact;
 pub mod builtins;
 pub mod code_memory;
 pub mod instance;

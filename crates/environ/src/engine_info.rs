@@ -1,0 +1,121 @@
+//! `EngineInfo`: everything about the compiler that produced an artifact and that its code
+//! depends on (format and Kiln versions, target, Cranelift settings, the CPU features the code
+//! uses, the tunables, the wasm features), as ordered `key=value` lines in the artifact's
+//! `.kiln.engine` section. Loading compares it with the loading engine's own, setting by
+//! setting, and names the first mismatch with both values.
+use crate::artifact::ArtifactError;
+
+/// The version of the artifact layout; any change to a section's encoding bumps it.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Ordered settings, each `(key, value)`. Keys starting with `cpu.` are CPU features the
+/// code may use (`true`) or not (`false`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineInfo {
+    pub entries: Vec<(String, String)>,
+}
+
+impl EngineInfo {
+    /// Add a setting.
+    pub fn push(&mut self, key: impl Into<String>, value: impl ToString) {
+        self.entries.push((key.into(), value.to_string()));
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// The `.kiln.engine` bytes: one `key=value` line per setting.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = String::new();
+        for (k, v) in &self.entries {
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+            out.push('\n');
+        }
+        out.into_bytes()
+    }
+
+    /// Parse `.kiln.engine` bytes.
+    pub fn decode(bytes: &[u8]) -> Result<EngineInfo, ArtifactError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| ArtifactError("the engine section is not UTF-8".into()))?;
+        let mut info = EngineInfo::default();
+        for line in text.lines() {
+            let (k, v) = line.split_once('=').ok_or_else(|| ArtifactError(format!("engine setting `{line}` has no `=`")))?;
+            info.push(k, v);
+        }
+        Ok(info)
+    }
+
+    /// Whether code described by `self` (an artifact's) can run on the engine described by
+    /// `host`: the same setting for every key, except that a CPU feature the code does not
+    /// use may be present on the host.
+    pub fn check_compatible(&self, host: &EngineInfo) -> Result<(), ArtifactError> {
+        if self.get("format") != host.get("format") {
+            return Err(ArtifactError(format!(
+                "artifact format {} is not this Kiln's format {}",
+                self.get("format").unwrap_or("(none)"),
+                host.get("format").unwrap_or("(none)")
+            )));
+        }
+        for (key, want) in &host.entries {
+            let got = self.get(key);
+            if let Some(feature) = key.strip_prefix("cpu.") {
+                if got == Some("true") && want != "true" {
+                    return Err(ArtifactError(format!("artifact needs CPU feature {feature}, which this host lacks")));
+                }
+                continue;
+            }
+            match got {
+                Some(got) if got == want => {}
+                Some(got) => {
+                    return Err(ArtifactError(format!(
+                        "artifact was compiled with {key}={got}, but this engine has {key}={want}"
+                    )));
+                }
+                None => return Err(ArtifactError(format!("artifact does not record setting {key} (this engine has {want})"))),
+            }
+        }
+        for (key, got) in &self.entries {
+            if key.starts_with("cpu.") && got == "true" && host.get(key).is_none() {
+                let feature = &key[4..];
+                return Err(ArtifactError(format!("artifact needs CPU feature {feature}, which this host lacks")));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(pairs: &[(&str, &str)]) -> EngineInfo {
+        let mut i = EngineInfo::default();
+        for (k, v) in pairs {
+            i.push(*k, v);
+        }
+        i
+    }
+
+    #[test]
+    fn cpu_features_and_settings_are_checked_by_name() {
+        let host = info(&[("format", "1"), ("cpu.avx2", "false"), ("cpu.sse41", "true"), ("cranelift.opt_level", "speed")]);
+        let needs_avx2 = info(&[("format", "1"), ("cpu.avx2", "true"), ("cpu.sse41", "true"), ("cranelift.opt_level", "speed")]);
+        assert_eq!(needs_avx2.check_compatible(&host).unwrap_err().0, "artifact needs CPU feature avx2, which this host lacks");
+        // Code that does not use a feature the host has runs fine.
+        let plain = info(&[("format", "1"), ("cpu.avx2", "false"), ("cpu.sse41", "false"), ("cranelift.opt_level", "speed")]);
+        assert!(plain.check_compatible(&host).is_ok());
+        let other_opt = info(&[("format", "1"), ("cpu.avx2", "false"), ("cpu.sse41", "true"), ("cranelift.opt_level", "none")]);
+        assert_eq!(
+            other_opt.check_compatible(&host).unwrap_err().0,
+            "artifact was compiled with cranelift.opt_level=none, but this engine has cranelift.opt_level=speed"
+        );
+        let old = info(&[("format", "0")]);
+        assert_eq!(old.check_compatible(&host).unwrap_err().0, "artifact format 0 is not this Kiln's format 1");
+        assert_eq!(EngineInfo::decode(&host.encode()).unwrap(), host);
+        assert!(EngineInfo::decode(b"no equals sign").is_err());
+    }
+}

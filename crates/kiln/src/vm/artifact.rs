@@ -1,0 +1,47 @@
+//! Loading precompiled artifacts: `Module::deserialize` and `Module::deserialize_file`. They
+//! are `unsafe` because an artifact is machine code that will run in this process: every
+//! check (ELF structure, checksum, engine settings, section encodings) catches corruption and
+//! mismatched settings, but a crafted artifact with a valid checksum runs whatever it holds.
+use super::mmap::Mmap;
+use crate::{Engine, Error, Module, Result};
+use std::path::Path;
+
+impl Module {
+    /// Load an artifact from [`Module::serialize`] or [`Engine::precompile_module`].
+    ///
+    /// # Safety
+    /// `bytes` must come from Kiln (this version, with an engine of the same settings) and be
+    /// trusted: the code in them runs in this process. Corrupt bytes and artifacts of other
+    /// settings are refused with [`Error::Artifact`], but a deliberately crafted artifact
+    /// cannot be told from a real one.
+    pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        let bytes = bytes.as_ref();
+        let env = Module::open_artifact(engine, bytes)?;
+        Module::from_parts(engine, env, bytes.to_vec())
+    }
+
+    /// Load an artifact file (as written by `kiln compile`), mapping it into memory.
+    ///
+    /// # Safety
+    /// As for [`Module::deserialize`]: the file must be a trusted Kiln artifact, and must not
+    /// change while it is loaded.
+    pub unsafe fn deserialize_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let io = |e: std::io::Error| Error::Artifact(format!("cannot read {}: {e}", path.display()));
+        let file = std::fs::File::open(path).map_err(io)?;
+        let len = usize::try_from(file.metadata().map_err(io)?.len()).map_err(|_| Error::Artifact("the file is too large".into()))?;
+        let map = Mmap::map_file(&file, len).map_err(io)?;
+        let bytes = map.slice(0..len);
+        let env = Module::open_artifact(engine, bytes)?;
+        Module::from_parts(engine, env, bytes.to_vec())
+    }
+
+    /// This module loaded again through its own artifact, exactly as
+    /// [`Module::deserialize`] would load it: for testing that loading reproduces what
+    /// compiling produced. Safe, because the artifact came from this process's compiler.
+    pub fn reload_from_artifact(&self) -> Result<Module> {
+        let bytes = self.serialize()?;
+        let env = Module::open_artifact(self.engine(), &bytes)?;
+        Module::from_parts(self.engine(), env, bytes)
+    }
+}
