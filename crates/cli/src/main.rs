@@ -1,10 +1,15 @@
-//! The `kiln` command: `kiln run` compiles and runs a module (calling an exported function
-//! with `--invoke`), `kiln wast` runs WebAssembly spec-test scripts. Options come before the
-//! file, as with wasmtime; `-O key=value` sets engine options.
-use anyhow::{Result, anyhow};
+//! The `kiln` command: `kiln run` runs a module (a WASI command, or an export with
+//! `--invoke`), `kiln compile` writes its artifact, `kiln objdump` shows one, `kiln cache`
+//! manages the compilation cache, and `kiln wast` runs WebAssembly spec-test scripts. Options
+//! come before the file, as with wasmtime; `-O key=value` sets engine options and
+//! `-C cache=y|n` the cache.
+#![forbid(unsafe_code)]
+
+use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand};
 use kiln::{Config, Engine};
 
+mod objdump;
 mod run;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,9 +23,14 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct Options {
-    /// Engine option `key=value` (memory-reservation, memory-guard-size, max-wasm-stack).
+    /// Engine option `key=value` (memory-reservation, memory-guard-size, max-wasm-stack,
+    /// memory-init-cow, table-lazy-init, inlining, inlining-intra-module,
+    /// inlining-small-callee-size, inlining-sum-size-threshold).
     #[arg(short = 'O', value_name = "KEY=VALUE")]
     options: Vec<String>,
+    /// Tool option `key=value`: `cache=y|n` (the compilation cache, on by default).
+    #[arg(short = 'C', value_name = "KEY=VALUE")]
+    tool: Vec<String>,
 }
 
 impl Options {
@@ -29,6 +39,17 @@ impl Options {
         for o in &self.options {
             let (k, v) = o.split_once('=').ok_or_else(|| anyhow!("-O {o}: expected KEY=VALUE"))?;
             config.set(k, v)?;
+        }
+        let mut cache = true;
+        for o in &self.tool {
+            cache = match o.as_str() {
+                "cache=y" | "cache=yes" | "cache=true" => true,
+                "cache=n" | "cache=no" | "cache=false" => false,
+                _ => return Err(anyhow!("-C {o}: unknown option (known: cache=y|n)")),
+            };
+        }
+        if cache {
+            config.cache_dir(kiln::default_cache_dir());
         }
         Ok(config)
     }
@@ -53,11 +74,38 @@ enum Command {
         /// Instantiate FILE first and provide its exports as module NAME.
         #[arg(long = "preload", value_name = "NAME=FILE")]
         preloads: Vec<String>,
-        /// The module (.wasm or .wat).
+        /// Run FILE even if it is a precompiled artifact (from `kiln compile`): its machine
+        /// code runs as it is, so only trusted artifacts may be run.
+        #[arg(long)]
+        allow_precompiled: bool,
+        /// The module (.wasm, .wat, or with --allow-precompiled a .cwasm).
         file: PathBuf,
         /// The program's arguments (after argv[0], the file), or the values for --invoke.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Compile a module to an artifact that `kiln run --allow-precompiled` loads.
+    Compile {
+        #[command(flatten)]
+        options: Options,
+        /// The output file (default: FILE with extension .cwasm).
+        #[arg(short = 'o', value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// The module (.wasm or .wat).
+        file: PathBuf,
+    },
+    /// Show an artifact's functions, their code ranges and trap sites.
+    Objdump {
+        /// Also disassemble each function's machine code.
+        #[arg(long)]
+        disassemble: bool,
+        /// The artifact (.cwasm).
+        file: PathBuf,
+    },
+    /// Manage the compilation cache.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
     },
     /// Run WebAssembly spec-test scripts (.wast).
     Wast {
@@ -67,6 +115,47 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum CacheAction {
+    /// Print the cache's directory.
+    Dir,
+    /// Remove every cached artifact.
+    Clean,
+}
+
+fn cache(action: &CacheAction) -> Result<ExitCode> {
+    let dir = kiln::default_cache_dir().ok_or_else(|| anyhow!("no cache directory: set KILN_CACHE_DIR or HOME"))?;
+    match action {
+        CacheAction::Dir => println!("{}", dir.display()),
+        CacheAction::Clean => {
+            let mut removed = 0;
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    if name.ends_with(".cwasm") || name.starts_with(".tmp-") {
+                        std::fs::remove_file(e.path()).with_context(|| format!("removing {}", e.path().display()))?;
+                        removed += 1;
+                    }
+                }
+            }
+            println!("removed {removed} cached artifacts from {}", dir.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compile(options: &Options, output: Option<&PathBuf>, file: &PathBuf) -> Result<ExitCode> {
+    let mut config = options.config()?;
+    config.cache_dir(None);
+    let engine = Engine::new(&config)?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let artifact = engine.precompile_module(&bytes).with_context(|| format!("failed to compile {}", file.display()))?;
+    let out = output.cloned().unwrap_or_else(|| file.with_extension("cwasm"));
+    std::fs::write(&out, artifact).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn wast(options: &Options, files: &[PathBuf]) -> Result<ExitCode> {
@@ -87,9 +176,15 @@ fn wast(options: &Options, files: &[PathBuf]) -> Result<ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run { options, invoke, dirs, envs, preloads, file, args } => options.config().and_then(|c| Ok(Engine::new(&c)?)).and_then(|engine| {
-            run::run(&run::RunArgs { engine, invoke: invoke.as_deref(), file, args, dirs, envs, preloads })
-        }),
+        Command::Run { options, invoke, dirs, envs, preloads, allow_precompiled, file, args } => {
+            options.config().and_then(|c| Ok(Engine::new(&c)?)).and_then(|engine| {
+                let allow_precompiled = *allow_precompiled;
+                run::run(&run::RunArgs { engine, invoke: invoke.as_deref(), file, args, dirs, envs, preloads, allow_precompiled })
+            })
+        }
+        Command::Compile { options, output, file } => compile(options, output.as_ref(), file),
+        Command::Objdump { disassemble, file } => objdump::objdump(file, *disassemble),
+        Command::Cache { action } => cache(action),
         Command::Wast { options, files } => wast(options, files),
     };
     match result {

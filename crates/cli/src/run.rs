@@ -18,6 +18,7 @@ pub struct RunArgs<'a> {
     pub dirs: &'a [String],
     pub envs: &'a [String],
     pub preloads: &'a [String],
+    pub allow_precompiled: bool,
 }
 
 /// The store's data: the program's WASI context.
@@ -111,16 +112,33 @@ fn show(v: &Val) -> String {
     }
 }
 
+/// Compile `file`, or load it if it is an artifact and precompiled ones are allowed.
+fn load(engine: &Engine, file: &Path, allow_precompiled: bool) -> Result<Module> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if bytes.starts_with(b"\x7fELF") {
+        if !allow_precompiled {
+            bail!(
+                "{} is a precompiled artifact; its machine code runs as it is, so it runs only with --allow-precompiled (for trusted files)",
+                file.display()
+            );
+        }
+        // The user vouched for the file with --allow-precompiled; corruption and mismatched
+        // settings are still refused.
+        return Module::deserialize_trusted_file(engine, file).with_context(|| format!("failed to load {}", file.display()));
+    }
+    Module::new(engine, &bytes).with_context(|| format!("failed to compile {}", file.display()))
+}
+
 /// Run the module; the process's exit code.
 pub fn run(r: &RunArgs<'_>) -> Result<ExitCode> {
     let engine = &r.engine;
-    let module = Module::from_file(engine, r.file).with_context(|| format!("failed to compile {}", r.file.display()))?;
+    let module = load(engine, r.file, r.allow_precompiled)?;
     let mut store = Store::new(engine, Host { wasi: wasi_ctx(r)? });
     let mut linker = Linker::new(engine);
     kiln_wasi::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi)?;
     for p in r.preloads {
         let (name, path) = p.split_once('=').ok_or_else(|| anyhow!("--preload {p}: expected NAME=FILE"))?;
-        let m = Module::from_file(engine, path).with_context(|| format!("failed to compile {path}"))?;
+        let m = load(engine, Path::new(path), r.allow_precompiled)?;
         let instance = linker.instantiate(&mut store, &m).with_context(|| format!("failed to instantiate {path}"))?;
         linker.instance(&mut store, name, instance)?;
     }

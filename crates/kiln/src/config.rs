@@ -7,6 +7,8 @@ use kiln_environ::{IntraModuleInlining, Tunables};
 #[derive(Clone, Debug, Default)]
 pub struct Config {
     pub(crate) tunables: Tunables,
+    /// Where compiled artifacts are cached (no cache when `None`, the default).
+    pub(crate) cache_dir: Option<std::path::PathBuf>,
 }
 
 fn parse_bytes(key: &str, value: &str) -> Result<u64> {
@@ -45,6 +47,14 @@ impl Config {
     /// The default settings.
     pub fn new() -> Config {
         Config::default()
+    }
+
+    /// Cache compiled artifacts in `dir` (off by default): compiling the same bytes with the
+    /// same settings again loads the cached artifact instead. Entries are written atomically
+    /// and checked when loaded; a corrupt or stale entry is recompiled and replaced.
+    pub fn cache_dir(&mut self, dir: Option<std::path::PathBuf>) -> &mut Self {
+        self.cache_dir = dir;
+        self
     }
 
     /// Bytes of address space reserved per linear memory (4 GiB by default; with less,

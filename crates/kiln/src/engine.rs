@@ -17,6 +17,7 @@ struct EngineInner {
     isa: kiln_compile::KilnIsa,
     /// What this engine's artifacts depend on; loaded artifacts must match it.
     info: EngineInfo,
+    cache_dir: Option<std::path::PathBuf>,
     types: Mutex<TypeRegistry>,
 }
 
@@ -37,7 +38,13 @@ impl Engine {
         let isa = kiln_compile::host_isa().map_err(Error::from)?;
         let info = kiln_compile::engine_info(&isa, &config.tunables);
         Ok(Engine {
-            inner: Arc::new(EngineInner { tunables: config.tunables.clone(), isa, info, types: Mutex::default() }),
+            inner: Arc::new(EngineInner {
+                tunables: config.tunables.clone(),
+                isa,
+                info,
+                cache_dir: config.cache_dir.clone(),
+                types: Mutex::default(),
+            }),
         })
     }
 
@@ -58,6 +65,10 @@ impl Engine {
     /// `key=value` pairs.
     pub fn settings(&self) -> &[(String, String)] {
         &self.inner.info.entries
+    }
+
+    pub(crate) fn cache_dir(&self) -> Option<&std::path::Path> {
+        self.inner.cache_dir.as_deref()
     }
 
     pub(crate) fn info(&self) -> &EngineInfo {

@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 mod backtrace;
+mod cache;
 mod config;
 mod engine;
 mod error;
@@ -22,6 +23,7 @@ mod values;
 mod vm;
 
 pub use backtrace::{FrameInfo, WasmBacktrace};
+pub use cache::{cache_key, default_cache_dir};
 pub use config::Config;
 pub use engine::Engine;
 pub use error::{Error, Result};

@@ -45,6 +45,14 @@ impl Module {
 
     /// Compile a module from its binary format.
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
+        if let Some(dir) = engine.cache_dir() {
+            return crate::cache::load_or_compile(engine, dir, wasm);
+        }
+        Module::compile(engine, wasm)
+    }
+
+    /// Compile, bypassing any cache.
+    pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
         let compiled = kiln_compile::compile_module(engine.isa(), engine.tunables(), wasm)?;
         Module::from_parts(engine, compiled.module, compiled.elf)
     }

@@ -44,4 +44,29 @@ impl Module {
         let env = Module::open_artifact(self.engine(), &bytes)?;
         Module::from_parts(self.engine(), env, bytes)
     }
+
+    /// [`Module::deserialize_file`] for tools whose user has declared the file trusted (as
+    /// `kiln run --allow-precompiled` does): the checks are the same, and the declaration
+    /// stands in for the `unsafe` block. Never call it on a file nobody vouched for.
+    pub fn deserialize_trusted_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        // SAFETY: the caller has the user's declaration that the file is a trusted artifact.
+        unsafe { Module::deserialize_file(engine, path) }
+    }
+
+    /// Load the cache entry at `path`: `None` if it is missing, corrupt or stale.
+    pub(crate) fn load_cached(engine: &Engine, path: &Path) -> Option<Module> {
+        if !path.is_file() {
+            return None;
+        }
+        // SAFETY: the cache directory holds only artifacts Kiln wrote there (atomically, by
+        // rename), and the user who configured it trusts it as they trust their binaries;
+        // corruption and other settings are caught by the checks and become a miss.
+        match unsafe { Module::deserialize_file(engine, path) } {
+            Ok(m) => Some(m),
+            Err(e) => {
+                log::warn!("ignoring cache entry {}: {e}", path.display());
+                None
+            }
+        }
+    }
 }
