@@ -62,6 +62,7 @@ pub fn compile_module(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result
     let mut outputs = compile::compile_all(isa, tunables, &module, jobs)?;
     outputs.extend(builtins::compile_builtins(isa, &outputs)?);
     let functions = pre_link::sort(outputs);
-    let elf = link::link(isa, &isa::engine_info(isa, tunables), &module, &functions)?;
+    let images = if tunables.memory_init_cow { kiln_environ::memory_images(&module) } else { Default::default() };
+    let elf = link::link(isa, &isa::engine_info(isa, tunables), &module, &functions, &images)?;
     Ok(CompiledModule { module, elf })
 }

@@ -6,8 +6,12 @@
 use crate::compiled_function::CompiledFunction;
 use crate::isa::KilnIsa;
 use cranelift_control::ControlPlane;
-use kiln_environ::artifact::{self, CHECKSUM_SECTION, ENGINE_SECTION, FUNCS_SECTION, FuncEntry, FuncTable, MODULE_SECTION, TRAPS_SECTION, TrapTable};
-use kiln_environ::{CompileError, EngineInfo, FuncKey, Module};
+use kiln_environ::artifact::{
+    self, CHECKSUM_SECTION, ENGINE_SECTION, FUNCS_SECTION, FuncEntry, FuncTable, IMAGE_SECTION_PREFIX, MODULE_SECTION, TRAPS_SECTION, TrapTable,
+};
+use cranelift_entity::EntityRef;
+use kiln_environ::{CompileError, DefinedMemoryIndex, EngineInfo, FuncKey, IMAGE_PAGE_SIZE, MemoryImage, Module};
+use std::collections::BTreeMap;
 use object::{Object as _, ObjectSection as _};
 use object::write::{Object, Symbol, SymbolSection};
 use object::{Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope};
@@ -19,7 +23,13 @@ fn internal(what: String) -> CompileError {
 
 /// Link the sorted `functions` of `module` into an ELF image, with the engine info, the module
 /// description and, last, the checksum of it all.
-pub fn link(isa: &KilnIsa, info: &EngineInfo, module: &Module, functions: &[CompiledFunction]) -> Result<Vec<u8>, CompileError> {
+pub fn link(
+    isa: &KilnIsa,
+    info: &EngineInfo,
+    module: &Module,
+    functions: &[CompiledFunction],
+    images: &BTreeMap<DefinedMemoryIndex, MemoryImage>,
+) -> Result<Vec<u8>, CompileError> {
     let isa = &*isa.isa;
     let index: HashMap<FuncKey, usize> = functions.iter().enumerate().map(|(i, f)| (f.key, i)).collect();
     let mut builder = isa.text_section_builder(functions.len());
@@ -75,6 +85,11 @@ pub fn link(isa: &KilnIsa, info: &EngineInfo, module: &Module, functions: &[Comp
             section: SymbolSection::Section(text_id),
             flags: SymbolFlags::None,
         });
+    }
+    for (def, image) in images {
+        let name = format!("{IMAGE_SECTION_PREFIX}{}", def.index());
+        let id = obj.add_section(Vec::new(), name.into_bytes(), SectionKind::ReadOnlyData);
+        obj.set_section_data(id, image.bytes.clone(), IMAGE_PAGE_SIZE);
     }
     for (name, data) in [(ENGINE_SECTION, info.encode()), (MODULE_SECTION, artifact::encode_module(module)), (CHECKSUM_SECTION, vec![0; 32])] {
         let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::ReadOnlyData);

@@ -8,6 +8,9 @@
 //!   `namespace: u32, index: u32, start: u32, len: u32` (the `FuncKey` and its text range).
 //! - `.kiln.engine`: the [`EngineInfo`](crate::EngineInfo) lines.
 //! - `.kiln.module`: the [`Module`] description, in postcard.
+//! - `.kiln.image.<N>`: the copy-on-write image of defined memory N (when the tunables map
+//!   images), aligned to [`IMAGE_PAGE_SIZE`](crate::IMAGE_PAGE_SIZE) in the file so that a
+//!   loaded artifact file can be mapped straight into memories.
 //! - `.kiln.checksum`: the SHA-256 of the whole file with these 32 bytes zeroed, so that any
 //!   corruption is caught before anything else is read.
 use crate::{FuncKey, Module, Trap};
@@ -21,6 +24,8 @@ pub const FUNCS_SECTION: &str = ".kiln.funcs";
 pub const ENGINE_SECTION: &str = ".kiln.engine";
 /// Name of the module-description section.
 pub const MODULE_SECTION: &str = ".kiln.module";
+/// Prefix of the memory-image sections (followed by the defined memory's index).
+pub const IMAGE_SECTION_PREFIX: &str = ".kiln.image.";
 /// Name of the checksum section.
 pub const CHECKSUM_SECTION: &str = ".kiln.checksum";
 

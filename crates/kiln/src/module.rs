@@ -1,5 +1,6 @@
 //! `Module`: a compiled WebAssembly module — its description, its loaded code, and the
 //! engine-wide ids of its function types — ready to be instantiated in any store of its engine.
+use crate::vm::artifact::ArtifactBytes;
 use crate::vm::code_memory::{CodeMemory, FrameNames};
 use crate::vm::memory_image::MemoryImageFile;
 use cranelift_entity::EntityRef;
@@ -7,6 +8,9 @@ use std::collections::BTreeMap;
 use crate::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, Result, TableType};
 use kiln_environ::{DefinedMemoryIndex, DefinedTableIndex, EntityIndex, FuncIndex, TypeIndex, VMOffsets};
 use std::sync::Arc;
+
+/// Where each defined memory's image section lies in an artifact: `(file offset, length)`.
+pub(crate) type ImageRanges = BTreeMap<u32, (u64, u64)>;
 
 /// A compiled module.
 #[derive(Clone)]
@@ -18,7 +22,7 @@ struct ModuleInner {
     engine: Engine,
     env: kiln_environ::Module,
     /// The linked ELF the code was loaded from.
-    artifact: Vec<u8>,
+    artifact: ArtifactBytes,
     code: Arc<CodeMemory>,
     offsets: VMOffsets,
     shared_types: Vec<u32>,
@@ -54,18 +58,19 @@ impl Module {
     /// Compile, bypassing any cache.
     pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
         let compiled = kiln_compile::compile_module(engine.isa(), engine.tunables(), wasm)?;
-        Module::from_parts(engine, compiled.module, compiled.elf)
+        Module::from_parts(engine, compiled.module, ArtifactBytes::Owned(compiled.elf), None)
     }
 
     /// The module's artifact (what `kiln compile` writes), to be loaded later by
     /// [`Module::deserialize`] or [`Module::deserialize_file`] into an engine with the same
     /// settings.
     pub fn serialize(&self) -> Result<Vec<u8>> {
-        Ok(self.inner.artifact.clone())
+        Ok(self.inner.artifact.as_slice().to_vec())
     }
 
-    /// A checked artifact's module description (see `vm::artifact` for the entry points).
-    pub(crate) fn open_artifact(engine: &Engine, bytes: &[u8]) -> Result<kiln_environ::Module> {
+    /// A checked artifact's module description, and where its memory images lie in it (see
+    /// `vm::artifact` for the entry points).
+    pub(crate) fn open_artifact(engine: &Engine, bytes: &[u8]) -> Result<(kiln_environ::Module, ImageRanges)> {
         use kiln_environ::artifact::{self, CHECKSUM_SECTION, ENGINE_SECTION, MODULE_SECTION};
         use object::{Object, ObjectSection};
         let bad = |m: String| Error::Artifact(m);
@@ -84,11 +89,25 @@ impl Module {
         };
         let info = kiln_environ::EngineInfo::decode(data(ENGINE_SECTION)?).map_err(|e| bad(e.to_string()))?;
         info.check_compatible(engine.info()).map_err(|e| bad(format!("cannot load this artifact: {}", e.0)))?;
-        artifact::decode_module(data(MODULE_SECTION)?).map_err(|e| bad(e.to_string()))
+        let env = artifact::decode_module(data(MODULE_SECTION)?).map_err(|e| bad(e.to_string()))?;
+        let mut images = ImageRanges::new();
+        for s in file.sections() {
+            let index = s.name().ok().and_then(|n| n.strip_prefix(artifact::IMAGE_SECTION_PREFIX)).and_then(|i| i.parse().ok());
+            if let (Some(index), Some(range)) = (index, s.file_range()) {
+                images.insert(index, range);
+            }
+        }
+        Ok((env, images))
     }
 
-    /// A module from its description and linked artifact.
-    pub(crate) fn from_parts(engine: &Engine, env: kiln_environ::Module, artifact: Vec<u8>) -> Result<Module> {
+    /// A module from its description and linked artifact; `source` is the artifact's file
+    /// and its image sections when it was loaded from one, so that images map from it.
+    pub(crate) fn from_parts(
+        engine: &Engine,
+        env: kiln_environ::Module,
+        artifact: ArtifactBytes,
+        source: Option<(Arc<std::fs::File>, ImageRanges)>,
+    ) -> Result<Module> {
         let names = FrameNames {
             module: env.name.clone(),
             funcs: (0..env.num_defined_funcs())
@@ -98,7 +117,7 @@ impl Module {
                 })
                 .collect(),
         };
-        let code = CodeMemory::load(&artifact, names).map_err(|e| Error::Artifact(e.to_string()))?;
+        let code = CodeMemory::load(artifact.as_slice(), names).map_err(|e| Error::Artifact(e.to_string()))?;
         let offsets = VMOffsets::new(&env);
         static NEXT_MODULE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -111,8 +130,15 @@ impl Module {
         let mut imaged_segments = vec![false; env.data.len()];
         if engine.tunables().memory_init_cow {
             for (def, image) in kiln_environ::memory_images(&env) {
-                let file = MemoryImageFile::new(image.offset, &image.bytes)
-                    .map_err(|e| Error::Other(format!("cannot create a memory image: {e}")))?;
+                let in_file = source.as_ref().and_then(|(file, ranges)| {
+                    let &(at, len) = ranges.get(&(def.index() as u32))?;
+                    (len == image.bytes.len() as u64).then(|| (file.clone(), at, len))
+                });
+                let file = match in_file {
+                    Some((file, at, len)) => MemoryImageFile::from_file(file, at, image.offset, len as usize),
+                    None => MemoryImageFile::new(image.offset, &image.bytes),
+                }
+                .map_err(|e| Error::Other(format!("cannot create a memory image: {e}")))?;
                 for d in image.segments {
                     imaged_segments[d.index()] = true;
                 }

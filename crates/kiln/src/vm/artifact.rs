@@ -6,6 +6,22 @@ use super::mmap::Mmap;
 use crate::{Engine, Error, Module, Result};
 use std::path::Path;
 
+/// A module's artifact bytes: compiled in memory, or a read-only mapping of the file it was
+/// loaded from.
+pub enum ArtifactBytes {
+    Owned(Vec<u8>),
+    Mapped(Mmap, usize),
+}
+
+impl ArtifactBytes {
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            ArtifactBytes::Owned(v) => v,
+            ArtifactBytes::Mapped(m, len) => m.slice(0..*len),
+        }
+    }
+}
+
 impl Module {
     /// Load an artifact from [`Module::serialize`] or [`Engine::precompile_module`].
     ///
@@ -16,8 +32,8 @@ impl Module {
     /// cannot be told from a real one.
     pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         let bytes = bytes.as_ref();
-        let env = Module::open_artifact(engine, bytes)?;
-        Module::from_parts(engine, env, bytes.to_vec())
+        let (env, _) = Module::open_artifact(engine, bytes)?;
+        Module::from_parts(engine, env, ArtifactBytes::Owned(bytes.to_vec()), None)
     }
 
     /// Load an artifact file (as written by `kiln compile`), mapping it into memory.
@@ -31,9 +47,9 @@ impl Module {
         let file = std::fs::File::open(path).map_err(io)?;
         let len = usize::try_from(file.metadata().map_err(io)?.len()).map_err(|_| Error::Artifact("the file is too large".into()))?;
         let map = Mmap::map_file(&file, len).map_err(io)?;
-        let bytes = map.slice(0..len);
-        let env = Module::open_artifact(engine, bytes)?;
-        Module::from_parts(engine, env, bytes.to_vec())
+        let (env, images) = Module::open_artifact(engine, map.slice(0..len))?;
+        // The module keeps the mapping, and memory images map straight from this file.
+        Module::from_parts(engine, env, ArtifactBytes::Mapped(map, len), Some((std::sync::Arc::new(file), images)))
     }
 
     /// This module loaded again through its own artifact, exactly as
@@ -41,8 +57,8 @@ impl Module {
     /// compiling produced. Safe, because the artifact came from this process's compiler.
     pub fn reload_from_artifact(&self) -> Result<Module> {
         let bytes = self.serialize()?;
-        let env = Module::open_artifact(self.engine(), &bytes)?;
-        Module::from_parts(self.engine(), env, bytes)
+        let (env, _) = Module::open_artifact(self.engine(), &bytes)?;
+        Module::from_parts(self.engine(), env, ArtifactBytes::Owned(bytes), None)
     }
 
     /// [`Module::deserialize_file`] for tools whose user has declared the file trusted (as

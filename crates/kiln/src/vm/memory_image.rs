@@ -1,13 +1,18 @@
-//! `MemoryImageFile`: a memory image in an anonymous in-memory file (memfd), written once per
-//! module and mapped private copy-on-write into each instance's memory, so that instantiating
-//! a module with large initialized memory copies nothing until pages are written.
+//! `MemoryImageFile`: a memory image in a file, mapped private copy-on-write into each
+//! instance's memory, so that instantiating a module with large initialized memory copies
+//! nothing until pages are written. The file is the artifact itself when the module was loaded
+//! from one (the image sections are page-aligned in it), or else an anonymous in-memory file
+//! (memfd) written once per module.
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
+use std::sync::Arc;
 
 /// A memory image ready to map.
 pub struct MemoryImageFile {
-    file: File,
+    file: Arc<File>,
+    /// Where the image starts in the file (page-aligned).
+    file_offset: u64,
     /// Where the image starts in the memory (page-aligned).
     pub offset: u64,
     /// Its length (page-aligned).
@@ -25,7 +30,16 @@ impl MemoryImageFile {
         // SAFETY: `fd` is a fresh descriptor that nothing else owns.
         let mut file = unsafe { File::from_raw_fd(fd) };
         file.write_all(bytes)?;
-        Ok(MemoryImageFile { file, offset, len: bytes.len() })
+        Ok(MemoryImageFile { file: Arc::new(file), file_offset: 0, offset, len: bytes.len() })
+    }
+
+    /// The `len` bytes at `file_offset` (page-aligned) of `file`, an image for `offset` in the
+    /// memory.
+    pub fn from_file(file: Arc<File>, file_offset: u64, offset: u64, len: usize) -> io::Result<MemoryImageFile> {
+        if file_offset % super::mmap::page_size() as u64 != 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "memory image is not page-aligned in the file"));
+        }
+        Ok(MemoryImageFile { file, file_offset, offset, len })
     }
 
     /// Map the image private copy-on-write at `at`, replacing what is mapped there.
@@ -45,7 +59,7 @@ impl MemoryImageFile {
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_FIXED,
                 self.file.as_raw_fd(),
-                0,
+                self.file_offset as libc::off_t,
             )
         };
         if r == libc::MAP_FAILED { Err(io::Error::last_os_error()) } else { Ok(()) }
