@@ -1,28 +1,20 @@
 //! `kiln compile`, `kiln run --allow-precompiled`, `kiln objdump` and the compilation cache:
 //! artifacts run like their modules, are byte-identical whatever the thread count, and the
 //! cache hits, misses on changed settings, and recovers from a corrupt entry.
+mod common;
+
+use common::{scratch, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn kiln(args: &[&str], cache: Option<&Path>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    let mut c = common::kiln();
     c.args(args);
     match cache {
         Some(dir) => c.env("KILN_CACHE_DIR", dir),
         None => c.args::<[&str; 0], &str>([]).env_remove("KILN_CACHE_DIR"),
     };
     c.output().expect("run kiln")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kiln-artifacts-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 const PROGRAM: &str = r#"(module $prog
@@ -85,7 +77,7 @@ fn artifacts_are_identical_whatever_the_thread_count() {
     let mut outputs = Vec::new();
     for (threads, inlining) in [(Some("1"), "n"), (None, "n"), (Some("1"), "n"), (Some("1"), "y"), (None, "y")] {
         let out = dir.join(format!("out-{}-{inlining}-{}.cwasm", threads.unwrap_or("default"), outputs.len()));
-        let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
+        let mut c = common::kiln();
         c.args(["compile", "-O", &format!("inlining={inlining}"), "-o", out.to_str().unwrap(), wat.to_str().unwrap()]);
         match threads {
             Some(t) => c.env("RAYON_NUM_THREADS", t),

@@ -1,7 +1,10 @@
 //! `kiln run` of WASI programs: a C program built with clang for wasm32-wasi reads a file
 //! from a preopen, writes another and checks its args and env; exit statuses, traps with their
 //! backtraces, `--preload`, read-only directories, and the hints of failed instantiations.
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{repo, scratch, text};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn kiln(args: &[&str]) -> Output {
@@ -9,30 +12,15 @@ fn kiln(args: &[&str]) -> Output {
 }
 
 fn kiln_cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    let mut c = common::kiln();
     c.args(args);
     c
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kiln-run-wasi-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p.to_str().unwrap().to_string()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn files_wasm() -> String {
