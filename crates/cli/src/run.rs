@@ -150,6 +150,12 @@ pub fn run(r: &RunArgs<'_>) -> Result<ExitCode> {
         }
     };
     let name = r.invoke.unwrap_or("_start");
+    // A WASI reactor initializes itself before any other export is called.
+    if r.invoke.is_some_and(|n| n != "_initialize")
+        && let Some(init) = instance.get_func(&mut store, "_initialize")
+    {
+        init.call(&mut store, &[], &mut [])?;
+    }
     let func = instance
         .get_func(&mut store, name)
         .ok_or_else(|| anyhow!("{} has no exported function `{name}`", r.file.display()))?;

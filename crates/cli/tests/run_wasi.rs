@@ -149,3 +149,18 @@ fn unknown_wasi_functions_and_bad_flags_are_clear_errors() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_reactor_is_initialized_before_an_invoked_export() {
+    let dir = scratch("reactor");
+    let m = write(
+        &dir,
+        "reactor.wat",
+        r#"(module (global $g (mut i32) (i32.const 0))
+             (func (export "_initialize") (global.set $g (i32.const 41)))
+             (func (export "get") (result i32) (i32.add (global.get $g) (i32.const 1))))"#,
+    );
+    let o = kiln(&["run", "--invoke", "get", &m]);
+    assert_eq!((o.status.code(), text(&o.stdout)), (Some(0), "42\n".to_string()), "{}", text(&o.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
