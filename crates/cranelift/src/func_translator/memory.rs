@@ -2,9 +2,11 @@
 //!
 //! A memory's `VMMemoryDefinition` (base pointer and current length in bytes) is in the
 //! `VMContext` for a defined memory, or behind the import record's pointer for an imported
-//! one. Both fields are reloaded at each access: they change when the memory grows (and the
-//! base may move when bounds are checked explicitly); alias analysis removes the reloads that
-//! nothing in between could have changed.
+//! one. The length is reloaded at each access (it changes when the memory grows), and alias
+//! analysis removes the reloads that nothing in between could have changed. The base is
+//! loaded read-only and movable when the memory's reservation holds its largest size (it
+//! never moves, so Cranelift hoists it out of loops); otherwise it is reloaded like the
+//! length, since growing may move it.
 //!
 //! Two bounds-check modes, chosen per access by `Tunables::elides_bounds_check`:
 //! - *guarded*: the memory reserves 4 GiB plus a guard region, so `base + zext(index) +
@@ -96,7 +98,8 @@ impl FuncTranslator<'_, '_> {
             Some(dm) => (self.vmctx, self.env.offsets.defined_memory(dm)),
             None => {
                 let import = self.env.offsets.imported_memory(m) + VMOffsets::IMPORT_FROM;
-                let flags = self.flags(Access::ReadOnly);
+                // Import records are fixed at instantiation and the vmctx is always valid.
+                let flags = self.flags(Access::ReadOnly).with_can_move();
                 (self.load_pointer(flags, self.vmctx, import), 0)
             }
         }
@@ -121,7 +124,13 @@ impl FuncTranslator<'_, '_> {
             return Err(CompileError::Unsupported("memory64".into()));
         }
         let definition = self.memory_definition(m);
-        let flags = self.flags(Access::Vmctx);
+        let flags = if self.env.tunables.memory_base_is_static(&self.env.module.memories[m]) {
+            // The base never changes once the memory exists: a read-only, always-valid load
+            // that Cranelift may hoist out of loops.
+            self.flags(Access::ReadOnly).with_can_move()
+        } else {
+            self.flags(Access::Vmctx)
+        };
         let base = self.load_pointer(flags, definition.0, definition.1 + VMOffsets::MEMORY_BASE);
         let index = self.builder.ins().uextend(I64, index);
         // A 32-bit memory's static offset is at most `u32::MAX` and `size` at most 16, so
