@@ -21,6 +21,20 @@ const WAT: &str = r#"
   (func (export "trap") unreachable))
 "#;
 
+/// `Module::deserialize`, the unsafe API under test.
+fn load(engine: &Engine, bytes: impl AsRef<[u8]>) -> kiln::Result<Module> {
+    // SAFETY: every artifact these tests load is one this process compiled, or a corruption
+    // of one that the checks must refuse before any of its code could run; a refusal the
+    // checks missed is exactly the bug these tests exist to catch.
+    unsafe { Module::deserialize(engine, bytes) }
+}
+
+/// `Module::deserialize_file`, the unsafe API under test.
+fn load_file(engine: &Engine, path: impl AsRef<std::path::Path>) -> kiln::Result<Module> {
+    // SAFETY: as for `load`; the files are written by the tests and not changed while loaded.
+    unsafe { Module::deserialize_file(engine, path) }
+}
+
 fn exercise(engine: &Engine, module: &Module) {
     let mut store = Store::new(engine, ());
     let instance = Instance::new(&mut store, module, &[]).unwrap();
@@ -44,16 +58,15 @@ fn serialized_modules_load_back_from_bytes_and_files() {
     let module = Module::new(&engine, WAT).unwrap();
     assert_eq!(module.serialize().unwrap(), artifact, "precompile and serialize agree");
     exercise(&engine, &module);
-    // SAFETY (of the test): the bytes were just made by this engine.
-    let loaded = unsafe { Module::deserialize(&engine, &artifact) }.unwrap();
+    let loaded = load(&engine, &artifact).unwrap();
     exercise(&engine, &loaded);
     let path = std::env::temp_dir().join(format!("kiln-artifact-{}.cwasm", std::process::id()));
     std::fs::write(&path, &artifact).unwrap();
-    let from_file = unsafe { Module::deserialize_file(&engine, &path) }.unwrap();
+    let from_file = load_file(&engine, &path).unwrap();
     exercise(&engine, &from_file);
     // Another engine with the same settings loads it too.
     let other = Engine::new(&Config::new()).unwrap();
-    exercise(&other, &unsafe { Module::deserialize(&other, &artifact) }.unwrap());
+    exercise(&other, &load(&other, &artifact).unwrap());
     std::fs::remove_file(&path).unwrap();
 }
 
@@ -63,7 +76,7 @@ fn other_settings_are_refused_by_name() {
     config.set("memory-reservation", "0").unwrap();
     let checked = Engine::new(&config).unwrap();
     let artifact = checked.precompile_module(WAT.as_bytes()).unwrap();
-    let err = unsafe { Module::deserialize(&Engine::default(), &artifact) }.unwrap_err();
+    let err = load(&Engine::default(), &artifact).unwrap_err();
     assert!(matches!(err, Error::Artifact(_)));
     assert_eq!(
         err.to_string(),
@@ -71,7 +84,7 @@ fn other_settings_are_refused_by_name() {
     );
     let mut config = Config::new();
     config.set("inlining", "y").unwrap();
-    let err = unsafe { Module::deserialize(&Engine::new(&config).unwrap(), Engine::default().precompile_module(WAT.as_bytes()).unwrap()) }.unwrap_err();
+    let err = load(&Engine::new(&config).unwrap(), Engine::default().precompile_module(WAT.as_bytes()).unwrap()).unwrap_err();
     assert!(err.to_string().contains("tunable.inlining=n, but this engine has tunable.inlining=y"), "{err}");
 }
 
@@ -85,10 +98,10 @@ fn non_artifacts_are_refused() {
         (wasm, "not a Kiln artifact"),
         (std::fs::read("/proc/self/exe").unwrap(), "not a Kiln artifact (no checksum section)"),
     ] {
-        let err = unsafe { Module::deserialize(&engine, &bytes) }.unwrap_err();
+        let err = load(&engine, &bytes).unwrap_err();
         assert!(err.to_string().contains(expect), "{err}");
     }
-    let missing = unsafe { Module::deserialize_file(&engine, "/nonexistent/kiln.cwasm") }.unwrap_err();
+    let missing = load_file(&engine, "/nonexistent/kiln.cwasm").unwrap_err();
     assert!(missing.to_string().contains("cannot read /nonexistent/kiln.cwasm"), "{missing}");
 }
 
@@ -116,7 +129,7 @@ fn truncated_and_corrupted_artifacts_are_errors() {
     let mut lengths: Vec<usize> = (0..64).chain(artifact.len() - 64..artifact.len()).collect();
     lengths.extend((0..100).map(|_| rng.below(artifact.len())));
     for len in lengths {
-        let err = unsafe { Module::deserialize(&engine, &artifact[..len]) }.map(drop).unwrap_err();
+        let err = load(&engine, &artifact[..len]).map(drop).unwrap_err();
         assert!(matches!(err, Error::Artifact(_)), "truncated to {len}: {err}");
         cases += 1;
     }
@@ -125,7 +138,7 @@ fn truncated_and_corrupted_artifacts_are_errors() {
         let mut bytes = artifact.clone();
         let at = if i % 2 == 0 { rng.below(64) } else { rng.below(bytes.len()) };
         bytes[at] ^= 1 << rng.below(8);
-        let err = unsafe { Module::deserialize(&engine, &bytes) }.map(drop).unwrap_err();
+        let err = load(&engine, &bytes).map(drop).unwrap_err();
         assert!(matches!(err, Error::Artifact(_)), "bit flip at {at}: {err}");
         cases += 1;
     }
@@ -139,11 +152,11 @@ fn truncated_and_corrupted_artifacts_are_errors() {
         if bytes == artifact {
             continue;
         }
-        let err = unsafe { Module::deserialize(&engine, &bytes) }.map(drop).unwrap_err();
+        let err = load(&engine, &bytes).map(drop).unwrap_err();
         assert!(matches!(err, Error::Artifact(_)), "garbage at {at}: {err}");
         cases += 1;
     }
     assert!(cases >= 600, "{cases} cases");
     // The original still loads.
-    exercise(&engine, &unsafe { Module::deserialize(&engine, &artifact) }.unwrap());
+    exercise(&engine, &load(&engine, &artifact).unwrap());
 }
