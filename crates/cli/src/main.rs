@@ -74,6 +74,10 @@ enum Command {
         /// Instantiate FILE first and provide its exports as module NAME.
         #[arg(long = "preload", value_name = "NAME=FILE")]
         preloads: Vec<String>,
+        /// `perfmap`: describe the compiled code in /tmp/perf-<pid>.map, so that `perf
+        /// record`/`perf report` name wasm functions.
+        #[arg(long, value_name = "perfmap")]
+        profile: Option<String>,
         /// Run FILE even if it is a precompiled artifact (from `kiln compile`): its machine
         /// code runs as it is, so only trusted artifacts may be run.
         #[arg(long)]
@@ -176,8 +180,18 @@ fn wast(options: &Options, files: &[PathBuf]) -> Result<ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run { options, invoke, dirs, envs, preloads, allow_precompiled, file, args } => {
-            options.config().and_then(|c| Ok(Engine::new(&c)?)).and_then(|engine| {
+        Command::Run { options, invoke, dirs, envs, preloads, profile, allow_precompiled, file, args } => {
+            let config = options.config().and_then(|mut c| {
+                match profile.as_deref() {
+                    None => {}
+                    Some("perfmap") => {
+                        c.profile_perfmap(true);
+                    }
+                    Some(other) => return Err(anyhow!("--profile {other}: unknown profiler (known: perfmap)")),
+                }
+                Ok(c)
+            });
+            config.and_then(|c| Ok(Engine::new(&c)?)).and_then(|engine| {
                 let allow_precompiled = *allow_precompiled;
                 run::run(&run::RunArgs { engine, invoke: invoke.as_deref(), file, args, dirs, envs, preloads, allow_precompiled })
             })

@@ -164,3 +164,22 @@ fn a_reactor_is_initialized_before_an_invoked_export() {
     assert_eq!((o.status.code(), text(&o.stdout)), (Some(0), "42\n".to_string()), "{}", text(&o.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn profile_perfmap_names_wasm_functions_for_perf() {
+    let dir = scratch("perfmap");
+    let m = write(&dir, "named.wat", r#"(module $named (func $work (export "_start")))"#);
+    let child = kiln_cmd(&["run", "-C", "cache=n", "--profile", "perfmap", &m]).spawn().unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let map_path = format!("/tmp/perf-{pid}.map");
+    let map = std::fs::read_to_string(&map_path).unwrap();
+    std::fs::remove_file(&map_path).unwrap();
+    let line = map.lines().find(|l| l.ends_with("named!wasm[0]::function[0]::work")).unwrap_or_else(|| panic!("{map}"));
+    let fields: Vec<&str> = line.split(' ').collect();
+    assert!(u64::from_str_radix(fields[0], 16).unwrap() > 0 && u64::from_str_radix(fields[1], 16).unwrap() > 0, "{line}");
+    let o = kiln(&["run", "--profile", "gprof", &m]);
+    assert!(text(&o.stderr).contains("unknown profiler"), "{}", text(&o.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -9,6 +9,8 @@ pub struct Config {
     pub(crate) tunables: Tunables,
     /// Where compiled artifacts are cached (no cache when `None`, the default).
     pub(crate) cache_dir: Option<std::path::PathBuf>,
+    /// Whether loaded code is described in `/tmp/perf-<pid>.map` for `perf`.
+    pub(crate) perfmap: bool,
 }
 
 fn parse_bytes(key: &str, value: &str) -> Result<u64> {
@@ -54,6 +56,13 @@ impl Config {
     /// and checked when loaded; a corrupt or stale entry is recompiled and replaced.
     pub fn cache_dir(&mut self, dir: Option<std::path::PathBuf>) -> &mut Self {
         self.cache_dir = dir;
+        self
+    }
+
+    /// Describe every function of loaded code in `/tmp/perf-<pid>.map`, so that `perf
+    /// report` names wasm functions (off by default; it changes no code).
+    pub fn profile_perfmap(&mut self, on: bool) -> &mut Self {
+        self.perfmap = on;
         self
     }
 

@@ -18,6 +18,7 @@ struct EngineInner {
     /// What this engine's artifacts depend on; loaded artifacts must match it.
     info: EngineInfo,
     cache_dir: Option<std::path::PathBuf>,
+    perfmap: bool,
     types: Mutex<TypeRegistry>,
 }
 
@@ -43,6 +44,7 @@ impl Engine {
                 isa,
                 info,
                 cache_dir: config.cache_dir.clone(),
+                perfmap: config.perfmap,
                 types: Mutex::default(),
             }),
         })
@@ -65,6 +67,10 @@ impl Engine {
     /// `key=value` pairs.
     pub fn settings(&self) -> &[(String, String)] {
         &self.inner.info.entries
+    }
+
+    pub(crate) fn perfmap(&self) -> bool {
+        self.inner.perfmap
     }
 
     pub(crate) fn cache_dir(&self) -> Option<&std::path::Path> {

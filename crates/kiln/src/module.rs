@@ -9,6 +9,16 @@ use crate::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, Result,
 use kiln_environ::{DefinedMemoryIndex, DefinedTableIndex, EntityIndex, FuncIndex, TypeIndex, VMOffsets};
 use std::sync::Arc;
 
+/// Append `lines` to this process's perf map, where `perf report` looks for JIT symbols.
+fn write_perf_map(lines: &str) {
+    use std::io::Write;
+    let path = format!("/tmp/perf-{}.map", std::process::id());
+    let written = std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| f.write_all(lines.as_bytes()));
+    if let Err(e) = written {
+        log::warn!("cannot write {path}: {e}");
+    }
+}
+
 /// Where each defined memory's image section lies in an artifact: `(file offset, length)`.
 pub(crate) type ImageRanges = BTreeMap<u32, (u64, u64)>;
 
@@ -118,6 +128,9 @@ impl Module {
                 .collect(),
         };
         let code = CodeMemory::load(artifact.as_slice(), names).map_err(|e| Error::Artifact(e.to_string()))?;
+        if engine.perfmap() {
+            write_perf_map(&code.perf_map());
+        }
         let offsets = VMOffsets::new(&env);
         static NEXT_MODULE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

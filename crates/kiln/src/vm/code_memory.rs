@@ -86,4 +86,20 @@ impl CodeMemory {
         let (func_index, func_name) = self.names.funcs.get(def.index())?.clone();
         Some(crate::FrameInfo { module_name: self.names.module.clone(), func_index, func_name })
     }
+
+    /// The lines of a perf map (`/tmp/perf-<pid>.map`) naming every function of this code:
+    /// `START SIZE NAME` in hex, with the symbol names of the artifact.
+    pub fn perf_map(&self) -> String {
+        let Some(start) = self.text_start() else { return String::new() };
+        let mut out = String::new();
+        for e in &self.funcs.entries {
+            let name = match e.key {
+                FuncKey::DefinedWasmFunction(_, def) => self.names.funcs.get(def.index()).and_then(|f| f.1.as_deref()),
+                _ => None,
+            };
+            let module = self.names.module.as_deref().map(|m| format!("{m}!")).unwrap_or_default();
+            out.push_str(&format!("{:x} {:x} {module}{}\n", start + e.start as usize, e.len, e.key.symbol_name(name)));
+        }
+        out
+    }
 }
