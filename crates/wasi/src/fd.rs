@@ -59,38 +59,34 @@ fn write_from(d: &mut Descriptor, mem: &GuestMemory<'_>, iovs: &[(u32, u32)], at
     Ok(n as u32)
 }
 
-pub fn fd_read(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, iovs: u32, iovs_len: u32, nread: u32) -> Result<(), Errno> {
+/// Read (or write) through `fd` with the iovec array at `iovs`, at `at` for the positional
+/// calls, and store the byte count at `out`.
+#[allow(clippy::too_many_arguments)]
+fn transfer(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, write: bool, fd: u32, iovs: u32, iovs_len: u32, at: Option<u64>, out: u32) -> Result<(), Errno> {
     let d = ctx.fds.get_mut(fd)?;
-    d.need(rights::FD_READ).map_err(|_| Errno::Badf)?;
+    d.need(if write { rights::FD_WRITE } else { rights::FD_READ }).map_err(|_| Errno::Badf)?;
+    if at.is_some() {
+        d.need(rights::FD_SEEK)?;
+    }
     let iovs = mem.iovecs(iovs, iovs_len)?;
-    let n = read_into(d, mem, &iovs, None)?;
-    mem.write_u32(nread, n)
+    let n = if write { write_from(d, mem, &iovs, at)? } else { read_into(d, mem, &iovs, at)? };
+    mem.write_u32(out, n)
+}
+
+pub fn fd_read(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, iovs: u32, iovs_len: u32, nread: u32) -> Result<(), Errno> {
+    transfer(ctx, mem, false, fd, iovs, iovs_len, None, nread)
 }
 
 pub fn fd_pread(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, iovs: u32, iovs_len: u32, offset: u64, nread: u32) -> Result<(), Errno> {
-    let d = ctx.fds.get_mut(fd)?;
-    d.need(rights::FD_READ).map_err(|_| Errno::Badf)?;
-    d.need(rights::FD_SEEK)?;
-    let iovs = mem.iovecs(iovs, iovs_len)?;
-    let n = read_into(d, mem, &iovs, Some(offset))?;
-    mem.write_u32(nread, n)
+    transfer(ctx, mem, false, fd, iovs, iovs_len, Some(offset), nread)
 }
 
 pub fn fd_write(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, iovs: u32, iovs_len: u32, nwritten: u32) -> Result<(), Errno> {
-    let d = ctx.fds.get_mut(fd)?;
-    d.need(rights::FD_WRITE).map_err(|_| Errno::Badf)?;
-    let iovs = mem.iovecs(iovs, iovs_len)?;
-    let n = write_from(d, mem, &iovs, None)?;
-    mem.write_u32(nwritten, n)
+    transfer(ctx, mem, true, fd, iovs, iovs_len, None, nwritten)
 }
 
 pub fn fd_pwrite(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, iovs: u32, iovs_len: u32, offset: u64, nwritten: u32) -> Result<(), Errno> {
-    let d = ctx.fds.get_mut(fd)?;
-    d.need(rights::FD_WRITE).map_err(|_| Errno::Badf)?;
-    d.need(rights::FD_SEEK)?;
-    let iovs = mem.iovecs(iovs, iovs_len)?;
-    let n = write_from(d, mem, &iovs, Some(offset))?;
-    mem.write_u32(nwritten, n)
+    transfer(ctx, mem, true, fd, iovs, iovs_len, Some(offset), nwritten)
 }
 
 pub fn fd_seek(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, offset: i64, whence: u8, newoffset: u32) -> Result<(), Errno> {
