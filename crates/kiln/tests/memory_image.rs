@@ -76,9 +76,9 @@ fn an_artifact_file_backs_its_memory_images() {
     let artifact = engine.precompile_module(&wasm).unwrap();
     let path = std::env::temp_dir().join(format!("kiln-image-{}.cwasm", std::process::id()));
     std::fs::write(&path, &artifact).unwrap();
-    // SAFETY: the file was just written from this engine's artifact and is not changed while
-    // the module lives.
-    let module = unsafe { Module::deserialize_file(&engine, &path) }.unwrap();
+    // The file was just written from this engine's artifact and is not changed while the
+    // module lives: trusted, as `deserialize_trusted_file` requires.
+    let module = Module::deserialize_trusted_file(&engine, &path).unwrap();
     let grown = instantiate_module(&engine, &module);
     assert!(grown < 2 << 20, "mapping from the file should not grow resident memory, grew {grown}");
     // While an instance lives, its image pages are a private mapping of the artifact file.

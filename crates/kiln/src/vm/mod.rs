@@ -5,6 +5,8 @@
 #![allow(unsafe_code)]
 
 pub mod artifact;
+#[cfg(test)]
+mod artifact_tests;
 pub mod builtins;
 pub mod code_memory;
 pub mod instance;

@@ -1,8 +1,9 @@
 //! Precompiled artifacts: a module serialized and loaded back (from bytes and from a file)
 //! behaves the same; an engine with other settings refuses it and names the setting; and
 //! bytes that are not an artifact, or an artifact truncated or with bits flipped anywhere
-//! (hundreds of seeded cases), give an error, never a crash.
-use kiln::{Config, Engine, Error, Instance, Module, Store};
+//! (hundreds of seeded cases), give an error, never a crash. These tests live in `vm`
+//! because they call the `unsafe` loading API, and Kiln's `unsafe` stays in this module.
+use crate::{Config, Engine, Error, Instance, Module, Store};
 
 const WAT: &str = r#"
 (module $art
@@ -22,7 +23,7 @@ const WAT: &str = r#"
 "#;
 
 /// `Module::deserialize`, the unsafe API under test.
-fn load(engine: &Engine, bytes: impl AsRef<[u8]>) -> kiln::Result<Module> {
+fn load(engine: &Engine, bytes: impl AsRef<[u8]>) -> crate::Result<Module> {
     // SAFETY: every artifact these tests load is one this process compiled, or a corruption
     // of one that the checks must refuse before any of its code could run; a refusal the
     // checks missed is exactly the bug these tests exist to catch.
@@ -30,7 +31,7 @@ fn load(engine: &Engine, bytes: impl AsRef<[u8]>) -> kiln::Result<Module> {
 }
 
 /// `Module::deserialize_file`, the unsafe API under test.
-fn load_file(engine: &Engine, path: impl AsRef<std::path::Path>) -> kiln::Result<Module> {
+fn load_file(engine: &Engine, path: impl AsRef<std::path::Path>) -> crate::Result<Module> {
     // SAFETY: as for `load`; the files are written by the tests and not changed while loaded.
     unsafe { Module::deserialize_file(engine, path) }
 }
@@ -46,7 +47,7 @@ fn exercise(engine: &Engine, module: &Module) {
     assert_eq!(load.call(&mut store, 17).unwrap(), i32::from(b'i'));
     let trap = instance.get_typed_func::<(), ()>(&mut store, "trap").unwrap();
     let err = trap.call(&mut store, ()).unwrap_err();
-    assert!(matches!(err, Error::Trap(kiln::Trap::UnreachableCodeReached, _)), "{err}");
+    assert!(matches!(err, Error::Trap(crate::Trap::UnreachableCodeReached, _)), "{err}");
     let frames = &err.backtrace().expect("a backtrace").frames;
     assert_eq!(frames[0].module_name.as_deref(), Some("art"), "names survive the artifact");
 }
