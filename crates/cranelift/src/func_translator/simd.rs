@@ -69,12 +69,12 @@ impl FuncTranslator<'_, '_> {
             O::V128Load16x4U { memarg } => self.load_widen(op, &memarg, Widen::U16x4)?,
             O::V128Load32x2S { memarg } => self.load_widen(op, &memarg, Widen::S32x2)?,
             O::V128Load32x2U { memarg } => self.load_widen(op, &memarg, Widen::U32x2)?,
-            O::V128Load8Splat { memarg } => self.load_splat(op, &memarg, I8X16)?,
-            O::V128Load16Splat { memarg } => self.load_splat(op, &memarg, I16X8)?,
-            O::V128Load32Splat { memarg } => self.load_splat(op, &memarg, I32X4)?,
-            O::V128Load64Splat { memarg } => self.load_splat(op, &memarg, I64X2)?,
-            O::V128Load32Zero { memarg } => self.load_zero(op, &memarg, I32X4)?,
-            O::V128Load64Zero { memarg } => self.load_zero(op, &memarg, I64X2)?,
+            O::V128Load8Splat { memarg } => self.load_one_lane(op, &memarg, I8X16, true)?,
+            O::V128Load16Splat { memarg } => self.load_one_lane(op, &memarg, I16X8, true)?,
+            O::V128Load32Splat { memarg } => self.load_one_lane(op, &memarg, I32X4, true)?,
+            O::V128Load64Splat { memarg } => self.load_one_lane(op, &memarg, I64X2, true)?,
+            O::V128Load32Zero { memarg } => self.load_one_lane(op, &memarg, I32X4, false)?,
+            O::V128Load64Zero { memarg } => self.load_one_lane(op, &memarg, I64X2, false)?,
             O::V128Load8Lane { memarg, lane } => self.load_lane(op, &memarg, I8X16, lane)?,
             O::V128Load16Lane { memarg, lane } => self.load_lane(op, &memarg, I16X8, lane)?,
             O::V128Load32Lane { memarg, lane } => self.load_lane(op, &memarg, I32X4, lane)?,
@@ -564,31 +564,23 @@ impl FuncTranslator<'_, '_> {
         self.push_vector(v)
     }
 
-    /// `v128.load*_splat`: one lane of `ty` read and put in every lane.
-    fn load_splat(
+    /// `v128.load*_splat` and `v128.load{32,64}_zero`: one lane of `ty` read, then put in
+    /// every lane (`splat`) or in lane 0 with the others zero.
+    fn load_one_lane(
         &mut self,
         op: &Operator<'_>,
         memarg: &MemArg,
         ty: Type,
+        splat: bool,
     ) -> Result<(), CompileError> {
         let lane = ty.lane_type();
         let (address, offset, flags) = self.vector_access(op, memarg, u64::from(lane.bytes()))?;
         let x = self.builder.ins().load(lane, flags, address, offset);
-        let v = self.builder.ins().splat(ty, x);
-        self.push_vector(v)
-    }
-
-    /// `v128.load{32,64}_zero`: one lane of `ty` read into lane 0, the others zero.
-    fn load_zero(
-        &mut self,
-        op: &Operator<'_>,
-        memarg: &MemArg,
-        ty: Type,
-    ) -> Result<(), CompileError> {
-        let lane = ty.lane_type();
-        let (address, offset, flags) = self.vector_access(op, memarg, u64::from(lane.bytes()))?;
-        let x = self.builder.ins().load(lane, flags, address, offset);
-        let v = self.builder.ins().scalar_to_vector(ty, x);
+        let v = if splat {
+            self.builder.ins().splat(ty, x)
+        } else {
+            self.builder.ins().scalar_to_vector(ty, x)
+        };
         self.push_vector(v)
     }
 
