@@ -126,6 +126,13 @@ impl Table {
             typed_reference: !WasmValType::is_plain_ref(ty.element_type),
         })
     }
+
+    /// The size of a table of this type for its whole life, when its maximum is its
+    /// minimum. Such a table never grows, so its elements never move either; an imported one
+    /// is as fixed, since the table linked to it must match both limits.
+    pub fn fixed_size(&self) -> Option<u64> {
+        self.maximum.filter(|&max| max == self.minimum)
+    }
 }
 
 /// A linear memory's type, in 64 KiB pages.

@@ -76,8 +76,12 @@ impl FuncTranslator<'_, '_> {
         }
     }
 
-    /// The current length (an `i64`) of the table whose definition is at `definition + offset`.
-    fn table_length(&mut self, (definition, offset): (Value, u32)) -> Value {
+    /// The current length (an `i64`) of table `t`, whose definition is at `definition +
+    /// offset`: a constant when the table's size is fixed.
+    fn table_length(&mut self, t: TableIndex, (definition, offset): (Value, u32)) -> Value {
+        if let Some(size) = self.env.module.tables[t].fixed_size() {
+            return self.builder.ins().iconst(I64, size as i64);
+        }
         let flags = self.flags(Access::Vmctx);
         self.load_field(I64, flags, definition, offset + VMOffsets::TABLE_CURRENT_ELEMENTS)
     }
@@ -88,11 +92,15 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn table_entry_address(&mut self, table: u32, index: Value) -> Result<Value, CompileError> {
         let table = self.check_table(table)?;
         let (definition, offset) = self.table_definition(table);
-        let length = self.table_length((definition, offset));
+        let length = self.table_length(table, (definition, offset));
         let index = self.builder.ins().uextend(I64, index);
         let out_of_bounds = self.builder.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, length);
         self.builder.ins().trapnz(out_of_bounds, abi::trap_code(Trap::TableOutOfBounds));
-        let flags = self.flags(Access::Vmctx);
+        // The elements of a table that never grows never move: load their address once.
+        let flags = match self.env.module.tables[table].fixed_size() {
+            Some(_) => self.flags(Access::ReadOnly).with_can_move(),
+            None => self.flags(Access::Vmctx),
+        };
         let elements = self.load_pointer(flags, definition, offset + VMOffsets::TABLE_BASE);
         let scaled = self.builder.ins().ishl_imm_u(index, i64::from(VMOffsets::PTR.trailing_zeros()));
         let address = self.builder.ins().iadd(elements, scaled);
@@ -162,7 +170,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn table_size(&mut self, table: u32) -> Result<(), CompileError> {
         let table = self.check_table(table)?;
         let definition = self.table_definition(table);
-        let length = self.table_length(definition);
+        let length = self.table_length(table, definition);
         let size = self.builder.ins().ireduce(I32, length);
         self.push(size);
         Ok(())
