@@ -16,17 +16,7 @@ fn setting_error(e: impl std::fmt::Display) -> CompileError {
 /// The host's ISA with Kiln's settings.
 pub fn host_isa() -> Result<KilnIsa, CompileError> {
     let mut flags = settings::builder();
-    for (name, value) in [
-        ("opt_level", "speed"),
-        // The translator's own tests verify every function; production compiles skip it.
-        ("enable_verifier", "false"),
-        // Stack overflow is caught by the stack-limit check in every prologue instead.
-        ("enable_probestack", "false"),
-        // Traps unwind by resuming at the entry trampoline; no unwinder reads frames.
-        ("unwind_info", "false"),
-        // Frame pointers let a trap's backtrace walk wasm frames.
-        ("preserve_frame_pointers", "true"),
-    ] {
+    for &(name, value) in kiln_cranelift::settings::SETTINGS {
         flags.set(name, value).map_err(setting_error)?;
     }
     let builder = cranelift_native::builder()

@@ -77,7 +77,6 @@ fn other_features_are_named() {
             "(module (memory 1) (func (drop (i32.atomic.load (i32.const 0)))))",
             "threads: i32.atomic.load",
         ),
-        ("(module (func $f) (func (return_call $f)))", "tail calls: return_call"),
         (
             "(module (type $t (func)) (func (param (ref null $t)) (call_ref $t (local.get 0))))",
             "typed function references: call_ref",

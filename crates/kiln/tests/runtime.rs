@@ -423,3 +423,51 @@ fn handles_of_another_store_are_refused() {
     let module = Module::new(&engine, r#"(module (import "h" "f" (func (result i32))))"#).unwrap();
     assert!(Instance::new(&mut b, &module, &[f.into()]).is_err());
 }
+
+#[test]
+fn tail_calls_reuse_the_frame_and_reach_host_functions() {
+    for engine in engines() {
+        let module = Module::new(
+            &engine,
+            r#"(module
+                (import "host" "peek" (func $peek (param i32) (result i32)))
+                (memory (export "mem") 1)
+                (data (i32.const 8) "\2a")
+                (type $pred (func (param i64) (result i32)))
+                (table funcref (elem $even $odd))
+                ;; A million mutual tail calls, half of them indirect: no stack growth.
+                (func $even (export "even") (param i64) (result i32)
+                  (if (result i32) (i64.eqz (local.get 0)) (then (i32.const 1))
+                    (else (return_call_indirect (type $pred) (i64.sub (local.get 0) (i64.const 1)) (i32.const 1)))))
+                (func $odd (param i64) (result i32)
+                  (if (result i32) (i64.eqz (local.get 0)) (then (i32.const 0))
+                    (else (return_call $even (i64.sub (local.get 0) (i64.const 1))))))
+                ;; The host function's frame replaces this one; it still sees this memory.
+                (func (export "peek") (param i32) (result i32) (return_call $peek (local.get 0)))
+                (func $fail (unreachable))
+                (func $middle (return_call $fail))
+                (func (export "fail") (call $middle)))"#,
+        )
+        .unwrap();
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap("host", "peek", |mut caller: Caller<'_, ()>, at: i32| -> kiln::Result<i32> {
+                let Some(kiln::Extern::Memory(mem)) = caller.get_export("mem") else { panic!("no memory export") };
+                Ok(i32::from(mem.data(&caller)[at as usize]))
+            })
+            .unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let even = instance.get_typed_func::<i64, i32>(&mut store, "even").unwrap();
+        assert_eq!(even.call(&mut store, 1_000_000).unwrap(), 1);
+        assert_eq!(even.call(&mut store, 1_000_001).unwrap(), 0);
+        let peek = instance.get_typed_func::<i32, i32>(&mut store, "peek").unwrap();
+        assert_eq!(peek.call(&mut store, 8).unwrap(), 42);
+        // `$middle` tail-called `$fail`, so its frame is gone from the backtrace.
+        let fail = instance.get_typed_func::<(), ()>(&mut store, "fail").unwrap();
+        let err = fail.call(&mut store, ()).unwrap_err();
+        let frames: Vec<u32> = err.backtrace().expect("a backtrace").frames.iter().map(|f| f.func_index).collect();
+        assert_eq!(frames, [4, 6], "{err}");
+        assert_eq!(even.call(&mut store, 10).unwrap(), 1, "the store is usable after the trap");
+    }
+}

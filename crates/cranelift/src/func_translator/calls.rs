@@ -9,8 +9,12 @@
 //!   function's canonical type id with the one expected (`indirect call type mismatch`; equal
 //!   types have equal ids, so this is the whole check), and calls its `wasm_call` with its
 //!   vmctx.
+//!
+//! `return_call` and `return_call_indirect` reach their callee the same way and end the
+//! function with Cranelift's tail call, which reuses this function's frame (every wasm
+//! function and wasm-to-host trampoline uses the `tail` calling convention, which allows it).
 use cranelift_codegen::ir::{
-    ExtFuncData, ExternalName, FuncRef, Inst, InstBuilder, SigRef, UserExternalName, condcodes::IntCC,
+    ExtFuncData, ExternalName, FuncRef, InstBuilder, SigRef, UserExternalName, Value, condcodes::IntCC,
     types::I32,
 };
 use kiln_environ::{CompileError, FuncIndex, FuncKey, Trap, TypeIndex, VMOffsets};
@@ -59,14 +63,30 @@ impl FuncTranslator<'_, '_> {
             .ok_or_else(|| internal(format!("type {} is not in the module", ty.as_u32())))
     }
 
-    /// Push the results of a call.
-    fn push_results(&mut self, call: Inst) {
+    /// Call `callee` with `args`: a plain call pushes its results; a tail call returns them
+    /// from this function, and the code after it is unreachable.
+    fn emit_call(&mut self, callee: Callee, args: &[Value], tail: bool) {
+        let ins = self.builder.ins();
+        let call = match (callee, tail) {
+            (Callee::Direct(f), false) => ins.call(f, args),
+            (Callee::Indirect(sig, code), false) => ins.call_indirect(sig, code, args),
+            (Callee::Direct(f), true) => {
+                ins.return_call(f, args);
+                self.reachable = false;
+                return;
+            }
+            (Callee::Indirect(sig, code), true) => {
+                ins.return_call_indirect(sig, code, args);
+                self.reachable = false;
+                return;
+            }
+        };
         let results = self.builder.inst_results(call).to_vec();
         self.push_all(&results);
     }
 
-    /// `call`.
-    pub(super) fn call(&mut self, f: FuncIndex) -> Result<(), CompileError> {
+    /// `call`, or `return_call` when `tail`.
+    pub(super) fn call(&mut self, f: FuncIndex, tail: bool) -> Result<(), CompileError> {
         let ty = self
             .env
             .module
@@ -76,7 +96,7 @@ impl FuncTranslator<'_, '_> {
             .ty;
         let signature = self.signature(ty)?;
         let args = self.popn(self.num_params(ty)?)?;
-        let call = match self.env.module.defined_func_index(f) {
+        match self.env.module.defined_func_index(f) {
             Some(def) => {
                 let callee = match self.callees.get(&def) {
                     Some(callee) => *callee,
@@ -88,7 +108,7 @@ impl FuncTranslator<'_, '_> {
                     }
                 };
                 let call_args = [&[self.vmctx, self.vmctx][..], &args].concat();
-                self.builder.ins().call(callee, &call_args)
+                self.emit_call(Callee::Direct(callee), &call_args, tail);
             }
             None => {
                 let import = self.env.offsets.imported_function(f);
@@ -96,15 +116,14 @@ impl FuncTranslator<'_, '_> {
                 let code = self.load_pointer(flags, self.vmctx, import + VMOffsets::FUNCTION_IMPORT_WASM_CALL);
                 let callee_vmctx = self.load_pointer(flags, self.vmctx, import + VMOffsets::FUNCTION_IMPORT_VMCTX);
                 let call_args = [&[callee_vmctx, self.vmctx][..], &args].concat();
-                self.builder.ins().call_indirect(signature, code, &call_args)
+                self.emit_call(Callee::Indirect(signature, code), &call_args, tail);
             }
-        };
-        self.push_results(call);
+        }
         Ok(())
     }
 
-    /// `call_indirect`.
-    pub(super) fn call_indirect(&mut self, ty: TypeIndex, table: u32) -> Result<(), CompileError> {
+    /// `call_indirect`, or `return_call_indirect` when `tail`.
+    pub(super) fn call_indirect(&mut self, ty: TypeIndex, table: u32, tail: bool) -> Result<(), CompileError> {
         let signature = self.signature(ty)?;
         let index = self.pop()?;
         let args = self.popn(self.num_params(ty)?)?;
@@ -126,8 +145,14 @@ impl FuncTranslator<'_, '_> {
         let code = self.load_pointer(readonly, func_ref, VMOffsets::FUNC_REF_WASM_CALL);
         let callee_vmctx = self.load_pointer(readonly, func_ref, VMOffsets::FUNC_REF_VMCTX);
         let call_args = [&[callee_vmctx, self.vmctx][..], &args].concat();
-        let call = self.builder.ins().call_indirect(signature, code, &call_args);
-        self.push_results(call);
+        self.emit_call(Callee::Indirect(signature, code), &call_args, tail);
         Ok(())
     }
+}
+
+/// Where a call goes: a function of this artifact by name, or a code pointer of a signature.
+#[derive(Clone, Copy)]
+enum Callee {
+    Direct(FuncRef),
+    Indirect(SigRef, Value),
 }

@@ -276,11 +276,16 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             Operator::BrIf { relative_depth } => self.br_if(relative_depth)?,
             Operator::BrTable { ref targets } => self.br_table(targets)?,
             Operator::Return => self.return_()?,
-            Operator::Call { function_index } => self.call(FuncIndex::from_u32(function_index))?,
+            Operator::Call { function_index } => self.call(FuncIndex::from_u32(function_index), false)?,
+            Operator::ReturnCall { function_index } => self.call(FuncIndex::from_u32(function_index), true)?,
             Operator::CallIndirect {
                 type_index,
                 table_index,
-            } => self.call_indirect(TypeIndex::from_u32(type_index), table_index)?,
+            } => self.call_indirect(TypeIndex::from_u32(type_index), table_index, false)?,
+            Operator::ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => self.call_indirect(TypeIndex::from_u32(type_index), table_index, true)?,
             Operator::Drop => {
                 self.pop()?;
             }

@@ -131,10 +131,6 @@ mod tests {
             "unsupported: reference types: table.grow"
         );
         assert_eq!(
-            message(Operator::ReturnCall { function_index: 0 }),
-            "unsupported: tail calls: return_call"
-        );
-        assert_eq!(
             message(Operator::RefAsNonNull),
             "unsupported: typed function references: ref.as_non_null"
         );

@@ -8,12 +8,12 @@ use cranelift_codegen::settings::{self, Configurable};
 use kiln_cranelift::{FuncEnv, translate_function};
 use kiln_environ::{CompileError, Tunables, VMOffsets, translate_module};
 
-/// The host ISA, optimizing for speed.
+/// The host ISA, with Kiln's Cranelift settings.
 pub fn host_isa() -> OwnedTargetIsa {
     let mut flags = settings::builder();
-    flags
-        .set("opt_level", "speed")
-        .expect("opt_level is a Cranelift setting");
+    for &(name, value) in kiln_cranelift::settings::SETTINGS {
+        flags.set(name, value).expect("Kiln's settings are Cranelift settings");
+    }
     cranelift_native::builder()
         .expect("the host is supported by Cranelift")
         .finish(settings::Flags::new(flags))
