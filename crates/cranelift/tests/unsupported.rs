@@ -19,14 +19,14 @@ fn unsupported(wat: &str) -> String {
 }
 
 #[test]
-fn relaxed_simd_is_unsupported() {
+fn unsupported_operators_name_their_feature() {
     let what = unsupported(
-        r#"(module (func (param v128 v128) (result v128)
-            (i8x16.relaxed_swizzle (local.get 0) (local.get 1))))"#,
+        r#"(module (memory 1 1 shared) (func (param i32) (result i32)
+            (i32.atomic.rmw.add (local.get 0) (i32.const 1))))"#,
     );
-    assert_eq!(what, "relaxed SIMD: i8x16.relaxed_swizzle");
+    assert_eq!(what, "threads: i32.atomic.rmw.add");
     let error = CompileError::Unsupported(what).to_string();
-    assert_eq!(error, "unsupported: relaxed SIMD: i8x16.relaxed_swizzle");
+    assert_eq!(error, "unsupported: threads: i32.atomic.rmw.add");
 }
 
 #[test]
@@ -48,10 +48,10 @@ fn v128_values_are_translated_wherever_they_appear() {
 
 #[test]
 fn invalid_wins_over_unsupported() {
-    // Relaxed SIMD first, then an `i32.add` with one operand.
+    // An atomic load first, then an `i32.add` with one operand.
     let result = translate(
-        r#"(module (func (result i32)
-            (drop (i8x16.relaxed_swizzle (i8x16.splat (i32.const 1)) (i8x16.splat (i32.const 2))))
+        r#"(module (memory 1) (func (result i32)
+            (drop (i32.atomic.load (i32.const 0)))
             (i32.add (i32.const 1))))"#,
     );
     match result {
@@ -61,10 +61,10 @@ fn invalid_wins_over_unsupported() {
         }
         other => panic!("expected an invalid module, got {other:?}"),
     }
-    // A relaxed SIMD operator, then a body that ends with the wrong result type.
+    // A GC operator, then a body that ends with the wrong result type.
     let result = translate(
-        r#"(module (func (param v128) (result i32)
-            (drop (f32x4.relaxed_madd (local.get 0) (local.get 0) (local.get 0)))
+        r#"(module (func (result i32)
+            (drop (ref.i31 (i32.const 0)))
             (i64.const 0)))"#,
     );
     assert!(matches!(result, Err(CompileError::Invalid { .. })), "{result:?}");
@@ -95,7 +95,7 @@ fn unsupported_operators_in_unreachable_code_are_never_translated() {
         r#"(module (memory 1) (func
             (unreachable)
             (drop (i32.atomic.load (i32.const 0)))
-            (block (drop (i8x16.relaxed_swizzle (v128.const i64x2 0 0) (v128.const i64x2 0 0))))))"#,
+            (block (drop (ref.i31 (i32.const 0))))))"#,
     )
     .expect("dead code is not translated");
     assert_eq!(functions.len(), 1);

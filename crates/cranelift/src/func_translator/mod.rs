@@ -20,6 +20,7 @@ mod memory;
 mod numeric;
 mod references;
 pub mod regions;
+mod relaxed_simd;
 mod simd;
 mod stack;
 mod unsupported;
@@ -345,7 +346,7 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             Operator::ElemDrop { elem_index } => self.elem_drop(elem_index),
 
             _ => {
-                if self.translate_simd(op)? {
+                if self.translate_simd(op)? || self.translate_relaxed_simd(op)? {
                     return Ok(());
                 }
                 if !self.translate_numeric(op)? {

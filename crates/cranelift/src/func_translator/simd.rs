@@ -1,4 +1,4 @@
-//! SIMD: the `v128` operators of WebAssembly 2.0 (relaxed SIMD is not translated). Every `v128`
+//! SIMD: the `v128` operators of WebAssembly 2.0 (relaxed SIMD is in `relaxed_simd.rs`). Every `v128`
 //! value Kiln keeps — on the operand stack, in locals, block parameters, call arguments and
 //! results, globals — has the one IR type `I8X16`, so values of any lane shape can meet at a
 //! join. An operator that works on other lanes bitcasts its operands (little-endian lane order,
@@ -42,7 +42,7 @@ enum Widen {
 }
 
 impl FuncTranslator<'_, '_> {
-    /// Translate `op` if it is a (non-relaxed) SIMD operator; `Ok(false)` if it is not one.
+    /// Translate `op` if it is a (strict) SIMD operator; `Ok(false)` if it is not one.
     pub(super) fn translate_simd(&mut self, op: &Operator<'_>) -> Result<bool, CompileError> {
         use Operator as O;
         match *op {
@@ -393,7 +393,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// Pop a `v128` as a vector of type `ty`.
-    fn pop_vector(&mut self, ty: Type) -> Result<Value, CompileError> {
+    pub(super) fn pop_vector(&mut self, ty: Type) -> Result<Value, CompileError> {
         let v = self.pop()?;
         self.cast(ty, v)
     }
@@ -417,7 +417,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// An operator on two `v128`s seen as `ty`.
-    fn v_binary(
+    pub(super) fn v_binary(
         &mut self,
         ty: Type,
         f: impl FnOnce(&mut FunctionBuilder<'_>, Value, Value) -> Value,
