@@ -64,7 +64,7 @@ impl EngineInfo {
             let got = self.get(key);
             if let Some(feature) = key.strip_prefix("cpu.") {
                 if got == Some("true") && want != "true" {
-                    return Err(ArtifactError(format!("artifact needs CPU feature {feature}, which this host lacks")));
+                    return Err(lacks(feature));
                 }
                 continue;
             }
@@ -79,13 +79,17 @@ impl EngineInfo {
             }
         }
         for (key, got) in &self.entries {
-            if key.starts_with("cpu.") && got == "true" && host.get(key).is_none() {
-                let feature = &key[4..];
-                return Err(ArtifactError(format!("artifact needs CPU feature {feature}, which this host lacks")));
+            if let Some(feature) = key.strip_prefix("cpu.").filter(|_| got == "true" && host.get(key).is_none()) {
+                return Err(lacks(feature));
             }
         }
         Ok(())
     }
+}
+
+/// The error for code that needs CPU feature `feature`, which the host lacks.
+fn lacks(feature: &str) -> ArtifactError {
+    ArtifactError(format!("artifact needs CPU feature {feature}, which this host lacks"))
 }
 
 #[cfg(test)]

@@ -53,14 +53,8 @@ impl Engine {
     /// Compile `bytes` (binary or text format) to an artifact without loading it, for
     /// [`Module::deserialize`](crate::Module::deserialize) later.
     pub fn precompile_module(&self, bytes: &[u8]) -> Result<Vec<u8>> {
-        let binary;
-        let wasm = if bytes.starts_with(b"\0asm") {
-            bytes
-        } else {
-            binary = wat::parse_bytes(bytes).map_err(|e| Error::Invalid(e.to_string()))?;
-            &binary
-        };
-        Ok(kiln_compile::compile_module(self.isa(), self.tunables(), wasm)?.elf)
+        let wasm = crate::module::wasm_binary(bytes)?;
+        Ok(kiln_compile::compile_module(self.isa(), self.tunables(), &wasm)?.elf)
     }
 
     /// The settings an artifact must have been compiled with to load into this engine, as

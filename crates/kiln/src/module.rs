@@ -19,6 +19,11 @@ fn write_perf_map(lines: &str) {
     }
 }
 
+/// `bytes` in the binary format: as they are when they already are, else parsed as text.
+pub(crate) fn wasm_binary(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
+    wat::parse_bytes(bytes).map_err(|e| Error::Invalid(e.to_string()))
+}
+
 /// Where each defined memory's image section lies in an artifact: `(file offset, length)`.
 pub(crate) type ImageRanges = BTreeMap<u32, (u64, u64)>;
 
@@ -49,12 +54,7 @@ struct ModuleInner {
 impl Module {
     /// Compile a module from its binary or text format.
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
-        let bytes = bytes.as_ref();
-        if bytes.starts_with(b"\0asm") {
-            return Module::from_binary(engine, bytes);
-        }
-        let binary = wat::parse_bytes(bytes).map_err(|e| Error::Invalid(e.to_string()))?;
-        Module::from_binary(engine, &binary)
+        Module::from_binary(engine, &wasm_binary(bytes.as_ref())?)
     }
 
     /// Compile a module from its binary format.

@@ -31,9 +31,13 @@ impl Module {
     /// settings are refused with [`Error::Artifact`], but a deliberately crafted artifact
     /// cannot be told from a real one.
     pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
-        let bytes = bytes.as_ref();
-        let (env, _) = Module::open_artifact(engine, bytes)?;
-        Module::from_parts(engine, env, ArtifactBytes::Owned(bytes.to_vec()), None)
+        Module::from_artifact(engine, bytes.as_ref().to_vec())
+    }
+
+    /// The module of artifact `bytes`, checked, with its code loaded from them.
+    fn from_artifact(engine: &Engine, bytes: Vec<u8>) -> Result<Module> {
+        let (env, _) = Module::open_artifact(engine, &bytes)?;
+        Module::from_parts(engine, env, ArtifactBytes::Owned(bytes), None)
     }
 
     /// Load an artifact file (as written by `kiln compile`), mapping it into memory.
@@ -56,9 +60,7 @@ impl Module {
     /// [`Module::deserialize`] would load it: for testing that loading reproduces what
     /// compiling produced. Safe, because the artifact came from this process's compiler.
     pub fn reload_from_artifact(&self) -> Result<Module> {
-        let bytes = self.serialize()?;
-        let (env, _) = Module::open_artifact(self.engine(), &bytes)?;
-        Module::from_parts(self.engine(), env, ArtifactBytes::Owned(bytes), None)
+        Module::from_artifact(self.engine(), self.serialize()?)
     }
 
     /// [`Module::deserialize_file`] for tools whose user has declared the file trusted (as
