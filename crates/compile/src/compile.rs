@@ -22,18 +22,22 @@ pub fn compile_all(
     module: &Module,
     jobs: Vec<(FuncKey, CompileInput<'_>)>,
 ) -> Result<Vec<CompiledFunction>, CompileError> {
+    if tunables.inlining {
+        let clif = clif_functions(isa, tunables, module, jobs)?;
+        return first_error(clif.into_par_iter().map(|(key, func)| guarded(key, || finish(&*isa.isa, key, func))).collect());
+    }
+    let offsets = checked_offsets(module)?;
+    let env = FuncEnv { module, offsets: &offsets, tunables, isa: &*isa.isa, module_index: 0 };
+    first_error(jobs.into_par_iter().map(|(key, job)| guarded(key, || finish(env.isa, key, job(&env)?))).collect())
+}
+
+/// The module's `VMContext` layout, if it fits the 32-bit offsets compiled code uses.
+fn checked_offsets(module: &Module) -> Result<VMOffsets, CompileError> {
     let offsets = VMOffsets::new(module);
     if !offsets.fits() {
         return Err(CompileError::Limit("the module's VMContext exceeds 4 GiB".into()));
     }
-    if !tunables.inlining {
-        let env = FuncEnv { module, offsets: &offsets, tunables, isa: &*isa.isa, module_index: 0 };
-        let results: Vec<Result<CompiledFunction, CompileError>> =
-            jobs.into_par_iter().map(|(key, job)| guarded(key, || finish(env.isa, key, job(&env)?))).collect();
-        return first_error(results);
-    }
-    let clif = clif_functions(isa, tunables, module, jobs)?;
-    first_error(clif.into_par_iter().map(|(key, func)| guarded(key, || finish(&*isa.isa, key, func))).collect())
+    Ok(offsets)
 }
 
 /// Phase one of every job, then stage 4 when inlining is on: the CLIF that `finish` compiles.
@@ -43,10 +47,7 @@ pub fn clif_functions(
     module: &Module,
     jobs: Vec<(FuncKey, CompileInput<'_>)>,
 ) -> Result<Vec<(FuncKey, ir::Function)>, CompileError> {
-    let offsets = VMOffsets::new(module);
-    if !offsets.fits() {
-        return Err(CompileError::Limit("the module's VMContext exceeds 4 GiB".into()));
-    }
+    let offsets = checked_offsets(module)?;
     let env = FuncEnv { module, offsets: &offsets, tunables, isa: &*isa.isa, module_index: 0 };
     let clif = first_error(jobs.into_par_iter().map(|(key, job)| guarded(key, || Ok((key, job(&env)?)))).collect())?;
     if tunables.inlining { inline(tunables, module, clif) } else { Ok(clif) }

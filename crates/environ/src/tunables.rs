@@ -62,8 +62,6 @@ impl Default for Tunables {
 }
 
 impl Tunables {
-    /// Whether an access at `offset + size` beyond a 32-bit index lands in this memory's
-    /// reservation or guard, so that it needs no explicit bounds check.
     /// Whether a memory of type `ty` keeps its base address for life: its reservation holds
     /// its largest size, so growing never moves it. Compiled code may then load the base once
     /// and keep it (the runtime grows such memories only in place).
@@ -71,13 +69,13 @@ impl Tunables {
         self.memory_reservation >= ty.max_pages().saturating_mul(crate::WASM_PAGE_SIZE)
     }
 
+    /// Whether an access at `offset + size` beyond a 32-bit index lands in this memory's
+    /// reservation or guard, so that it needs no explicit bounds check.
     pub fn elides_bounds_check(&self, offset: u64, access_size: u64) -> bool {
         self.memory_reservation >= 1 << 32
             && offset.checked_add(access_size).is_some_and(|end| end <= self.memory_guard_size)
     }
-}
 
-impl Tunables {
     /// Every setting as `(key, value)`, with the keys of `Config::set` and `-O`.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
         let yn = |b: bool| if b { "y" } else { "n" }.to_string();
