@@ -141,9 +141,10 @@ impl Config {
             })),
             "inlining-small-callee-size" => Ok(self.inlining_small_callee_size(parse_u32(key, value)?)),
             "inlining-sum-size-threshold" => Ok(self.inlining_sum_size_threshold(parse_u32(key, value)?)),
-            _ => Err(Error::Other(format!(
-                "unknown setting `{key}` (known: memory-reservation, memory-guard-size, max-wasm-stack, memory-init-cow, table-lazy-init, inlining, inlining-intra-module, inlining-small-callee-size, inlining-sum-size-threshold)"
-            ))),
+            _ => {
+                let known: Vec<&str> = self.tunables.settings().into_iter().map(|(k, _)| k).collect();
+                Err(Error::Other(format!("unknown setting `{key}` (known: {})", known.join(", "))))
+            }
         }
     }
 }
