@@ -152,9 +152,7 @@ fn cache(action: &CacheAction) -> Result<ExitCode> {
 }
 
 fn compile(options: &Options, output: Option<&PathBuf>, file: &PathBuf) -> Result<ExitCode> {
-    let mut config = options.config()?;
-    config.cache_dir(None);
-    let engine = Engine::new(&config)?;
+    let engine = Engine::new(&options.config()?)?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let artifact = engine.precompile_module(&bytes).with_context(|| format!("failed to compile {}", file.display()))?;
     let out = output.cloned().unwrap_or_else(|| file.with_extension("cwasm"));

@@ -114,8 +114,10 @@ fn show(v: &Val) -> String {
 
 /// Compile `file`, or load it if it is an artifact and precompiled ones are allowed.
 fn load(engine: &Engine, file: &Path, allow_precompiled: bool) -> Result<Module> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    if bytes.starts_with(b"\x7fELF") {
+    let cannot_read = || format!("cannot read {}", file.display());
+    let mut magic = [0u8; 4];
+    let n = std::io::Read::read(&mut std::fs::File::open(file).with_context(cannot_read)?, &mut magic).with_context(cannot_read)?;
+    if magic[..n] == *b"\x7fELF" {
         if !allow_precompiled {
             bail!(
                 "{} is a precompiled artifact; its machine code runs as it is, so it runs only with --allow-precompiled (for trusted files)",
@@ -126,6 +128,7 @@ fn load(engine: &Engine, file: &Path, allow_precompiled: bool) -> Result<Module>
         // settings are still refused.
         return Module::deserialize_trusted_file(engine, file).with_context(|| format!("failed to load {}", file.display()));
     }
+    let bytes = std::fs::read(file).with_context(cannot_read)?;
     Module::new(engine, &bytes).with_context(|| format!("failed to compile {}", file.display()))
 }
 
