@@ -33,11 +33,18 @@ fn best<T>(runs: usize, mut f: impl FnMut() -> Option<(Duration, T)>) -> Option<
 
 /// One run of the program's measured region.
 fn execute(engine: &Engine, module: &Module, dir: &Path) -> Option<Duration> {
-    let wasi = WasiCtx::builder().preopened_dir(dir, ".", DirAccess::ReadWrite).ok()?.stdout(OutputStream::Null).stderr(OutputStream::Null).build();
+    let wasi = WasiCtx::builder()
+        .preopened_dir(dir, ".", DirAccess::ReadWrite)
+        .ok()?
+        .stdout(OutputStream::Null)
+        .stderr(OutputStream::Null)
+        .build();
     let mut store = Store::new(engine, Host { wasi, start: None, measured: None });
     let mut linker = Linker::new(engine);
     kiln_wasi::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi).ok()?;
-    linker.func_wrap("bench", "start", |mut c: kiln::Caller<'_, Host>| c.data_mut().start = Some(Instant::now())).ok()?;
+    linker
+        .func_wrap("bench", "start", |mut c: kiln::Caller<'_, Host>| c.data_mut().start = Some(Instant::now()))
+        .ok()?;
     linker
         .func_wrap("bench", "end", |mut c: kiln::Caller<'_, Host>| {
             let h = c.data_mut();
@@ -70,7 +77,11 @@ fn main() {
         eprintln!("no benchmark folder at {} (set KILN_BENCH_DIR)", dir.display());
         std::process::exit(if std::env::var("CI").as_deref() == Ok("true") { 1 } else { 0 });
     };
-    let mut programs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.join(format!("{}.wasm", p.file_name().unwrap_or_default().to_string_lossy())).is_file()).collect();
+    let mut programs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join(format!("{}.wasm", p.file_name().unwrap_or_default().to_string_lossy())).is_file())
+        .collect();
     programs.sort();
     let engines = [engine(false), engine(true)];
     let isa = kiln_compile::host_isa().expect("host ISA");
@@ -116,6 +127,9 @@ fn main() {
         );
     }
     let geomean = |v: &[f64]| (v.iter().map(|r| r.ln()).sum::<f64>() / v.len().max(1) as f64).exp();
-    println!("geometric mean: compile time on/off {:.2}, execution time on/off {:.2}", geomean(&compile_ratios), geomean(&exec_ratios));
+    println!(
+        "geometric mean: compile time on/off {:.2}, execution time on/off {:.2}",
+        geomean(&compile_ratios),
+        geomean(&exec_ratios)
+    );
 }
-

@@ -191,7 +191,16 @@ fn main() -> ExitCode {
             });
             config.and_then(|c| Ok(Engine::new(&c)?)).and_then(|engine| {
                 let allow_precompiled = *allow_precompiled;
-                run::run(&run::RunArgs { engine, invoke: invoke.as_deref(), file, args, dirs, envs, preloads, allow_precompiled })
+                run::run(&run::RunArgs {
+                    engine,
+                    invoke: invoke.as_deref(),
+                    file,
+                    args,
+                    dirs,
+                    envs,
+                    preloads,
+                    allow_precompiled,
+                })
             })
         }
         Command::Compile { options, output, file } => compile(options, output.as_ref(), file),

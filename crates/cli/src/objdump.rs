@@ -20,7 +20,8 @@ pub fn objdump(file: &Path, disassemble: bool) -> Result<ExitCode> {
 
 fn describe(file: &Path, disassemble: bool) -> Result<String> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let elf = object::File::parse(&*bytes).map_err(|_| anyhow!("{} is not a Kiln artifact (not an ELF file)", file.display()))?;
+    let elf = object::File::parse(&*bytes)
+        .map_err(|_| anyhow!("{} is not a Kiln artifact (not an ELF file)", file.display()))?;
     let section = |name: &str| {
         elf.section_by_name(name)
             .and_then(|s| s.data().ok())
@@ -35,8 +36,13 @@ fn describe(file: &Path, disassemble: bool) -> Result<String> {
     for key in ["format", "kiln-version", "target"] {
         writeln!(out, "  {key}: {}", engine.get(key).unwrap_or("?"))?;
     }
-    let features: Vec<&str> = engine.entries.iter().filter(|(k, v)| k.starts_with("cpu.") && v == "true").map(|(k, _)| &k[4..]).collect();
-    writeln!(out, "  CPU features the code may use: {}", if features.is_empty() { "none".into() } else { features.join(" ") })?;
+    let features: Vec<&str> =
+        engine.entries.iter().filter(|(k, v)| k.starts_with("cpu.") && v == "true").map(|(k, _)| &k[4..]).collect();
+    writeln!(
+        out,
+        "  CPU features the code may use: {}",
+        if features.is_empty() { "none".into() } else { features.join(" ") }
+    )?;
     let mut functions: Vec<(u64, u64, String)> = elf
         .symbols()
         .filter(|s| s.kind() == SymbolKind::Text)
@@ -54,7 +60,9 @@ fn describe(file: &Path, disassemble: bool) -> Result<String> {
             }
         }
         if disassemble {
-            let code = text.get(*start as usize..(start + size) as usize).ok_or_else(|| anyhow!("{name} lies outside .text"))?;
+            let code = text
+                .get(*start as usize..(start + size) as usize)
+                .ok_or_else(|| anyhow!("{name} lies outside .text"))?;
             disassemble_into(&mut out, code, *start)?;
         }
     }
@@ -67,7 +75,8 @@ fn disassemble_into(out: &mut String, code: &[u8], address: u64) -> Result<()> {
     let cs = Capstone::new().x86().mode(arch::x86::ArchMode::Mode64).syntax(arch::x86::ArchSyntax::Intel).build()?;
     for insn in cs.disasm_all(code, address)?.iter() {
         let bytes: Vec<String> = insn.bytes().iter().map(|b| format!("{b:02x}")).collect();
-        writeln!(out, 
+        writeln!(
+            out,
             "        {:#010x}  {:<24} {} {}",
             insn.address(),
             bytes.join(" "),

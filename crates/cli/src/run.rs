@@ -29,7 +29,8 @@ struct Host {
 /// `HOST[::GUEST[::ro]]`.
 fn parse_dir(spec: &str) -> Result<(PathBuf, String, DirAccess)> {
     let mut parts = spec.split("::");
-    let host = parts.next().filter(|h| !h.is_empty()).ok_or_else(|| anyhow!("--dir {spec}: the host directory is empty"))?;
+    let host =
+        parts.next().filter(|h| !h.is_empty()).ok_or_else(|| anyhow!("--dir {spec}: the host directory is empty"))?;
     let guest = parts.next().unwrap_or(host);
     let access = match parts.next() {
         None => DirAccess::ReadWrite,
@@ -74,9 +75,17 @@ fn import_hint(module: &Module, linker: &Linker<Host>, store: &mut Store<Host>) 
             continue;
         }
         return Some(if import.module() == kiln_wasi::MODULE {
-            format!("`{}` is not a function of WASI preview1, which is all Kiln provides under that name", import.name())
+            format!(
+                "`{}` is not a function of WASI preview1, which is all Kiln provides under that name",
+                import.name()
+            )
         } else {
-            format!("`--preload {}=FILE.wasm` would provide module `{}` from a module that exports `{}`", import.module(), import.module(), import.name())
+            format!(
+                "`--preload {}=FILE.wasm` would provide module `{}` from a module that exports `{}`",
+                import.module(),
+                import.module(),
+                import.name()
+            )
         });
     }
     None
@@ -116,7 +125,8 @@ fn show(v: &Val) -> String {
 fn load(engine: &Engine, file: &Path, allow_precompiled: bool) -> Result<Module> {
     let cannot_read = || format!("cannot read {}", file.display());
     let mut magic = [0u8; 4];
-    let n = std::io::Read::read(&mut std::fs::File::open(file).with_context(cannot_read)?, &mut magic).with_context(cannot_read)?;
+    let n = std::io::Read::read(&mut std::fs::File::open(file).with_context(cannot_read)?, &mut magic)
+        .with_context(cannot_read)?;
     if magic[..n] == *b"\x7fELF" {
         if !allow_precompiled {
             bail!(
@@ -126,7 +136,8 @@ fn load(engine: &Engine, file: &Path, allow_precompiled: bool) -> Result<Module>
         }
         // The user vouched for the file with --allow-precompiled; corruption and mismatched
         // settings are still refused.
-        return Module::deserialize_trusted_file(engine, file).with_context(|| format!("failed to load {}", file.display()));
+        return Module::deserialize_trusted_file(engine, file)
+            .with_context(|| format!("failed to load {}", file.display()));
     }
     let bytes = std::fs::read(file).with_context(cannot_read)?;
     Module::new(engine, &bytes).with_context(|| format!("failed to compile {}", file.display()))
@@ -204,7 +215,9 @@ fn sandbox_hint(wasi: &WasiCtx) {
             "hint: the program was refused `{p}`, which lies outside its preopened directories; `--dir HOST[::GUEST]` grants a directory"
         ),
         Some(Refusal::NotGranted(p)) => {
-            eprintln!("hint: the program was refused a change to `{p}`, under a read-only directory (`--dir HOST::GUEST::ro`)")
+            eprintln!(
+                "hint: the program was refused a change to `{p}`, under a read-only directory (`--dir HOST::GUEST::ro`)"
+            )
         }
         None => {}
     }

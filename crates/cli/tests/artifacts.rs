@@ -39,10 +39,18 @@ fn compiled_artifacts_run_only_when_allowed() {
     assert_eq!((o.status.code(), text(&o.stdout)), (Some(0), "hello\n".into()), "{}", text(&o.stderr));
     let o = kiln(&["run", "--allow-precompiled", "-C", "cache=n", "--invoke", "boom", cwasm], None);
     assert_eq!(o.status.code(), Some(134));
-    assert!(text(&o.stderr).contains("integer divide by zero") && text(&o.stderr).contains("prog!boom"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("integer divide by zero") && text(&o.stderr).contains("prog!boom"),
+        "{}",
+        text(&o.stderr)
+    );
     let o = kiln(&["run", "-C", "cache=n", cwasm], None);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("is a precompiled artifact") && text(&o.stderr).contains("--allow-precompiled"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("is a precompiled artifact") && text(&o.stderr).contains("--allow-precompiled"),
+        "{}",
+        text(&o.stderr)
+    );
     // Other settings, and corruption, are refused with the reason.
     let o = kiln(&["run", "--allow-precompiled", "-C", "cache=n", "-O", "memory-reservation=0", cwasm], None);
     assert_eq!(o.status.code(), Some(1));
@@ -62,8 +70,15 @@ fn compiled_artifacts_run_only_when_allowed() {
 fn many_functions(n: usize) -> String {
     let mut m = String::from("(module (memory (export \"memory\") 1)\n");
     for i in 0..n {
-        let callee = if i == 0 { "local.get 0".to_string() } else { format!("local.get 0 i32.const {i} i32.add call $f{}", (i * 7) % i) };
-        m.push_str(&format!("(func $f{i} (export \"f{i}\") (param i32) (result i32) {callee} i32.const {} i32.mul)\n", i + 1));
+        let callee = if i == 0 {
+            "local.get 0".to_string()
+        } else {
+            format!("local.get 0 i32.const {i} i32.add call $f{}", (i * 7) % i)
+        };
+        m.push_str(&format!(
+            "(func $f{i} (export \"f{i}\") (param i32) (result i32) {callee} i32.const {} i32.mul)\n",
+            i + 1
+        ));
     }
     m.push(')');
     m
@@ -96,7 +111,8 @@ fn artifacts_are_identical_whatever_the_thread_count() {
 }
 
 fn entries(cache: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(cache).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(cache).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     v.sort();
     v
 }

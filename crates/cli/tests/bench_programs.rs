@@ -34,7 +34,12 @@ fn main() {
 
 fn run_program(dir: &Path, name: &str, bench: &Path) -> Result<(), String> {
     let mut cmd = kiln();
-    cmd.current_dir(dir).env_clear().arg("run").arg(format!("--preload=bench={}", bench.display())).args(["--dir", ".::."]).arg(format!("{name}.wasm"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .arg("run")
+        .arg(format!("--preload=bench={}", bench.display()))
+        .args(["--dir", ".::."])
+        .arg(format!("{name}.wasm"));
     let done = run_with_limit(&mut cmd, Duration::from_secs(600))?;
     if done.code != Some(0) {
         return Err(format!("exit code {:?}; stderr:\n{}", done.code, String::from_utf8_lossy(&done.stderr)));
@@ -45,7 +50,9 @@ fn run_program(dir: &Path, name: &str, bench: &Path) -> Result<(), String> {
         };
         let got = String::from_utf8_lossy(got);
         if !got.lines().eq(want.lines()) {
-            return Err(format!("{stream} differs from {name}.{stream}.expected:\n--- got\n{got}\n--- expected\n{want}"));
+            return Err(format!(
+                "{stream} differs from {name}.{stream}.expected:\n--- got\n{got}\n--- expected\n{want}"
+            ));
         }
     }
     Ok(())

@@ -35,14 +35,20 @@ fn run_invokes_and_prints_results() {
     assert_eq!(stdout(&o), "6765\n");
     let o = kiln(&["run", "-O", "memory-reservation=0", "--invoke", "fib_loop", fib.to_str().unwrap(), "90"]);
     assert_eq!(stdout(&o), "2880067194370816120\n");
-    let multi = temp_file("multi.wat", r#"(module (func (export "f") (param f32 i64) (result i64 f32) local.get 1 local.get 0))"#);
+    let multi = temp_file(
+        "multi.wat",
+        r#"(module (func (export "f") (param f32 i64) (result i64 f32) local.get 1 local.get 0))"#,
+    );
     let o = kiln(&["run", "--invoke", "f", multi.to_str().unwrap(), "1.5", "-7"]);
     assert_eq!(stdout(&o), "-7\n1.5\n");
 }
 
 #[test]
 fn run_reports_traps_and_bad_input() {
-    let m = temp_file("trap.wat", r#"(module (func (export "boom") unreachable) (func (export "id") (param i32) (result i32) local.get 0))"#);
+    let m = temp_file(
+        "trap.wat",
+        r#"(module (func (export "boom") unreachable) (func (export "id") (param i32) (result i32) local.get 0))"#,
+    );
     let path = m.to_str().unwrap();
     let o = kiln(&["run", "--invoke", "boom", path]);
     assert_eq!(o.status.code(), Some(134));
@@ -68,7 +74,10 @@ fn run_reports_traps_and_bad_input() {
 
 #[test]
 fn wast_prints_failures_and_a_closing_line() {
-    let ok = temp_file("ok.wast", "(module (func (export \"one\") (result i32) i32.const 1))\n(assert_return (invoke \"one\") (i32.const 1))\n");
+    let ok = temp_file(
+        "ok.wast",
+        "(module (func (export \"one\") (result i32) i32.const 1))\n(assert_return (invoke \"one\") (i32.const 1))\n",
+    );
     let o = kiln(&["wast", ok.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stdout(&o));
     assert_eq!(stdout(&o), "2 passed, 0 failed\n");

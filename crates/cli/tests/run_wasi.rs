@@ -38,18 +38,25 @@ fn c_program_reads_writes_and_sees_its_args_and_env() {
     assert_eq!(text(&o.stdout), format!("{wasm}: copied 12 bytes from in.txt to out.txt in upper case\n"));
     assert_eq!(std::fs::read_to_string(dir.join("out.txt")).unwrap(), "KILN RUNS C\n");
     // A bare --env NAME passes the host's value; an unset one is left out.
-    let o = kiln_cmd(&["run", "--dir", &grant, "--env", "GREETING", "--env", "UNSET_BY_HOST", &wasm, "in.txt", "out2.txt"])
-        .env("GREETING", "hello")
-        .env_remove("UNSET_BY_HOST")
-        .output()
-        .unwrap();
+    let o =
+        kiln_cmd(&["run", "--dir", &grant, "--env", "GREETING", "--env", "UNSET_BY_HOST", &wasm, "in.txt", "out2.txt"])
+            .env("GREETING", "hello")
+            .env_remove("UNSET_BY_HOST")
+            .output()
+            .unwrap();
     assert_eq!(o.status.code(), Some(0), "stderr: {}", text(&o.stderr));
     // Without the variable the program's own check fails, and it says so.
     let o = kiln(&["run", "--dir", &grant, &wasm, "in.txt", "out3.txt"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("check failed: GREETING=hello"), "{}", text(&o.stderr));
     // The program's attempt at `../escape.txt` was the last refusal; the hint names the flag.
-    assert!(text(&o.stderr).contains("hint: the program was refused `../escape.txt`, which lies outside its preopened directories; `--dir"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains(
+            "hint: the program was refused `../escape.txt`, which lies outside its preopened directories; `--dir"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -136,7 +143,10 @@ fn unknown_wasi_functions_and_bad_flags_are_clear_errors() {
              (func (export "_start")))"#,
     );
     let err = text(&kiln(&["run", &m]).stderr);
-    assert!(err.contains("`wasi_snapshot_preview1::fd_teleport`") && err.contains("not a function of WASI preview1"), "{err}");
+    assert!(
+        err.contains("`wasi_snapshot_preview1::fd_teleport`") && err.contains("not a function of WASI preview1"),
+        "{err}"
+    );
     let ok = write(&dir, "ok.wat", r#"(module (func (export "_start")))"#);
     for (flag, value, expect) in [
         ("--dir", "/nonexistent/kiln/dir", "cannot open directory /nonexistent/kiln/dir"),
@@ -178,7 +188,10 @@ fn profile_perfmap_names_wasm_functions_for_perf() {
     std::fs::remove_file(&map_path).unwrap();
     let line = map.lines().find(|l| l.ends_with("named!wasm[0]::function[0]::work")).unwrap_or_else(|| panic!("{map}"));
     let fields: Vec<&str> = line.split(' ').collect();
-    assert!(u64::from_str_radix(fields[0], 16).unwrap() > 0 && u64::from_str_radix(fields[1], 16).unwrap() > 0, "{line}");
+    assert!(
+        u64::from_str_radix(fields[0], 16).unwrap() > 0 && u64::from_str_radix(fields[1], 16).unwrap() > 0,
+        "{line}"
+    );
     let o = kiln(&["run", "--profile", "gprof", &m]);
     assert!(text(&o.stderr).contains("unknown profiler"), "{}", text(&o.stderr));
     std::fs::remove_dir_all(&dir).unwrap();

@@ -15,7 +15,11 @@ const SUITES: &[&str] = &["assemblyscript", "c", "rust"];
 
 fn main() {
     let args = Arguments::from_args();
-    let Some(root) = data_dir("KILN_WASI_TESTSUITE", "wasi-testsuite", "https://github.com/WebAssembly/wasi-testsuite (branch prod/testsuite-base)") else {
+    let Some(root) = data_dir(
+        "KILN_WASI_TESTSUITE",
+        "wasi-testsuite",
+        "https://github.com/WebAssembly/wasi-testsuite (branch prod/testsuite-base)",
+    ) else {
         libtest_mimic::run(&args, Vec::new()).exit();
     };
     let mut tests = Vec::new();
@@ -105,4 +109,3 @@ fn run_test(stem: &Path) -> Result<(), String> {
     }
     Ok(())
 }
-

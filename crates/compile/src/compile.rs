@@ -8,9 +8,9 @@
 use crate::compiled_function::{CompiledFunction, finish};
 use crate::inputs::CompileInput;
 use crate::isa::KilnIsa;
-use kiln_cranelift::FuncEnv;
 use cranelift_codegen::ir;
 use cranelift_entity::EntityRef;
+use kiln_cranelift::FuncEnv;
 use kiln_environ::{CompileError, FuncKey, Module, Tunables, VMOffsets};
 use rayon::prelude::*;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -24,7 +24,9 @@ pub fn compile_all(
 ) -> Result<Vec<CompiledFunction>, CompileError> {
     if tunables.inlining {
         let clif = clif_functions(isa, tunables, module, jobs)?;
-        return first_error(clif.into_par_iter().map(|(key, func)| guarded(key, || finish(&*isa.isa, key, func))).collect());
+        return first_error(
+            clif.into_par_iter().map(|(key, func)| guarded(key, || finish(&*isa.isa, key, func))).collect(),
+        );
     }
     let offsets = checked_offsets(module)?;
     let env = FuncEnv { module, offsets: &offsets, tunables, isa: &*isa.isa, module_index: 0 };
@@ -55,13 +57,18 @@ pub fn clif_functions(
 
 /// Run `f`, turning a panic into an internal error.
 fn guarded<T>(key: FuncKey, f: impl FnOnce() -> Result<T, CompileError>) -> Result<T, CompileError> {
-    catch_unwind(AssertUnwindSafe(f))
-        .unwrap_or_else(|panic| Err(CompileError::Internal(format!("panic while compiling {key:?}: {}", panic_message(&panic)))))
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        Err(CompileError::Internal(format!("panic while compiling {key:?}: {}", panic_message(&panic))))
+    })
 }
 
 /// Stage 4 over the CLIF of every job: the module's wasm functions are inlined into each
 /// other; trampolines are left as they are.
-fn inline(tunables: &Tunables, module: &Module, clif: Vec<(FuncKey, ir::Function)>) -> Result<Vec<(FuncKey, ir::Function)>, CompileError> {
+fn inline(
+    tunables: &Tunables,
+    module: &Module,
+    clif: Vec<(FuncKey, ir::Function)>,
+) -> Result<Vec<(FuncKey, ir::Function)>, CompileError> {
     let mut bodies: Vec<Option<ir::Function>> = (0..module.num_defined_funcs()).map(|_| None).collect();
     let mut others = Vec::new();
     for (key, func) in clif {

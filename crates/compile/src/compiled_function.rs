@@ -29,7 +29,11 @@ pub struct CompiledFunction {
 
 /// Compile `func` (named `key`) to machine code: Cranelift's optimizer, register allocation
 /// and emission.
-pub fn finish(isa: &dyn cranelift_codegen::isa::TargetIsa, key: FuncKey, func: ir::Function) -> Result<CompiledFunction, CompileError> {
+pub fn finish(
+    isa: &dyn cranelift_codegen::isa::TargetIsa,
+    key: FuncKey,
+    func: ir::Function,
+) -> Result<CompiledFunction, CompileError> {
     let mut ctx = Context::for_function(func);
     let mut ctrl = ControlPlane::default();
     ctx.compile(isa, &mut ctrl)
@@ -66,11 +70,5 @@ pub fn finish(isa: &dyn cranelift_codegen::isa::TargetIsa, key: FuncKey, func: i
         traps.push((t.offset, trap));
     }
     traps.sort_by_key(|t| t.0);
-    Ok(CompiledFunction {
-        key,
-        code: buffer.data().to_vec(),
-        alignment: buffer.alignment,
-        relocations,
-        traps,
-    })
+    Ok(CompiledFunction { key, code: buffer.data().to_vec(), alignment: buffer.alignment, relocations, traps })
 }

@@ -15,8 +15,8 @@
 use crate::call_graph::{CallGraph, FuncId};
 use crate::scc;
 use crate::stratify::stratify;
-use cranelift_codegen::ir::{self, ExternalName, Opcode};
 use cranelift_codegen::inline::{Inline, InlineCommand};
+use cranelift_codegen::ir::{self, ExternalName, Opcode};
 use cranelift_entity::EntityRef;
 use kiln_environ::{CompileError, FuncKey, IntraModuleInlining, Tunables};
 use rayon::prelude::*;
@@ -80,7 +80,11 @@ impl Inline for Inliner<'_> {
 }
 
 /// Inline calls among `bodies` (the module's defined functions, by defined index).
-pub fn inline_module(tunables: &Tunables, module_index: u32, bodies: &mut [Option<ir::Function>]) -> Result<(), CompileError> {
+pub fn inline_module(
+    tunables: &Tunables,
+    module_index: u32,
+    bodies: &mut [Option<ir::Function>],
+) -> Result<(), CompileError> {
     let mut edges = Vec::new();
     for (i, body) in bodies.iter().enumerate() {
         let Some(func) = body else { continue };

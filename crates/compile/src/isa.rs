@@ -19,8 +19,8 @@ pub fn host_isa() -> Result<KilnIsa, CompileError> {
     for &(name, value) in kiln_cranelift::settings::SETTINGS {
         flags.set(name, value).map_err(setting_error)?;
     }
-    let builder = cranelift_native::builder()
-        .map_err(|e| CompileError::Unsupported(format!("this host's architecture: {e}")))?;
+    let builder =
+        cranelift_native::builder().map_err(|e| CompileError::Unsupported(format!("this host's architecture: {e}")))?;
     let isa = builder.finish(settings::Flags::new(flags)).map_err(setting_error)?;
     Ok(KilnIsa { isa })
 }

@@ -6,15 +6,16 @@
 use crate::compiled_function::CompiledFunction;
 use crate::isa::KilnIsa;
 use cranelift_control::ControlPlane;
-use kiln_environ::artifact::{
-    self, CHECKSUM_SECTION, ENGINE_SECTION, FUNCS_SECTION, FuncEntry, FuncTable, IMAGE_SECTION_PREFIX, MODULE_SECTION, TRAPS_SECTION, TrapTable,
-};
 use cranelift_entity::EntityRef;
+use kiln_environ::artifact::{
+    self, CHECKSUM_SECTION, ENGINE_SECTION, FUNCS_SECTION, FuncEntry, FuncTable, IMAGE_SECTION_PREFIX, MODULE_SECTION,
+    TRAPS_SECTION, TrapTable,
+};
 use kiln_environ::{CompileError, DefinedMemoryIndex, EngineInfo, FuncKey, IMAGE_PAGE_SIZE, MemoryImage, Module};
-use std::collections::BTreeMap;
-use object::{Object as _, ObjectSection as _};
 use object::write::{Object, Symbol, SymbolSection};
 use object::{Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope};
+use object::{Object as _, ObjectSection as _};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 fn internal(what: String) -> CompileError {
@@ -95,7 +96,11 @@ pub fn link(
         let id = obj.add_section(Vec::new(), name.into_bytes(), SectionKind::ReadOnlyData);
         obj.set_section_data(id, image.bytes.clone(), IMAGE_PAGE_SIZE);
     }
-    for (name, data) in [(ENGINE_SECTION, info.encode()), (MODULE_SECTION, artifact::encode_module(module)), (CHECKSUM_SECTION, vec![0; 32])] {
+    for (name, data) in [
+        (ENGINE_SECTION, info.encode()),
+        (MODULE_SECTION, artifact::encode_module(module)),
+        (CHECKSUM_SECTION, vec![0; 32]),
+    ] {
         let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::ReadOnlyData);
         obj.set_section_data(id, data, 1);
     }

@@ -12,7 +12,9 @@ fn module_with_many_functions(n: usize) -> Vec<u8> {
             "(func $f{i} (export \"f{i}\") (param i32) (result i32) {callee} (i32.add (i32.load (local.get 0)) (i32.const {i})))\n"
         ));
     }
-    text.push_str("(func $\"odd name\\t\\u{e9}\" (call_indirect (param i32) (result i32) (i32.const 0) (i32.const 0)) drop))");
+    text.push_str(
+        "(func $\"odd name\\t\\u{e9}\" (call_indirect (param i32) (result i32) (i32.const 0) (i32.const 0)) drop))",
+    );
     wat::parse_str(&text).unwrap()
 }
 

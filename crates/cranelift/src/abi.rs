@@ -10,8 +10,8 @@
 //!   the runtime's builtin (C convention) with the same arguments.
 use cranelift_codegen::ir::{self, AbiParam, ArgumentPurpose, Signature, TrapCode, UserExternalName, types};
 use cranelift_codegen::isa::{CallConv, TargetIsa};
-use kiln_environ::{BuiltinFunction, FuncKey, Module, Trap, Tunables, VMOffsets, WasmFuncType, WasmValType};
 use kiln_environ::builtins::BuiltinType;
+use kiln_environ::{BuiltinFunction, FuncKey, Module, Trap, Tunables, VMOffsets, WasmFuncType, WasmValType};
 
 /// The size of one `ValRaw` slot of the array ABI.
 pub const VAL_RAW_SIZE: u32 = 16;

@@ -22,7 +22,10 @@ fn new_function(key: FuncKey, sig: ir::Signature) -> ir::Function {
 }
 
 /// A builder in `func`'s (sealed) entry block, and the function's parameters.
-fn entry_block<'a>(func: &'a mut ir::Function, ctx: &'a mut FunctionBuilderContext) -> (FunctionBuilder<'a>, Vec<ir::Value>) {
+fn entry_block<'a>(
+    func: &'a mut ir::Function,
+    ctx: &'a mut FunctionBuilderContext,
+) -> (FunctionBuilder<'a>, Vec<ir::Value>) {
     let mut b = FunctionBuilder::new(func, ctx);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);

@@ -105,21 +105,12 @@ fn spec_suite_modules_translate_and_verify() {
     files.sort();
 
     let isa = common::host_isa();
-    let tunables = [
-        Tunables::default(),
-        Tunables {
-            memory_reservation: 0,
-            ..Tunables::default()
-        },
-    ];
+    let tunables = [Tunables::default(), Tunables { memory_reservation: 0, ..Tunables::default() }];
     let (mut modules, mut functions, mut unsupported) = (0usize, 0usize, 0usize);
     let mut failures = Vec::new();
     for file in &files {
         let script = std::fs::read_to_string(file).expect("reading a .wast file");
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         for (m, text) in top_level_modules(&script).into_iter().enumerate() {
             // `module quote`, `module definition` and the like are not plain modules.
             let Ok(wasm) = wat::parse_str(text) else { continue };
@@ -131,11 +122,8 @@ fn spec_suite_modules_translate_and_verify() {
             }
             modules += 1;
             // The explicit-bounds-check mode only for files about memory, to keep this quick.
-            let modes = if name.contains("memory") || name.contains("address") {
-                &tunables[..]
-            } else {
-                &tunables[..1]
-            };
+            let modes =
+                if name.contains("memory") || name.contains("address") { &tunables[..] } else { &tunables[..1] };
             for tunables in modes {
                 let result = common::translate_all(&wasm, tunables, &isa);
                 match result {
@@ -165,12 +153,7 @@ fn spec_suite_modules_translate_and_verify() {
     }
     eprintln!("{modules} modules, {functions} functions compiled, {unsupported} unsupported");
     assert!(modules > 500, "too few modules found in {}", dir.display());
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]

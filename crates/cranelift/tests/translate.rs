@@ -37,9 +37,7 @@ fn translate_case(path: &Path) -> Result<String, String> {
         write!(text, "{}", func.display()).map_err(|e| e.to_string())?;
         let name = func.name.to_string();
         let mut context = Context::for_function(func);
-        context
-            .compile(&*isa, &mut ControlPlane::default())
-            .map_err(|e| format!("compiling {name}: {:?}", e.inner))?;
+        context.compile(&*isa, &mut ControlPlane::default()).map_err(|e| format!("compiling {name}: {:?}", e.inner))?;
     }
     Ok(text)
 }
@@ -52,10 +50,7 @@ fn golden_clif() {
     let mut failures = Vec::new();
     for wat in cases {
         let clif_path = wat.with_extension("clif");
-        let name = wat
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = wat.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let actual = match translate_case(&wat) {
             Ok(text) => text,
             Err(e) => {
@@ -69,19 +64,11 @@ fn golden_clif() {
         }
         match std::fs::read_to_string(&clif_path) {
             Ok(expected) if expected == actual => {}
-            Ok(expected) => failures.push(format!(
-                "{name}: CLIF differs\n{}",
-                first_difference(&expected, &actual)
-            )),
+            Ok(expected) => failures.push(format!("{name}: CLIF differs\n{}", first_difference(&expected, &actual))),
             Err(_) => failures.push(format!("{name}: no {} (run with BLESS=1)", clif_path.display())),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} golden case(s) failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "{} golden case(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
 }
 
 /// The first differing line, with its line number.

@@ -198,7 +198,10 @@ mod tests {
 
     #[test]
     fn tables_round_trip_and_reject_garbage() {
-        let t = TrapTable { offsets: vec![1, 5, 9], traps: vec![Trap::StackOverflow, Trap::MemoryOutOfBounds, Trap::HostError] };
+        let t = TrapTable {
+            offsets: vec![1, 5, 9],
+            traps: vec![Trap::StackOverflow, Trap::MemoryOutOfBounds, Trap::HostError],
+        };
         let bytes = t.encode();
         assert_eq!(TrapTable::decode(&bytes).unwrap(), t);
         assert_eq!(t.lookup(5), Some(Trap::MemoryOutOfBounds));

@@ -43,7 +43,8 @@ impl EngineInfo {
         let text = std::str::from_utf8(bytes).map_err(|_| ArtifactError("the engine section is not UTF-8".into()))?;
         let mut info = EngineInfo::default();
         for line in text.lines() {
-            let (k, v) = line.split_once('=').ok_or_else(|| ArtifactError(format!("engine setting `{line}` has no `=`")))?;
+            let (k, v) =
+                line.split_once('=').ok_or_else(|| ArtifactError(format!("engine setting `{line}` has no `=`")))?;
             info.push(k, v);
         }
         Ok(info)
@@ -75,7 +76,11 @@ impl EngineInfo {
                         "artifact was compiled with {key}={got}, but this engine has {key}={want}"
                     )));
                 }
-                None => return Err(ArtifactError(format!("artifact does not record setting {key} (this engine has {want})"))),
+                None => {
+                    return Err(ArtifactError(format!(
+                        "artifact does not record setting {key} (this engine has {want})"
+                    )));
+                }
             }
         }
         for (key, got) in &self.entries {
@@ -106,13 +111,20 @@ mod tests {
 
     #[test]
     fn cpu_features_and_settings_are_checked_by_name() {
-        let host = info(&[("format", "1"), ("cpu.avx2", "false"), ("cpu.sse41", "true"), ("cranelift.opt_level", "speed")]);
-        let needs_avx2 = info(&[("format", "1"), ("cpu.avx2", "true"), ("cpu.sse41", "true"), ("cranelift.opt_level", "speed")]);
-        assert_eq!(needs_avx2.check_compatible(&host).unwrap_err().0, "artifact needs CPU feature avx2, which this host lacks");
+        let host =
+            info(&[("format", "1"), ("cpu.avx2", "false"), ("cpu.sse41", "true"), ("cranelift.opt_level", "speed")]);
+        let needs_avx2 =
+            info(&[("format", "1"), ("cpu.avx2", "true"), ("cpu.sse41", "true"), ("cranelift.opt_level", "speed")]);
+        assert_eq!(
+            needs_avx2.check_compatible(&host).unwrap_err().0,
+            "artifact needs CPU feature avx2, which this host lacks"
+        );
         // Code that does not use a feature the host has runs fine.
-        let plain = info(&[("format", "1"), ("cpu.avx2", "false"), ("cpu.sse41", "false"), ("cranelift.opt_level", "speed")]);
+        let plain =
+            info(&[("format", "1"), ("cpu.avx2", "false"), ("cpu.sse41", "false"), ("cranelift.opt_level", "speed")]);
         assert!(plain.check_compatible(&host).is_ok());
-        let other_opt = info(&[("format", "1"), ("cpu.avx2", "false"), ("cpu.sse41", "true"), ("cranelift.opt_level", "none")]);
+        let other_opt =
+            info(&[("format", "1"), ("cpu.avx2", "false"), ("cpu.sse41", "true"), ("cranelift.opt_level", "none")]);
         assert_eq!(
             other_opt.check_compatible(&host).unwrap_err().0,
             "artifact was compiled with cranelift.opt_level=none, but this engine has cranelift.opt_level=speed"

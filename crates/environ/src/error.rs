@@ -18,10 +18,9 @@ pub enum CompileError {
 impl fmt::Display for CompileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CompileError::Invalid { message, offset } => write!(
-                f,
-                "failed to parse WebAssembly module: {message} (at offset {offset:#x})"
-            ),
+            CompileError::Invalid { message, offset } => {
+                write!(f, "failed to parse WebAssembly module: {message} (at offset {offset:#x})")
+            }
             CompileError::Unsupported(what) => write!(f, "unsupported: {what}"),
             CompileError::Limit(what) => write!(f, "implementation limit exceeded: {what}"),
             CompileError::Internal(what) => write!(f, "internal compiler error: {what}"),

@@ -108,7 +108,6 @@ pub fn clean_symbol_name(name: &str) -> String {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,7 +32,7 @@ pub use translate::{FunctionBodyData, ModuleTranslation, translate_module, wasm_
 pub use trap::Trap;
 pub use tunables::{IntraModuleInlining, Tunables};
 pub use types::*;
-pub use vmoffsets::{VMOffsets, VM_MAGIC};
+pub use vmoffsets::{VM_MAGIC, VMOffsets};
 
 /// The size of a WebAssembly page, in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;

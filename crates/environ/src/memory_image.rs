@@ -75,7 +75,8 @@ mod tests {
     #[test]
     fn dense_constant_segments_become_an_image() {
         let big = "x".repeat(5000);
-        let i = images(&format!(r#"(module (memory 2) (data (i32.const 4100) "{big}") (data (i32.const 10000) "yz"))"#));
+        let i =
+            images(&format!(r#"(module (memory 2) (data (i32.const 4100) "{big}") (data (i32.const 10000) "yz"))"#));
         let image = &i[&DefinedMemoryIndex::from_u32(0)];
         assert_eq!(image.offset, 4096);
         assert_eq!(image.bytes.len() % 4096, 0);
@@ -90,7 +91,10 @@ mod tests {
         // Beyond the initial size: must trap at instantiation, so no image.
         assert!(images(&format!(r#"(module (memory 1) (data (i32.const 65000) "{big}"))"#)).is_empty());
         // An offset from a global.
-        assert!(images(&format!(r#"(module (global i32 (i32.const 0)) (memory 1) (data (global.get 0) "{big}"))"#)).is_empty());
+        assert!(
+            images(&format!(r#"(module (global i32 (i32.const 0)) (memory 1) (data (global.get 0) "{big}"))"#))
+                .is_empty()
+        );
         // Too little data to be worth a mapping.
         assert!(images(r#"(module (memory 1) (data (i32.const 0) "hi"))"#).is_empty());
     }

@@ -92,7 +92,10 @@ mod tests {
     #[test]
     fn trapping_or_dynamic_segments_disqualify_the_table() {
         assert!(images("(module (table 1 funcref) (func $a) (elem (i32.const 1) $a))").is_empty());
-        assert!(images("(module (global i32 (i32.const 0)) (table 2 funcref) (func $a) (elem (global.get 0) $a))").is_empty());
+        assert!(
+            images("(module (global i32 (i32.const 0)) (table 2 funcref) (func $a) (elem (global.get 0) $a))")
+                .is_empty()
+        );
         assert!(images("(module (table 2 funcref (ref.null func)))").is_empty());
         assert!(images("(module (table 2 externref))").is_empty());
         assert_eq!(images("(module (table 2 funcref))").len(), 1);

@@ -7,9 +7,7 @@
 //! function body has been validated, so an invalid module is always reported as invalid.
 use crate::*;
 use cranelift_entity::{EntityRef, PrimaryMap};
-use wasmparser::{
-    FuncToValidate, FunctionBody, Parser, Payload, Validator, ValidatorResources, WasmFeatures,
-};
+use wasmparser::{FuncToValidate, FunctionBody, Parser, Payload, Validator, ValidatorResources, WasmFeatures};
 
 /// The features Kiln validates with: all of Wasm 3.0.
 pub fn wasm_features() -> WasmFeatures {
@@ -380,10 +378,7 @@ mod tests {
 
     #[test]
     fn dedups_types() {
-        let t = translate(
-            "(module (type (func)) (type (func (param i32))) (type (func)))",
-        )
-        .unwrap();
+        let t = translate("(module (type (func)) (type (func (param i32))) (type (func)))").unwrap();
         let m = &t.module;
         assert_eq!(m.host_callable_types().count(), 2);
         assert_eq!(m.canonical_type(TypeIndex::new(2)), TypeIndex::new(0));

@@ -48,7 +48,6 @@ pub struct VMOffsets {
     size: u32,
 }
 
-
 impl VMOffsets {
     /// Pointer size: Kiln targets 64-bit hosts only.
     pub const PTR: u32 = 8;

@@ -50,7 +50,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Invalid(m) | Error::Limit(m) | Error::Link(m) | Error::Artifact(m) | Error::Other(m) => f.write_str(m),
+            Error::Invalid(m) | Error::Limit(m) | Error::Link(m) | Error::Artifact(m) | Error::Other(m) => {
+                f.write_str(m)
+            }
             Error::Unsupported(m) => write!(f, "unsupported: {m}"),
             Error::Trap(t, _) => write!(f, "wasm trap: {t}"),
             Error::Host(e) => write!(f, "host error: {e}"),

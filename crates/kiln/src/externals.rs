@@ -2,7 +2,10 @@
 use crate::store::StoreOpaqueExt;
 use crate::vm::memory::LinearMemory;
 use crate::vm::table::TableStorage;
-use crate::{AsContext, AsContextMut, Error, ValType, ExternType, Func, GlobalType, MemoryType, Mutability, Result, StoreContext, TableType, Val};
+use crate::{
+    AsContext, AsContextMut, Error, ExternType, Func, GlobalType, MemoryType, Mutability, Result, StoreContext,
+    TableType, Val, ValType,
+};
 
 /// Something a module can import or export.
 #[derive(Clone, Copy, Debug)]
@@ -208,7 +211,10 @@ impl Memory {
 
     /// The memory's bytes and the store's data together, for host functions that read and
     /// write guest memory while they use their own state.
-    pub fn data_and_store_mut<'a, T: 'a>(&self, store: impl Into<crate::StoreContextMut<'a, T>>) -> (&'a mut [u8], &'a mut T) {
+    pub fn data_and_store_mut<'a, T: 'a>(
+        &self,
+        store: impl Into<crate::StoreContextMut<'a, T>>,
+    ) -> (&'a mut [u8], &'a mut T) {
         let cx: crate::StoreContextMut<'a, T> = store.into();
         let inner = cx.0;
         inner.opaque.assert_store(self.store);

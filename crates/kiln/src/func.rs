@@ -38,7 +38,11 @@ impl Func {
                 ty.params().iter().zip(values.iter()).map(|(t, v)| Val::from_raw(&mut store.opaque, *v, *t)).collect();
             let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for(*t)).collect();
             let id = store.opaque.id;
-            f(Caller { store: &mut *store, instance: instance.map(|i| Instance::from_index(id, i)) }, &params, &mut results)?;
+            f(
+                Caller { store: &mut *store, instance: instance.map(|i| Instance::from_index(id, i)) },
+                &params,
+                &mut results,
+            )?;
             for ((r, t), slot) in results.iter().zip(ty.results()).zip(values.iter_mut()) {
                 if r.ty() != *t {
                     return Err(Error::Other(format!("host function returned a {} where its type says {t}", r.ty())));

@@ -51,7 +51,9 @@ impl Instance {
         let module = s.instances[self.index].module.clone();
         Some(match module.env().export(name)? {
             EntityIndex::Function(f) => Extern::Func(Func::from_index(s.id, instance_func(s, self.index, f))),
-            EntityIndex::Table(t) => Extern::Table(Table { store: s.id, index: s.instances[self.index].tables[t.index()] }),
+            EntityIndex::Table(t) => {
+                Extern::Table(Table { store: s.id, index: s.instances[self.index].tables[t.index()] })
+            }
             EntityIndex::Memory(m) => {
                 Extern::Memory(Memory { store: s.id, index: s.instances[self.index].memories[m.index()] })
             }
@@ -82,7 +84,11 @@ impl Instance {
     }
 
     /// The exported function `name` with a static type.
-    pub fn get_typed_func<P: WasmParams, R: WasmResults>(&self, mut store: impl AsContextMut, name: &str) -> Result<TypedFunc<P, R>> {
+    pub fn get_typed_func<P: WasmParams, R: WasmResults>(
+        &self,
+        mut store: impl AsContextMut,
+        name: &str,
+    ) -> Result<TypedFunc<P, R>> {
         let f = self
             .get_func(&mut store, name)
             .ok_or_else(|| Error::Other(format!("no exported function named `{name}`")))?;
@@ -108,4 +114,3 @@ impl Instance {
             .collect()
     }
 }
-

@@ -1,7 +1,9 @@
 //! `Linker<T>`: a namespace of named definitions (`module::name` → item) that resolves a
 //! module's imports by name and instantiates it. Host functions defined on the linker are
 //! created in each store they are instantiated into.
-use crate::{AsContext, AsContextMut, Caller, Engine, Error, Extern, Func, FuncType, Instance, IntoFunc, Module, Result, Val};
+use crate::{
+    AsContext, AsContextMut, Caller, Engine, Error, Extern, Func, FuncType, Instance, IntoFunc, Module, Result, Val,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -44,7 +46,13 @@ impl<T: 'static> Linker<T> {
     }
 
     /// Define `module::name` as `item`.
-    pub fn define(&mut self, _store: impl AsContext<Data = T>, module: &str, name: &str, item: impl Into<Extern>) -> Result<&mut Self> {
+    pub fn define(
+        &mut self,
+        _store: impl AsContext<Data = T>,
+        module: &str,
+        name: &str,
+        item: impl Into<Extern>,
+    ) -> Result<&mut Self> {
         self.insert(module, name, Definition::Extern(item.into()))
     }
 
@@ -60,13 +68,23 @@ impl<T: 'static> Linker<T> {
     }
 
     /// Define `module::name` as a host function from a typed closure.
-    pub fn func_wrap<Params, Results>(&mut self, module: &str, name: &str, f: impl IntoFunc<T, Params, Results>) -> Result<&mut Self> {
+    pub fn func_wrap<Params, Results>(
+        &mut self,
+        module: &str,
+        name: &str,
+        f: impl IntoFunc<T, Params, Results>,
+    ) -> Result<&mut Self> {
         let (ty, f) = f.into_dynamic();
         self.insert(module, name, Definition::HostFunc(ty, f))
     }
 
     /// Define every export of `instance` under `module_name`.
-    pub fn instance(&mut self, mut store: impl AsContextMut<Data = T>, module_name: &str, instance: Instance) -> Result<&mut Self> {
+    pub fn instance(
+        &mut self,
+        mut store: impl AsContextMut<Data = T>,
+        module_name: &str,
+        instance: Instance,
+    ) -> Result<&mut Self> {
         for (name, item) in instance.exports(&mut store) {
             self.insert(module_name, &name, Definition::Extern(item))?;
         }

@@ -3,17 +3,21 @@
 use crate::vm::artifact::ArtifactBytes;
 use crate::vm::code_memory::{CodeMemory, FrameNames};
 use crate::vm::memory_image::MemoryImageFile;
-use cranelift_entity::EntityRef;
-use std::collections::BTreeMap;
 use crate::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, Result, TableType};
+use cranelift_entity::EntityRef;
 use kiln_environ::{DefinedMemoryIndex, DefinedTableIndex, EntityIndex, FuncIndex, TypeIndex, VMOffsets};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Append `lines` to this process's perf map, where `perf report` looks for JIT symbols.
 fn write_perf_map(lines: &str) {
     use std::io::Write;
     let path = format!("/tmp/perf-{}.map", std::process::id());
-    let written = std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| f.write_all(lines.as_bytes()));
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(lines.as_bytes()));
     if let Err(e) = written {
         log::warn!("cannot write {path}: {e}");
     }
@@ -102,7 +106,8 @@ impl Module {
         let env = artifact::decode_module(data(MODULE_SECTION)?).map_err(|e| bad(e.to_string()))?;
         let mut images = ImageRanges::new();
         for s in file.sections() {
-            let index = s.name().ok().and_then(|n| n.strip_prefix(artifact::IMAGE_SECTION_PREFIX)).and_then(|i| i.parse().ok());
+            let index =
+                s.name().ok().and_then(|n| n.strip_prefix(artifact::IMAGE_SECTION_PREFIX)).and_then(|i| i.parse().ok());
             if let (Some(index), Some(range)) = (index, s.file_range()) {
                 images.insert(index, range);
             }

@@ -13,45 +13,87 @@ pub trait WasmTy: Sized + Send + 'static {
 }
 
 impl WasmTy for i32 {
-    fn valtype() -> ValType { ValType::I32 }
-    fn into_val(self) -> Val { Val::I32(self) }
-    fn from_val(v: &Val) -> Option<Self> { v.i32() }
+    fn valtype() -> ValType {
+        ValType::I32
+    }
+    fn into_val(self) -> Val {
+        Val::I32(self)
+    }
+    fn from_val(v: &Val) -> Option<Self> {
+        v.i32()
+    }
 }
 
 impl WasmTy for u32 {
-    fn valtype() -> ValType { ValType::I32 }
-    fn into_val(self) -> Val { Val::I32(self as i32) }
-    fn from_val(v: &Val) -> Option<Self> { v.i32().map(|v| v as u32) }
+    fn valtype() -> ValType {
+        ValType::I32
+    }
+    fn into_val(self) -> Val {
+        Val::I32(self as i32)
+    }
+    fn from_val(v: &Val) -> Option<Self> {
+        v.i32().map(|v| v as u32)
+    }
 }
 
 impl WasmTy for i64 {
-    fn valtype() -> ValType { ValType::I64 }
-    fn into_val(self) -> Val { Val::I64(self) }
-    fn from_val(v: &Val) -> Option<Self> { v.i64() }
+    fn valtype() -> ValType {
+        ValType::I64
+    }
+    fn into_val(self) -> Val {
+        Val::I64(self)
+    }
+    fn from_val(v: &Val) -> Option<Self> {
+        v.i64()
+    }
 }
 
 impl WasmTy for u64 {
-    fn valtype() -> ValType { ValType::I64 }
-    fn into_val(self) -> Val { Val::I64(self as i64) }
-    fn from_val(v: &Val) -> Option<Self> { v.i64().map(|v| v as u64) }
+    fn valtype() -> ValType {
+        ValType::I64
+    }
+    fn into_val(self) -> Val {
+        Val::I64(self as i64)
+    }
+    fn from_val(v: &Val) -> Option<Self> {
+        v.i64().map(|v| v as u64)
+    }
 }
 
 impl WasmTy for f32 {
-    fn valtype() -> ValType { ValType::F32 }
-    fn into_val(self) -> Val { Val::from(self) }
-    fn from_val(v: &Val) -> Option<Self> { v.f32() }
+    fn valtype() -> ValType {
+        ValType::F32
+    }
+    fn into_val(self) -> Val {
+        Val::from(self)
+    }
+    fn from_val(v: &Val) -> Option<Self> {
+        v.f32()
+    }
 }
 
 impl WasmTy for f64 {
-    fn valtype() -> ValType { ValType::F64 }
-    fn into_val(self) -> Val { Val::from(self) }
-    fn from_val(v: &Val) -> Option<Self> { v.f64() }
+    fn valtype() -> ValType {
+        ValType::F64
+    }
+    fn into_val(self) -> Val {
+        Val::from(self)
+    }
+    fn from_val(v: &Val) -> Option<Self> {
+        v.f64()
+    }
 }
 
 impl WasmTy for Option<Func> {
-    fn valtype() -> ValType { ValType::FuncRef }
-    fn into_val(self) -> Val { Val::FuncRef(self) }
-    fn from_val(v: &Val) -> Option<Self> { if let Val::FuncRef(f) = v { Some(*f) } else { None } }
+    fn valtype() -> ValType {
+        ValType::FuncRef
+    }
+    fn into_val(self) -> Val {
+        Val::FuncRef(self)
+    }
+    fn from_val(v: &Val) -> Option<Self> {
+        if let Val::FuncRef(f) = v { Some(*f) } else { None }
+    }
 }
 
 /// A tuple of wasm parameters.
@@ -68,14 +110,24 @@ pub trait WasmResults: Sized + Send + 'static {
 }
 
 impl<A: WasmTy> WasmParams for A {
-    fn types() -> Vec<ValType> { vec![A::valtype()] }
-    fn into_vals(self) -> Vec<Val> { vec![self.into_val()] }
+    fn types() -> Vec<ValType> {
+        vec![A::valtype()]
+    }
+    fn into_vals(self) -> Vec<Val> {
+        vec![self.into_val()]
+    }
 }
 
 impl<A: WasmTy> WasmResults for A {
-    fn types() -> Vec<ValType> { vec![A::valtype()] }
-    fn from_vals(vals: &[Val]) -> Option<Self> { A::from_val(vals.first()?) }
-    fn into_vals(self) -> Vec<Val> { vec![self.into_val()] }
+    fn types() -> Vec<ValType> {
+        vec![A::valtype()]
+    }
+    fn from_vals(vals: &[Val]) -> Option<Self> {
+        A::from_val(vals.first()?)
+    }
+    fn into_vals(self) -> Vec<Val> {
+        vec![self.into_val()]
+    }
 }
 
 macro_rules! tuples {
@@ -111,12 +163,16 @@ pub trait WasmRet: Send + 'static {
 
 impl<R: WasmResults> WasmRet for R {
     type Results = R;
-    fn into_result(self) -> Result<R> { Ok(self) }
+    fn into_result(self) -> Result<R> {
+        Ok(self)
+    }
 }
 
 impl<R: WasmResults> WasmRet for Result<R> {
     type Results = R;
-    fn into_result(self) -> Result<R> { self }
+    fn into_result(self) -> Result<R> {
+        self
+    }
 }
 
 type DynHostFn<T> = Arc<dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync>;
@@ -210,7 +266,10 @@ impl Func {
     }
 
     /// A host function from a typed closure.
-    pub fn wrap<T: 'static, Params, Results>(store: impl AsContextMut<Data = T>, f: impl IntoFunc<T, Params, Results>) -> Func {
+    pub fn wrap<T: 'static, Params, Results>(
+        store: impl AsContextMut<Data = T>,
+        f: impl IntoFunc<T, Params, Results>,
+    ) -> Func {
         let (ty, f) = f.into_dynamic();
         Func::new(store, ty, move |c, p, r| f(c, p, r))
     }

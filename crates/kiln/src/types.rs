@@ -34,10 +34,7 @@ impl FuncType {
     }
 
     pub(crate) fn to_env(&self) -> WasmFuncType {
-        WasmFuncType {
-            params: self.params.clone().into(),
-            results: self.results.clone().into(),
-        }
+        WasmFuncType { params: self.params.clone().into(), results: self.results.clone().into() }
     }
 }
 

@@ -282,7 +282,8 @@ fn host_functions_reached_only_through_a_table_are_callable() {
     Instance::new(&mut store, &first, &[]).unwrap();
     let answer = Func::wrap(&mut store, || 42i32);
     let table =
-        kiln::Table::new(&mut store, kiln::TableType::new(ValType::FuncRef, 1, None), Val::FuncRef(Some(answer))).unwrap();
+        kiln::Table::new(&mut store, kiln::TableType::new(ValType::FuncRef, 1, None), Val::FuncRef(Some(answer)))
+            .unwrap();
     let module = Module::new(
         &engine,
         r#"(module

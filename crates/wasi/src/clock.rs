@@ -28,6 +28,12 @@ pub fn clock_res_get(_: &mut WasiCtx, mem: &mut GuestMemory<'_>, id: u32, out: u
     mem.write_u64(out, res)
 }
 
-pub fn clock_time_get(_: &mut WasiCtx, mem: &mut GuestMemory<'_>, id: u32, _precision: u64, out: u32) -> Result<(), Errno> {
+pub fn clock_time_get(
+    _: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    id: u32,
+    _precision: u64,
+    out: u32,
+) -> Result<(), Errno> {
     mem.write_u64(out, now(id)?)
 }

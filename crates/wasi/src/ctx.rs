@@ -127,7 +127,12 @@ impl WasiCtxBuilder {
 
     /// Grant the host directory `host` to the program under the path `guest`. Descriptors
     /// opened through it never reach outside it.
-    pub fn preopened_dir(&mut self, host: impl AsRef<Path>, guest: impl Into<String>, access: DirAccess) -> io::Result<&mut Self> {
+    pub fn preopened_dir(
+        &mut self,
+        host: impl AsRef<Path>,
+        guest: impl Into<String>,
+        access: DirAccess,
+    ) -> io::Result<&mut Self> {
         let host = host.as_ref();
         let dir = cap_std::fs::Dir::open_ambient_dir(host, ambient_authority())
             .map_err(|e| io::Error::new(e.kind(), format!("cannot open directory {}: {e}", host.display())))?;
@@ -147,7 +152,12 @@ impl WasiCtxBuilder {
                 DirAccess::ReadWrite => rights::ALL,
                 DirAccess::ReadOnly => rights::ALL & !rights::MUTATING,
             };
-            let d = Descriptor { kind: Kind::Dir(dir), base: rights::DIRECTORY & mask, inheriting: mask, preopen: Some(guest) };
+            let d = Descriptor {
+                kind: Kind::Dir(dir),
+                base: rights::DIRECTORY & mask,
+                inheriting: mask,
+                preopen: Some(guest),
+            };
             fds.insert_at(3 + i as u32, d);
         }
         WasiCtx { args: std::mem::take(&mut self.args), env: std::mem::take(&mut self.env), fds, refused: None }

@@ -1,6 +1,6 @@
 //! `fd_*`: operations on open descriptors (read, write, seek, stat, sync, readdir, renumber,
 //! close, prestat). Each checks that the descriptor has the rights the operation needs.
-use crate::abi::{fdflags, filetype, rights, whence, DIRENT_SIZE, FDSTAT_SIZE, PREOPENTYPE_DIR};
+use crate::abi::{DIRENT_SIZE, FDSTAT_SIZE, PREOPENTYPE_DIR, fdflags, filetype, rights, whence};
 use crate::fdtable::{Descriptor, Kind};
 use crate::filestat::{self, SetTimes};
 use crate::{Errno, GuestMemory, WasiCtx};
@@ -19,7 +19,12 @@ fn os_fd(d: &Descriptor) -> Result<std::os::fd::BorrowedFd<'_>, Errno> {
     }
 }
 
-fn read_into(d: &mut Descriptor, mem: &mut GuestMemory<'_>, iovs: &[(u32, u32)], at: Option<u64>) -> Result<u32, Errno> {
+fn read_into(
+    d: &mut Descriptor,
+    mem: &mut GuestMemory<'_>,
+    iovs: &[(u32, u32)],
+    at: Option<u64>,
+) -> Result<u32, Errno> {
     let mut total: u32 = 0;
     for &(buf, len) in iovs {
         let dst = mem.slice_mut(buf, len)?;
@@ -40,7 +45,8 @@ fn read_into(d: &mut Descriptor, mem: &mut GuestMemory<'_>, iovs: &[(u32, u32)],
 }
 
 fn write_from(d: &mut Descriptor, mem: &GuestMemory<'_>, iovs: &[(u32, u32)], at: Option<u64>) -> Result<u32, Errno> {
-    let bufs: Vec<IoSlice<'_>> = iovs.iter().map(|&(b, l)| mem.slice(b, l).map(IoSlice::new)).collect::<Result<_, _>>()?;
+    let bufs: Vec<IoSlice<'_>> =
+        iovs.iter().map(|&(b, l)| mem.slice(b, l).map(IoSlice::new)).collect::<Result<_, _>>()?;
     let n = match (&mut d.kind, at) {
         (Kind::File(f), None) => (&*f).write_vectored(&bufs)?,
         (Kind::File(f), Some(off)) => {
@@ -62,7 +68,16 @@ fn write_from(d: &mut Descriptor, mem: &GuestMemory<'_>, iovs: &[(u32, u32)], at
 /// Read (or write) through `fd` with the iovec array at `iovs`, at `at` for the positional
 /// calls, and store the byte count at `out`.
 #[allow(clippy::too_many_arguments)]
-fn transfer(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, write: bool, fd: u32, iovs: u32, iovs_len: u32, at: Option<u64>, out: u32) -> Result<(), Errno> {
+fn transfer(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    write: bool,
+    fd: u32,
+    iovs: u32,
+    iovs_len: u32,
+    at: Option<u64>,
+    out: u32,
+) -> Result<(), Errno> {
     let d = ctx.fds.get_mut(fd)?;
     d.need(if write { rights::FD_WRITE } else { rights::FD_READ }).map_err(|_| Errno::Badf)?;
     if at.is_some() {
@@ -73,23 +88,60 @@ fn transfer(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, write: bool, fd: u32, 
     mem.write_u32(out, n)
 }
 
-pub fn fd_read(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, iovs: u32, iovs_len: u32, nread: u32) -> Result<(), Errno> {
+pub fn fd_read(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    iovs: u32,
+    iovs_len: u32,
+    nread: u32,
+) -> Result<(), Errno> {
     transfer(ctx, mem, false, fd, iovs, iovs_len, None, nread)
 }
 
-pub fn fd_pread(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, iovs: u32, iovs_len: u32, offset: u64, nread: u32) -> Result<(), Errno> {
+pub fn fd_pread(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    iovs: u32,
+    iovs_len: u32,
+    offset: u64,
+    nread: u32,
+) -> Result<(), Errno> {
     transfer(ctx, mem, false, fd, iovs, iovs_len, Some(offset), nread)
 }
 
-pub fn fd_write(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, iovs: u32, iovs_len: u32, nwritten: u32) -> Result<(), Errno> {
+pub fn fd_write(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    iovs: u32,
+    iovs_len: u32,
+    nwritten: u32,
+) -> Result<(), Errno> {
     transfer(ctx, mem, true, fd, iovs, iovs_len, None, nwritten)
 }
 
-pub fn fd_pwrite(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, iovs: u32, iovs_len: u32, offset: u64, nwritten: u32) -> Result<(), Errno> {
+pub fn fd_pwrite(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    iovs: u32,
+    iovs_len: u32,
+    offset: u64,
+    nwritten: u32,
+) -> Result<(), Errno> {
     transfer(ctx, mem, true, fd, iovs, iovs_len, Some(offset), nwritten)
 }
 
-pub fn fd_seek(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, offset: i64, whence: u8, newoffset: u32) -> Result<(), Errno> {
+pub fn fd_seek(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    offset: i64,
+    whence: u8,
+    newoffset: u32,
+) -> Result<(), Errno> {
     let d = ctx.fds.get(fd)?;
     let tell_only = whence == whence::CUR && offset == 0;
     d.need(if tell_only { rights::FD_TELL } else { rights::FD_SEEK })?;
@@ -152,7 +204,12 @@ pub fn fd_fdstat_get(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, out:
     if let Kind::File(f) = &d.kind {
         let os = rustix::fs::fcntl_getfl(f)?;
         use rustix::fs::OFlags;
-        for (o, w) in [(OFlags::APPEND, fdflags::APPEND), (OFlags::NONBLOCK, fdflags::NONBLOCK), (OFlags::DSYNC, fdflags::DSYNC), (OFlags::RSYNC, fdflags::RSYNC)] {
+        for (o, w) in [
+            (OFlags::APPEND, fdflags::APPEND),
+            (OFlags::NONBLOCK, fdflags::NONBLOCK),
+            (OFlags::DSYNC, fdflags::DSYNC),
+            (OFlags::RSYNC, fdflags::RSYNC),
+        ] {
             if os.contains(o) {
                 flags |= w;
             }
@@ -189,7 +246,13 @@ pub fn fd_fdstat_set_flags(ctx: &mut WasiCtx, _: &mut GuestMemory<'_>, fd: u32, 
     Ok(rustix::fs::fcntl_setfl(f, os)?)
 }
 
-pub fn fd_fdstat_set_rights(ctx: &mut WasiCtx, _: &mut GuestMemory<'_>, fd: u32, base: u64, inheriting: u64) -> Result<(), Errno> {
+pub fn fd_fdstat_set_rights(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory<'_>,
+    fd: u32,
+    base: u64,
+    inheriting: u64,
+) -> Result<(), Errno> {
     let d = ctx.fds.get_mut(fd)?;
     if base & !d.base != 0 || inheriting & !d.inheriting != 0 {
         return Err(Errno::NotCapable);
@@ -215,14 +278,28 @@ pub fn fd_filestat_set_size(ctx: &mut WasiCtx, _: &mut GuestMemory<'_>, fd: u32,
     Ok(d.file()?.set_len(size)?)
 }
 
-pub fn fd_filestat_set_times(ctx: &mut WasiCtx, _: &mut GuestMemory<'_>, fd: u32, atim: u64, mtim: u64, flags: u16) -> Result<(), Errno> {
+pub fn fd_filestat_set_times(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory<'_>,
+    fd: u32,
+    atim: u64,
+    mtim: u64,
+    flags: u16,
+) -> Result<(), Errno> {
     let d = ctx.fds.get(fd)?;
     d.need(rights::FD_FILESTAT_SET_TIMES)?;
     let times = SetTimes::new(atim, mtim, flags)?;
     Ok(rustix::fs::futimens(os_fd(d)?, &times.timestamps())?)
 }
 
-pub fn fd_advise(ctx: &mut WasiCtx, _: &mut GuestMemory<'_>, fd: u32, offset: u64, len: u64, advice: u8) -> Result<(), Errno> {
+pub fn fd_advise(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory<'_>,
+    fd: u32,
+    offset: u64,
+    len: u64,
+    advice: u8,
+) -> Result<(), Errno> {
     use rustix::fs::Advice;
     let d = ctx.fds.get(fd)?;
     d.need(rights::FD_ADVISE)?;
@@ -253,7 +330,13 @@ pub fn fd_prestat_get(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, out
     mem.write_u32(out + 4, name.len() as u32)
 }
 
-pub fn fd_prestat_dir_name(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, path: u32, len: u32) -> Result<(), Errno> {
+pub fn fd_prestat_dir_name(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    path: u32,
+    len: u32,
+) -> Result<(), Errno> {
     let name = ctx.fds.get(fd)?.preopen.as_ref().ok_or(Errno::Badf)?;
     if (len as usize) < name.len() {
         return Err(Errno::NameTooLong);
@@ -282,7 +365,15 @@ fn entries(dir: &cap_std::fs::Dir) -> Result<Vec<Entry>, Errno> {
     Ok(out)
 }
 
-pub fn fd_readdir(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, buf: u32, buf_len: u32, cookie: u64, bufused: u32) -> Result<(), Errno> {
+pub fn fd_readdir(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    buf: u32,
+    buf_len: u32,
+    cookie: u64,
+    bufused: u32,
+) -> Result<(), Errno> {
     let d = ctx.fds.get(fd)?;
     let dir = d.dir()?;
     d.need(rights::FD_READDIR)?;

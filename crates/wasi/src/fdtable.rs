@@ -1,8 +1,8 @@
 //! The descriptor table: what each fd a program holds refers to (a standard stream, a file or
 //! a directory), with its rights and, for preopened directories, the guest path. A descriptor
 //! exists only if the context was given it or the program opened it through one it had.
-use crate::stdio::{InputStream, OutputStream};
 use crate::Errno;
+use crate::stdio::{InputStream, OutputStream};
 use std::collections::BTreeMap;
 
 /// What an fd refers to.
@@ -100,4 +100,3 @@ impl FdTable {
         self.entries.remove(&fd).ok_or(Errno::Badf)
     }
 }
-

@@ -79,7 +79,9 @@ impl SetTimes {
     pub fn timestamps(&self) -> rustix::fs::Timestamps {
         let ts = |s: &Option<cap_fs_ext::SystemTimeSpec>| match s {
             None => rustix::time::Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_OMIT },
-            Some(cap_fs_ext::SystemTimeSpec::SymbolicNow) => rustix::time::Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_NOW },
+            Some(cap_fs_ext::SystemTimeSpec::SymbolicNow) => {
+                rustix::time::Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_NOW }
+            }
             Some(cap_fs_ext::SystemTimeSpec::Absolute(t)) => {
                 let d = t.into_std().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
                 rustix::time::Timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as _ }

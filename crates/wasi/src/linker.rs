@@ -85,7 +85,8 @@ pub fn add_to_linker<T: 'static>(
         sock::sock_send(fd: i32, iovs: i32, iovs_len: i32, flags: i32, len: i32);
         sock::sock_shutdown(fd: i32, how: i32);
     }
-    linker.func_wrap(MODULE, "proc_exit", |code: i32| -> kiln::Result<()> { Err(kiln::Error::Host(Box::new(I32Exit(code)))) })?;
+    linker.func_wrap(MODULE, "proc_exit", |code: i32| -> kiln::Result<()> {
+        Err(kiln::Error::Host(Box::new(I32Exit(code))))
+    })?;
     Ok(())
 }
-

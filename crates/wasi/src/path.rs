@@ -36,7 +36,13 @@ fn io(refused: &mut Option<Refusal>, p: &Path) -> impl FnOnce(std::io::Error) ->
 
 /// The directory `fd`, which must grant `needed` for the operation on `p` (a refusal is
 /// remembered, as by [`io`]).
-fn grant<'a>(fds: &'a FdTable, refused: &mut Option<Refusal>, fd: u32, needed: u64, p: &Path) -> Result<&'a cap_std::fs::Dir, Errno> {
+fn grant<'a>(
+    fds: &'a FdTable,
+    refused: &mut Option<Refusal>,
+    fd: u32,
+    needed: u64,
+    p: &Path,
+) -> Result<&'a cap_std::fs::Dir, Errno> {
     fds.dir(fd, needed).inspect_err(|e| {
         if *e == Errno::NotCapable {
             *refused = Some(Refusal::NotGranted(p.display().to_string()));
@@ -48,13 +54,25 @@ fn follow(flags: u32) -> bool {
     flags & LOOKUP_SYMLINK_FOLLOW != 0
 }
 
-pub fn path_create_directory(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, p: u32, len: u32) -> Result<(), Errno> {
+pub fn path_create_directory(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    p: u32,
+    len: u32,
+) -> Result<(), Errno> {
     let p = path(mem, p, len)?;
     let dir = grant(&ctx.fds, &mut ctx.refused, fd, rights::PATH_CREATE_DIRECTORY, &p)?;
     dir.create_dir(&p).map_err(io(&mut ctx.refused, &p))
 }
 
-pub fn path_remove_directory(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, p: u32, len: u32) -> Result<(), Errno> {
+pub fn path_remove_directory(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    p: u32,
+    len: u32,
+) -> Result<(), Errno> {
     let p = path(mem, p, len)?;
     let dir = grant(&ctx.fds, &mut ctx.refused, fd, rights::PATH_REMOVE_DIRECTORY, &p)?;
     dir.remove_dir(&p).map_err(io(&mut ctx.refused, &p))
@@ -66,7 +84,15 @@ pub fn path_unlink_file(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, p
     dir.remove_file_or_symlink(&p).map_err(io(&mut ctx.refused, &p))
 }
 
-pub fn path_filestat_get(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, flags: u32, p: u32, len: u32, out: u32) -> Result<(), Errno> {
+pub fn path_filestat_get(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    flags: u32,
+    p: u32,
+    len: u32,
+    out: u32,
+) -> Result<(), Errno> {
     let p = path(mem, p, len)?;
     let dir = grant(&ctx.fds, &mut ctx.refused, fd, rights::PATH_FILESTAT_GET, &p)?;
     let m = if follow(flags) { dir.metadata(&p) } else { dir.symlink_metadata(&p) };
@@ -118,20 +144,46 @@ pub fn path_link(
     old_dir.hard_link(&old, new_dir, &new).map_err(io(&mut ctx.refused, &new))
 }
 
-pub fn path_rename(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, old_p: u32, old_len: u32, new_fd: u32, new_p: u32, new_len: u32) -> Result<(), Errno> {
+pub fn path_rename(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    old_p: u32,
+    old_len: u32,
+    new_fd: u32,
+    new_p: u32,
+    new_len: u32,
+) -> Result<(), Errno> {
     let (old, new) = (path(mem, old_p, old_len)?, path(mem, new_p, new_len)?);
     let old_dir = grant(&ctx.fds, &mut ctx.refused, fd, rights::PATH_RENAME_SOURCE, &old)?;
     let new_dir = grant(&ctx.fds, &mut ctx.refused, new_fd, rights::PATH_RENAME_TARGET, &new)?;
     old_dir.rename(&old, new_dir, &new).map_err(io(&mut ctx.refused, &new))
 }
 
-pub fn path_symlink(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, old_p: u32, old_len: u32, fd: u32, new_p: u32, new_len: u32) -> Result<(), Errno> {
+pub fn path_symlink(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    old_p: u32,
+    old_len: u32,
+    fd: u32,
+    new_p: u32,
+    new_len: u32,
+) -> Result<(), Errno> {
     let (old, new) = (path(mem, old_p, old_len)?, path(mem, new_p, new_len)?);
     let dir = grant(&ctx.fds, &mut ctx.refused, fd, rights::PATH_SYMLINK, &new)?;
     dir.symlink(&old, &new).map_err(io(&mut ctx.refused, &old))
 }
 
-pub fn path_readlink(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, p: u32, len: u32, buf: u32, buf_len: u32, bufused: u32) -> Result<(), Errno> {
+pub fn path_readlink(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    p: u32,
+    len: u32,
+    buf: u32,
+    buf_len: u32,
+    bufused: u32,
+) -> Result<(), Errno> {
     let p = path(mem, p, len)?;
     let dir = grant(&ctx.fds, &mut ctx.refused, fd, rights::PATH_READLINK, &p)?;
     let target = dir.read_link_contents(&p).map_err(io(&mut ctx.refused, &p))?.into_os_string().into_encoded_bytes();

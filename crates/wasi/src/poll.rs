@@ -1,7 +1,9 @@
 //! `poll_oneoff`: wait until one of a set of subscriptions (a clock deadline, or an fd ready
 //! to read or write) fires. Files and in-memory streams are always ready; inherited standard
 //! streams are polled on the host; clocks become the poll's timeout.
-use crate::abi::{EVENT_FD_READWRITE_HANGUP, EVENT_SIZE, SUBCLOCK_ABSTIME, SUBSCRIPTION_SIZE, clockid, eventtype, rights};
+use crate::abi::{
+    EVENT_FD_READWRITE_HANGUP, EVENT_SIZE, SUBCLOCK_ABSTIME, SUBSCRIPTION_SIZE, clockid, eventtype, rights,
+};
 use crate::fdtable::Kind;
 use crate::stdio::{InputStream, OutputStream};
 use crate::{Errno, GuestMemory, WasiCtx};
@@ -55,7 +57,9 @@ fn readiness(ctx: &WasiCtx, fd: u32, ty: u8) -> Result<Result<u64, HostStream>, 
         Kind::File(_) => Ok(Ok(0)),
         Kind::Dir(_) => Err(Errno::Badf),
         Kind::Input(InputStream::Inherit) if want_read => Ok(Err(HostStream::Stdin)),
-        Kind::Input(InputStream::Bytes(c)) if want_read => Ok(Ok((c.get_ref().len() as u64).saturating_sub(c.position()))),
+        Kind::Input(InputStream::Bytes(c)) if want_read => {
+            Ok(Ok((c.get_ref().len() as u64).saturating_sub(c.position())))
+        }
         Kind::Input(InputStream::Empty) if want_read => Ok(Ok(0)),
         Kind::Output(OutputStream::Stdout) if !want_read => Ok(Err(HostStream::Stdout)),
         Kind::Output(OutputStream::Stderr) if !want_read => Ok(Err(HostStream::Stderr)),
@@ -64,7 +68,14 @@ fn readiness(ctx: &WasiCtx, fd: u32, ty: u8) -> Result<Result<u64, HostStream>, 
     }
 }
 
-pub fn poll_oneoff(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, subs: u32, out: u32, nsubs: u32, nevents: u32) -> Result<(), Errno> {
+pub fn poll_oneoff(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    subs: u32,
+    out: u32,
+    nsubs: u32,
+    nevents: u32,
+) -> Result<(), Errno> {
     if nsubs == 0 {
         return Err(Errno::Inval);
     }
@@ -89,7 +100,10 @@ pub fn poll_oneoff(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, subs: u32, out:
                         Ok(now) => Ok(timeout.saturating_sub(now)),
                         Err(e) => Err(e),
                     }
-                } else if matches!(id, clockid::REALTIME | clockid::MONOTONIC | clockid::PROCESS_CPUTIME | clockid::THREAD_CPUTIME) {
+                } else if matches!(
+                    id,
+                    clockid::REALTIME | clockid::MONOTONIC | clockid::PROCESS_CPUTIME | clockid::THREAD_CPUTIME
+                ) {
                     Ok(timeout)
                 } else {
                     Err(Errno::Inval)
@@ -122,7 +136,12 @@ pub fn poll_oneoff(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, subs: u32, out:
         };
         let mut pollfds: Vec<PollFd<'_>> = waits
             .iter()
-            .map(|&(_, ty, s)| PollFd::from_borrowed_fd(fd_of(s), if ty == eventtype::FD_READ { PollFlags::IN } else { PollFlags::OUT }))
+            .map(|&(_, ty, s)| {
+                PollFd::from_borrowed_fd(
+                    fd_of(s),
+                    if ty == eventtype::FD_READ { PollFlags::IN } else { PollFlags::OUT },
+                )
+            })
             .collect();
         let ts = timeout.map(|t| rustix::time::Timespec { tv_sec: t.as_secs() as i64, tv_nsec: t.subsec_nanos() as _ });
         loop {

@@ -11,11 +11,28 @@ pub fn sock_accept(ctx: &mut WasiCtx, _: &mut GuestMemory<'_>, fd: u32, _flags: 
     no_socket(ctx, fd)
 }
 
-pub fn sock_recv(ctx: &mut WasiCtx, _: &mut GuestMemory<'_>, fd: u32, _iovs: u32, _n: u32, _flags: u32, _len: u32, _oflags: u32) -> Result<(), Errno> {
+pub fn sock_recv(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory<'_>,
+    fd: u32,
+    _iovs: u32,
+    _n: u32,
+    _flags: u32,
+    _len: u32,
+    _oflags: u32,
+) -> Result<(), Errno> {
     no_socket(ctx, fd)
 }
 
-pub fn sock_send(ctx: &mut WasiCtx, _: &mut GuestMemory<'_>, fd: u32, _iovs: u32, _n: u32, _flags: u32, _len: u32) -> Result<(), Errno> {
+pub fn sock_send(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory<'_>,
+    fd: u32,
+    _iovs: u32,
+    _n: u32,
+    _flags: u32,
+    _len: u32,
+) -> Result<(), Errno> {
     no_socket(ctx, fd)
 }
 

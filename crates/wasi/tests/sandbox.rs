@@ -74,7 +74,8 @@ impl Probe {
 
     fn open(&mut self, path: &str, dirflags: i32, oflags: i32, rights: i64) -> Option<Errno> {
         let (p, l, _, _) = self.strings(path, "");
-        let f: TypedFunc<(i32, i32, i32, i32, i64), i32> = self.instance.get_typed_func(&mut self.store, "open").unwrap();
+        let f: TypedFunc<(i32, i32, i32, i32, i64), i32> =
+            self.instance.get_typed_func(&mut self.store, "open").unwrap();
         let code = f.call(&mut self.store, (dirflags, p, l, oflags, rights)).unwrap();
         self.errno(code)
     }
@@ -118,7 +119,8 @@ fn fixture(name: &str) -> (PathBuf, PathBuf) {
 }
 
 fn outside_unchanged(outer: &Path) {
-    let mut names: Vec<String> = std::fs::read_dir(outer).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(outer).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["box", "secret.txt"], "something appeared outside the preopen");
     assert_eq!(std::fs::read_to_string(outer.join("secret.txt")).unwrap(), "secret");
@@ -193,7 +195,8 @@ fn a_read_only_preopen_refuses_every_change() {
     assert_eq!(p.one("unlink", "file.txt"), Some(Errno::NotCapable));
     assert_eq!(p.two("rename", "file.txt", "renamed.txt"), Some(Errno::NotCapable));
     assert_eq!(p.two("symlink", "file.txt", "link"), Some(Errno::NotCapable));
-    let mut names: Vec<String> = std::fs::read_dir(&boxed).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(&boxed).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["file.txt", "sub"]);
     assert_eq!(std::fs::read_to_string(boxed.join("file.txt")).unwrap(), "inside");

@@ -39,8 +39,7 @@ pub struct WastContext {
 impl WastContext {
     /// A context with a new engine built from `config` and `spectest` defined.
     pub fn new(config: &Config, through_artifact: bool) -> anyhow::Result<WastContext> {
-        let engine =
-            Engine::new(config).map_err(|e| anyhow::anyhow!("failed to create engine: {e}"))?;
+        let engine = Engine::new(config).map_err(|e| anyhow::anyhow!("failed to create engine: {e}"))?;
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
         spectest::define(&mut linker, &mut store)
@@ -78,12 +77,7 @@ impl WastContext {
             let kind = crate::directive::kind(&directive);
             match guard::guarded(|| self.directive(directive)) {
                 Ok(()) => report.passed += 1,
-                Err(message) => report.failures.push(Failure {
-                    file: name.to_string(),
-                    line,
-                    kind,
-                    message,
-                }),
+                Err(message) => report.failures.push(Failure { file: name.to_string(), line, kind, message }),
             }
         }
         Ok(report)
@@ -94,9 +88,7 @@ impl WastContext {
         match directive {
             WastDirective::Module(mut module) => self.module(&mut module),
             WastDirective::ModuleDefinition(mut module) => self.module_definition(&mut module),
-            WastDirective::ModuleInstance {
-                instance, module, ..
-            } => self.module_instance(instance, module),
+            WastDirective::ModuleInstance { instance, module, .. } => self.module_instance(instance, module),
             WastDirective::Register { name, module, .. } => {
                 let instance = self.instance(module)?;
                 self.linker
@@ -108,12 +100,8 @@ impl WastContext {
                 Ok(_) => Ok(()),
                 Err(e) => Err(format!("invocation of {:?} failed: {e}", invoke.name)),
             },
-            WastDirective::AssertReturn {
-                mut exec, results, ..
-            } => self.assert_return(&mut exec, &results),
-            WastDirective::AssertTrap {
-                mut exec, message, ..
-            } => {
+            WastDirective::AssertReturn { mut exec, results, .. } => self.assert_return(&mut exec, &results),
+            WastDirective::AssertTrap { mut exec, message, .. } => {
                 let outcome = self.execute(&mut exec)?;
                 expect_trap(outcome, message)
             }
@@ -121,35 +109,18 @@ impl WastContext {
                 let outcome = self.invoke(&call)?;
                 expect_trap(outcome, message)
             }
-            WastDirective::AssertInvalid {
-                mut module,
-                message,
-                ..
-            }
-            | WastDirective::AssertMalformed {
-                mut module,
-                message,
-                ..
-            } => match self.compile(&mut module) {
-                Ok(_) => Err(format!(
-                    "expected the module to be rejected (`{message}`), but it compiled"
-                )),
+            WastDirective::AssertInvalid { mut module, message, .. }
+            | WastDirective::AssertMalformed { mut module, message, .. } => match self.compile(&mut module) {
+                Ok(_) => Err(format!("expected the module to be rejected (`{message}`), but it compiled")),
                 Err(_) => Ok(()),
             },
-            WastDirective::AssertUnlinkable {
-                mut module,
-                message,
-                ..
-            } => self.assert_unlinkable(&mut module, message),
+            WastDirective::AssertUnlinkable { mut module, message, .. } => self.assert_unlinkable(&mut module, message),
             other @ (WastDirective::AssertInvalidCustom { .. }
             | WastDirective::AssertMalformedCustom { .. }
             | WastDirective::AssertException { .. }
             | WastDirective::AssertSuspension { .. }
             | WastDirective::Thread(_)
-            | WastDirective::Wait { .. }) => Err(format!(
-                "unsupported directive: {}",
-                crate::directive::kind(&other)
-            )),
+            | WastDirective::Wait { .. }) => Err(format!("unsupported directive: {}", crate::directive::kind(&other))),
         }
     }
 
@@ -190,23 +161,17 @@ impl WastContext {
     }
 
     /// `(module instance $i $m)`: instantiate a defined module.
-    fn module_instance(
-        &mut self,
-        instance: Option<Id<'_>>,
-        module: Option<Id<'_>>,
-    ) -> Result<(), String> {
+    fn module_instance(&mut self, instance: Option<Id<'_>>, module: Option<Id<'_>>) -> Result<(), String> {
         let name = instance.map(|id| id.name().to_string());
         let module = match module {
-            Some(id) => self.modules.get(id.name()).cloned().ok_or_else(|| {
-                format!(
-                    "unknown module `${}` (undefined, or its definition failed)",
-                    id.name()
-                )
-            }),
-            None => self
-                .last_module
-                .clone()
-                .ok_or_else(|| "no module defined (or the last definition failed)".to_string()),
+            Some(id) => self
+                .modules
+                .get(id.name())
+                .cloned()
+                .ok_or_else(|| format!("unknown module `${}` (undefined, or its definition failed)", id.name())),
+            None => {
+                self.last_module.clone().ok_or_else(|| "no module defined (or the last definition failed)".to_string())
+            }
         };
         let result = module.and_then(|m| self.instantiate(&m));
         self.bind_instance(name, result)
@@ -214,11 +179,7 @@ impl WastContext {
 
     /// Records the result of instantiating: on success the new current
     /// instance; on failure nothing is current and the name is unbound.
-    fn bind_instance(
-        &mut self,
-        name: Option<String>,
-        result: Result<Instance, String>,
-    ) -> Result<(), String> {
+    fn bind_instance(&mut self, name: Option<String>, result: Result<Instance, String>) -> Result<(), String> {
         match result {
             Ok(instance) => {
                 self.current = Some(instance);
@@ -239,9 +200,7 @@ impl WastContext {
 
     /// Encodes a (possibly quoted) module to binary and compiles it.
     fn compile(&self, wat: &mut QuoteWat<'_>) -> Result<Module, String> {
-        let bytes = wat
-            .encode()
-            .map_err(|e| format!("failed to encode module: {e}"))?;
+        let bytes = wat.encode().map_err(|e| format!("failed to encode module: {e}"))?;
         self.compile_binary(&bytes)
     }
 
@@ -255,24 +214,18 @@ impl WastContext {
 
     /// Instantiates through the linker, rendering any error as a message.
     fn instantiate(&mut self, module: &Module) -> Result<Instance, String> {
-        self.linker
-            .instantiate(&mut self.store, module)
-            .map_err(|e| format!("instantiation failed: {e}"))
+        self.linker.instantiate(&mut self.store, module).map_err(|e| format!("instantiation failed: {e}"))
     }
 
     /// The named instance, or the current one.
     fn instance(&self, id: Option<Id<'_>>) -> Result<Instance, String> {
         match id {
             Some(id) => self.instances.get(id.name()).copied().ok_or_else(|| {
-                format!(
-                    "unknown instance `${}` (never defined, or its module directive failed)",
-                    id.name()
-                )
+                format!("unknown instance `${}` (never defined, or its module directive failed)", id.name())
             }),
-            None => self.current.ok_or_else(|| {
-                "no current instance (no module yet, or the last module directive failed)"
-                    .to_string()
-            }),
+            None => self
+                .current
+                .ok_or_else(|| "no current instance (no module yet, or the last module directive failed)".to_string()),
         }
     }
 
@@ -283,16 +236,10 @@ impl WastContext {
         let func = instance
             .get_func(&mut self.store, invoke.name)
             .ok_or_else(|| format!("no exported function {:?}", invoke.name))?;
-        let args = invoke
-            .args
-            .iter()
-            .map(arg_to_val)
-            .collect::<Result<Vec<Val>, String>>()?;
+        let args = invoke.args.iter().map(arg_to_val).collect::<Result<Vec<Val>, String>>()?;
         let result_count = func.ty(&mut self.store).results().len();
         let mut results = vec![Val::I32(0); result_count];
-        Ok(func
-            .call(&mut self.store, &args, &mut results)
-            .map(|()| results))
+        Ok(func.call(&mut self.store, &args, &mut results).map(|()| results))
     }
 
     /// Runs the subject of `assert_return` / `assert_trap`: an invocation, a
@@ -311,23 +258,14 @@ impl WastContext {
                 if let Wat::Component(_) = wat {
                     return Err("unsupported: components".to_string());
                 }
-                let bytes = wat
-                    .encode()
-                    .map_err(|e| format!("failed to encode module: {e}"))?;
+                let bytes = wat.encode().map_err(|e| format!("failed to encode module: {e}"))?;
                 let module = self.compile_binary(&bytes)?;
-                Ok(self
-                    .linker
-                    .instantiate(&mut self.store, &module)
-                    .map(|_| Vec::new()))
+                Ok(self.linker.instantiate(&mut self.store, &module).map(|_| Vec::new()))
             }
         }
     }
 
-    fn assert_return(
-        &mut self,
-        exec: &mut WastExecute<'_>,
-        expected: &[WastRet<'_>],
-    ) -> Result<(), String> {
+    fn assert_return(&mut self, exec: &mut WastExecute<'_>, expected: &[WastRet<'_>]) -> Result<(), String> {
         let actual = match self.execute(exec)? {
             Ok(values) => values,
             Err(e) => return Err(format!("expected a return, got error: {e}")),
@@ -341,30 +279,24 @@ impl WastContext {
             ));
         }
         for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
-            matching::check(a, e).map_err(|why| {
-                if expected.len() == 1 {
-                    why
-                } else {
-                    format!("result {i}: {why}")
-                }
-            })?;
+            matching::check(a, e).map_err(
+                |why| {
+                    if expected.len() == 1 { why } else { format!("result {i}: {why}") }
+                },
+            )?;
         }
         Ok(())
     }
 
     fn assert_unlinkable(&mut self, wat: &mut Wat<'_>, message: &str) -> Result<(), String> {
-        let bytes = wat
-            .encode()
-            .map_err(|e| format!("failed to encode module: {e}"))?;
+        let bytes = wat.encode().map_err(|e| format!("failed to encode module: {e}"))?;
         let module = self.compile_binary(&bytes)?;
         match self.linker.instantiate(&mut self.store, &module) {
             // Kiln's link errors start with the spec's reason (`unknown import`,
             // `incompatible import type`).
             Err(kiln::Error::Link(m)) if m.starts_with(message) => Ok(()),
             Err(e) => Err(format!("expected a link error (`{message}`), got: {e}")),
-            Ok(_) => Err(format!(
-                "expected a link error (`{message}`), but instantiation succeeded"
-            )),
+            Ok(_) => Err(format!("expected a link error (`{message}`), but instantiation succeeded")),
         }
     }
 }
@@ -374,10 +306,7 @@ impl WastContext {
 fn expect_trap(outcome: Outcome, expected: &str) -> Result<(), String> {
     let error = match outcome {
         Ok(values) => {
-            return Err(format!(
-                "expected trap `{expected}`, but it returned {}",
-                describe_all(&values)
-            ));
+            return Err(format!("expected trap `{expected}`, but it returned {}", describe_all(&values)));
         }
         Err(e) => e,
     };
@@ -389,9 +318,9 @@ fn expect_trap(outcome: Outcome, expected: &str) -> Result<(), String> {
         return Err(format!("expected trap `{expected}`, got trap `{actual}`"));
     }
     match &error {
-        kiln::Error::Unsupported(what) => Err(format!(
-            "expected trap `{expected}`, but kiln does not support this: {what}"
-        )),
+        kiln::Error::Unsupported(what) => {
+            Err(format!("expected trap `{expected}`, but kiln does not support this: {what}"))
+        }
         other => Err(format!("expected trap `{expected}`, got error: {other}")),
     }
 }

@@ -39,8 +39,7 @@ pub fn run_file(path: &Path, config: &kiln::Config) -> anyhow::Result<Report> {
 /// Like [`run_file`]; with `through_artifact`, every module is serialized and loaded back
 /// from its artifact before it is used, as a precompiled module would be.
 pub fn run_file_with(path: &Path, config: &kiln::Config, through_artifact: bool) -> anyhow::Result<Report> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("failed to read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
     WastContext::new(config, through_artifact)?.run(&path.display().to_string(), &text)
 }
 

@@ -18,11 +18,7 @@ pub(crate) fn check(actual: &Val, expected: &WastRet<'_>) -> Result<(), String> 
     };
     match matches(actual, core) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(format!(
-            "expected {}, got {}",
-            expected_text(core),
-            actual_text(actual, core)
-        )),
+        Ok(false) => Err(format!("expected {}, got {}", expected_text(core), actual_text(actual, core))),
         Err(why) => Err(format!("{why} (expected {})", expected_text(core))),
     }
 }
@@ -86,14 +82,10 @@ fn null_matches(heap: Option<&HeapType<'_>>, actual: &Val) -> Result<bool, Strin
         Some(HeapType::Abstract { shared: false, ty }) => match ty {
             AbstractHeapType::Func | AbstractHeapType::NoFunc => Ok(is_func_null),
             AbstractHeapType::Extern | AbstractHeapType::NoExtern => Ok(is_extern_null),
-            other => Err(format!(
-                "unsupported: null reference of heap type {other:?}"
-            )),
+            other => Err(format!("unsupported: null reference of heap type {other:?}")),
         },
         Some(HeapType::Concrete(_) | HeapType::Exact(_)) => Ok(is_func_null),
-        Some(HeapType::Abstract { shared: true, .. }) => {
-            Err("unsupported: shared reference types".to_string())
-        }
+        Some(HeapType::Abstract { shared: true, .. }) => Err("unsupported: shared reference types".to_string()),
     }
 }
 
@@ -208,10 +200,7 @@ fn v128_pattern_text(p: &V128Pattern) -> String {
 /// The lanes of `v` in the shape of pattern `p`.
 fn v128_lanes_text(p: &V128Pattern, v: u128) -> String {
     let lanes = |bits: u32, count: usize, f: &dyn Fn(u128) -> String| {
-        (0..count)
-            .map(|i| f(lane(v, bits, i)))
-            .collect::<Vec<_>>()
-            .join(" ")
+        (0..count).map(|i| f(lane(v, bits, i))).collect::<Vec<_>>().join(" ")
     };
     match p {
         V128Pattern::I8x16(_) => {
@@ -226,22 +215,12 @@ fn v128_lanes_text(p: &V128Pattern, v: u128) -> String {
         V128Pattern::I64x2(_) => {
             format!("i64x2 {}", lanes(64, 2, &|l| (l as u64 as i64).to_string()))
         }
-        V128Pattern::F32x4(_) => format!(
-            "f32x4 {}",
-            lanes(32, 4, &|l| format!(
-                "{} ({:#010x})",
-                f32::from_bits(l as u32),
-                l as u32
-            ))
-        ),
-        V128Pattern::F64x2(_) => format!(
-            "f64x2 {}",
-            lanes(64, 2, &|l| format!(
-                "{} ({:#018x})",
-                f64::from_bits(l as u64),
-                l as u64
-            ))
-        ),
+        V128Pattern::F32x4(_) => {
+            format!("f32x4 {}", lanes(32, 4, &|l| format!("{} ({:#010x})", f32::from_bits(l as u32), l as u32)))
+        }
+        V128Pattern::F64x2(_) => {
+            format!("f64x2 {}", lanes(64, 2, &|l| format!("{} ({:#018x})", f64::from_bits(l as u64), l as u64)))
+        }
     }
 }
 
@@ -267,22 +246,10 @@ mod tests {
 
     #[test]
     fn f64_nan_patterns() {
-        assert!(f64_matches(
-            &NanPattern::CanonicalNan,
-            0xfff8_0000_0000_0000
-        ));
-        assert!(!f64_matches(
-            &NanPattern::CanonicalNan,
-            0x7ff8_0000_0000_0001
-        ));
-        assert!(f64_matches(
-            &NanPattern::ArithmeticNan,
-            0x7ff8_0000_0000_0001
-        ));
-        assert!(!f64_matches(
-            &NanPattern::ArithmeticNan,
-            0x7ff4_0000_0000_0000
-        ));
+        assert!(f64_matches(&NanPattern::CanonicalNan, 0xfff8_0000_0000_0000));
+        assert!(!f64_matches(&NanPattern::CanonicalNan, 0x7ff8_0000_0000_0001));
+        assert!(f64_matches(&NanPattern::ArithmeticNan, 0x7ff8_0000_0000_0001));
+        assert!(!f64_matches(&NanPattern::ArithmeticNan, 0x7ff4_0000_0000_0000));
     }
 
     #[test]
@@ -290,10 +257,7 @@ mod tests {
         let v = 1u128 | (2 << 32) | (3 << 64) | (4 << 96);
         assert!(v128_matches(&V128Pattern::I32x4([1, 2, 3, 4]), v));
         assert!(!v128_matches(&V128Pattern::I32x4([1, 2, 3, 5]), v));
-        assert!(v128_matches(
-            &V128Pattern::I64x2([1 | (2 << 32), 3 | (4 << 32)]),
-            v
-        ));
+        assert!(v128_matches(&V128Pattern::I64x2([1 | (2 << 32), 3 | (4 << 32)]), v));
         let mut bytes = [0i8; 16];
         bytes[0] = 1;
         bytes[4] = 2;
@@ -302,10 +266,8 @@ mod tests {
         assert!(v128_matches(&V128Pattern::I8x16(bytes), v));
         let minus_one = u128::MAX;
         assert!(v128_matches(&V128Pattern::I16x8([-1; 8]), minus_one));
-        let nans = 0x7fc0_0000u128
-            | (u128::from(1.0f32.to_bits()) << 32)
-            | (0x7fe0_0000u128 << 64)
-            | (0x8000_0000u128 << 96);
+        let nans =
+            0x7fc0_0000u128 | (u128::from(1.0f32.to_bits()) << 32) | (0x7fe0_0000u128 << 64) | (0x8000_0000u128 << 96);
         let pattern = V128Pattern::F32x4([
             NanPattern::CanonicalNan,
             f32p(1.0f32.to_bits()),
@@ -320,18 +282,9 @@ mod tests {
     fn values_and_refs() {
         assert_eq!(matches(&Val::I32(-1), &WastRetCore::I32(-1)), Ok(true));
         assert_eq!(matches(&Val::I64(-1), &WastRetCore::I32(-1)), Ok(false));
-        assert_eq!(
-            matches(&Val::FuncRef(None), &WastRetCore::RefNull(None)),
-            Ok(true)
-        );
-        assert_eq!(
-            matches(&Val::ExternRef(None), &WastRetCore::RefNull(None)),
-            Ok(true)
-        );
-        let func_null = WastRetCore::RefNull(Some(HeapType::Abstract {
-            shared: false,
-            ty: AbstractHeapType::Func,
-        }));
+        assert_eq!(matches(&Val::FuncRef(None), &WastRetCore::RefNull(None)), Ok(true));
+        assert_eq!(matches(&Val::ExternRef(None), &WastRetCore::RefNull(None)), Ok(true));
+        let func_null = WastRetCore::RefNull(Some(HeapType::Abstract { shared: false, ty: AbstractHeapType::Func }));
         assert_eq!(matches(&Val::FuncRef(None), &func_null), Ok(true));
         assert_eq!(matches(&Val::ExternRef(None), &func_null), Ok(false));
         assert_eq!(matches(&Val::I32(0), &WastRetCore::RefExtern(Some(1))), Ok(false));

@@ -19,11 +19,7 @@ pub struct Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file, self.line, self.kind, self.message
-        )
+        write!(f, "{}:{}: {}: {}", self.file, self.line, self.kind, self.message)
     }
 }
 
@@ -54,12 +50,6 @@ impl fmt::Display for Report {
         for failure in &self.failures {
             writeln!(f, "{failure}")?;
         }
-        write!(
-            f,
-            "{} of {} assertions passed, {} failed",
-            self.passed,
-            self.total(),
-            self.failures.len()
-        )
+        write!(f, "{} of {} assertions passed, {} failed", self.passed, self.total(), self.failures.len())
     }
 }

@@ -2,8 +2,7 @@
 //! functions that do nothing, four immutable globals, a funcref table and a memory.
 
 use kiln::{
-    FuncType, Global, GlobalType, Linker, Memory, MemoryType, Mutability, Store, Table, TableType,
-    Val, ValType,
+    FuncType, Global, GlobalType, Linker, Memory, MemoryType, Mutability, Store, Table, TableType, Val, ValType,
 };
 
 /// Defines every `spectest` item in `linker`, creating the globals, table and

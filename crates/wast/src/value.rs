@@ -33,15 +33,11 @@ fn null_ref(heap: &HeapType<'_>) -> Result<Val, String> {
         HeapType::Abstract { shared: false, ty } => match ty {
             AbstractHeapType::Func | AbstractHeapType::NoFunc => Ok(Val::null_func_ref()),
             AbstractHeapType::Extern | AbstractHeapType::NoExtern => Ok(Val::null_extern_ref()),
-            other => Err(format!(
-                "unsupported: null reference of heap type {other:?}"
-            )),
+            other => Err(format!("unsupported: null reference of heap type {other:?}")),
         },
         // Without GC types every concrete type kiln accepts is a function type.
         HeapType::Concrete(_) | HeapType::Exact(_) => Ok(Val::null_func_ref()),
-        HeapType::Abstract { shared: true, .. } => {
-            Err("unsupported: shared reference types".to_string())
-        }
+        HeapType::Abstract { shared: true, .. } => Err("unsupported: shared reference types".to_string()),
     }
 }
 

@@ -18,9 +18,7 @@ const ADD: &str = r#"
 
 #[test]
 fn passing_assert_return() {
-    let script = format!(
-        "{ADD}\n(assert_return (invoke \"add\" (i32.const 1) (i32.const 2)) (i32.const 3))\n"
-    );
+    let script = format!("{ADD}\n(assert_return (invoke \"add\" (i32.const 1) (i32.const 2)) (i32.const 3))\n");
     let report = run(&script);
     assert!(report.failures.is_empty(), "{report}");
     assert_eq!(report.passed, 2);
@@ -33,11 +31,7 @@ fn wrong_assert_return_is_reported_on_its_line() {
          (assert_return (invoke \"add\" (i32.const 2) (i32.const 2)) (i32.const 5))\n"
     );
     // ADD spans lines 1..=6 (leading newline), then a blank line 7.
-    let wrong_line = script
-        .lines()
-        .position(|l| l.contains("(i32.const 5)"))
-        .unwrap()
-        + 1;
+    let wrong_line = script.lines().position(|l| l.contains("(i32.const 5)")).unwrap() + 1;
     let report = run(&script);
     assert_eq!(report.passed, 2, "{report}");
     assert_eq!(report.failures.len(), 1, "{report}");
@@ -45,11 +39,7 @@ fn wrong_assert_return_is_reported_on_its_line() {
     assert_eq!(failure.line, wrong_line);
     assert_eq!(failure.kind, "assert_return");
     assert_eq!(failure.file, "inline.wast");
-    assert!(
-        failure
-            .to_string()
-            .starts_with(&format!("inline.wast:{wrong_line}: assert_return: "))
-    );
+    assert!(failure.to_string().starts_with(&format!("inline.wast:{wrong_line}: assert_return: ")));
 }
 
 #[test]
@@ -153,17 +143,9 @@ fn failed_module_does_not_stop_the_script() {
 (assert_exception (invoke "f"))
 "#);
     let failed: Vec<(usize, &str)> = report.failures.iter().map(|f| (f.line, f.kind)).collect();
-    assert_eq!(
-        failed,
-        vec![(2, "module"), (3, "assert_return"), (6, "assert_exception")],
-        "{report}"
-    );
+    assert_eq!(failed, vec![(2, "module"), (3, "assert_return"), (6, "assert_exception")], "{report}");
     assert_eq!(report.passed, 2);
-    assert!(
-        report.failures[2]
-            .message
-            .contains("unsupported directive: assert_exception")
-    );
+    assert!(report.failures[2].message.contains("unsupported directive: assert_exception"));
 }
 
 #[test]

@@ -91,9 +91,7 @@ fn make_config(name: &str) -> Result<kiln::Config, String> {
         other => return Err(format!("unknown configuration `{other}`")),
     };
     for (key, value) in settings {
-        config
-            .set(key, value)
-            .map_err(|e| format!("configuration `{name}`: {key}={value}: {e}"))?;
+        config.set(key, value).map_err(|e| format!("configuration `{name}`: {key}={value}: {e}"))?;
     }
     Ok(config)
 }
@@ -118,20 +116,15 @@ impl ExpectedFailures {
     /// Reads and checks the list; `files` (when the suite is present) lets
     /// entries naming files that do not exist be reported.
     fn load(path: &Path, files: Option<&[String]>) -> ExpectedFailures {
-        let mut list = ExpectedFailures {
-            entries: BTreeMap::new(),
-            errors: Vec::new(),
-        };
+        let mut list = ExpectedFailures { entries: BTreeMap::new(), errors: Vec::new() };
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) => {
-                list.errors
-                    .push(format!("cannot read {}: {e}", path.display()));
+                list.errors.push(format!("cannot read {}: {e}", path.display()));
                 return list;
             }
         };
-        let known: Option<BTreeSet<&str>> =
-            files.map(|files| files.iter().map(String::as_str).collect());
+        let known: Option<BTreeSet<&str>> = files.map(|files| files.iter().map(String::as_str).collect());
         for (index, raw) in text.lines().enumerate() {
             let list_line = index + 1;
             let line = raw.trim();
@@ -140,15 +133,9 @@ impl ExpectedFailures {
             }
             match parse_entry(line, known.as_ref()) {
                 Ok(key) => {
-                    let entry = Entry {
-                        list_line,
-                        text: line.to_string(),
-                    };
+                    let entry = Entry { list_line, text: line.to_string() };
                     if let Some(previous) = list.entries.insert(key, entry) {
-                        list.errors.push(format!(
-                            "line {list_line}: duplicates line {}",
-                            previous.list_line
-                        ));
+                        list.errors.push(format!("line {list_line}: duplicates line {}", previous.list_line));
                     }
                 }
                 Err(e) => list.errors.push(format!("line {list_line}: {e}: `{line}`")),
@@ -178,10 +165,7 @@ impl ExpectedFailures {
 }
 
 /// Parses `<config|*> <file.wast>[:<line>] # <reason>` into its key.
-fn parse_entry(
-    line: &str,
-    known: Option<&BTreeSet<&str>>,
-) -> Result<(String, String, Option<usize>), String> {
+fn parse_entry(line: &str, known: Option<&BTreeSet<&str>>) -> Result<(String, String, Option<usize>), String> {
     let (spec, reason) = line.split_once('#').ok_or("missing `# <reason>`")?;
     if reason.trim().is_empty() {
         return Err("empty reason after `#`".to_string());
@@ -191,10 +175,7 @@ fn parse_entry(
         return Err("expected `<config|*> <file.wast>[:<line>]` before `#`".to_string());
     };
     if config != "*" && !CONFIGS.contains(&config) {
-        return Err(format!(
-            "unknown configuration `{config}` (known: *, {})",
-            CONFIGS.join(", ")
-        ));
+        return Err(format!("unknown configuration `{config}` (known: *, {})", CONFIGS.join(", ")));
     }
     let (file, line) = match target.split_once(':') {
         Some((file, number)) => match number.parse::<usize>() {
@@ -209,9 +190,7 @@ fn parse_entry(
     if let Some(known) = known
         && !known.contains(file)
     {
-        return Err(format!(
-            "`{file}` is not a top-level file of the spec suite"
-        ));
+        return Err(format!("`{file}` is not a top-level file of the spec suite"));
     }
     Ok((config.to_string(), file.to_string(), line))
 }
@@ -266,15 +245,10 @@ fn run_trial(
 
     let report = result.map_err(|e| format!("{file}: could not run the script: {e:#}"))?;
     let failed_lines: BTreeSet<usize> = report.failures.iter().map(|f| f.line).collect();
-    let unexpected: Vec<&kiln_wast::Failure> = report
-        .failures
-        .iter()
-        .filter(|f| !lines.contains_key(&f.line))
-        .collect();
-    let unexpected_passes: Vec<(&usize, &Entry)> = lines
-        .iter()
-        .filter(|(line, _)| !failed_lines.contains(line))
-        .collect();
+    let unexpected: Vec<&kiln_wast::Failure> =
+        report.failures.iter().filter(|f| !lines.contains_key(&f.line)).collect();
+    let unexpected_passes: Vec<(&usize, &Entry)> =
+        lines.iter().filter(|(line, _)| !failed_lines.contains(line)).collect();
     if unexpected.is_empty() && unexpected_passes.is_empty() {
         return Ok(());
     }
@@ -290,11 +264,7 @@ fn run_trial(
             report.total()
         );
         for failure in &unexpected {
-            let _ = writeln!(
-                message,
-                "  {file}:{}: {}: {}",
-                failure.line, failure.kind, failure.message
-            );
+            let _ = writeln!(message, "  {file}:{}: {}: {}", failure.line, failure.kind, failure.message);
         }
     }
     if !unexpected_passes.is_empty() {
@@ -305,11 +275,7 @@ fn run_trial(
             unexpected_passes.len()
         );
         for (line, entry) in &unexpected_passes {
-            let _ = writeln!(
-                message,
-                "  {file}:{line} now passes: line {}: `{}`",
-                entry.list_line, entry.text
-            );
+            let _ = writeln!(message, "  {file}:{line} now passes: line {}: `{}`", entry.list_line, entry.text);
         }
     }
     Err(message)

@@ -24,7 +24,10 @@ pub fn data_dir(var: &str, default: &str, upstream: &str) -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        eprintln!("error: the test data is missing at {} (set {var}, or put a copy of {upstream} there)", dir.display());
+        eprintln!(
+            "error: the test data is missing at {} (set {var}, or put a copy of {upstream} there)",
+            dir.display()
+        );
         std::process::exit(1);
     }
     println!("note: no test data at {}; set {var} or put a copy of {upstream} there to run these tests", dir.display());

@@ -19,7 +19,12 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// Call a builtin that returns 0 when the operation must trap with `trap`.
-    fn call_checked_builtin(&mut self, builtin: BuiltinFunction, args: &[Value], trap: Trap) -> Result<(), CompileError> {
+    fn call_checked_builtin(
+        &mut self,
+        builtin: BuiltinFunction,
+        args: &[Value],
+        trap: Trap,
+    ) -> Result<(), CompileError> {
         let ok = *self
             .call_builtin(builtin, args)
             .first()
@@ -41,7 +46,8 @@ impl FuncTranslator<'_, '_> {
         self.check_memory(dst_mem)?;
         self.check_memory(src_mem)?;
         let (dst, src, len) = self.pop3()?;
-        let args = [self.i32_const(dst_mem), self.zext64(dst), self.i32_const(src_mem), self.zext64(src), self.zext64(len)];
+        let args =
+            [self.i32_const(dst_mem), self.zext64(dst), self.i32_const(src_mem), self.zext64(src), self.zext64(len)];
         self.call_checked_builtin(BuiltinFunction::MemoryCopy, &args, Trap::MemoryOutOfBounds)
     }
 

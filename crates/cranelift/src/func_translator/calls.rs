@@ -14,8 +14,7 @@
 //! function with Cranelift's tail call, which reuses this function's frame (every wasm
 //! function and wasm-to-host trampoline uses the `tail` calling convention, which allows it).
 use cranelift_codegen::ir::{
-    ExtFuncData, ExternalName, FuncRef, InstBuilder, SigRef, UserExternalName, Value, condcodes::IntCC,
-    types::I32,
+    ExtFuncData, ExternalName, FuncRef, InstBuilder, SigRef, UserExternalName, Value, condcodes::IntCC, types::I32,
 };
 use kiln_environ::{CompileError, FuncIndex, FuncKey, Trap, TypeIndex, VMOffsets};
 
@@ -46,9 +45,7 @@ impl FuncTranslator<'_, '_> {
             .types
             .get(ty)
             .ok_or_else(|| internal(format!("type {} is not in the module", ty.as_u32())))?;
-        let sig = self
-            .builder
-            .import_signature(abi::wasm_signature(self.env.isa, wasm_ty));
+        let sig = self.builder.import_signature(abi::wasm_signature(self.env.isa, wasm_ty));
         self.signatures.insert(ty, sig);
         Ok(sig)
     }
@@ -132,9 +129,7 @@ impl FuncTranslator<'_, '_> {
         let entry_address = self.table_entry_address(table, index)?;
         let readonly = self.flags(Access::ReadOnly);
         let func_ref = self.load_table_entry(table, index, entry_address)?;
-        self.builder
-            .ins()
-            .trapz(func_ref, abi::trap_code(Trap::IndirectCallToNull));
+        self.builder.ins().trapz(func_ref, abi::trap_code(Trap::IndirectCallToNull));
 
         // The signature check.
         let actual = self.load_field(I32, readonly, func_ref, VMOffsets::FUNC_REF_TYPE_INDEX);

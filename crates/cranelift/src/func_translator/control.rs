@@ -202,13 +202,7 @@ impl FuncTranslator<'_, '_> {
                     return Err(internal("`else` outside an `if`"));
                 };
                 let otherwise = std::mem::replace(otherwise, Else::Entered);
-                (
-                    frame.next,
-                    frame.num_results,
-                    frame.stack_base,
-                    otherwise,
-                    frame.params.clone(),
-                )
+                (frame.next, frame.num_results, frame.stack_base, otherwise, frame.params.clone())
             }
             Some(Frame::Dead) => return Ok(()), // the `else` of a dead `if`
             None => return Err(internal("`else` with no open frame")),
@@ -257,18 +251,11 @@ impl FuncTranslator<'_, '_> {
             next_reachable = true;
         }
         match frame.kind {
-            FrameKind::Block
-            | FrameKind::If {
-                otherwise: Else::Entered,
-            } => {}
+            FrameKind::Block | FrameKind::If { otherwise: Else::Entered } => {}
             // No `else`: the false edge of the `if` reaches `next`.
-            FrameKind::If {
-                otherwise: Else::ToNext(_),
-            } => next_reachable = true,
+            FrameKind::If { otherwise: Else::ToNext(_) } => next_reachable = true,
             FrameKind::Loop { header } => self.builder.seal_block(header),
-            FrameKind::If {
-                otherwise: Else::Pending(_),
-            } => {
+            FrameKind::If { otherwise: Else::Pending(_) } => {
                 return Err(internal("`if` without `else` whose params differ from its results"));
             }
         }
@@ -303,10 +290,7 @@ impl FuncTranslator<'_, '_> {
 
     /// The stack height below the top `n` operands.
     fn stack_base_below(&self, n: usize) -> Result<usize, CompileError> {
-        self.stack
-            .len()
-            .checked_sub(n)
-            .ok_or_else(|| internal("block params missing from the operand stack"))
+        self.stack.len().checked_sub(n).ok_or_else(|| internal("block params missing from the operand stack"))
     }
 
     /// The block a branch to label `depth` goes to, and how many operands it passes.
@@ -364,10 +348,8 @@ impl FuncTranslator<'_, '_> {
         } else {
             let pool = &mut self.builder.func.dfg.value_lists;
             let default = BlockCall::new(default, args.iter().copied(), pool);
-            let entries: Vec<BlockCall> = entries
-                .into_iter()
-                .map(|target| BlockCall::new(target, args.iter().copied(), pool))
-                .collect();
+            let entries: Vec<BlockCall> =
+                entries.into_iter().map(|target| BlockCall::new(target, args.iter().copied(), pool)).collect();
             let table = self.builder.create_jump_table(JumpTableData::new(default, &entries));
             self.builder.ins().br_table(index, table);
         }

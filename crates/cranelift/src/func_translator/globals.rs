@@ -35,12 +35,8 @@ impl FuncTranslator<'_, '_> {
             Global::from_wasmparser(&ty)?;
         }
         let g = GlobalIndex::from_u32(index);
-        let global = *self
-            .env
-            .module
-            .globals
-            .get(g)
-            .ok_or_else(|| internal(format!("global {index} is not in the module")))?;
+        let global =
+            *self.env.module.globals.get(g).ok_or_else(|| internal(format!("global {index} is not in the module")))?;
         let ty = self.value_type(global.ty)?;
         let (base, offset) = match self.env.module.defined_global_index(g) {
             Some(dg) => (self.vmctx, self.env.offsets.defined_global(dg)),

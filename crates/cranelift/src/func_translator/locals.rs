@@ -66,10 +66,7 @@ impl FuncTranslator<'_, '_> {
     /// `local.tee`: set, leaving the value on the stack.
     pub(super) fn local_tee(&mut self, index: u32) -> Result<(), CompileError> {
         let var = self.local(index)?;
-        let value = *self
-            .peekn(1)?
-            .first()
-            .ok_or_else(|| CompileError::Internal("empty stack".into()))?;
+        let value = *self.peekn(1)?.first().ok_or_else(|| CompileError::Internal("empty stack".into()))?;
         self.define(var, value)
     }
 

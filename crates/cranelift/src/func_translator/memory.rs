@@ -76,10 +76,8 @@ pub(super) enum StoreKind {
 impl FuncTranslator<'_, '_> {
     /// Check that Kiln compiles accesses to memory `index` (a 32-bit memory with 64 KiB pages).
     pub(super) fn check_memory(&self, index: u32) -> Result<MemoryIndex, CompileError> {
-        let ty = self
-            .resources
-            .memory_at(index)
-            .ok_or_else(|| internal(format!("memory {index} is not in the module")))?;
+        let ty =
+            self.resources.memory_at(index).ok_or_else(|| internal(format!("memory {index} is not in the module")))?;
         Memory::from_wasmparser(&ty)?;
         Ok(MemoryIndex::from_u32(index))
     }
@@ -144,9 +142,7 @@ impl FuncTranslator<'_, '_> {
                 Err(_) => (self.builder.ins().iadd_imm_u(address, offset), 0),
             });
         }
-        let end_offset = offset
-            .checked_add(size)
-            .ok_or_else(|| internal("memory access end exceeds 63 bits"))?;
+        let end_offset = offset.checked_add(size).ok_or_else(|| internal("memory access end exceeds 63 bits"))?;
         let length = self.memory_length(definition);
         let end = self.builder.ins().iadd_imm_u(index, end_offset);
         let out_of_bounds = self.builder.ins().icmp(IntCC::UnsignedGreaterThan, end, length);
@@ -219,10 +215,7 @@ impl FuncTranslator<'_, '_> {
         let m = self.check_memory(index)?;
         let definition = self.memory_definition(m);
         let length = self.memory_length(definition);
-        let pages = self
-            .builder
-            .ins()
-            .ushr_imm_u(length, i64::from(WASM_PAGE_SIZE.trailing_zeros()));
+        let pages = self.builder.ins().ushr_imm_u(length, i64::from(WASM_PAGE_SIZE.trailing_zeros()));
         let pages = self.builder.ins().ireduce(I32, pages);
         self.push(pages);
         Ok(())
@@ -237,11 +230,8 @@ impl FuncTranslator<'_, '_> {
         let memory = self.builder.ins().iconst(I32, i64::from(index));
         let callee = self.builtin(BuiltinFunction::MemoryGrow);
         let call = self.builder.ins().call(callee, &[self.vmctx, memory, delta]);
-        let old = *self
-            .builder
-            .inst_results(call)
-            .first()
-            .ok_or_else(|| internal("memory_grow builtin without a result"))?;
+        let old =
+            *self.builder.inst_results(call).first().ok_or_else(|| internal("memory_grow builtin without a result"))?;
         let old = self.builder.ins().ireduce(I32, old);
         self.push(old);
         Ok(())

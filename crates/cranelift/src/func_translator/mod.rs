@@ -61,19 +61,11 @@ pub fn translate_function(
         .get(func_index)
         .and_then(|f| env.module.types.get(f.ty))
         .ok_or_else(|| internal(format!("no type for defined function {}", def_index.as_u32())))?;
-    let name = UserFuncName::User(abi::external_name(FuncKey::DefinedWasmFunction(
-        env.module_index,
-        def_index,
-    )));
+    let name = UserFuncName::User(abi::external_name(FuncKey::DefinedWasmFunction(env.module_index, def_index)));
     let mut func = Function::with_name_signature(name, abi::wasm_signature(env.isa, ty));
     let mut builder_context = FunctionBuilderContext::new();
     let resources = validator.resources().clone();
-    let mut translator = FuncTranslator::new(
-        env,
-        resources,
-        FunctionBuilder::new(&mut func, &mut builder_context),
-        ty,
-    );
+    let mut translator = FuncTranslator::new(env, resources, FunctionBuilder::new(&mut func, &mut builder_context), ty);
 
     // The first reason to stop translating; validation goes on regardless.
     let mut stopped: Option<CompileError> = translator.begin(ty).err();
@@ -82,9 +74,7 @@ pub fn translate_function(
     for _ in 0..locals.get_count() {
         let offset = locals.original_position();
         let (count, local_ty) = locals.read().map_err(invalid_from_wasmparser)?;
-        validator
-            .define_locals(offset, count, local_ty)
-            .map_err(invalid_from_wasmparser)?;
+        validator.define_locals(offset, count, local_ty).map_err(invalid_from_wasmparser)?;
         if stopped.is_none() {
             stopped = translator.declare_locals(count, local_ty).err();
         }
@@ -100,10 +90,7 @@ pub fn translate_function(
         }
     }
     let end = operators.original_position();
-    operators
-        .get_binary_reader()
-        .finish_expression(&validator.visitor(end))
-        .map_err(invalid_from_wasmparser)?;
+    operators.get_binary_reader().finish_expression(&validator.visitor(end)).map_err(invalid_from_wasmparser)?;
 
     if let Some(error) = stopped {
         return Err(error);
@@ -182,9 +169,7 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
         self.builder.switch_to_block(entry);
         self.builder.seal_block(entry);
         let params = self.builder.block_params(entry).to_vec();
-        self.vmctx = *params
-            .first()
-            .ok_or_else(|| internal("wasm signature without a vmctx"))?;
+        self.vmctx = *params.first().ok_or_else(|| internal("wasm signature without a vmctx"))?;
         for (param, wasm_ty) in params.iter().skip(2).zip(ty.params.iter()) {
             let var = self.builder.declare_var(abi::ir_type(self.env.isa, *wasm_ty));
             self.define(var, *param)?;
@@ -233,8 +218,7 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
 
     /// Record the wasm offset of the operator being translated on the instructions it emits.
     fn set_source_offset(&mut self, offset: u64) {
-        self.builder
-            .set_srcloc(SourceLoc::new(u32::try_from(offset).unwrap_or(u32::MAX - 1)));
+        self.builder.set_srcloc(SourceLoc::new(u32::try_from(offset).unwrap_or(u32::MAX - 1)));
     }
 
     /// The IR type of a wasm value type Kiln translates.
@@ -279,14 +263,12 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             Operator::Return => self.return_()?,
             Operator::Call { function_index } => self.call(FuncIndex::from_u32(function_index), false)?,
             Operator::ReturnCall { function_index } => self.call(FuncIndex::from_u32(function_index), true)?,
-            Operator::CallIndirect {
-                type_index,
-                table_index,
-            } => self.call_indirect(TypeIndex::from_u32(type_index), table_index, false)?,
-            Operator::ReturnCallIndirect {
-                type_index,
-                table_index,
-            } => self.call_indirect(TypeIndex::from_u32(type_index), table_index, true)?,
+            Operator::CallIndirect { type_index, table_index } => {
+                self.call_indirect(TypeIndex::from_u32(type_index), table_index, false)?
+            }
+            Operator::ReturnCallIndirect { type_index, table_index } => {
+                self.call_indirect(TypeIndex::from_u32(type_index), table_index, true)?
+            }
             Operator::Drop => {
                 self.pop()?;
             }

@@ -16,10 +16,8 @@ use crate::abi;
 impl FuncTranslator<'_, '_> {
     /// Whether table `table`'s elements are encoded for lazy initialization.
     fn lazy_table(&self, table: u32) -> Result<bool, CompileError> {
-        let ty = self
-            .resources
-            .table_at(table)
-            .ok_or_else(|| internal(format!("table {table} is not in the module")))?;
+        let ty =
+            self.resources.table_at(table).ok_or_else(|| internal(format!("table {table} is not in the module")))?;
         Ok(self.env.tunables.table_lazy_init && Table::from_wasmparser(&ty)?.element == WasmValType::FuncRef)
     }
 
@@ -56,10 +54,8 @@ impl FuncTranslator<'_, '_> {
 
     /// Check that table `table` is one Kiln translates, and name it.
     pub(super) fn check_table(&self, table: u32) -> Result<TableIndex, CompileError> {
-        let ty = self
-            .resources
-            .table_at(table)
-            .ok_or_else(|| internal(format!("table {table} is not in the module")))?;
+        let ty =
+            self.resources.table_at(table).ok_or_else(|| internal(format!("table {table} is not in the module")))?;
         Table::from_wasmparser(&ty)?;
         Ok(TableIndex::from_u32(table))
     }

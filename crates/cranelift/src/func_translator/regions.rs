@@ -26,10 +26,7 @@ pub fn declare_region(func: &mut Function, id: u32) -> AliasRegion {
         HEAP_REGION => "linear memory",
         _ => "kiln",
     };
-    func.dfg.alias_regions.insert(AliasRegionData {
-        user_id: id,
-        description: description.into(),
-    })
+    func.dfg.alias_regions.insert(AliasRegionData { user_id: id, description: description.into() })
 }
 
 /// A kind of memory access the translator emits.

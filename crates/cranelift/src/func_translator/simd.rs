@@ -47,12 +47,7 @@ impl FuncTranslator<'_, '_> {
         use Operator as O;
         match *op {
             O::V128Const { value } => {
-                let constant = self
-                    .builder
-                    .func
-                    .dfg
-                    .constants
-                    .insert(ConstantData::from(value.bytes().to_vec()));
+                let constant = self.builder.func.dfg.constants.insert(ConstantData::from(value.bytes().to_vec()));
                 let v = self.builder.ins().vconst(I8X16, constant);
                 self.push(v);
             }
@@ -92,12 +87,7 @@ impl FuncTranslator<'_, '_> {
             // Lanes.
             O::I8x16Shuffle { lanes } => {
                 let (a, b) = self.pop2()?;
-                let mask = self
-                    .builder
-                    .func
-                    .dfg
-                    .immediates
-                    .push(ConstantData::from(lanes.to_vec()));
+                let mask = self.builder.func.dfg.immediates.push(ConstantData::from(lanes.to_vec()));
                 let v = self.builder.ins().shuffle(a, b, mask);
                 self.push(v);
             }
@@ -340,18 +330,10 @@ impl FuncTranslator<'_, '_> {
             O::F64x2PMax => self.v_binary(F64X2, |b, x, y| pseudo_min_max(b, x, y, y, x))?,
 
             // Conversions.
-            O::I32x4TruncSatF32x4S => {
-                self.v_unary(F32X4, |b, x| b.ins().fcvt_to_sint_sat(I32X4, x))?
-            }
-            O::I32x4TruncSatF32x4U => {
-                self.v_unary(F32X4, |b, x| b.ins().fcvt_to_uint_sat(I32X4, x))?
-            }
-            O::F32x4ConvertI32x4S => {
-                self.v_unary(I32X4, |b, x| b.ins().fcvt_from_sint(F32X4, x))?
-            }
-            O::F32x4ConvertI32x4U => {
-                self.v_unary(I32X4, |b, x| b.ins().fcvt_from_uint(F32X4, x))?
-            }
+            O::I32x4TruncSatF32x4S => self.v_unary(F32X4, |b, x| b.ins().fcvt_to_sint_sat(I32X4, x))?,
+            O::I32x4TruncSatF32x4U => self.v_unary(F32X4, |b, x| b.ins().fcvt_to_uint_sat(I32X4, x))?,
+            O::F32x4ConvertI32x4S => self.v_unary(I32X4, |b, x| b.ins().fcvt_from_sint(F32X4, x))?,
+            O::F32x4ConvertI32x4U => self.v_unary(I32X4, |b, x| b.ins().fcvt_from_uint(F32X4, x))?,
             O::I32x4TruncSatF64x2SZero => self.v_unary(F64X2, |b, x| {
                 let wide = b.ins().fcvt_to_sint_sat(I64X2, x);
                 let zero = vector_zero(b, I64X2);
@@ -385,9 +367,7 @@ impl FuncTranslator<'_, '_> {
             return Ok(v);
         }
         if !from.is_vector() || from.bits() != 128 {
-            return Err(CompileError::Internal(format!(
-                "a SIMD operand of type {from}"
-            )));
+            return Err(CompileError::Internal(format!("a SIMD operand of type {from}")));
         }
         Ok(self.builder.ins().bitcast(ty, lane_order(), v))
     }
@@ -454,22 +434,13 @@ impl FuncTranslator<'_, '_> {
     fn splat(&mut self, ty: Type) -> Result<(), CompileError> {
         let x = self.pop()?;
         let lane = ty.lane_type();
-        let x = if lane == I8 || lane == I16 {
-            self.builder.ins().ireduce(lane, x)
-        } else {
-            x
-        };
+        let x = if lane == I8 || lane == I16 { self.builder.ins().ireduce(lane, x) } else { x };
         let v = self.builder.ins().splat(ty, x);
         self.push_vector(v)
     }
 
     /// `*.extract_lane[_s|_u]`; `signed` says how 8- and 16-bit lanes extend to `i32`.
-    fn extract_lane(
-        &mut self,
-        ty: Type,
-        lane: u8,
-        signed: Option<bool>,
-    ) -> Result<(), CompileError> {
+    fn extract_lane(&mut self, ty: Type, lane: u8, signed: Option<bool>) -> Result<(), CompileError> {
         let x = self.pop_vector(ty)?;
         let mut v = self.builder.ins().extractlane(x, lane);
         match signed {
@@ -486,11 +457,7 @@ impl FuncTranslator<'_, '_> {
         let x = self.pop()?;
         let vector = self.pop_vector(ty)?;
         let lane_ty = ty.lane_type();
-        let x = if lane_ty == I8 || lane_ty == I16 {
-            self.builder.ins().ireduce(lane_ty, x)
-        } else {
-            x
-        };
+        let x = if lane_ty == I8 || lane_ty == I16 { self.builder.ins().ireduce(lane_ty, x) } else { x };
         let v = self.builder.ins().insertlane(vector, x, lane);
         self.push_vector(v)
     }
@@ -545,12 +512,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// `v128.load{8x8,16x4,32x2}_{s,u}`: 8 bytes, each half-width lane extended.
-    fn load_widen(
-        &mut self,
-        op: &Operator<'_>,
-        memarg: &MemArg,
-        widen: Widen,
-    ) -> Result<(), CompileError> {
+    fn load_widen(&mut self, op: &Operator<'_>, memarg: &MemArg, widen: Widen) -> Result<(), CompileError> {
         let (address, offset, flags) = self.vector_access(op, memarg, 8)?;
         let ins = self.builder.ins();
         let v = match widen {
@@ -566,49 +528,26 @@ impl FuncTranslator<'_, '_> {
 
     /// `v128.load*_splat` and `v128.load{32,64}_zero`: one lane of `ty` read, then put in
     /// every lane (`splat`) or in lane 0 with the others zero.
-    fn load_one_lane(
-        &mut self,
-        op: &Operator<'_>,
-        memarg: &MemArg,
-        ty: Type,
-        splat: bool,
-    ) -> Result<(), CompileError> {
+    fn load_one_lane(&mut self, op: &Operator<'_>, memarg: &MemArg, ty: Type, splat: bool) -> Result<(), CompileError> {
         let lane = ty.lane_type();
         let (address, offset, flags) = self.vector_access(op, memarg, u64::from(lane.bytes()))?;
         let x = self.builder.ins().load(lane, flags, address, offset);
-        let v = if splat {
-            self.builder.ins().splat(ty, x)
-        } else {
-            self.builder.ins().scalar_to_vector(ty, x)
-        };
+        let v = if splat { self.builder.ins().splat(ty, x) } else { self.builder.ins().scalar_to_vector(ty, x) };
         self.push_vector(v)
     }
 
     /// `v128.load*_lane`: one lane of `ty` read into lane `lane` of the vector operand.
-    fn load_lane(
-        &mut self,
-        op: &Operator<'_>,
-        memarg: &MemArg,
-        ty: Type,
-        lane: u8,
-    ) -> Result<(), CompileError> {
+    fn load_lane(&mut self, op: &Operator<'_>, memarg: &MemArg, ty: Type, lane: u8) -> Result<(), CompileError> {
         let vector = self.pop_vector(ty)?;
         let lane_ty = ty.lane_type();
-        let (address, offset, flags) =
-            self.vector_access(op, memarg, u64::from(lane_ty.bytes()))?;
+        let (address, offset, flags) = self.vector_access(op, memarg, u64::from(lane_ty.bytes()))?;
         let x = self.builder.ins().load(lane_ty, flags, address, offset);
         let v = self.builder.ins().insertlane(vector, x, lane);
         self.push_vector(v)
     }
 
     /// `v128.store*_lane`: lane `lane` of the vector operand seen as `ty` written.
-    fn store_lane(
-        &mut self,
-        op: &Operator<'_>,
-        memarg: &MemArg,
-        ty: Type,
-        lane: u8,
-    ) -> Result<(), CompileError> {
+    fn store_lane(&mut self, op: &Operator<'_>, memarg: &MemArg, ty: Type, lane: u8) -> Result<(), CompileError> {
         let vector = self.pop_vector(ty)?;
         let x = self.builder.ins().extractlane(vector, lane);
         let size = u64::from(ty.lane_type().bytes());
@@ -637,11 +576,7 @@ fn widen(b: &mut FunctionBuilder<'_>, x: Value, half: Half, signed: bool) -> Val
 
 /// The all-zero vector of type `ty`.
 pub(super) fn vector_zero(b: &mut FunctionBuilder<'_>, ty: Type) -> Value {
-    let constant = b
-        .func
-        .dfg
-        .constants
-        .insert(ConstantData::from(vec![0u8; 16]));
+    let constant = b.func.dfg.constants.insert(ConstantData::from(vec![0u8; 16]));
     b.ins().vconst(ty, constant)
 }
 

@@ -118,30 +118,12 @@ mod tests {
     fn features_are_named() {
         let message = |op: Operator<'_>| unsupported_operator(&op).to_string();
         assert_eq!(message(Operator::I8x16Add), "unsupported: SIMD (v128): i8x16.add");
-        assert_eq!(
-            message(Operator::MemoryFill { mem: 0 }),
-            "unsupported: bulk memory: memory.fill"
-        );
-        assert_eq!(
-            message(Operator::ElemDrop { elem_index: 0 }),
-            "unsupported: reference types: elem.drop"
-        );
-        assert_eq!(
-            message(Operator::TableGrow { table: 0 }),
-            "unsupported: reference types: table.grow"
-        );
-        assert_eq!(
-            message(Operator::RefAsNonNull),
-            "unsupported: typed function references: ref.as_non_null"
-        );
+        assert_eq!(message(Operator::MemoryFill { mem: 0 }), "unsupported: bulk memory: memory.fill");
+        assert_eq!(message(Operator::ElemDrop { elem_index: 0 }), "unsupported: reference types: elem.drop");
+        assert_eq!(message(Operator::TableGrow { table: 0 }), "unsupported: reference types: table.grow");
+        assert_eq!(message(Operator::RefAsNonNull), "unsupported: typed function references: ref.as_non_null");
         assert_eq!(message(Operator::I64Add128), "unsupported: wide arithmetic: i64.add128");
-        assert_eq!(
-            message(Operator::ThrowRef),
-            "unsupported: exception handling: throw_ref"
-        );
-        assert_eq!(
-            message(Operator::MemoryDiscard { mem: 0 }),
-            "unsupported: memory.discard"
-        );
+        assert_eq!(message(Operator::ThrowRef), "unsupported: exception handling: throw_ref");
+        assert_eq!(message(Operator::MemoryDiscard { mem: 0 }), "unsupported: memory.discard");
     }
 }

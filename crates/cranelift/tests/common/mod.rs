@@ -24,18 +24,12 @@ pub fn host_isa() -> OwnedTargetIsa {
 /// `;; tunables: memory-reservation=0`. Without that line, the defaults.
 pub fn tunables_of(source: &str) -> Tunables {
     let mut tunables = Tunables::default();
-    let Some(settings) = source
-        .lines()
-        .next()
-        .and_then(|l| l.trim().strip_prefix(";; tunables:"))
-    else {
+    let Some(settings) = source.lines().next().and_then(|l| l.trim().strip_prefix(";; tunables:")) else {
         return tunables;
     };
     for setting in settings.split_whitespace() {
         let (key, value) = setting.split_once('=').unwrap_or((setting, ""));
-        let value: u64 = value
-            .parse()
-            .unwrap_or_else(|_| panic!("bad tunable value in `{setting}`"));
+        let value: u64 = value.parse().unwrap_or_else(|_| panic!("bad tunable value in `{setting}`"));
         match key {
             "memory-reservation" => tunables.memory_reservation = value,
             "memory-guard-size" => tunables.memory_guard_size = value,
@@ -49,13 +43,7 @@ pub fn tunables_of(source: &str) -> Tunables {
 pub fn translate_all(wasm: &[u8], tunables: &Tunables, isa: &OwnedTargetIsa) -> Result<Vec<Function>, CompileError> {
     let translation = translate_module(wasm)?;
     let offsets = VMOffsets::new(&translation.module);
-    let env = FuncEnv {
-        module: &translation.module,
-        offsets: &offsets,
-        tunables,
-        isa: &**isa,
-        module_index: 0,
-    };
+    let env = FuncEnv { module: &translation.module, offsets: &offsets, tunables, isa: &**isa, module_index: 0 };
     let mut functions = Vec::new();
     for (def_index, body) in translation.function_bodies {
         let mut validator = body.validator.into_validator(Default::default());

@@ -49,7 +49,8 @@ impl Module {
         let path = path.as_ref();
         let io = |e: std::io::Error| Error::Artifact(format!("cannot read {}: {e}", path.display()));
         let file = std::fs::File::open(path).map_err(io)?;
-        let len = usize::try_from(file.metadata().map_err(io)?.len()).map_err(|_| Error::Artifact("the file is too large".into()))?;
+        let len = usize::try_from(file.metadata().map_err(io)?.len())
+            .map_err(|_| Error::Artifact("the file is too large".into()))?;
         let map = Mmap::map_file(&file, len).map_err(io)?;
         let (env, images) = Module::open_artifact(engine, map.slice(0..len))?;
         // The module keeps the mapping, and memory images map straight from this file.

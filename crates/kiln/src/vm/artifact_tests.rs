@@ -85,7 +85,8 @@ fn other_settings_are_refused_by_name() {
     );
     let mut config = Config::new();
     config.set("inlining", "y").unwrap();
-    let err = load(&Engine::new(&config).unwrap(), Engine::default().precompile_module(WAT.as_bytes()).unwrap()).unwrap_err();
+    let err =
+        load(&Engine::new(&config).unwrap(), Engine::default().precompile_module(WAT.as_bytes()).unwrap()).unwrap_err();
     assert!(err.to_string().contains("tunable.inlining=n, but this engine has tunable.inlining=y"), "{err}");
 }
 

@@ -5,8 +5,8 @@
 use super::instance::element_items;
 use super::store::StoreOpaque;
 use super::vmcontext::VMStoreContext;
-use kiln_environ::{DataIndex, ElemIndex, VMOffsets};
 use cranelift_entity::EntityRef;
+use kiln_environ::{DataIndex, ElemIndex, VMOffsets};
 
 /// The runtime builtins, in `BuiltinFunction` index order.
 #[repr(C)]
@@ -69,7 +69,8 @@ unsafe extern "C" fn memory_grow(vmctx: usize, memory: u32, delta: u64) -> u64 {
 unsafe extern "C" fn memory_copy(vmctx: usize, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (store, instance) = unsafe { store_of(vmctx) };
-    let (d, s) = (store.instances[instance].memories[dst_mem as usize], store.instances[instance].memories[src_mem as usize]);
+    let (d, s) =
+        (store.instances[instance].memories[dst_mem as usize], store.instances[instance].memories[src_mem as usize]);
     let (src_len, dst_len) = (store.memories[s].data().len() as u64, store.memories[d].data().len() as u64);
     if !in_bounds(src, len, src_len) || !in_bounds(dst, len, dst_len) {
         return 0;
@@ -105,7 +106,9 @@ unsafe extern "C" fn memory_init(vmctx: usize, mem: u32, data: u32, dst: u64, sr
     };
     let m = store.instances[instance].memories[mem as usize];
     let bytes = store.memories[m].data_mut();
-    if !in_bounds(u64::from(src), u64::from(len), segment.len() as u64) || !in_bounds(dst, u64::from(len), bytes.len() as u64) {
+    if !in_bounds(u64::from(src), u64::from(len), segment.len() as u64)
+        || !in_bounds(dst, u64::from(len), bytes.len() as u64)
+    {
         return 0;
     }
     bytes[dst as usize..dst as usize + len as usize].copy_from_slice(&segment[src as usize..(src + len) as usize]);
@@ -139,7 +142,8 @@ unsafe extern "C" fn table_fill(vmctx: usize, table: u32, dst: u32, value: usize
 unsafe extern "C" fn table_copy(vmctx: usize, dst_table: u32, src_table: u32, dst: u32, src: u32, len: u32) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (store, instance) = unsafe { store_of(vmctx) };
-    let (d, s) = (store.instances[instance].tables[dst_table as usize], store.instances[instance].tables[src_table as usize]);
+    let (d, s) =
+        (store.instances[instance].tables[dst_table as usize], store.instances[instance].tables[src_table as usize]);
     let (dst_len, src_len) = (store.tables[d].len() as u64, store.tables[s].len() as u64);
     if !in_bounds(u64::from(src), u64::from(len), src_len) || !in_bounds(u64::from(dst), u64::from(len), dst_len) {
         return 0;

@@ -3,10 +3,10 @@
 //! through the store running it (see `traps`), not through a global registry: a registry
 //! shared by all threads would need a lock that a signal handler cannot wait for.
 use super::mmap::{Mmap, page_size};
+use cranelift_entity::EntityRef;
 use kiln_environ::artifact::{ArtifactError, FUNCS_SECTION, FuncTable, TRAPS_SECTION, TrapTable};
 use kiln_environ::{FuncKey, Trap};
 use object::{Object, ObjectSection};
-use cranelift_entity::EntityRef;
 use std::sync::Arc;
 
 /// Loaded, executable code with its trap and function tables.

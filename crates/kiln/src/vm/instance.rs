@@ -7,11 +7,10 @@ use super::store::{InstanceData, StoreOpaque, ValRaw, init_vmctx_header};
 use super::table::{LazyImage, TableStorage};
 use super::vmcontext::*;
 use crate::Error;
-use kiln_environ::{
-    ConstExpr, ConstOp, DefinedFuncIndex, ElementItems, EntityIndex, FuncIndex, FuncKey, SegmentMode,
-    Trap, VMOffsets,
-};
 use cranelift_entity::EntityRef;
+use kiln_environ::{
+    ConstExpr, ConstOp, DefinedFuncIndex, ElementItems, EntityIndex, FuncIndex, FuncKey, SegmentMode, Trap, VMOffsets,
+};
 
 /// An import, resolved to its index in the store.
 #[derive(Clone, Copy, Debug)]
@@ -35,7 +34,11 @@ fn limits_match(actual_min: u64, actual_max: Option<u64>, want_min: u64, want_ma
 }
 
 /// Instantiate `module` in `store` with `imports` (one per module import, in order).
-pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[ResolvedImport]) -> Result<usize, Error> {
+pub fn instantiate(
+    store: &mut StoreOpaque,
+    module: &crate::Module,
+    imports: &[ResolvedImport],
+) -> Result<usize, Error> {
     let env = module.env();
     if imports.len() != env.imports.len() {
         return Err(Error::Link(format!("expected {} imports, got {}", env.imports.len(), imports.len())));
@@ -69,7 +72,8 @@ pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[R
                 let (want, have) = (env.tables[t], store.tables[i].ty());
                 if want.element != have.element
                     || want.typed_reference != have.typed_reference
-                    || !limits_match(have.minimum, have.maximum, want.minimum, want.maximum) {
+                    || !limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
+                {
                     return Err(link_error(import, "table types differ"));
                 }
             }
@@ -127,7 +131,8 @@ pub fn instantiate(store: &mut StoreOpaque, module: &crate::Module, imports: &[R
                 data.tables.push(i);
             }
             (EntityIndex::Memory(m), ResolvedImport::Memory(i)) => {
-                data.vmctx.write(offsets.imported_memory(m), VMImport { from: store.memories[i].definition(), vmctx: 0 });
+                data.vmctx
+                    .write(offsets.imported_memory(m), VMImport { from: store.memories[i].definition(), vmctx: 0 });
                 data.memories.push(i);
             }
             (EntityIndex::Global(g), ResolvedImport::Global(i)) => {
@@ -259,14 +264,21 @@ fn initialize(store: &mut StoreOpaque, index: usize) -> Result<(), Error> {
 
 /// The raw values (function reference addresses) of `items[start..start + len]` of an element
 /// segment of instance `index`. The caller checks the range.
-pub fn element_items(store: &StoreOpaque, index: usize, items: &ElementItems, start: usize, len: usize) -> Result<Vec<usize>, Error> {
+pub fn element_items(
+    store: &StoreOpaque,
+    index: usize,
+    items: &ElementItems,
+    start: usize,
+    len: usize,
+) -> Result<Vec<usize>, Error> {
     let data = &store.instances[index];
     match items {
-        ElementItems::Functions(funcs) => Ok(funcs[start..start + len].iter().map(|f| func_ref_addr(store, data, *f)).collect()),
-        ElementItems::Expressions(_, exprs) => exprs[start..start + len]
-            .iter()
-            .map(|e| Ok(eval(store, data, e)?.bits() as usize))
-            .collect(),
+        ElementItems::Functions(funcs) => {
+            Ok(funcs[start..start + len].iter().map(|f| func_ref_addr(store, data, *f)).collect())
+        }
+        ElementItems::Expressions(_, exprs) => {
+            exprs[start..start + len].iter().map(|e| Ok(eval(store, data, e)?.bits() as usize)).collect()
+        }
     }
 }
 
@@ -304,7 +316,10 @@ fn eval(store: &StoreOpaque, data: &InstanceData, expr: &ConstExpr) -> Result<Va
             ConstOp::RefNull => 0,
             ConstOp::RefFunc(f) => func_ref_addr(store, data, f) as u128,
             ConstOp::GlobalGet(g) => {
-                let i = *data.globals.get(g.index()).ok_or_else(|| Error::Other("global read before it is defined".into()))?;
+                let i = *data
+                    .globals
+                    .get(g.index())
+                    .ok_or_else(|| Error::Other("global read before it is defined".into()))?;
                 store.global_get(i).bits()
             }
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {

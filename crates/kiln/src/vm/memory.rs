@@ -4,8 +4,8 @@
 //! with a smaller one, growing past the reservation moves the memory to a larger mapping.
 //! The memory's `VMMemoryDefinition` (inline in the owning instance's vmctx, or boxed here for
 //! host-created memories) is kept up to date on every change.
-use super::mmap::{Mmap, page_size};
 use super::memory_image::MemoryImageFile;
+use super::mmap::{Mmap, page_size};
 use super::vmcontext::VMMemoryDefinition;
 use kiln_environ::{Memory, Tunables, WASM_PAGE_SIZE};
 
@@ -59,7 +59,10 @@ impl LinearMemory {
             reserved: 0,
             guard,
             definition: std::ptr::null_mut(),
-            own_definition: Box::new(VMMemoryDefinition { base: std::ptr::NonNull::dangling().as_ptr(), current_length: 0 }),
+            own_definition: Box::new(VMMemoryDefinition {
+                base: std::ptr::NonNull::dangling().as_ptr(),
+                current_length: 0,
+            }),
         };
         m.definition = &mut *m.own_definition;
         m.remap(reserved, len)?;
@@ -153,9 +156,12 @@ impl LinearMemory {
             self.publish();
         } else {
             // Move to a larger reservation (only without a 4 GiB reservation).
-            let reserved = round_up(new_len.max(self.reserved.saturating_mul(2)).min(
-                usize::try_from(self.ty.max_pages() * WASM_PAGE_SIZE).unwrap_or(usize::MAX),
-            ).max(new_len));
+            let reserved = round_up(
+                new_len
+                    .max(self.reserved.saturating_mul(2))
+                    .min(usize::try_from(self.ty.max_pages() * WASM_PAGE_SIZE).unwrap_or(usize::MAX))
+                    .max(new_len),
+            );
             self.remap(reserved, new_len).ok()?;
         }
         Some(old)

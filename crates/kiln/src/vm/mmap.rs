@@ -41,7 +41,8 @@ impl Mmap {
         // SAFETY: a new private read-only mapping of an open file at an address the kernel
         // picks; no existing memory is affected. Bytes past the file's end (if it shrinks)
         // would fault, which is why loading an artifact file is `unsafe` for the caller.
-        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0) };
+        let ptr =
+            unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0) };
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }

@@ -176,7 +176,8 @@ unsafe extern "C" fn host_array_call(callee_vmctx: usize, caller_vmctx: usize, v
     };
     // SAFETY: the trampoline passes a stack buffer of `len` value slots.
     let values = unsafe { std::slice::from_raw_parts_mut(values.cast::<ValRaw>(), len) };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (host.call)(store_ptr, Some(instance), values)));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (host.call)(store_ptr, Some(instance), values)));
     let pending = match result {
         Ok(Ok(())) => return true,
         Ok(Err(e)) => Pending::Error(e),
@@ -223,7 +224,12 @@ impl StoreOpaque {
         let mut host = Box::new(HostFunc {
             ctx: VMHostFuncContext {
                 magic: VM_MAGIC ^ 0xffff_ffff,
-                func_ref: VMFuncRef { array_call: host_array_call as *const () as usize, wasm_call: 0, type_index, vmctx: 0 },
+                func_ref: VMFuncRef {
+                    array_call: host_array_call as *const () as usize,
+                    wasm_call: 0,
+                    type_index,
+                    vmctx: 0,
+                },
             },
             ty,
             call,

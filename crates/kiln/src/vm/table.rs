@@ -148,5 +148,4 @@ impl TableStorage {
         self.publish();
         Some(old as u32)
     }
-
 }

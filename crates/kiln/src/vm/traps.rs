@@ -14,9 +14,9 @@
 //! Only x86-64 Linux is supported for now.
 use super::code_memory::CodeMemory;
 use super::mmap::{Mmap, page_size};
-use std::sync::Arc;
 use kiln_environ::Trap;
 use std::cell::Cell;
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
@@ -296,11 +296,7 @@ fn ensure_alt_stack() {
     }
     // SAFETY: installing a stack that `OWNED_ALT_STACK` keeps mapped until the thread ends.
     let installed = unsafe {
-        let ss = libc::stack_t {
-            ss_sp: mmap.as_ptr().add(guard).cast(),
-            ss_flags: 0,
-            ss_size: ALT_STACK_SIZE,
-        };
+        let ss = libc::stack_t { ss_sp: mmap.as_ptr().add(guard).cast(), ss_flags: 0, ss_size: ALT_STACK_SIZE };
         libc::sigaltstack(&ss, std::ptr::null_mut()) == 0
     };
     if installed {

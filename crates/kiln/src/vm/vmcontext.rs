@@ -111,7 +111,6 @@ impl VMContextBlock {
         // SAFETY: in bounds (checked above); fields are naturally aligned by `VMOffsets`.
         unsafe { self.at::<T>(offset).write(value) }
     }
-
 }
 
 impl Drop for VMContextBlock {
