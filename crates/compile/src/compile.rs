@@ -11,7 +11,7 @@ use crate::isa::KilnIsa;
 use cranelift_codegen::ir;
 use cranelift_entity::EntityRef;
 use kiln_cranelift::FuncEnv;
-use kiln_environ::{CompileError, FuncKey, Module, Tunables, VMOffsets};
+use kiln_environ::{CompileError, FuncKey, Module, StaticModuleIndex, Tunables, VMOffsets};
 use rayon::prelude::*;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -29,7 +29,7 @@ pub fn compile_all(
         );
     }
     let offsets = checked_offsets(module)?;
-    let env = FuncEnv { module, offsets: &offsets, tunables, isa: &*isa.isa, module_index: 0 };
+    let env = FuncEnv { module, offsets: &offsets, tunables, isa: &*isa.isa, module_index: StaticModuleIndex::MAIN };
     first_error(jobs.into_par_iter().map(|(key, job)| guarded(key, || finish(env.isa, key, job(&env)?))).collect())
 }
 
@@ -50,7 +50,7 @@ pub fn clif_functions(
     jobs: Vec<(FuncKey, CompileInput<'_>)>,
 ) -> Result<Vec<(FuncKey, ir::Function)>, CompileError> {
     let offsets = checked_offsets(module)?;
-    let env = FuncEnv { module, offsets: &offsets, tunables, isa: &*isa.isa, module_index: 0 };
+    let env = FuncEnv { module, offsets: &offsets, tunables, isa: &*isa.isa, module_index: StaticModuleIndex::MAIN };
     let clif = first_error(jobs.into_par_iter().map(|(key, job)| guarded(key, || Ok((key, job(&env)?)))).collect())?;
     if tunables.inlining { inline(tunables, module, clif) } else { Ok(clif) }
 }
@@ -73,16 +73,18 @@ fn inline(
     let mut others = Vec::new();
     for (key, func) in clif {
         match key {
-            FuncKey::DefinedWasmFunction(0, def) => bodies[def.index()] = Some(func),
+            FuncKey::DefinedWasmFunction(StaticModuleIndex::MAIN, def) => bodies[def.index()] = Some(func),
             _ => others.push((key, func)),
         }
     }
-    let key = FuncKey::DefinedWasmFunction(0, kiln_environ::DefinedFuncIndex::new(0));
-    guarded(key, || crate::inline::inline_module(tunables, 0, &mut bodies))?;
+    let key = FuncKey::DefinedWasmFunction(StaticModuleIndex::MAIN, kiln_environ::DefinedFuncIndex::new(0));
+    guarded(key, || crate::inline::inline_module(tunables, StaticModuleIndex::MAIN, &mut bodies))?;
     let mut out: Vec<(FuncKey, ir::Function)> = bodies
         .into_iter()
         .enumerate()
-        .filter_map(|(i, f)| Some((FuncKey::DefinedWasmFunction(0, kiln_environ::DefinedFuncIndex::new(i)), f?)))
+        .filter_map(|(i, f)| {
+            Some((FuncKey::DefinedWasmFunction(StaticModuleIndex::MAIN, kiln_environ::DefinedFuncIndex::new(i)), f?))
+        })
         .collect();
     out.extend(others);
     Ok(out)

@@ -18,7 +18,7 @@ use crate::stratify::stratify;
 use cranelift_codegen::inline::{Inline, InlineCommand};
 use cranelift_codegen::ir::{self, ExternalName, Opcode};
 use cranelift_entity::EntityRef;
-use kiln_environ::{CompileError, FuncKey, IntraModuleInlining, Tunables};
+use kiln_environ::{CompileError, FuncKey, IntraModuleInlining, StaticModuleIndex, Tunables};
 use rayon::prelude::*;
 use std::borrow::Cow;
 
@@ -35,7 +35,7 @@ fn callee_key(caller: &ir::Function, callee: ir::FuncRef) -> Option<FuncKey> {
 }
 
 /// The defined function index of a call target in this module's list of bodies.
-fn body_index(key: FuncKey, module_index: u32) -> Option<usize> {
+fn body_index(key: FuncKey, module_index: StaticModuleIndex) -> Option<usize> {
     match key {
         FuncKey::DefinedWasmFunction(m, def) if m == module_index => Some(def.index()),
         _ => None,
@@ -44,7 +44,7 @@ fn body_index(key: FuncKey, module_index: u32) -> Option<usize> {
 
 struct Inliner<'a> {
     tunables: &'a Tunables,
-    module_index: u32,
+    module_index: StaticModuleIndex,
     bodies: &'a [Option<ir::Function>],
     caller_size: u32,
 }
@@ -82,7 +82,7 @@ impl Inline for Inliner<'_> {
 /// Inline calls among `bodies` (the module's defined functions, by defined index).
 pub fn inline_module(
     tunables: &Tunables,
-    module_index: u32,
+    module_index: StaticModuleIndex,
     bodies: &mut [Option<ir::Function>],
 ) -> Result<(), CompileError> {
     let mut edges = Vec::new();

@@ -7,7 +7,7 @@
 //!   with it, or reached by `call_indirect` with it).
 use cranelift_codegen::ir;
 use kiln_cranelift::{FuncEnv, trampolines};
-use kiln_environ::{CompileError, DefinedFuncIndex, FuncKey, Module, ModuleTranslation};
+use kiln_environ::{CompileError, DefinedFuncIndex, FuncKey, Module, ModuleTranslation, StaticModuleIndex};
 
 /// Phase one of one compile job: produce the CLIF of one function.
 pub type CompileInput<'a> = Box<dyn FnOnce(&FuncEnv<'_>) -> Result<ir::Function, CompileError> + Send + 'a>;
@@ -22,7 +22,7 @@ pub struct Inputs<'data> {
 ///
 /// When the module uses a feature Kiln does not compile yet, the jobs only validate the
 /// function bodies and then report that feature: an invalid module is always called invalid.
-pub fn collect(translation: ModuleTranslation<'_>, module_index: u32) -> Inputs<'_> {
+pub fn collect(translation: ModuleTranslation<'_>, module_index: StaticModuleIndex) -> Inputs<'_> {
     let ModuleTranslation { module, function_bodies, unsupported } = translation;
     let mut jobs: Vec<(FuncKey, CompileInput<'_>)> = Vec::new();
     if let Some(what) = unsupported {

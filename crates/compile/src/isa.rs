@@ -2,7 +2,7 @@
 //! are part of what an artifact depends on.
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
-use kiln_environ::{CompileError, EngineInfo, FORMAT_VERSION, Tunables};
+use kiln_environ::{CRANELIFT_SETTINGS, CompileError, EngineInfo, Tunables};
 
 /// The ISA plus the settings it was built from.
 pub struct KilnIsa {
@@ -16,7 +16,7 @@ fn setting_error(e: impl std::fmt::Display) -> CompileError {
 /// The host's ISA with Kiln's settings.
 pub fn host_isa() -> Result<KilnIsa, CompileError> {
     let mut flags = settings::builder();
-    for &(name, value) in kiln_cranelift::settings::SETTINGS {
+    for &(name, value) in CRANELIFT_SETTINGS {
         flags.set(name, value).map_err(setting_error)?;
     }
     let builder =
@@ -27,10 +27,7 @@ pub fn host_isa() -> Result<KilnIsa, CompileError> {
 
 /// What an artifact compiled by `isa` with `tunables` depends on; see [`EngineInfo`].
 pub fn engine_info(isa: &KilnIsa, tunables: &Tunables) -> EngineInfo {
-    let mut info = EngineInfo::default();
-    info.push("format", FORMAT_VERSION);
-    info.push("kiln-version", env!("CARGO_PKG_VERSION"));
-    info.push("target", isa.isa.triple());
+    let mut info = EngineInfo::for_target(&isa.isa.triple().to_string());
     for v in isa.isa.flags().iter() {
         info.push(format!("cranelift.{}", v.name), v.value_string());
     }
@@ -40,9 +37,6 @@ pub fn engine_info(isa: &KilnIsa, tunables: &Tunables) -> EngineInfo {
             None => info.push(format!("cranelift.{}", v.name), v.value_string()),
         }
     }
-    for (key, value) in tunables.settings() {
-        info.push(format!("tunable.{key}"), value);
-    }
-    info.push("wasm-features", format!("{:?}", kiln_environ::wasm_features()));
+    info.push_tunables(tunables);
     info
 }

@@ -44,7 +44,7 @@ pub struct CompiledModule {
 /// `tunables` turn it on), in key order: for golden tests and debugging.
 pub fn module_clif(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result<String, CompileError> {
     let translation = kiln_environ::translate_module(wasm)?;
-    let inputs::Inputs { module, jobs } = inputs::collect(translation, 0);
+    let inputs::Inputs { module, jobs } = inputs::collect(translation, kiln_environ::StaticModuleIndex::MAIN);
     let mut clif = compile::clif_functions(isa, tunables, &module, jobs)?;
     clif.sort_by_key(|(key, _)| *key);
     Ok(clif
@@ -58,7 +58,7 @@ pub fn module_clif(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result<St
 /// Compile `wasm` for `isa` with `tunables`.
 pub fn compile_module(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result<CompiledModule, CompileError> {
     let translation = kiln_environ::translate_module(wasm)?;
-    let inputs::Inputs { module, jobs } = inputs::collect(translation, 0);
+    let inputs::Inputs { module, jobs } = inputs::collect(translation, kiln_environ::StaticModuleIndex::MAIN);
     let mut outputs = compile::compile_all(isa, tunables, &module, jobs)?;
     outputs.extend(builtins::compile_builtins(isa, &outputs)?);
     let functions = pre_link::sort(outputs);

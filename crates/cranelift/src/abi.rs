@@ -23,7 +23,7 @@ pub struct FuncEnv<'a> {
     pub tunables: &'a Tunables,
     pub isa: &'a dyn TargetIsa,
     /// The `M` of this module's `FuncKey`s.
-    pub module_index: u32,
+    pub module_index: kiln_environ::StaticModuleIndex,
 }
 
 /// The IR type of a wasm value type. References are pointers (`*const VMFuncRef` for funcref).
@@ -65,7 +65,7 @@ fn builtin_type(isa: &dyn TargetIsa, ty: BuiltinType) -> ir::Type {
     match ty {
         BuiltinType::I32 => types::I32,
         BuiltinType::I64 => types::I64,
-        BuiltinType::Pointer => isa.pointer_type(),
+        BuiltinType::Reference => isa.pointer_type(),
     }
 }
 

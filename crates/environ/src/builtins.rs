@@ -1,6 +1,20 @@
 //! The runtime builtins wasm code may call (through `WasmToBuiltinTrampoline`s): their
-//! names, indices into the runtime's builtin table, and signatures. Every builtin takes the
-//! caller's `vmctx` first.
+//! names, indices into the runtime's builtin table, and signatures.
+//!
+//! The list exists once, in [`foreach_builtin!`]: this crate expands it into
+//! [`BuiltinFunction`] (what the compiler names and calls), and the runtime expands the same
+//! list into its table of function pointers, so the two cannot disagree on an index or a
+//! signature.
+//!
+//! # The builtin ABI
+//!
+//! A builtin is an `extern "C"` function (the platform's C convention) whose first parameter
+//! is the calling instance's vmctx, followed by the parameters the list gives, returning at
+//! most one result. Compiled code calls it only through its wasm-to-builtin trampoline, with
+//! its own vmctx, while its store is entered from the host: the runtime may then reach the
+//! store from that vmctx. Builtins that can fail return an `I32` that is 0 when the
+//! operation must trap; the compiled code traps with the operation's trap code then, and a
+//! builtin that fails has changed nothing.
 
 /// A machine-level parameter or result type of a builtin.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -9,12 +23,47 @@ pub enum BuiltinType {
     I32,
     /// A 64-bit integer.
     I64,
-    /// A host pointer (the vmctx).
-    Pointer,
+    /// A reference value, pointer-sized: a funcref's `VMFuncRef` address or an externref's
+    /// slot + 1, 0 for null (the encoding of a table element, decoded).
+    Reference,
 }
 
-macro_rules! builtins {
-    ($($(#[$doc:meta])* $variant:ident = $name:literal ($($param:ident),*) -> [$($ret:ident),*];)*) => {
+/// Invoke `$mac!` with the list of builtins, one entry per builtin, in table order:
+/// `$(#[doc])* Variant = name (param types) -> [result types];` where the types are
+/// [`BuiltinType`] variant names. This is the only place the list is written.
+#[macro_export]
+macro_rules! foreach_builtin {
+    ($mac:ident) => {
+        $mac! {
+            /// `memory.grow`: `(memory_index, delta_pages) -> old_pages`, or `u64::MAX` on failure.
+            MemoryGrow = memory_grow (I32, I64) -> [I64];
+            /// `memory.copy`: `(dst_memory, dst, src_memory, src, len) -> ok`.
+            MemoryCopy = memory_copy (I32, I64, I32, I64, I64) -> [I32];
+            /// `memory.fill`: `(memory, dst, value, len) -> ok`.
+            MemoryFill = memory_fill (I32, I64, I32, I64) -> [I32];
+            /// `memory.init`: `(memory, data_index, dst, src, len) -> ok`.
+            MemoryInit = memory_init (I32, I32, I64, I32, I32) -> [I32];
+            /// `data.drop`: `(data_index)`.
+            DataDrop = data_drop (I32) -> [];
+            /// `table.grow`: `(table, delta, init) -> old_size`, or `u32::MAX` on failure.
+            TableGrow = table_grow (I32, I32, Reference) -> [I32];
+            /// `table.fill`: `(table, dst, value, len) -> ok`.
+            TableFill = table_fill (I32, I32, Reference, I32) -> [I32];
+            /// `table.copy`: `(dst_table, src_table, dst, src, len) -> ok`.
+            TableCopy = table_copy (I32, I32, I32, I32, I32) -> [I32];
+            /// `table.init`: `(table, elem_index, dst, src, len) -> ok`.
+            TableInit = table_init (I32, I32, I32, I32, I32) -> [I32];
+            /// `elem.drop`: `(elem_index)`.
+            ElemDrop = elem_drop (I32) -> [];
+            /// First read of a not-yet-initialized funcref table element: `(table, index) ->
+            /// funcref`; fills the element from the table's image.
+            TableLazyInit = table_lazy_init (I32, I32) -> [Reference];
+        }
+    };
+}
+
+macro_rules! define_builtin_function {
+    ($($(#[$doc:meta])* $variant:ident = $name:ident ($($param:ident),*) -> [$($ret:ident),*];)*) => {
         /// A runtime builtin.
         #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum BuiltinFunction {
@@ -25,9 +74,9 @@ macro_rules! builtins {
             /// Every builtin, in index order.
             pub const ALL: &'static [BuiltinFunction] = &[$(BuiltinFunction::$variant,)*];
 
-            /// The builtin's name, used in symbols.
+            /// The builtin's name, used in symbols and as its field in the runtime's table.
             pub fn name(self) -> &'static str {
-                match self { $(BuiltinFunction::$variant => $name,)* }
+                match self { $(BuiltinFunction::$variant => stringify!($name),)* }
             }
 
             /// Parameters after the leading vmctx.
@@ -43,42 +92,31 @@ macro_rules! builtins {
     };
 }
 
-// Builtins that can fail return an `I32` that is 0 when the operation must trap; the compiled
-// code traps with the operation's trap code then.
-builtins! {
-    /// `memory.grow`: `(memory_index, delta_pages) -> old_pages`, or `u64::MAX` on failure.
-    MemoryGrow = "memory_grow" (I32, I64) -> [I64];
-    /// `memory.copy`: `(dst_memory, dst, src_memory, src, len) -> ok`.
-    MemoryCopy = "memory_copy" (I32, I64, I32, I64, I64) -> [I32];
-    /// `memory.fill`: `(memory, dst, value, len) -> ok`.
-    MemoryFill = "memory_fill" (I32, I64, I32, I64) -> [I32];
-    /// `memory.init`: `(memory, data_index, dst, src, len) -> ok`.
-    MemoryInit = "memory_init" (I32, I32, I64, I32, I32) -> [I32];
-    /// `data.drop`: `(data_index)`.
-    DataDrop = "data_drop" (I32) -> [];
-    /// `table.grow`: `(table, delta, init) -> old_size`, or `u32::MAX` on failure.
-    TableGrow = "table_grow" (I32, I32, Pointer) -> [I32];
-    /// `table.fill`: `(table, dst, value, len) -> ok`.
-    TableFill = "table_fill" (I32, I32, Pointer, I32) -> [I32];
-    /// `table.copy`: `(dst_table, src_table, dst, src, len) -> ok`.
-    TableCopy = "table_copy" (I32, I32, I32, I32, I32) -> [I32];
-    /// `table.init`: `(table, elem_index, dst, src, len) -> ok`.
-    TableInit = "table_init" (I32, I32, I32, I32, I32) -> [I32];
-    /// `elem.drop`: `(elem_index)`.
-    ElemDrop = "elem_drop" (I32) -> [];
-    /// First read of a not-yet-initialized funcref table element: `(table, index) ->
-    /// funcref`; fills the element from the table's image.
-    TableLazyInit = "table_lazy_init" (I32, I32) -> [Pointer];
-}
+foreach_builtin!(define_builtin_function);
 
 impl BuiltinFunction {
     /// The builtin's index in the runtime's builtin table.
     pub fn index(self) -> u32 {
-        BuiltinFunction::ALL.iter().position(|b| *b == self).unwrap_or(0) as u32
+        // The discriminants are the list's order, which is the table's.
+        self as u32
     }
 
     /// The builtin with the given index, if any.
     pub fn from_index(index: u32) -> Option<BuiltinFunction> {
-        BuiltinFunction::ALL.get(index as usize).copied()
+        BuiltinFunction::ALL.get(usize::try_from(index).ok()?).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_are_the_list_order() {
+        for (i, b) in BuiltinFunction::ALL.iter().enumerate() {
+            assert_eq!(b.index() as usize, i);
+            assert_eq!(BuiltinFunction::from_index(b.index()), Some(*b));
+        }
+        assert_eq!(BuiltinFunction::from_index(BuiltinFunction::ALL.len() as u32), None);
     }
 }

@@ -15,7 +15,44 @@ pub struct EngineInfo {
     pub entries: Vec<(String, String)>,
 }
 
+/// The Cranelift settings Kiln compiles with, as `(setting, value)` pairs for
+/// `cranelift_codegen::settings::builder()`, each beside the reason for it. The code Kiln
+/// emits relies on them (tail calls and backtraces need frame pointers, stack overflow is
+/// caught by the prologue's limit check), so every ISA that compiles Kiln's IR is built from
+/// this one list, and a runtime without a compiler accepts only artifacts that record these
+/// values.
+pub const CRANELIFT_SETTINGS: &[(&str, &str)] = &[
+    ("opt_level", "speed"),
+    // The translator's own tests verify every function; production compiles skip it.
+    ("enable_verifier", "false"),
+    // Stack overflow is caught by the stack-limit check in every prologue instead.
+    ("enable_probestack", "false"),
+    // Traps unwind by resuming at the entry trampoline; no unwinder reads frames.
+    ("unwind_info", "false"),
+    // Frame pointers let a trap's backtrace walk wasm frames, and Cranelift's tail calls
+    // need them.
+    ("preserve_frame_pointers", "true"),
+];
+
 impl EngineInfo {
+    /// The settings every engine records first: the format, Kiln's version and `target`
+    /// (a target triple). The code generator's settings follow, then [`Self::push_tunables`].
+    pub fn for_target(target: &str) -> EngineInfo {
+        let mut info = EngineInfo::default();
+        info.push("format", FORMAT_VERSION);
+        info.push("kiln-version", env!("CARGO_PKG_VERSION"));
+        info.push("target", target);
+        info
+    }
+
+    /// Record `tunables` and the wasm features: the settings that come last.
+    pub fn push_tunables(&mut self, tunables: &crate::Tunables) {
+        for (key, value) in tunables.settings() {
+            self.push(format!("tunable.{key}"), value);
+        }
+        self.push("wasm-features", format!("{:?}", crate::wasm_features()));
+    }
+
     /// Add a setting.
     pub fn push(&mut self, key: impl Into<String>, value: impl ToString) {
         self.entries.push((key.into(), value.to_string()));
@@ -40,11 +77,13 @@ impl EngineInfo {
 
     /// Parse `.kiln.engine` bytes.
     pub fn decode(bytes: &[u8]) -> Result<EngineInfo, ArtifactError> {
-        let text = std::str::from_utf8(bytes).map_err(|_| ArtifactError("the engine section is not UTF-8".into()))?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| ArtifactError::Malformed("the engine section is not UTF-8".into()))?;
         let mut info = EngineInfo::default();
         for line in text.lines() {
-            let (k, v) =
-                line.split_once('=').ok_or_else(|| ArtifactError(format!("engine setting `{line}` has no `=`")))?;
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| ArtifactError::Malformed(format!("engine setting `{line}` has no `=`")))?;
             info.push(k, v);
         }
         Ok(info)
@@ -55,7 +94,7 @@ impl EngineInfo {
     /// use may be present on the host.
     pub fn check_compatible(&self, host: &EngineInfo) -> Result<(), ArtifactError> {
         if self.get("format") != host.get("format") {
-            return Err(ArtifactError(format!(
+            return Err(ArtifactError::Incompatible(format!(
                 "artifact format {} is not this Kiln's format {}",
                 self.get("format").unwrap_or("(none)"),
                 host.get("format").unwrap_or("(none)")
@@ -72,12 +111,12 @@ impl EngineInfo {
             match got {
                 Some(got) if got == want => {}
                 Some(got) => {
-                    return Err(ArtifactError(format!(
+                    return Err(ArtifactError::Incompatible(format!(
                         "artifact was compiled with {key}={got}, but this engine has {key}={want}"
                     )));
                 }
                 None => {
-                    return Err(ArtifactError(format!(
+                    return Err(ArtifactError::Incompatible(format!(
                         "artifact does not record setting {key} (this engine has {want})"
                     )));
                 }
@@ -94,7 +133,7 @@ impl EngineInfo {
 
 /// The error for code that needs CPU feature `feature`, which the host lacks.
 fn lacks(feature: &str) -> ArtifactError {
-    ArtifactError(format!("artifact needs CPU feature {feature}, which this host lacks"))
+    ArtifactError::Incompatible(format!("artifact needs CPU feature {feature}, which this host lacks"))
 }
 
 #[cfg(test)]
@@ -116,8 +155,8 @@ mod tests {
         let needs_avx2 =
             info(&[("format", "1"), ("cpu.avx2", "true"), ("cpu.sse41", "true"), ("cranelift.opt_level", "speed")]);
         assert_eq!(
-            needs_avx2.check_compatible(&host).unwrap_err().0,
-            "artifact needs CPU feature avx2, which this host lacks"
+            needs_avx2.check_compatible(&host).unwrap_err().to_string(),
+            "cannot load this artifact: artifact needs CPU feature avx2, which this host lacks"
         );
         // Code that does not use a feature the host has runs fine.
         let plain =
@@ -126,11 +165,14 @@ mod tests {
         let other_opt =
             info(&[("format", "1"), ("cpu.avx2", "false"), ("cpu.sse41", "true"), ("cranelift.opt_level", "none")]);
         assert_eq!(
-            other_opt.check_compatible(&host).unwrap_err().0,
-            "artifact was compiled with cranelift.opt_level=none, but this engine has cranelift.opt_level=speed"
+            other_opt.check_compatible(&host).unwrap_err().to_string(),
+            "cannot load this artifact: artifact was compiled with cranelift.opt_level=none, but this engine has cranelift.opt_level=speed"
         );
         let old = info(&[("format", "0")]);
-        assert_eq!(old.check_compatible(&host).unwrap_err().0, "artifact format 0 is not this Kiln's format 1");
+        assert_eq!(
+            old.check_compatible(&host).unwrap_err().to_string(),
+            "cannot load this artifact: artifact format 0 is not this Kiln's format 1"
+        );
         assert_eq!(EngineInfo::decode(&host.encode()).unwrap(), host);
         assert!(EngineInfo::decode(b"no equals sign").is_err());
     }

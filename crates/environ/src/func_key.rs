@@ -2,7 +2,7 @@
 //! kind << 28 | module-or-ABI, index), ordered on the raw pair, and doubles as Cranelift's
 //! `UserExternalName`, so IR names, relocations, call-graph nodes, the function table and
 //! symbols all agree.
-use crate::{BuiltinFunction, DefinedFuncIndex, TypeIndex};
+use crate::{BuiltinFunction, DefinedFuncIndex, StaticModuleIndex, TypeIndex};
 use cranelift_entity::EntityRef;
 
 /// The kind of code a [`FuncKey`] names; its discriminant is the key's top four bits.
@@ -23,9 +23,9 @@ pub enum FuncKeyKind {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FuncKey {
     /// `DefinedWasmFunction(module, def_index)`.
-    DefinedWasmFunction(u32, DefinedFuncIndex),
+    DefinedWasmFunction(StaticModuleIndex, DefinedFuncIndex),
     /// `ArrayToWasmTrampoline(module, def_index)`.
-    ArrayToWasmTrampoline(u32, DefinedFuncIndex),
+    ArrayToWasmTrampoline(StaticModuleIndex, DefinedFuncIndex),
     /// `WasmToArrayTrampoline(module-local type)`: one per distinct host-callable signature.
     WasmToArrayTrampoline(TypeIndex),
     /// `WasmToBuiltinTrampoline(builtin)`.
@@ -51,7 +51,7 @@ impl FuncKey {
         let kind = (self.kind() as u32) << KIND_SHIFT;
         match self {
             FuncKey::DefinedWasmFunction(m, i) | FuncKey::ArrayToWasmTrampoline(m, i) => {
-                (kind | (m & LOW_MASK), i.index() as u32)
+                (kind | (m.as_u32() & LOW_MASK), i.as_u32())
             }
             FuncKey::WasmToArrayTrampoline(t) => (kind, t.index() as u32),
             FuncKey::WasmToBuiltinTrampoline(b) => (kind, b.index()),
@@ -60,13 +60,18 @@ impl FuncKey {
 
     /// The key of a raw pair, or `None` if it names nothing.
     pub fn from_raw(namespace: u32, index: u32) -> Option<FuncKey> {
-        let module = namespace & LOW_MASK;
-        let def = DefinedFuncIndex::new(index as usize);
+        if index == u32::MAX {
+            // The entity types reserve it.
+            return None;
+        }
+        let low = namespace & LOW_MASK;
+        let module = StaticModuleIndex::from_u32(low);
+        let def = DefinedFuncIndex::from_u32(index);
         Some(match namespace >> KIND_SHIFT {
             0 => FuncKey::DefinedWasmFunction(module, def),
             1 => FuncKey::ArrayToWasmTrampoline(module, def),
-            2 if module == 0 => FuncKey::WasmToArrayTrampoline(TypeIndex::new(index as usize)),
-            3 if module == 0 => FuncKey::WasmToBuiltinTrampoline(BuiltinFunction::from_index(index)?),
+            2 if low == 0 => FuncKey::WasmToArrayTrampoline(TypeIndex::from_u32(index)),
+            3 if low == 0 => FuncKey::WasmToBuiltinTrampoline(BuiltinFunction::from_index(index)?),
             _ => return None,
         })
     }
@@ -75,11 +80,11 @@ impl FuncKey {
     pub fn symbol_name(self, name: Option<&str>) -> String {
         match (self, name) {
             (FuncKey::DefinedWasmFunction(m, i), Some(n)) => {
-                format!("wasm[{m}]::function[{}]::{}", i.index(), clean_symbol_name(n))
+                format!("wasm[{}]::function[{}]::{}", m.index(), i.index(), clean_symbol_name(n))
             }
-            (FuncKey::DefinedWasmFunction(m, i), None) => format!("wasm[{m}]::function[{}]", i.index()),
+            (FuncKey::DefinedWasmFunction(m, i), None) => format!("wasm[{}]::function[{}]", m.index(), i.index()),
             (FuncKey::ArrayToWasmTrampoline(m, i), _) => {
-                format!("wasm[{m}]::array_to_wasm_trampoline[{}]", i.index())
+                format!("wasm[{}]::array_to_wasm_trampoline[{}]", m.index(), i.index())
             }
             (FuncKey::WasmToArrayTrampoline(t), _) => format!("wasm_to_array_trampoline[{}]", t.index()),
             (FuncKey::WasmToBuiltinTrampoline(b), _) => format!("wasm_to_builtin_{}", b.name()),
@@ -115,9 +120,9 @@ mod tests {
     #[test]
     fn raw_round_trip_and_order() {
         let keys = [
-            FuncKey::DefinedWasmFunction(0, DefinedFuncIndex::new(3)),
-            FuncKey::DefinedWasmFunction(1, DefinedFuncIndex::new(0)),
-            FuncKey::ArrayToWasmTrampoline(0, DefinedFuncIndex::new(2)),
+            FuncKey::DefinedWasmFunction(StaticModuleIndex::MAIN, DefinedFuncIndex::new(3)),
+            FuncKey::DefinedWasmFunction(StaticModuleIndex::new(1), DefinedFuncIndex::new(0)),
+            FuncKey::ArrayToWasmTrampoline(StaticModuleIndex::MAIN, DefinedFuncIndex::new(2)),
             FuncKey::WasmToArrayTrampoline(TypeIndex::new(7)),
             FuncKey::WasmToBuiltinTrampoline(BuiltinFunction::MemoryGrow),
         ];
@@ -138,7 +143,7 @@ mod tests {
         assert_eq!(clean_symbol_name("a b\t\tc"), "a?b?c");
         assert_eq!(clean_symbol_name("héllo"), "h?llo");
         assert_eq!(clean_symbol_name(&"x".repeat(200)).len(), 96);
-        let k = FuncKey::DefinedWasmFunction(0, DefinedFuncIndex::new(4));
+        let k = FuncKey::DefinedWasmFunction(StaticModuleIndex::MAIN, DefinedFuncIndex::new(4));
         assert_eq!(k.symbol_name(Some("f g")), "wasm[0]::function[4]::f?g");
         assert_eq!(k.symbol_name(None), "wasm[0]::function[4]");
     }

@@ -1,11 +1,14 @@
 //! Index newtypes for every WebAssembly index space, plus the "defined" sub-spaces that
-//! count only the entities a module defines itself (after its imports).
+//! count only the entities a module defines itself (after its imports). Every index is a
+//! `u32` newtype, `#[repr(transparent)]` so that one can sit in a structure compiled code
+//! reads.
 use cranelift_entity::entity_impl;
 
 macro_rules! index_type {
     ($($(#[$doc:meta])* $name:ident, $prefix:literal;)*) => {$(
         $(#[$doc])*
         #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[repr(transparent)]
         pub struct $name(u32);
         entity_impl!($name, $prefix);
     )*};
@@ -34,6 +37,15 @@ index_type! {
     ElemIndex, "elem";
     /// A data segment.
     DataIndex, "data";
-    /// An engine-wide canonical function type (equal types share one index).
+    /// An engine-wide canonical function type (equal types share one index): what a
+    /// `VMFuncRef` carries and `call_indirect` compares.
     SharedTypeIndex, "shared_type";
+    /// A core module within one compilation: the `M` of a wasm function's `FuncKey`. A module
+    /// compiled alone is module 0 ([`StaticModuleIndex::MAIN`]).
+    StaticModuleIndex, "module";
+}
+
+impl StaticModuleIndex {
+    /// The module of a compilation that holds one module.
+    pub const MAIN: StaticModuleIndex = StaticModuleIndex(0);
 }

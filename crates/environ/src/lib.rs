@@ -21,7 +21,7 @@ mod types;
 mod vmoffsets;
 
 pub use builtins::BuiltinFunction;
-pub use engine_info::{EngineInfo, FORMAT_VERSION};
+pub use engine_info::{CRANELIFT_SETTINGS, EngineInfo, FORMAT_VERSION};
 pub use error::{CompileError, invalid_from_wasmparser};
 pub use func_key::{FuncKey, FuncKeyKind, clean_symbol_name};
 pub use index::*;

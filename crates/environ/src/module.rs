@@ -192,6 +192,17 @@ impl Module {
         self.func_names.get(&f).map(|s| s.as_str())
     }
 
+    /// The symbol of the code `key` names in this module's artifact:
+    /// `wasm[M]::function[N]::<name>` with the name section's (cleaned) name for wasm
+    /// functions, a descriptive name for trampolines.
+    pub fn symbol_name(&self, key: FuncKey) -> String {
+        let name = match key {
+            FuncKey::DefinedWasmFunction(_, def) => self.func_name(self.func_index(def)),
+            _ => None,
+        };
+        key.symbol_name(name)
+    }
+
     /// The module-local types that a host function may be called with from this module:
     /// each distinct function type once (the first index of each structurally equal group).
     pub fn host_callable_types(&self) -> impl Iterator<Item = TypeIndex> + '_ {

@@ -7,12 +7,12 @@
 //!   magic: u32, pad
 //!   builtins: *const [fn]            the runtime's builtin table
 //!   store_context: *mut VMStoreContext
-//!   runtime_data: *mut ()            opaque to compiled code
+//!   instance: u32, pad               the instance's id in its store; opaque to compiled code
 //!   type_ids: [u32; types]           canonical (engine-wide) id of each module type
 //!   imported_functions: [VMFunctionImport; n]
-//!   imported_tables: [VMTableImport; n]
-//!   imported_memories: [VMMemoryImport; n]
-//!   imported_globals: [VMGlobalImport; n]
+//!   imported_tables: [*mut VMTableDefinition; n]
+//!   imported_memories: [*mut VMMemoryDefinition; n]
+//!   imported_globals: [*mut VMGlobalDefinition; n]
 //!   defined_tables: [VMTableDefinition; n]
 //!   defined_memories: [VMMemoryDefinition; n]
 //!   defined_globals: [VMGlobalDefinition; n]   16 bytes each, 16-aligned
@@ -56,7 +56,8 @@ impl VMOffsets {
     pub const BUILTINS: u32 = 8;
     pub const STORE_CONTEXT: u32 = 16;
     pub const RUNTIME_DATA: u32 = 24;
-    const HEADER: u32 = 32;
+    /// The size of the header the fields above make up.
+    pub const HEADER: u32 = 32;
 
     // VMFunctionImport
     pub const FUNCTION_IMPORT_WASM_CALL: u32 = 0;
@@ -65,12 +66,10 @@ impl VMOffsets {
     pub const FUNCTION_IMPORT_FUNC_REF: u32 = 24;
     pub const SIZE_OF_FUNCTION_IMPORT: u32 = 32;
 
-    // VMTableImport / VMMemoryImport
+    // VMImport (of a table, memory or global): a pointer to the definition.
     pub const IMPORT_FROM: u32 = 0;
-    pub const IMPORT_VMCTX: u32 = 8;
-    pub const SIZE_OF_TABLE_IMPORT: u32 = 16;
-    pub const SIZE_OF_MEMORY_IMPORT: u32 = 16;
-    // VMGlobalImport
+    pub const SIZE_OF_TABLE_IMPORT: u32 = 8;
+    pub const SIZE_OF_MEMORY_IMPORT: u32 = 8;
     pub const SIZE_OF_GLOBAL_IMPORT: u32 = 8;
 
     // VMTableDefinition
@@ -197,6 +196,13 @@ impl VMOffsets {
     /// The `VMGlobalDefinition` of defined global `g`.
     pub fn defined_global(&self, g: DefinedGlobalIndex) -> u32 {
         self.defined_globals + Self::SIZE_OF_GLOBAL_DEFINITION * g.index() as u32
+    }
+
+    /// The defined function whose `VMFuncRef` starts at `offset`, if one does.
+    pub fn func_ref_at(&self, offset: u32) -> Option<DefinedFuncIndex> {
+        let i = offset.checked_sub(self.func_refs)?;
+        (i % Self::SIZE_OF_FUNC_REF == 0 && i / Self::SIZE_OF_FUNC_REF < self.num_defined_functions)
+            .then(|| DefinedFuncIndex::from_u32(i / Self::SIZE_OF_FUNC_REF))
     }
 
     /// The `VMFuncRef` of defined function `f`.

@@ -1,8 +1,11 @@
-//! `Engine`: the compiler (the host ISA with Kiln's settings), the tunables, and the
-//! engine-wide registry of canonical function types that makes `call_indirect` and import
-//! checks a comparison of two integers.
+//! `Engine`: the compiler (the host ISA with Kiln's settings, when this Kiln has one), the
+//! tunables, what artifacts must match to load, and the engine-wide registry of canonical
+//! function types that makes `call_indirect` and import checks a comparison of two integers.
+//! The registry counts who holds each type (modules and stores' host functions) and forgets
+//! a type when the last holder drops, so an embedding that loads modules for ever stays
+//! bounded.
 use crate::{Config, Error, Result};
-use kiln_environ::{EngineInfo, Tunables, WasmFuncType};
+use kiln_environ::{EngineInfo, SharedTypeIndex, Tunables, WasmFuncType};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +17,7 @@ pub struct Engine {
 
 struct EngineInner {
     tunables: Tunables,
+    #[cfg(feature = "compiler")]
     isa: kiln_compile::KilnIsa,
     /// What this engine's artifacts depend on; loaded artifacts must match it.
     info: EngineInfo,
@@ -27,20 +31,44 @@ struct EngineInner {
 /// canonical id of the type in it.
 type TypeKey = (WasmFuncType, Option<(u64, u32)>);
 
+/// A registered type and how many registrations hold it.
+struct Entry {
+    key: TypeKey,
+    holders: usize,
+}
+
 #[derive(Default)]
 struct TypeRegistry {
-    ids: HashMap<TypeKey, u32>,
-    types: Vec<WasmFuncType>,
+    ids: HashMap<TypeKey, SharedTypeIndex>,
+    entries: Vec<Option<Entry>>,
+    /// Ids of forgotten types, to be given out again.
+    free: Vec<SharedTypeIndex>,
+}
+
+impl TypeRegistry {
+    fn entry(&mut self, id: SharedTypeIndex) -> Option<&mut Entry> {
+        self.entries.get_mut(id.as_u32() as usize)?.as_mut()
+    }
 }
 
 impl Engine {
     /// An engine with `config`'s settings.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when Cranelift cannot compile for this host.
     pub fn new(config: &Config) -> Result<Engine> {
-        let isa = kiln_compile::host_isa().map_err(Error::from)?;
-        let info = kiln_compile::engine_info(&isa, &config.tunables);
+        #[cfg(feature = "compiler")]
+        let (isa, info) = {
+            let isa = kiln_compile::host_isa().map_err(Error::from)?;
+            let info = kiln_compile::engine_info(&isa, &config.tunables);
+            (isa, info)
+        };
+        #[cfg(not(feature = "compiler"))]
+        let info = crate::host_info::runtime_engine_info(&config.tunables);
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 tunables: config.tunables.clone(),
+                #[cfg(feature = "compiler")]
                 isa,
                 info,
                 cache_dir: config.cache_dir.clone(),
@@ -52,9 +80,29 @@ impl Engine {
 
     /// Compile `bytes` (binary or text format) to an artifact without loading it, for
     /// [`Module::deserialize`](crate::Module::deserialize) later.
+    ///
+    /// # Errors
+    /// As for [`Module::new`](crate::Module::new).
     pub fn precompile_module(&self, bytes: &[u8]) -> Result<Vec<u8>> {
         let wasm = crate::module::wasm_binary(bytes)?;
-        Ok(kiln_compile::compile_module(self.isa(), self.tunables(), &wasm)?.elf)
+        Ok(self.compile(&wasm)?.1)
+    }
+
+    /// Compile `wasm`: its description and its artifact.
+    #[cfg(feature = "compiler")]
+    pub(crate) fn compile(&self, wasm: &[u8]) -> Result<(kiln_environ::Module, Vec<u8>)> {
+        let compiled = kiln_compile::compile_module(&self.inner.isa, self.tunables(), wasm)?;
+        Ok((compiled.module, compiled.elf))
+    }
+
+    /// Without a compiler, compiling is unsupported.
+    #[cfg(not(feature = "compiler"))]
+    pub(crate) fn compile(&self, _wasm: &[u8]) -> Result<(kiln_environ::Module, Vec<u8>)> {
+        Err(Error::Unsupported(
+            "compiling WebAssembly: this Kiln was built without its `compiler` feature, and loads only \
+             precompiled artifacts"
+                .into(),
+        ))
     }
 
     /// The settings an artifact must have been compiled with to load into this engine, as
@@ -79,29 +127,66 @@ impl Engine {
         &self.inner.tunables
     }
 
-    pub(crate) fn isa(&self) -> &kiln_compile::KilnIsa {
-        &self.inner.isa
+    fn registry(&self) -> std::sync::MutexGuard<'_, TypeRegistry> {
+        self.inner.types.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The canonical id of a function type. `scope` is `(module id, validator type id)` for a
-    /// type that mentions typed references: such types are equal only within their module,
-    /// where the validator's canonicalization decides.
-    pub(crate) fn register_type(&self, ty: &WasmFuncType, scope: Option<(u64, u32)>) -> u32 {
-        let mut reg = self.inner.types.lock().unwrap_or_else(|e| e.into_inner());
+    /// The canonical id of a function type, registered once more: each call must be matched
+    /// by a [`Engine::release_types`] of the id when its holder drops. `scope` is `(module
+    /// id, validator type id)` for a type that mentions typed references: such types are
+    /// equal only within their module, where the validator's canonicalization decides.
+    pub(crate) fn register_type(&self, ty: &WasmFuncType, scope: Option<(u64, u32)>) -> SharedTypeIndex {
+        let mut reg = self.registry();
         let key = (ty.clone(), scope);
-        if let Some(id) = reg.ids.get(&key) {
-            return *id;
+        if let Some(id) = reg.ids.get(&key).copied() {
+            if let Some(e) = reg.entry(id) {
+                e.holders += 1;
+            }
+            return id;
         }
-        let id = reg.types.len() as u32;
-        reg.types.push(ty.clone());
+        let entry = Some(Entry { key: key.clone(), holders: 1 });
+        let id = match reg.free.pop() {
+            Some(id) => {
+                reg.entries[id.as_u32() as usize] = entry;
+                id
+            }
+            None => {
+                reg.entries.push(entry);
+                SharedTypeIndex::from_u32(reg.entries.len() as u32 - 1)
+            }
+        };
         reg.ids.insert(key, id);
         id
     }
 
+    /// Drop one registration of each of `ids`, forgetting the types nobody holds any more.
+    pub(crate) fn release_types(&self, ids: &[SharedTypeIndex]) {
+        let mut reg = self.registry();
+        for &id in ids {
+            let Some(e) = reg.entry(id) else { continue };
+            e.holders -= 1;
+            if e.holders == 0 {
+                if let Some(e) = reg.entries[id.as_u32() as usize].take() {
+                    reg.ids.remove(&e.key);
+                }
+                reg.free.push(id);
+            }
+        }
+    }
+
     /// The function type with canonical id `id`.
-    pub(crate) fn func_type(&self, id: u32) -> WasmFuncType {
-        let reg = self.inner.types.lock().unwrap_or_else(|e| e.into_inner());
-        reg.types[id as usize].clone()
+    ///
+    /// # Panics
+    /// If nothing holds `id`: every id in use is held by a live module or store.
+    pub(crate) fn func_type(&self, id: SharedTypeIndex) -> WasmFuncType {
+        let mut reg = self.registry();
+        reg.entry(id).map(|e| e.key.0.clone()).expect("a type in use is registered")
+    }
+
+    /// How many types are registered, for tests of forgetting.
+    #[cfg(test)]
+    fn registered_types(&self) -> usize {
+        self.registry().ids.len()
     }
 
     /// Whether two handles are the same engine.
@@ -113,5 +198,26 @@ impl Engine {
 impl Default for Engine {
     fn default() -> Engine {
         Engine::new(&Config::default()).expect("the host is supported")
+    }
+}
+
+#[cfg(all(test, feature = "compiler"))]
+mod tests {
+    use crate::{Engine, Func, FuncType, Instance, Module, Store, ValType};
+
+    #[test]
+    fn types_nobody_holds_are_forgotten() {
+        let engine = Engine::default();
+        for i in 0..200 {
+            // Each module has a type no other has: `i` parameters.
+            let params = " i32".repeat(i);
+            let module = Module::new(&engine, format!("(module (func (export \"f\") (param{params})))")).unwrap();
+            let mut store = Store::new(&engine, ());
+            Instance::new(&mut store, &module, &[]).unwrap();
+            let ty = FuncType::new(std::iter::repeat_n(ValType::I64, i), []);
+            Func::new(&mut store, ty, |_, _, _| Ok(()));
+            assert!(engine.registered_types() <= 2, "{} types held after {i} modules", engine.registered_types());
+        }
+        assert_eq!(engine.registered_types(), 0);
     }
 }

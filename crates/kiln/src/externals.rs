@@ -1,7 +1,9 @@
 //! `Extern` and the handles of globals, tables and memories: what modules import and export.
 use crate::store::StoreOpaqueExt;
+use crate::vm::ids::{GlobalId, MemoryId, StoreId, TableId};
 use crate::vm::memory::LinearMemory;
 use crate::vm::table::TableStorage;
+use crate::vm::val_raw::ValRaw;
 use crate::{
     AsContext, AsContextMut, Error, ExternType, Func, GlobalType, MemoryType, Mutability, Result, StoreContext,
     TableType, Val, ValType,
@@ -75,8 +77,8 @@ impl From<Memory> for Extern {
 /// A global handle.
 #[derive(Clone, Copy, Debug)]
 pub struct Global {
-    pub(crate) store: u64,
-    pub(crate) index: usize,
+    pub(crate) store: StoreId,
+    pub(crate) index: GlobalId,
 }
 
 impl Global {
@@ -89,12 +91,12 @@ impl Global {
         }
         let raw = val.to_raw(s)?;
         let index = s.add_global(ty.to_env(), raw);
-        Ok(Global { store: s.id, index })
+        Ok(Global { store: s.id(), index })
     }
 
     /// The global's type.
     pub fn ty(&self, store: impl AsContext) -> GlobalType {
-        GlobalType::from_env(store.as_context().opaque().assert_store(self.store).globals[self.index].ty)
+        GlobalType::from_env(store.as_context().opaque().assert_store(self.store).global(self.index).ty)
     }
 
     /// The global's value.
@@ -102,7 +104,7 @@ impl Global {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
         s.assert_store(self.store);
-        let ty = s.globals[self.index].ty.ty;
+        let ty = s.global(self.index).ty.ty;
         let raw = s.global_get(self.index);
         Val::from_raw(s, raw, ty)
     }
@@ -112,7 +114,7 @@ impl Global {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
         s.check_store(self.store)?;
-        let ty = GlobalType::from_env(s.globals[self.index].ty);
+        let ty = GlobalType::from_env(s.global(self.index).ty);
         if ty.mutability() != Mutability::Var {
             return Err(Error::Other("cannot set an immutable global".into()));
         }
@@ -128,8 +130,8 @@ impl Global {
 /// A table handle.
 #[derive(Clone, Copy, Debug)]
 pub struct Table {
-    pub(crate) store: u64,
-    pub(crate) index: usize,
+    pub(crate) store: StoreId,
+    pub(crate) index: TableId,
 }
 
 impl Table {
@@ -140,11 +142,11 @@ impl Table {
         if init.ty() != ty.element() {
             return Err(Error::Other(format!("table of {} initialized with a {}", ty.element(), init.ty())));
         }
-        let raw = init.to_raw(s)?.bits() as usize;
-        let encoded = s.engine.tunables().table_lazy_init && ty.element() == ValType::FuncRef;
+        let raw = init.to_raw(s)?.to_ref();
+        let encoded = s.engine().tunables().table_lazy_init && ty.element() == ValType::FuncRef;
         let table = TableStorage::new(ty.to_env(), raw, encoded).map_err(Error::Limit)?;
-        s.tables.push(table);
-        Ok(Table { store: s.id, index: s.tables.len() - 1 })
+        let index = s.tables.push(table);
+        Ok(Table { store: s.id(), index })
     }
 
     /// The table's type (its minimum is its current size).
@@ -154,7 +156,7 @@ impl Table {
 
     /// The table's size.
     pub fn size(&self, store: impl AsContext) -> u64 {
-        store.as_context().opaque().assert_store(self.store).tables[self.index].len() as u64
+        store.as_context().opaque().assert_store(self.store).tables[self.index].len()
     }
 
     /// The element at `index`.
@@ -162,17 +164,17 @@ impl Table {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
         s.assert_store(self.store);
-        let raw = s.table_get(self.index, usize::try_from(index).ok()?)?;
+        let raw = s.table_get(self.index, index)?;
         let ty = s.tables[self.index].ty().element;
-        Some(Val::from_raw(s, crate::vm::store::ValRaw::from_bits(raw as u128), ty))
+        Some(Val::from_raw(s, ValRaw::from_ref(raw), ty))
     }
 }
 
 /// A memory handle.
 #[derive(Clone, Copy, Debug)]
 pub struct Memory {
-    pub(crate) store: u64,
-    pub(crate) index: usize,
+    pub(crate) store: StoreId,
+    pub(crate) index: MemoryId,
 }
 
 impl Memory {
@@ -180,10 +182,10 @@ impl Memory {
     pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
-        let tunables = s.engine.tunables().clone();
+        let tunables = s.engine().tunables().clone();
         let memory = LinearMemory::new(ty.to_env(), &tunables, None).map_err(Error::Limit)?;
-        s.memories.push(memory);
-        Ok(Memory { store: s.id, index: s.memories.len() - 1 })
+        let index = s.memories.push(memory);
+        Ok(Memory { store: s.id(), index })
     }
 
     /// The memory's type (its minimum is its current size).

@@ -1,26 +1,30 @@
 //! `Func`: a function in a store — a wasm export or a host closure — callable from the host
 //! with dynamically typed values; and `Caller`, what a host function sees of its caller.
 use crate::store::StoreOpaqueExt;
-use crate::vm::store::{StoreInner, ValRaw, host_call};
+use crate::vm::entry;
+use crate::vm::host_func::add_host_func;
+use crate::vm::ids::{FuncId, InstanceId, StoreId};
+use crate::vm::store::StoreInner;
+use crate::vm::val_raw::ValRaw;
 use crate::{AsContext, AsContextMut, Error, Extern, FuncType, Instance, Result, StoreContext, StoreContextMut, Val};
 
-/// A function handle (a store and an index into it).
+/// A function handle (a store and the function's place in it).
 #[derive(Clone, Copy, Debug)]
 pub struct Func {
-    store: u64,
-    index: usize,
+    store: StoreId,
+    index: FuncId,
 }
 
 impl Func {
-    pub(crate) fn from_index(store: u64, index: usize) -> Func {
+    pub(crate) fn from_index(store: StoreId, index: FuncId) -> Func {
         Func { store, index }
     }
 
-    pub(crate) fn store_id(&self) -> u64 {
+    pub(crate) fn store_id(&self) -> StoreId {
         self.store
     }
 
-    pub(crate) fn index(&self) -> usize {
+    pub(crate) fn index(&self) -> FuncId {
         self.index
     }
 
@@ -31,13 +35,14 @@ impl Func {
         f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
     ) -> Func {
         let mut cx = store.as_context_mut();
-        let env_ty = ty.to_env();
-        let type_index = cx.opaque().engine.register_type(&env_ty, None);
-        let call = host_call::<T>(move |store: &mut StoreInner<T>, instance, values: &mut [ValRaw]| {
+        let s = cx.opaque();
+        let type_index = s.engine().register_type(&ty.to_env(), None);
+        s.hold_type(type_index);
+        let body = move |store: &mut StoreInner<T>, instance: Option<InstanceId>, values: &mut [ValRaw]| {
             let params: Vec<Val> =
                 ty.params().iter().zip(values.iter()).map(|(t, v)| Val::from_raw(&mut store.opaque, *v, *t)).collect();
             let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for(*t)).collect();
-            let id = store.opaque.id;
+            let id = store.opaque.id();
             f(
                 Caller { store: &mut *store, instance: instance.map(|i| Instance::from_index(id, i)) },
                 &params,
@@ -50,25 +55,26 @@ impl Func {
                 *slot = r.to_raw(&mut store.opaque)?;
             }
             Ok(())
-        });
-        let index = cx.opaque().add_host_func(env_ty, type_index, call);
-        Func { store: cx.opaque().id, index }
+        };
+        let index = add_host_func(cx.0, type_index, body);
+        Func { store: cx.0.opaque.id(), index }
     }
 
     /// The function's type.
     pub fn ty(&self, store: impl AsContext) -> FuncType {
         let cx = store.as_context();
         let id = cx.opaque().assert_store(self.store).func_ref(self.index).type_index;
-        FuncType::from_env(&cx.opaque().engine.func_type(id))
+        FuncType::from_env(&cx.opaque().engine().func_type(id))
     }
 
     /// Call the function with `params`, writing its results into `results`.
     pub fn call(&self, mut store: impl AsContextMut, params: &[Val], results: &mut [Val]) -> Result<()> {
         let mut cx = store.as_context_mut();
-        let store = cx.opaque();
+        let mut whole = cx.whole();
+        let store = whole.opaque();
         store.check_store(self.store)?;
         let id = store.func_ref(self.index).type_index;
-        let ty = store.engine.func_type(id);
+        let ty = store.engine().func_type(id);
         if params.len() != ty.params.len() || results.len() != ty.results.len() {
             return Err(Error::Other(format!(
                 "function of type {ty} called with {} params and {} result slots",
@@ -83,7 +89,8 @@ impl Func {
             }
             *slot = p.to_raw(store)?;
         }
-        store.call(self.index, &mut values)?;
+        entry::invoke(&mut whole, self.index, &mut values)?;
+        let store = whole.opaque();
         for ((r, t), raw) in results.iter_mut().zip(ty.results.iter()).zip(values) {
             *r = Val::from_raw(store, raw, *t);
         }

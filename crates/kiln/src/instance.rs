@@ -1,29 +1,30 @@
 //! `Instance`: an instantiated module in a store, and access to its exports.
 use crate::store::StoreOpaqueExt;
+use crate::vm::ids::{InstanceId, StoreId};
 use crate::vm::instance::{ResolvedImport, instance_func, instantiate};
 use crate::{
     AsContextMut, Error, Extern, Func, Global, Memory, Module, Result, Table, TypedFunc, WasmParams, WasmResults,
 };
-use cranelift_entity::EntityRef;
 use kiln_environ::EntityIndex;
 
 /// An instance handle.
 #[derive(Clone, Copy, Debug)]
 pub struct Instance {
-    store: u64,
-    index: usize,
+    store: StoreId,
+    index: InstanceId,
 }
 
 impl Instance {
-    pub(crate) fn from_index(store: u64, index: usize) -> Instance {
+    pub(crate) fn from_index(store: StoreId, index: InstanceId) -> Instance {
         Instance { store, index }
     }
 
     /// Instantiate `module` with `imports`, one per import of the module, in order.
     pub fn new(mut store: impl AsContextMut, module: &Module, imports: &[Extern]) -> Result<Instance> {
         let mut cx = store.as_context_mut();
-        let s = cx.opaque();
-        if !crate::Engine::same(&s.engine, module.engine()) {
+        let mut whole = cx.whole();
+        let s = whole.opaque();
+        if !crate::Engine::same(s.engine(), module.engine()) {
             return Err(Error::Other("module and store belong to different engines".into()));
         }
         let mut resolved = Vec::with_capacity(imports.len());
@@ -37,29 +38,26 @@ impl Instance {
             s.check_store(id)?;
             resolved.push(r);
         }
-        let index = instantiate(s, module, &resolved)?;
-        Ok(Instance { store: s.id, index })
+        let id = s.id();
+        let index = instantiate(&mut whole, module, &resolved)?;
+        Ok(Instance { store: id, index })
     }
 
     /// The export named `name`.
     pub fn get_export(&self, mut store: impl AsContextMut, name: &str) -> Option<Extern> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
-        if s.id != self.store {
+        if s.id() != self.store {
             return None;
         }
         let module = s.instances[self.index].module.clone();
+        let store = s.id();
+        let i = self.index;
         Some(match module.env().export(name)? {
-            EntityIndex::Function(f) => Extern::Func(Func::from_index(s.id, instance_func(s, self.index, f))),
-            EntityIndex::Table(t) => {
-                Extern::Table(Table { store: s.id, index: s.instances[self.index].tables[t.index()] })
-            }
-            EntityIndex::Memory(m) => {
-                Extern::Memory(Memory { store: s.id, index: s.instances[self.index].memories[m.index()] })
-            }
-            EntityIndex::Global(g) => {
-                Extern::Global(Global { store: s.id, index: s.instances[self.index].globals[g.index()] })
-            }
+            EntityIndex::Function(f) => Extern::Func(Func::from_index(store, instance_func(s, i, f))),
+            EntityIndex::Table(t) => Extern::Table(Table { store, index: s.instances[i].tables[t] }),
+            EntityIndex::Memory(m) => Extern::Memory(Memory { store, index: s.instances[i].memories[m] }),
+            EntityIndex::Global(g) => Extern::Global(Global { store, index: s.instances[i].globals[g] }),
         })
     }
 
@@ -100,7 +98,7 @@ impl Instance {
         let names: Vec<String> = {
             let mut cx = store.as_context_mut();
             let s = cx.opaque();
-            if s.id != self.store {
+            if s.id() != self.store {
                 return Vec::new();
             }
             s.instances[self.index].module.env().exports.iter().map(|e| e.name.clone()).collect()

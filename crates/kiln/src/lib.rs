@@ -13,6 +13,8 @@ mod engine;
 mod error;
 mod externals;
 mod func;
+#[cfg(not(feature = "compiler"))]
+mod host_info;
 mod instance;
 mod linker;
 mod module;

@@ -4,8 +4,11 @@ use crate::vm::artifact::ArtifactBytes;
 use crate::vm::code_memory::{CodeMemory, FrameNames};
 use crate::vm::memory_image::MemoryImageFile;
 use crate::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, Result, TableType};
-use cranelift_entity::EntityRef;
-use kiln_environ::{DefinedMemoryIndex, DefinedTableIndex, EntityIndex, FuncIndex, TypeIndex, VMOffsets};
+use cranelift_entity::{EntityRef, PrimaryMap};
+use kiln_environ::artifact::Artifact;
+use kiln_environ::{
+    DefinedMemoryIndex, DefinedTableIndex, EntityIndex, FuncIndex, SharedTypeIndex, TypeIndex, VMOffsets,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -24,12 +27,32 @@ fn write_perf_map(lines: &str) {
 }
 
 /// `bytes` in the binary format: as they are when they already are, else parsed as text.
+#[cfg(feature = "compiler")]
 pub(crate) fn wasm_binary(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
     wat::parse_bytes(bytes).map_err(|e| Error::Invalid(e.to_string()))
 }
 
-/// Where each defined memory's image section lies in an artifact: `(file offset, length)`.
-pub(crate) type ImageRanges = BTreeMap<u32, (u64, u64)>;
+/// `bytes`, which only a compiler could use, in text or binary alike.
+#[cfg(not(feature = "compiler"))]
+pub(crate) fn wasm_binary(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
+    Ok(std::borrow::Cow::Borrowed(bytes))
+}
+
+/// Where each defined memory's image section lies in an artifact file.
+type ImageRanges = BTreeMap<DefinedMemoryIndex, std::ops::Range<u64>>;
+
+/// What names `env`'s frames in backtraces.
+fn frame_names(env: &kiln_environ::Module) -> FrameNames {
+    FrameNames {
+        module: env.name.clone(),
+        funcs: (0..env.num_defined_funcs())
+            .map(|d| {
+                let f = env.func_index(kiln_environ::DefinedFuncIndex::new(d));
+                (f.as_u32(), env.func_name(f).map(String::from))
+            })
+            .collect(),
+    }
+}
 
 /// A compiled module.
 #[derive(Clone)]
@@ -44,7 +67,7 @@ struct ModuleInner {
     artifact: ArtifactBytes,
     code: Arc<CodeMemory>,
     offsets: VMOffsets,
-    shared_types: Vec<u32>,
+    shared_types: PrimaryMap<TypeIndex, SharedTypeIndex>,
     /// Copy-on-write images of defined memories (when the engine maps them).
     images: BTreeMap<DefinedMemoryIndex, MemoryImageFile>,
     /// For each data segment, whether an image replaces it.
@@ -55,13 +78,28 @@ struct ModuleInner {
     table_image_segments: Vec<bool>,
 }
 
+impl Drop for ModuleInner {
+    fn drop(&mut self) {
+        let types: Vec<SharedTypeIndex> = self.shared_types.values().copied().collect();
+        self.engine.release_types(&types);
+    }
+}
+
 impl Module {
     /// Compile a module from its binary or text format.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a malformed or invalid module, [`Error::Unsupported`] for a
+    /// valid one that uses a feature Kiln does not compile (or when this Kiln was built
+    /// without its compiler), [`Error::Limit`] past an implementation limit.
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         Module::from_binary(engine, &wasm_binary(bytes.as_ref())?)
     }
 
     /// Compile a module from its binary format.
+    ///
+    /// # Errors
+    /// As for [`Module::new`].
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
         if let Some(dir) = engine.cache_dir() {
             return crate::cache::load_or_compile(engine, dir, wasm);
@@ -71,70 +109,54 @@ impl Module {
 
     /// Compile, bypassing any cache.
     pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
-        let compiled = kiln_compile::compile_module(engine.isa(), engine.tunables(), wasm)?;
-        Module::from_parts(engine, compiled.module, ArtifactBytes::Owned(compiled.elf), None)
+        let (env, elf) = engine.compile(wasm)?;
+        let artifact = ArtifactBytes::Owned(elf);
+        let parsed = Artifact::parse_fresh(artifact.as_slice()).map_err(|e| Error::Artifact(e.to_string()))?;
+        let code = CodeMemory::load(&parsed, frame_names(&env)).map_err(|e| Error::Artifact(e.to_string()))?;
+        drop(parsed);
+        Module::from_parts(engine, env, artifact, code, None)
     }
 
     /// The module's artifact (what `kiln compile` writes), to be loaded later by
     /// [`Module::deserialize`] or [`Module::deserialize_file`] into an engine with the same
     /// settings.
+    ///
+    /// # Errors
+    /// None today; the `Result` leaves room for artifacts that are not kept in memory.
     pub fn serialize(&self) -> Result<Vec<u8>> {
         Ok(self.inner.artifact.as_slice().to_vec())
     }
 
-    /// A checked artifact's module description, and where its memory images lie in it (see
+    /// The module of a checked artifact, its code loaded from it; `file` is the artifact's
+    /// file when it was mapped from one, so that memory images map from it too (see
     /// `vm::artifact` for the entry points).
-    pub(crate) fn open_artifact(engine: &Engine, bytes: &[u8]) -> Result<(kiln_environ::Module, ImageRanges)> {
-        use kiln_environ::artifact::{self, CHECKSUM_SECTION, ENGINE_SECTION, MODULE_SECTION};
-        use object::{Object, ObjectSection};
-        let bad = |m: String| Error::Artifact(m);
-        let file = object::File::parse(bytes).map_err(|_| bad("not a Kiln artifact (not an ELF file)".into()))?;
-        let section = |name: &str| file.section_by_name(name);
-        let (offset, size) = section(CHECKSUM_SECTION)
-            .and_then(|s| s.file_range())
-            .filter(|(_, size)| *size == 32)
-            .ok_or_else(|| bad("not a Kiln artifact (no checksum section)".into()))?;
-        let hole = offset as usize..(offset + size) as usize;
-        if bytes.get(hole.clone()) != Some(&artifact::checksum(bytes, hole)[..]) {
-            return Err(bad("the artifact is corrupted (its checksum does not match)".into()));
-        }
-        let data = |name: &str| -> Result<&[u8]> {
-            section(name).and_then(|s| s.data().ok()).ok_or_else(|| bad(format!("the artifact has no {name} section")))
-        };
-        let info = kiln_environ::EngineInfo::decode(data(ENGINE_SECTION)?).map_err(|e| bad(e.to_string()))?;
-        info.check_compatible(engine.info()).map_err(|e| bad(format!("cannot load this artifact: {}", e.0)))?;
-        let env = artifact::decode_module(data(MODULE_SECTION)?).map_err(|e| bad(e.to_string()))?;
-        let mut images = ImageRanges::new();
-        for s in file.sections() {
-            let index =
-                s.name().ok().and_then(|n| n.strip_prefix(artifact::IMAGE_SECTION_PREFIX)).and_then(|i| i.parse().ok());
-            if let (Some(index), Some(range)) = (index, s.file_range()) {
-                images.insert(index, range);
-            }
-        }
-        Ok((env, images))
+    pub(crate) fn from_artifact(
+        engine: &Engine,
+        artifact: ArtifactBytes,
+        file: Option<Arc<std::fs::File>>,
+    ) -> Result<Module> {
+        let bad = |e: kiln_environ::artifact::ArtifactError| Error::Artifact(e.to_string());
+        let parsed = Artifact::parse(artifact.as_slice()).map_err(bad)?;
+        parsed.engine.check_compatible(engine.info()).map_err(bad)?;
+        let env = parsed.module().map_err(bad)?;
+        let code = CodeMemory::load(&parsed, frame_names(&env)).map_err(bad)?;
+        let source = file.map(|file| (file, parsed.images.clone()));
+        drop(parsed);
+        Module::from_parts(engine, env, artifact, code, source)
     }
 
-    /// A module from its description and linked artifact; `source` is the artifact's file
-    /// and its image sections when it was loaded from one, so that images map from it.
-    pub(crate) fn from_parts(
+    /// A module from its description, linked artifact and loaded code; `source` is the
+    /// artifact's file and where its image sections lie in it, when it was loaded from one,
+    /// so that images map from it.
+    fn from_parts(
         engine: &Engine,
         env: kiln_environ::Module,
         artifact: ArtifactBytes,
+        code: Arc<CodeMemory>,
         source: Option<(Arc<std::fs::File>, ImageRanges)>,
     ) -> Result<Module> {
-        let names = FrameNames {
-            module: env.name.clone(),
-            funcs: (0..env.num_defined_funcs())
-                .map(|d| {
-                    let f = env.func_index(kiln_environ::DefinedFuncIndex::new(d));
-                    (f.index() as u32, env.func_name(f).map(String::from))
-                })
-                .collect(),
-        };
-        let code = CodeMemory::load(artifact.as_slice(), names).map_err(|e| Error::Artifact(e.to_string()))?;
         if engine.perfmap() {
-            write_perf_map(&code.perf_map());
+            write_perf_map(&code.perf_map(&env));
         }
         let offsets = VMOffsets::new(&env);
         static NEXT_MODULE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -149,11 +171,11 @@ impl Module {
         if engine.tunables().memory_init_cow {
             for (def, image) in kiln_environ::memory_images(&env) {
                 let in_file = source.as_ref().and_then(|(file, ranges)| {
-                    let &(at, len) = ranges.get(&(def.index() as u32))?;
-                    (len == image.bytes.len() as u64).then(|| (file.clone(), at, len))
+                    let range = ranges.get(&def)?;
+                    (range.end - range.start == image.bytes.len() as u64).then(|| (file.clone(), range.start))
                 });
                 let file = match in_file {
-                    Some((file, at, len)) => MemoryImageFile::from_file(file, at, image.offset, len as usize),
+                    Some((file, at)) => MemoryImageFile::from_file(file, at, image.offset, image.bytes.len()),
                     None => MemoryImageFile::new(image.offset, &image.bytes),
                 }
                 .map_err(|e| Error::Other(format!("cannot create a memory image: {e}")))?;
@@ -248,8 +270,8 @@ impl Module {
     }
 
     /// The engine-wide id of module type `t`.
-    pub(crate) fn shared_type(&self, t: TypeIndex) -> u32 {
-        self.inner.shared_types[t.index()]
+    pub(crate) fn shared_type(&self, t: TypeIndex) -> SharedTypeIndex {
+        self.inner.shared_types[t]
     }
 
     pub(crate) fn entity_type(&self, index: EntityIndex) -> ExternType {

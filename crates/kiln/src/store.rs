@@ -1,11 +1,13 @@
 //! `Store<T>`: owns every instance, function, memory, table and global, plus the user's data
 //! `T`. The context traits let API methods take a store, a `&mut Store`, or a `Caller` alike.
-use crate::vm::store::{StoreInner, StoreOpaque};
+use crate::vm::ids::StoreId;
+use crate::vm::store::{StoreInner, StoreOpaque, WholeStore};
+use crate::vm::store_box::StoreBox;
 use crate::{Engine, Error, Result};
 
 /// A collection of instances and host state.
 pub struct Store<T> {
-    pub(crate) inner: Box<StoreInner<T>>,
+    pub(crate) inner: StoreBox<StoreInner<T>>,
 }
 
 impl<T> Store<T> {
@@ -16,17 +18,17 @@ impl<T> Store<T> {
 
     /// The store's engine.
     pub fn engine(&self) -> &Engine {
-        &self.inner.opaque.engine
+        self.inner.get().opaque.engine()
     }
 
     /// The user's data.
     pub fn data(&self) -> &T {
-        &self.inner.data
+        &self.inner.get().data
     }
 
     /// The user's data, mutably.
     pub fn data_mut(&mut self) -> &mut T {
-        &mut self.inner.data
+        &mut self.inner.get_mut().data
     }
 
     /// Release the ExternRefs that neither wasm (tables, globals) nor the host (a live
@@ -34,12 +36,12 @@ impl<T> Store<T> {
     /// (from a host function), since wasm's stack may hold references; the store also runs it
     /// by itself between calls as ExternRefs accumulate.
     pub fn gc(&mut self) {
-        self.inner.opaque.gc();
+        self.inner.get_mut().opaque.gc();
     }
 
     /// Take the user's data back.
     pub fn into_data(self) -> T {
-        self.inner.data
+        self.inner.into_inner().data
     }
 }
 
@@ -58,6 +60,11 @@ impl<T> StoreContext<'_, T> {
 impl<T> StoreContextMut<'_, T> {
     pub(crate) fn opaque(&mut self) -> &mut StoreOpaque {
         &mut self.0.opaque
+    }
+
+    /// The whole store, as entering wasm needs it.
+    pub(crate) fn whole(&mut self) -> WholeStore<'_> {
+        WholeStore::new(self.0)
     }
 
     /// The user's data.
@@ -85,13 +92,13 @@ pub trait AsContextMut: AsContext {
 impl<T> AsContext for Store<T> {
     type Data = T;
     fn as_context(&self) -> StoreContext<'_, T> {
-        StoreContext(&self.inner)
+        StoreContext(self.inner.get())
     }
 }
 
 impl<T> AsContextMut for Store<T> {
     fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
-        StoreContextMut(&mut self.inner)
+        StoreContextMut(self.inner.get_mut())
     }
 }
 
@@ -137,38 +144,38 @@ impl<C: AsContextMut + ?Sized> AsContextMut for &mut C {
 
 impl<'a, T> From<&'a Store<T>> for StoreContext<'a, T> {
     fn from(s: &'a Store<T>) -> Self {
-        StoreContext(&s.inner)
+        StoreContext(s.inner.get())
     }
 }
 
 impl<'a, T> From<&'a mut Store<T>> for StoreContext<'a, T> {
     fn from(s: &'a mut Store<T>) -> Self {
-        StoreContext(&s.inner)
+        StoreContext(s.inner.get())
     }
 }
 
 impl<'a, T> From<&'a mut Store<T>> for StoreContextMut<'a, T> {
     fn from(s: &'a mut Store<T>) -> Self {
-        StoreContextMut(&mut s.inner)
+        StoreContextMut(s.inner.get_mut())
     }
 }
 
 /// Checks shared by every handle type.
 pub(crate) trait StoreOpaqueExt {
     /// An error unless the handle with store id `id` belongs to this store.
-    fn check_store(&self, id: u64) -> Result<()>;
+    fn check_store(&self, id: StoreId) -> Result<()>;
     /// The same for methods without a `Result`: misusing a handle with another store panics
     /// with a clear message rather than acting on an unrelated object.
-    fn assert_store(&self, id: u64) -> &Self;
+    fn assert_store(&self, id: StoreId) -> &Self;
 }
 
 impl StoreOpaqueExt for StoreOpaque {
-    fn check_store(&self, id: u64) -> Result<()> {
-        if self.id == id { Ok(()) } else { Err(Error::Other("object used with the wrong store".into())) }
+    fn check_store(&self, id: StoreId) -> Result<()> {
+        if self.id() == id { Ok(()) } else { Err(Error::Other("object used with the wrong store".into())) }
     }
 
-    fn assert_store(&self, id: u64) -> &Self {
-        assert!(self.id == id, "object used with the wrong store");
+    fn assert_store(&self, id: StoreId) -> &Self {
+        assert!(self.id() == id, "object used with the wrong store");
         self
     }
 }

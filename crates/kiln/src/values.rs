@@ -1,7 +1,8 @@
 //! `Val`: a WebAssembly value as the host sees it, and its conversion to and from the raw
 //! 16-byte slots compiled code uses.
 use crate::store::StoreOpaqueExt;
-use crate::vm::store::{StoreOpaque, ValRaw};
+use crate::vm::store::StoreOpaque;
+use crate::vm::val_raw::{RawRef, ValRaw};
 use crate::{Func, Result, ValType};
 use std::any::Any;
 use std::sync::Arc;
@@ -119,19 +120,19 @@ impl Val {
 
     /// The raw slot of this value, for a store.
     pub(crate) fn to_raw(&self, store: &mut StoreOpaque) -> Result<ValRaw> {
-        Ok(ValRaw::from_bits(match self {
-            Val::I32(v) => *v as u32 as u128,
-            Val::I64(v) => *v as u64 as u128,
-            Val::F32(v) => *v as u128,
-            Val::F64(v) => *v as u128,
-            Val::V128(v) => *v,
-            Val::FuncRef(None) | Val::ExternRef(None) => 0,
+        Ok(match self {
+            Val::I32(v) => ValRaw::from_bits(*v as u32 as u128),
+            Val::I64(v) => ValRaw::from_bits(*v as u64 as u128),
+            Val::F32(v) => ValRaw::from_bits(*v as u128),
+            Val::F64(v) => ValRaw::from_bits(*v as u128),
+            Val::V128(v) => ValRaw::from_bits(*v),
+            Val::FuncRef(None) | Val::ExternRef(None) => ValRaw::from_ref(RawRef::NULL),
             Val::FuncRef(Some(f)) => {
                 store.check_store(f.store_id())?;
-                store.funcs[f.index()].func_ref as usize as u128
+                ValRaw::from_ref(RawRef::func(Some(store.func_ref_ptr(f.index()))))
             }
-            Val::ExternRef(Some(r)) => store.extern_to_raw(r.arc()) as u128,
-        }))
+            Val::ExternRef(Some(r)) => ValRaw::from_ref(store.externs.to_raw(r.arc())),
+        })
     }
 
     /// The value of type `ty` in a raw slot.
@@ -144,18 +145,16 @@ impl Val {
             ValType::F64 => Val::F64(bits as u64),
             ValType::V128 => Val::V128(bits),
             ValType::FuncRef => {
-                let addr = bits as usize;
-                if addr == 0 {
-                    Val::FuncRef(None)
-                } else {
-                    let i = match store.func_by_ref(addr) {
-                        Some(i) => i,
-                        None => store.add_func_ref(addr as *const _, None),
-                    };
-                    Val::FuncRef(Some(Func::from_index(store.id, i)))
-                }
+                let func = raw.to_ref().as_func().and_then(|f| {
+                    let found = store.func_of_ref(f);
+                    if found.is_none() {
+                        log::error!("a function reference {f:?} that its store does not know; read as null");
+                    }
+                    found
+                });
+                Val::FuncRef(func.map(|f| Func::from_index(store.id(), f)))
             }
-            ValType::ExternRef => Val::ExternRef(store.extern_from_raw(bits as usize).map(ExternRef::from_arc)),
+            ValType::ExternRef => Val::ExternRef(store.externs.from_raw(raw.to_ref()).map(ExternRef::from_arc)),
         }
     }
 }

@@ -11,7 +11,7 @@ use kiln_environ::{CompileError, Tunables, VMOffsets, translate_module};
 /// The host ISA, with Kiln's Cranelift settings.
 pub fn host_isa() -> OwnedTargetIsa {
     let mut flags = settings::builder();
-    for &(name, value) in kiln_cranelift::settings::SETTINGS {
+    for &(name, value) in kiln_environ::CRANELIFT_SETTINGS {
         flags.set(name, value).expect("Kiln's settings are Cranelift settings");
     }
     cranelift_native::builder()
@@ -43,7 +43,13 @@ pub fn tunables_of(source: &str) -> Tunables {
 pub fn translate_all(wasm: &[u8], tunables: &Tunables, isa: &OwnedTargetIsa) -> Result<Vec<Function>, CompileError> {
     let translation = translate_module(wasm)?;
     let offsets = VMOffsets::new(&translation.module);
-    let env = FuncEnv { module: &translation.module, offsets: &offsets, tunables, isa: &**isa, module_index: 0 };
+    let env = FuncEnv {
+        module: &translation.module,
+        offsets: &offsets,
+        tunables,
+        isa: &**isa,
+        module_index: kiln_environ::StaticModuleIndex::MAIN,
+    };
     let mut functions = Vec::new();
     for (def_index, body) in translation.function_bodies {
         let mut validator = body.validator.into_validator(Default::default());

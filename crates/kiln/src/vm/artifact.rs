@@ -5,15 +5,19 @@
 use super::mmap::Mmap;
 use crate::{Engine, Error, Module, Result};
 use std::path::Path;
+use std::sync::Arc;
 
 /// A module's artifact bytes: compiled in memory, or a read-only mapping of the file it was
 /// loaded from.
 pub enum ArtifactBytes {
+    /// Bytes in memory.
     Owned(Vec<u8>),
+    /// The first `len` bytes of a mapping.
     Mapped(Mmap, usize),
 }
 
 impl ArtifactBytes {
+    /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
         match self {
             ArtifactBytes::Owned(v) => v,
@@ -30,14 +34,12 @@ impl Module {
     /// trusted: the code in them runs in this process. Corrupt bytes and artifacts of other
     /// settings are refused with [`Error::Artifact`], but a deliberately crafted artifact
     /// cannot be told from a real one.
+    ///
+    /// # Errors
+    /// [`Error::Artifact`] for bytes that are not an artifact, are corrupted, or were made by
+    /// an engine with other settings (the error names the setting).
     pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
-        Module::from_artifact(engine, bytes.as_ref().to_vec())
-    }
-
-    /// The module of artifact `bytes`, checked, with its code loaded from them.
-    fn from_artifact(engine: &Engine, bytes: Vec<u8>) -> Result<Module> {
-        let (env, _) = Module::open_artifact(engine, &bytes)?;
-        Module::from_parts(engine, env, ArtifactBytes::Owned(bytes), None)
+        Module::from_artifact(engine, ArtifactBytes::Owned(bytes.as_ref().to_vec()), None)
     }
 
     /// Load an artifact file (as written by `kiln compile`), mapping it into memory.
@@ -45,6 +47,9 @@ impl Module {
     /// # Safety
     /// As for [`Module::deserialize`]: the file must be a trusted Kiln artifact, and must not
     /// change while it is loaded.
+    ///
+    /// # Errors
+    /// As for [`Module::deserialize`], and when the file cannot be read.
     pub unsafe fn deserialize_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();
         let io = |e: std::io::Error| Error::Artifact(format!("cannot read {}: {e}", path.display()));
@@ -52,21 +57,26 @@ impl Module {
         let len = usize::try_from(file.metadata().map_err(io)?.len())
             .map_err(|_| Error::Artifact("the file is too large".into()))?;
         let map = Mmap::map_file(&file, len).map_err(io)?;
-        let (env, images) = Module::open_artifact(engine, map.slice(0..len))?;
         // The module keeps the mapping, and memory images map straight from this file.
-        Module::from_parts(engine, env, ArtifactBytes::Mapped(map, len), Some((std::sync::Arc::new(file), images)))
+        Module::from_artifact(engine, ArtifactBytes::Mapped(map, len), Some(Arc::new(file)))
     }
 
     /// This module loaded again through its own artifact, exactly as
     /// [`Module::deserialize`] would load it: for testing that loading reproduces what
     /// compiling produced. Safe, because the artifact came from this process's compiler.
+    ///
+    /// # Errors
+    /// As for [`Module::deserialize`], which cannot fail on an artifact of the same engine.
     pub fn reload_from_artifact(&self) -> Result<Module> {
-        Module::from_artifact(self.engine(), self.serialize()?)
+        Module::from_artifact(self.engine(), ArtifactBytes::Owned(self.serialize()?), None)
     }
 
     /// [`Module::deserialize_file`] for tools whose user has declared the file trusted (as
     /// `kiln run --allow-precompiled` does): the checks are the same, and the declaration
     /// stands in for the `unsafe` block. Never call it on a file nobody vouched for.
+    ///
+    /// # Errors
+    /// As for [`Module::deserialize_file`].
     pub fn deserialize_trusted_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         // SAFETY: the caller has the user's declaration that the file is a trusted artifact.
         unsafe { Module::deserialize_file(engine, path) }

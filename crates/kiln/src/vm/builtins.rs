@@ -1,57 +1,186 @@
 //! The runtime builtins compiled code calls through `WasmToBuiltinTrampoline`s, and the
-//! table of their addresses that every vmctx points at (in `BuiltinFunction` index order,
-//! pinned by a test). Each receives the calling instance's vmctx; builtins that can fail
-//! return 0 for "trap" and check every bound before writing anything, as the spec orders.
+//! table of their addresses that every vmctx points at. The table's type is generated from
+//! environ's one list of builtins ([`kiln_environ::foreach_builtin!`]), so each field sits
+//! at the builtin's index with the Rust types of its signature, and assigning a function of
+//! another signature does not compile; a test compares each field's signature with the
+//! list's.
+//!
+//! Every builtin follows the builtin ABI described in `kiln_environ::builtins`: it is called
+//! by compiled code with its own vmctx while its store is entered, so it may reach the store
+//! through the store context (see `entry`). Builtins that can fail return 0 for "trap" and
+//! check every bound before writing anything, as the spec orders.
+use super::ids::InstanceId;
 use super::instance::element_items;
-use super::store::StoreOpaque;
-use super::vmcontext::VMStoreContext;
-use cranelift_entity::EntityRef;
-use kiln_environ::{DataIndex, ElemIndex, VMOffsets};
+use super::store::{StoreOpaque, WholeStore};
+use super::val_raw::RawRef;
+use super::vm_ptr::VmPtr;
+use super::vmcontext::{VMContext, header_of};
+use kiln_environ::{DataIndex, ElemIndex, MemoryIndex, TableIndex};
 
-/// The runtime builtins, in `BuiltinFunction` index order.
-#[repr(C)]
-pub struct BuiltinTable {
-    memory_grow: unsafe extern "C" fn(usize, u32, u64) -> u64,
-    memory_copy: unsafe extern "C" fn(usize, u32, u64, u32, u64, u64) -> u32,
-    memory_fill: unsafe extern "C" fn(usize, u32, u64, u32, u64) -> u32,
-    memory_init: unsafe extern "C" fn(usize, u32, u32, u64, u32, u32) -> u32,
-    data_drop: unsafe extern "C" fn(usize, u32),
-    table_grow: unsafe extern "C" fn(usize, u32, u32, usize) -> u32,
-    table_fill: unsafe extern "C" fn(usize, u32, u32, usize, u32) -> u32,
-    table_copy: unsafe extern "C" fn(usize, u32, u32, u32, u32, u32) -> u32,
-    table_init: unsafe extern "C" fn(usize, u32, u32, u32, u32, u32) -> u32,
-    elem_drop: unsafe extern "C" fn(usize, u32),
-    table_lazy_init: unsafe extern "C" fn(usize, u32, u32) -> usize,
+/// The Rust type of a builtin parameter or result type.
+macro_rules! abi_type {
+    (I32) => {
+        u32
+    };
+    (I64) => {
+        u64
+    };
+    (Reference) => {
+        RawRef
+    };
 }
 
-/// The table every vmctx points at.
-pub static BUILTINS: BuiltinTable = BuiltinTable {
-    memory_grow,
-    memory_copy,
-    memory_fill,
-    memory_init,
-    data_drop,
-    table_grow,
-    table_fill,
-    table_copy,
-    table_init,
-    elem_drop,
-    table_lazy_init,
-};
+/// The Rust result type of a builtin's result list.
+macro_rules! abi_result {
+    () => {
+        ()
+    };
+    ($t:ident) => {
+        abi_type!($t)
+    };
+}
 
-/// The store and instance index behind a vmctx.
+macro_rules! define_builtin_table {
+    ($($(#[$doc:meta])* $variant:ident = $name:ident ($($param:ident),*) -> [$($ret:ident),*];)*) => {
+        /// The runtime builtins, in `BuiltinFunction` index order.
+        #[repr(C)]
+        pub struct BuiltinTable {
+            $($(#[$doc])* $name: unsafe extern "C" fn(VmPtr<VMContext> $(, abi_type!($param))*) -> abi_result!($($ret)*),)*
+        }
+
+        /// The table every vmctx points at.
+        pub static BUILTINS: BuiltinTable = BuiltinTable { $($name,)* };
+
+        #[cfg(test)]
+        mod table_tests {
+            use super::*;
+            use kiln_environ::BuiltinFunction;
+            use kiln_environ::builtins::BuiltinType;
+
+            /// Each field's builtin, byte offset, and signature as its Rust type says.
+            fn fields() -> Vec<(BuiltinFunction, usize, Vec<BuiltinType>, Vec<BuiltinType>)> {
+                vec![$((
+                    BuiltinFunction::$variant,
+                    std::mem::offset_of!(BuiltinTable, $name),
+                    signature::params(&BUILTINS.$name),
+                    signature::results(&BUILTINS.$name),
+                ),)*]
+            }
+
+            #[test]
+            fn the_table_matches_the_builtin_list() {
+                let fields = fields();
+                assert_eq!(fields.len(), BuiltinFunction::ALL.len());
+                assert_eq!(size_of::<BuiltinTable>(), BuiltinFunction::ALL.len() * size_of::<usize>());
+                for (b, offset, params, results) in fields {
+                    assert_eq!(offset, b.index() as usize * size_of::<usize>(), "{}", b.name());
+                    assert_eq!(params, b.params(), "{}'s parameters", b.name());
+                    assert_eq!(results, b.results(), "{}'s results", b.name());
+                }
+            }
+        }
+    };
+}
+
+kiln_environ::foreach_builtin!(define_builtin_table);
+
+/// Reading a builtin's signature off its Rust function type, for the test above.
+#[cfg(test)]
+mod signature {
+    use super::*;
+    use kiln_environ::builtins::BuiltinType;
+
+    /// A Rust type that carries a builtin value: its type, checked against its size.
+    pub trait AbiType {
+        const TYPE: BuiltinType;
+    }
+
+    impl AbiType for u32 {
+        const TYPE: BuiltinType = BuiltinType::I32;
+    }
+
+    impl AbiType for u64 {
+        const TYPE: BuiltinType = BuiltinType::I64;
+    }
+
+    impl AbiType for RawRef {
+        const TYPE: BuiltinType = BuiltinType::Reference;
+    }
+
+    fn checked<A: AbiType>() -> BuiltinType {
+        let size = match A::TYPE {
+            BuiltinType::I32 => 4,
+            BuiltinType::I64 => 8,
+            BuiltinType::Reference => size_of::<usize>(),
+        };
+        assert_eq!(size_of::<A>(), size, "{:?} is carried in a type of another size", A::TYPE);
+        A::TYPE
+    }
+
+    /// A builtin's function type.
+    pub trait Signature {
+        fn params() -> Vec<BuiltinType>;
+        fn results() -> Vec<BuiltinType>;
+    }
+
+    /// What a builtin returns: nothing or one value.
+    pub trait AbiResult {
+        fn types() -> Vec<BuiltinType>;
+    }
+
+    impl AbiResult for () {
+        fn types() -> Vec<BuiltinType> {
+            Vec::new()
+        }
+    }
+
+    impl<A: AbiType> AbiResult for A {
+        fn types() -> Vec<BuiltinType> {
+            vec![checked::<A>()]
+        }
+    }
+
+    macro_rules! signatures {
+        ($(($($p:ident),*))*) => {$(
+            impl<R: AbiResult, $($p: AbiType),*> Signature for unsafe extern "C" fn(VmPtr<VMContext> $(, $p)*) -> R {
+                fn params() -> Vec<BuiltinType> {
+                    vec![$(checked::<$p>()),*]
+                }
+                fn results() -> Vec<BuiltinType> {
+                    R::types()
+                }
+            }
+        )*};
+    }
+
+    signatures! { () (A) (A, B) (A, B, C) (A, B, C, D) (A, B, C, D, E) (A, B, C, D, E, F) }
+
+    pub fn params<S: Signature>(_: &S) -> Vec<BuiltinType> {
+        S::params()
+    }
+
+    pub fn results<S: Signature>(_: &S) -> Vec<BuiltinType> {
+        S::results()
+    }
+}
+
+/// The store and instance behind the calling vmctx.
 ///
 /// # Safety
-/// `vmctx` must be a live instance's vmctx, called from wasm running in that store (whose
-/// outer borrow is suspended while wasm runs).
-unsafe fn store_of<'a>(vmctx: usize) -> (&'a mut StoreOpaque, usize) {
-    // SAFETY: per the contract, the header holds the store context and instance index, and
-    // the store context points at the `StoreInner<T>`, whose first field is the `StoreOpaque`.
-    unsafe {
-        let ctx = *((vmctx + VMOffsets::STORE_CONTEXT as usize) as *const *const VMStoreContext);
-        let instance = *((vmctx + VMOffsets::RUNTIME_DATA as usize) as *const usize);
-        (&mut *(*ctx).store.cast::<StoreOpaque>(), instance)
-    }
+/// `vmctx` must be a live instance's vmctx, passed by its compiled code calling a builtin
+/// (the builtin ABI): its store is then entered, and this builtin is where the store's
+/// pointer is used until it returns.
+unsafe fn store_of<'a>(vmctx: VmPtr<VMContext>) -> (&'a mut StoreOpaque, InstanceId) {
+    // SAFETY: per the contract, the vmctx starts with its header, whose store context is
+    // its store's, and that store is entered: its context names it.
+    let (header, store) = unsafe {
+        let header = header_of(vmctx);
+        (header, (*header.store_context.as_ptr()).store)
+    };
+    let store = store.expect("a builtin runs only while its store is entered");
+    // SAFETY: the entry that set the pointer is suspended below this call, and nothing else
+    // holds a reference made from it (the contract); the borrow ends when the builtin does.
+    (unsafe { WholeStore::from_context(store) }.into_opaque(), header.instance)
 }
 
 /// Whether `start..start + len` lies within `size`.
@@ -59,18 +188,34 @@ fn in_bounds(start: u64, len: u64, size: u64) -> bool {
     start.checked_add(len).is_some_and(|end| end <= size)
 }
 
-unsafe extern "C" fn memory_grow(vmctx: usize, memory: u32, delta: u64) -> u64 {
-    // SAFETY: called by compiled code with its own vmctx.
+/// The memory `index` of `instance`, as a store handle.
+fn memory_of(store: &StoreOpaque, instance: InstanceId, index: u32) -> super::ids::MemoryId {
+    store.instances[instance].memories[MemoryIndex::from_u32(index)]
+}
+
+/// The table `index` of `instance`, as a store handle.
+fn table_of(store: &StoreOpaque, instance: InstanceId, index: u32) -> super::ids::TableId {
+    store.instances[instance].tables[TableIndex::from_u32(index)]
+}
+
+unsafe extern "C" fn memory_grow(vmctx: VmPtr<VMContext>, memory: u32, delta: u64) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
     let (store, instance) = unsafe { store_of(vmctx) };
-    let m = store.instances[instance].memories[memory as usize];
+    let m = memory_of(store, instance, memory);
     store.memories[m].grow(delta).unwrap_or(u64::MAX)
 }
 
-unsafe extern "C" fn memory_copy(vmctx: usize, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx.
+unsafe extern "C" fn memory_copy(
+    vmctx: VmPtr<VMContext>,
+    dst_mem: u32,
+    dst: u64,
+    src_mem: u32,
+    src: u64,
+    len: u64,
+) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
     let (store, instance) = unsafe { store_of(vmctx) };
-    let (d, s) =
-        (store.instances[instance].memories[dst_mem as usize], store.instances[instance].memories[src_mem as usize]);
+    let (d, s) = (memory_of(store, instance, dst_mem), memory_of(store, instance, src_mem));
     let (src_len, dst_len) = (store.memories[s].data().len() as u64, store.memories[d].data().len() as u64);
     if !in_bounds(src, len, src_len) || !in_bounds(dst, len, dst_len) {
         return 0;
@@ -83,10 +228,10 @@ unsafe extern "C" fn memory_copy(vmctx: usize, dst_mem: u32, dst: u64, src_mem: 
     1
 }
 
-unsafe extern "C" fn memory_fill(vmctx: usize, mem: u32, dst: u64, value: u32, len: u64) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx.
+unsafe extern "C" fn memory_fill(vmctx: VmPtr<VMContext>, mem: u32, dst: u64, value: u32, len: u64) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
     let (store, instance) = unsafe { store_of(vmctx) };
-    let m = store.instances[instance].memories[mem as usize];
+    let m = memory_of(store, instance, mem);
     let bytes = store.memories[m].data_mut();
     if !in_bounds(dst, len, bytes.len() as u64) {
         return 0;
@@ -95,16 +240,14 @@ unsafe extern "C" fn memory_fill(vmctx: usize, mem: u32, dst: u64, value: u32, l
     1
 }
 
-unsafe extern "C" fn memory_init(vmctx: usize, mem: u32, data: u32, dst: u64, src: u32, len: u32) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx.
+unsafe extern "C" fn memory_init(vmctx: VmPtr<VMContext>, mem: u32, data: u32, dst: u64, src: u32, len: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
     let (store, instance) = unsafe { store_of(vmctx) };
     let module = store.instances[instance].module.clone();
-    let segment: &[u8] = if store.instances[instance].dropped_data[data as usize] {
-        &[]
-    } else {
-        &module.env().data[DataIndex::new(data as usize)].items
-    };
-    let m = store.instances[instance].memories[mem as usize];
+    let data = DataIndex::from_u32(data);
+    let segment: &[u8] =
+        if store.instances[instance].dropped_data.contains(data) { &[] } else { &module.env().data[data].items };
+    let m = memory_of(store, instance, mem);
     let bytes = store.memories[m].data_mut();
     if !in_bounds(u64::from(src), u64::from(len), segment.len() as u64)
         || !in_bounds(dst, u64::from(len), bytes.len() as u64)
@@ -115,99 +258,80 @@ unsafe extern "C" fn memory_init(vmctx: usize, mem: u32, data: u32, dst: u64, sr
     1
 }
 
-unsafe extern "C" fn data_drop(vmctx: usize, data: u32) {
-    // SAFETY: called by compiled code with its own vmctx.
+unsafe extern "C" fn data_drop(vmctx: VmPtr<VMContext>, data: u32) {
+    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
     let (store, instance) = unsafe { store_of(vmctx) };
-    store.instances[instance].dropped_data[data as usize] = true;
+    store.instances[instance].dropped_data.insert(DataIndex::from_u32(data));
 }
 
-unsafe extern "C" fn table_grow(vmctx: usize, table: u32, delta: u32, init: usize) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx.
+unsafe extern "C" fn table_grow(vmctx: VmPtr<VMContext>, table: u32, delta: u32, init: RawRef) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
     let (store, instance) = unsafe { store_of(vmctx) };
-    let t = store.instances[instance].tables[table as usize];
-    store.tables[t].grow(delta, init).unwrap_or(u32::MAX)
+    let t = table_of(store, instance, table);
+    // A 32-bit table's size fits in a u32.
+    store.tables[t].grow(u64::from(delta), init).map_or(u32::MAX, |old| old as u32)
 }
 
-unsafe extern "C" fn table_fill(vmctx: usize, table: u32, dst: u32, value: usize, len: u32) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx.
+unsafe extern "C" fn table_fill(vmctx: VmPtr<VMContext>, table: u32, dst: u32, value: RawRef, len: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
     let (store, instance) = unsafe { store_of(vmctx) };
-    let t = store.instances[instance].tables[table as usize];
-    if !in_bounds(u64::from(dst), u64::from(len), store.tables[t].len() as u64) {
+    let t = table_of(store, instance, table);
+    if !in_bounds(u64::from(dst), u64::from(len), store.tables[t].len()) {
         return 0;
     }
-    store.tables[t].fill(dst as usize, len as usize, value);
+    store.tables[t].fill(u64::from(dst), u64::from(len), value);
     1
 }
 
-unsafe extern "C" fn table_copy(vmctx: usize, dst_table: u32, src_table: u32, dst: u32, src: u32, len: u32) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx.
+unsafe extern "C" fn table_copy(
+    vmctx: VmPtr<VMContext>,
+    dst_table: u32,
+    src_table: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
     let (store, instance) = unsafe { store_of(vmctx) };
-    let (d, s) =
-        (store.instances[instance].tables[dst_table as usize], store.instances[instance].tables[src_table as usize]);
-    let (dst_len, src_len) = (store.tables[d].len() as u64, store.tables[s].len() as u64);
+    let (d, s) = (table_of(store, instance, dst_table), table_of(store, instance, src_table));
+    let (dst_len, src_len) = (store.tables[d].len(), store.tables[s].len());
     if !in_bounds(u64::from(src), u64::from(len), src_len) || !in_bounds(u64::from(dst), u64::from(len), dst_len) {
         return 0;
     }
     // Decoded (and lazily filled) source elements: a "not yet initialized" source means the
     // source table's image, not the destination's.
-    let items: Vec<usize> = (src..src + len).map(|i| store.table_get(s, i as usize).unwrap_or(0)).collect();
-    store.tables[d].write(dst as usize, &items);
+    let items: Vec<RawRef> =
+        (src..src + len).map(|i| store.table_get(s, u64::from(i)).unwrap_or(RawRef::NULL)).collect();
+    store.tables[d].write(u64::from(dst), &items);
     1
 }
 
-unsafe extern "C" fn table_init(vmctx: usize, table: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx.
+unsafe extern "C" fn table_init(vmctx: VmPtr<VMContext>, table: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
     let (store, instance) = unsafe { store_of(vmctx) };
     let module = store.instances[instance].module.clone();
-    let items = &module.env().elements[ElemIndex::new(elem as usize)].items;
-    let available = if store.instances[instance].dropped_elems[elem as usize] { 0 } else { items.len() as u64 };
-    let t = store.instances[instance].tables[table as usize];
-    let size = store.tables[t].len() as u64;
+    let elem = ElemIndex::from_u32(elem);
+    let items = &module.env().elements[elem].items;
+    let available = if store.instances[instance].dropped_elems.contains(elem) { 0 } else { items.len() as u64 };
+    let t = table_of(store, instance, table);
+    let size = store.tables[t].len();
     if !in_bounds(u64::from(src), u64::from(len), available) || !in_bounds(u64::from(dst), u64::from(len), size) {
         return 0;
     }
     let Ok(values) = element_items(store, instance, items, src as usize, len as usize) else { return 0 };
-    store.tables[t].write(dst as usize, &values);
+    store.tables[t].write(u64::from(dst), &values);
     1
 }
 
-unsafe extern "C" fn elem_drop(vmctx: usize, elem: u32) {
-    // SAFETY: called by compiled code with its own vmctx.
+unsafe extern "C" fn elem_drop(vmctx: VmPtr<VMContext>, elem: u32) {
+    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
     let (store, instance) = unsafe { store_of(vmctx) };
-    store.instances[instance].dropped_elems[elem as usize] = true;
+    store.instances[instance].dropped_elems.insert(ElemIndex::from_u32(elem));
 }
 
-unsafe extern "C" fn table_lazy_init(vmctx: usize, table: u32, index: u32) -> usize {
-    // SAFETY: called by compiled code with its own vmctx.
+unsafe extern "C" fn table_lazy_init(vmctx: VmPtr<VMContext>, table: u32, index: u32) -> RawRef {
+    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
     let (store, instance) = unsafe { store_of(vmctx) };
-    let t = store.instances[instance].tables[table as usize];
-    store.table_get(t, index as usize).unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kiln_environ::BuiltinFunction;
-    use std::mem::offset_of;
-
-    #[test]
-    fn builtin_table_matches_the_builtin_list() {
-        assert_eq!(std::mem::size_of::<BuiltinTable>(), BuiltinFunction::ALL.len() * 8);
-        let fields = [
-            (BuiltinFunction::MemoryGrow, offset_of!(BuiltinTable, memory_grow)),
-            (BuiltinFunction::MemoryCopy, offset_of!(BuiltinTable, memory_copy)),
-            (BuiltinFunction::MemoryFill, offset_of!(BuiltinTable, memory_fill)),
-            (BuiltinFunction::MemoryInit, offset_of!(BuiltinTable, memory_init)),
-            (BuiltinFunction::DataDrop, offset_of!(BuiltinTable, data_drop)),
-            (BuiltinFunction::TableGrow, offset_of!(BuiltinTable, table_grow)),
-            (BuiltinFunction::TableFill, offset_of!(BuiltinTable, table_fill)),
-            (BuiltinFunction::TableCopy, offset_of!(BuiltinTable, table_copy)),
-            (BuiltinFunction::TableInit, offset_of!(BuiltinTable, table_init)),
-            (BuiltinFunction::ElemDrop, offset_of!(BuiltinTable, elem_drop)),
-            (BuiltinFunction::TableLazyInit, offset_of!(BuiltinTable, table_lazy_init)),
-        ];
-        for (b, offset) in fields {
-            assert_eq!(offset, b.index() as usize * 8, "{}", b.name());
-        }
-    }
+    let t = table_of(store, instance, table);
+    store.table_get(t, u64::from(index)).unwrap_or(RawRef::NULL)
 }

@@ -1,12 +1,13 @@
-//! `CodeMemory`: a loaded artifact. The ELF is parsed and checked, and its `.text` copied into
-//! a fresh mapping that is then made read+execute. The trap handler recognizes faults in it
-//! through the store running it (see `traps`), not through a global registry: a registry
-//! shared by all threads would need a lock that a signal handler cannot wait for.
+//! `CodeMemory`: a loaded artifact's code. The `.text` of a parsed [`Artifact`] is copied
+//! into a fresh mapping that is then made read+execute, and its trap and function tables
+//! kept beside it. The trap handler recognizes faults in it through the store running it
+//! (see `traps`), not through a global registry: a registry shared by all threads would need
+//! a lock that a signal handler cannot wait for.
 use super::mmap::{Mmap, page_size};
-use cranelift_entity::EntityRef;
-use kiln_environ::artifact::{ArtifactError, FUNCS_SECTION, FuncTable, TRAPS_SECTION, TrapTable};
+use super::vm_ptr::VmPtr;
+use super::vmcontext::{VMArrayCallFn, VMWasmCode};
+use kiln_environ::artifact::{Artifact, ArtifactError, FuncTable, TrapTable};
 use kiln_environ::{FuncKey, Trap};
-use object::{Object, ObjectSection};
 use std::sync::Arc;
 
 /// Loaded, executable code with its trap and function tables.
@@ -22,46 +23,60 @@ pub struct CodeMemory {
 /// function's index and name (indexed by defined-function index).
 #[derive(Default)]
 pub struct FrameNames {
+    /// The module's name.
     pub module: Option<String>,
+    /// Each defined function's index in the module and its name.
     pub funcs: Vec<(u32, Option<String>)>,
 }
 
 impl CodeMemory {
-    /// Load an ELF artifact.
-    pub fn load(elf: &[u8], names: FrameNames) -> Result<Arc<CodeMemory>, ArtifactError> {
-        let file = object::File::parse(elf).map_err(|e| ArtifactError(format!("not an ELF file: {e}")))?;
-        let section = |name: &str| -> Result<&[u8], ArtifactError> {
-            file.section_by_name(name)
-                .ok_or_else(|| ArtifactError(format!("missing section {name}")))?
-                .data()
-                .map_err(|e| ArtifactError(format!("section {name}: {e}")))
-        };
-        let text = section(".text")?;
-        let traps = TrapTable::decode(section(TRAPS_SECTION)?)?;
-        let funcs = FuncTable::decode(section(FUNCS_SECTION)?, text.len())?;
-        if traps.offsets.last().is_some_and(|o| *o as usize >= text.len()) {
-            return Err(ArtifactError("a trap site lies outside .text".into()));
-        }
+    /// Load the code of a parsed artifact (its tables were checked against its text when it
+    /// was parsed).
+    ///
+    /// # Errors
+    /// When the code cannot be mapped.
+    pub fn load(artifact: &Artifact<'_>, names: FrameNames) -> Result<Arc<CodeMemory>, ArtifactError> {
+        let text = artifact.text;
         let mmap = if text.is_empty() {
             None
         } else {
             let len = text.len().div_ceil(page_size()) * page_size();
-            let mut mmap = Mmap::read_write(len).map_err(|e| ArtifactError(format!("mapping code: {e}")))?;
+            let fail = |what: &str, e: std::io::Error| ArtifactError::Malformed(format!("{what} code: {e}"));
+            let mut mmap = Mmap::read_write(len).map_err(|e| fail("mapping", e))?;
             mmap.slice_mut(0..text.len()).copy_from_slice(text);
-            mmap.make_executable(0..len).map_err(|e| ArtifactError(format!("protecting code: {e}")))?;
+            mmap.make_executable(0..len).map_err(|e| fail("protecting", e))?;
             Some(mmap)
         };
-        Ok(Arc::new(CodeMemory { mmap, text_len: text.len(), traps, funcs, names }))
+        Ok(Arc::new(CodeMemory {
+            mmap,
+            text_len: text.len(),
+            traps: artifact.traps.clone(),
+            funcs: artifact.funcs.clone(),
+            names,
+        }))
     }
 
     fn text_start(&self) -> Option<usize> {
-        self.mmap.as_ref().map(|m| m.as_ptr() as usize)
+        self.mmap.as_ref().map(|m| m.as_ptr().addr())
     }
 
-    /// The address of the function named `key`.
-    pub fn func_addr(&self, key: FuncKey) -> Option<usize> {
+    /// The machine code of the function named `key`.
+    pub fn func_code(&self, key: FuncKey) -> Option<VmPtr<VMWasmCode>> {
         let entry = self.funcs.get(key)?;
-        Some(self.text_start()? + entry.start as usize)
+        let mmap = self.mmap.as_ref()?;
+        // SAFETY: the function table was checked to lie within `.text` when the artifact was
+        // parsed, and the mapping holds all of `.text`.
+        Some(VmPtr::from(unsafe { mmap.as_non_null().add(entry.start as usize) }).cast())
+    }
+
+    /// The host entry of an array-ABI function: an `ArrayToWasmTrampoline`'s code.
+    pub fn array_call(&self, key: FuncKey) -> Option<VMArrayCallFn> {
+        debug_assert!(matches!(key, FuncKey::ArrayToWasmTrampoline(..)));
+        let code = self.func_code(key)?;
+        // SAFETY: Kiln compiles every array-to-wasm trampoline with the array signature in
+        // the platform's C convention, which is `VMArrayCallFn`; the code stays mapped as
+        // long as this `CodeMemory`, which every store that calls it keeps.
+        Some(unsafe { std::mem::transmute::<*mut VMWasmCode, VMArrayCallFn>(code.as_ptr()) })
     }
 
     /// The trap at absolute address `pc`, if it is one of this code's trap sites. Called from
@@ -83,22 +98,19 @@ impl CodeMemory {
     pub fn frame_at(&self, pc: usize) -> Option<crate::FrameInfo> {
         let offset = u32::try_from(pc.checked_sub(self.text_start()?)?).ok()?;
         let FuncKey::DefinedWasmFunction(_, def) = self.funcs.containing(offset)?.key else { return None };
-        let (func_index, func_name) = self.names.funcs.get(def.index())?.clone();
+        let (func_index, func_name) = self.names.funcs.get(def.as_u32() as usize)?.clone();
         Some(crate::FrameInfo { module_name: self.names.module.clone(), func_index, func_name })
     }
 
-    /// The lines of a perf map (`/tmp/perf-<pid>.map`) naming every function of this code:
-    /// `START SIZE NAME` in hex, with the symbol names of the artifact.
-    pub fn perf_map(&self) -> String {
+    /// The lines of a perf map (`/tmp/perf-<pid>.map`) naming every function of this code,
+    /// compiled from `module`: `START SIZE NAME` in hex, with the symbol names of the artifact.
+    pub fn perf_map(&self, module: &kiln_environ::Module) -> String {
         let Some(start) = self.text_start() else { return String::new() };
+        let prefix = self.names.module.as_deref().map(|m| format!("{m}!")).unwrap_or_default();
         let mut out = String::new();
         for e in &self.funcs.entries {
-            let name = match e.key {
-                FuncKey::DefinedWasmFunction(_, def) => self.names.funcs.get(def.index()).and_then(|f| f.1.as_deref()),
-                _ => None,
-            };
-            let module = self.names.module.as_deref().map(|m| format!("{m}!")).unwrap_or_default();
-            out.push_str(&format!("{:x} {:x} {module}{}\n", start + e.start as usize, e.len, e.key.symbol_name(name)));
+            let symbol = module.symbol_name(e.key);
+            out.push_str(&format!("{:x} {:x} {prefix}{symbol}\n", start + e.start as usize, e.len));
         }
         out
     }

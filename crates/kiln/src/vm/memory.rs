@@ -6,6 +6,8 @@
 //! host-created memories) is kept up to date on every change.
 use super::memory_image::MemoryImageFile;
 use super::mmap::{Mmap, page_size};
+use super::store_box::StoreBox;
+use super::vm_ptr::VmPtr;
 use super::vmcontext::VMMemoryDefinition;
 use kiln_environ::{Memory, Tunables, WASM_PAGE_SIZE};
 
@@ -18,13 +20,10 @@ pub struct LinearMemory {
     /// Bytes that may become accessible without moving (excluding the guard).
     reserved: usize,
     guard: usize,
-    /// The definition compiled code reads; `own_definition` when no vmctx holds it.
-    definition: *mut VMMemoryDefinition,
-    own_definition: Box<VMMemoryDefinition>,
+    /// The definition compiled code reads; `own_definition` until a vmctx holds it.
+    definition: VmPtr<VMMemoryDefinition>,
+    _own_definition: StoreBox<VMMemoryDefinition>,
 }
-
-// SAFETY: the memory and its definition are owned by one store and accessed through it.
-unsafe impl Send for LinearMemory {}
 
 /// `n` rounded up to whole host pages (saturating; a reservation that large fails to map).
 fn round_up(n: usize) -> usize {
@@ -52,19 +51,16 @@ impl LinearMemory {
         };
         let reserved = round_up(usize::try_from(reservation).map_err(|_| "memory reservation too large")?.max(len));
         let guard = round_up(usize::try_from(tunables.memory_guard_size).map_err(|_| "memory guard too large")?);
+        let own_definition = StoreBox::new(VMMemoryDefinition { base: VmPtr::dangling(), current_length: 0 });
         let mut m = LinearMemory {
             mmap: None,
             ty,
             len: 0,
             reserved: 0,
             guard,
-            definition: std::ptr::null_mut(),
-            own_definition: Box::new(VMMemoryDefinition {
-                base: std::ptr::NonNull::dangling().as_ptr(),
-                current_length: 0,
-            }),
+            definition: own_definition.ptr(),
+            _own_definition: own_definition,
         };
-        m.definition = &mut *m.own_definition;
         m.remap(reserved, len)?;
         if let (Some(image), Some(mmap)) = (image, &m.mmap) {
             let end = image.offset.checked_add(image.len as u64).ok_or("memory image overflows")?;
@@ -103,28 +99,30 @@ impl LinearMemory {
         Ok(())
     }
 
-    fn base(&self) -> *mut u8 {
-        self.mmap.as_ref().map_or(std::ptr::NonNull::dangling().as_ptr(), |m| m.as_ptr())
+    fn base(&self) -> VmPtr<u8> {
+        self.mmap.as_ref().map_or(VmPtr::dangling(), |m| VmPtr::from(m.as_non_null()))
     }
 
     fn publish(&mut self) {
         let def = VMMemoryDefinition { base: self.base(), current_length: self.len as u64 };
-        // SAFETY: `definition` points at `own_definition` or at the inline definition in the
-        // vmctx of the instance that owns this memory, which outlives it (both are owned by
-        // the same store).
-        unsafe { self.definition.write(def) };
+        // SAFETY: `definition` points at `own_definition` or at the definition a vmctx holds
+        // for this memory, which `set_definition`'s caller keeps alive as long as the memory.
+        unsafe { self.definition.as_ptr().write(def) };
     }
 
-    /// Keep the definition at `def` (inline in an instance's vmctx) up to date from now on.
+    /// Keep the definition at `def` up to date from now on.
     ///
-    /// `def` must stay valid for as long as this memory lives.
-    pub fn set_definition(&mut self, def: *mut VMMemoryDefinition) {
+    /// # Safety
+    /// `def` must be valid for writes and aligned for as long as this memory lives, and no
+    /// Rust reference to it may be in use while the memory writes it (it sits in the vmctx
+    /// of the instance that defines the memory, owned by the same store).
+    pub unsafe fn set_definition(&mut self, def: VmPtr<VMMemoryDefinition>) {
         self.definition = def;
         self.publish();
     }
 
     /// The definition compiled code reads.
-    pub fn definition(&self) -> *mut VMMemoryDefinition {
+    pub fn definition(&self) -> VmPtr<VMMemoryDefinition> {
         self.definition
     }
 

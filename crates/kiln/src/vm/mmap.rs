@@ -74,6 +74,11 @@ impl Mmap {
         self.ptr.as_ptr()
     }
 
+    /// The mapping's start, non-null.
+    pub fn as_non_null(&self) -> NonNull<u8> {
+        self.ptr
+    }
+
     fn protect(&self, range: std::ops::Range<usize>, prot: libc::c_int) -> io::Result<()> {
         assert!(range.start <= range.end && range.end <= self.len);
         assert!(range.start % page_size() == 0);

@@ -5,15 +5,23 @@
 #![allow(unsafe_code)]
 
 pub mod artifact;
-#[cfg(test)]
+#[cfg(all(test, feature = "compiler"))]
 mod artifact_tests;
 pub mod builtins;
 pub mod code_memory;
+pub mod entry;
+pub mod extern_refs;
+pub mod host_func;
+pub mod ids;
 pub mod instance;
 pub mod memory;
 pub mod memory_image;
 pub mod mmap;
+pub mod stack_limit;
 pub mod store;
+pub mod store_box;
 pub mod table;
 pub mod traps;
+pub mod val_raw;
+pub mod vm_ptr;
 pub mod vmcontext;

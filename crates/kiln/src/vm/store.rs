@@ -1,199 +1,164 @@
-//! `StoreOpaque`: everything a store owns — instances, memories, tables, globals, functions and
-//! host functions — and the two ways across the host/wasm boundary: [`StoreOpaque::call`]
-//! (host → wasm or host function) and the host shim that wasm reaches through the
-//! wasm-to-array trampoline (wasm → host). `StoreInner<T>` puts the user's data beside it;
-//! it is `#[repr(C)]` with the opaque part first, so runtime code that only knows a
-//! `*mut ()` can still find the `StoreOpaque`.
+//! `StoreOpaque`: the arenas of everything a store owns — instances, functions, memories,
+//! tables, globals — indexed by their own handle types, and `StoreInner<T>`, which puts the
+//! user's data beside it. `WholeStore` is the only way to enter wasm: a pointer to the whole
+//! `StoreInner<T>`, derived from a `&mut` of it, which the store context carries while wasm
+//! runs so that builtins and host functions can reach the store again (see `entry`).
 use super::code_memory::CodeMemory;
+use super::extern_refs::ExternRefs;
+use super::host_func::{HostFuncs, Pending};
+use super::ids::{FuncId, GlobalId, HostFuncId, InstanceId, MemoryId, StoreId, TableId};
 use super::memory::LinearMemory;
+use super::store_box::StoreBox;
 use super::table::TableStorage;
-use super::traps;
-use super::vmcontext::*;
-use crate::{Engine, Error};
-use kiln_environ::{Global, Trap, VM_MAGIC, VMOffsets, WasmFuncType};
-use std::any::Any;
+use super::val_raw::{RawRef, ValRaw};
+use super::vm_ptr::VmPtr;
+use super::vmcontext::{VMContextBlock, VMFuncRef, VMGlobalDefinition, VMStoreContext};
+use crate::Engine;
+use cranelift_entity::{EntitySet, PrimaryMap, SecondaryMap};
+use kiln_environ::{DataIndex, ElemIndex, FuncIndex, Global, GlobalIndex, MemoryIndex, SharedTypeIndex, TableIndex};
 use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// One 16-byte value slot of the array ABI.
-#[repr(C, align(16))]
-#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
-pub struct ValRaw(pub [u8; 16]);
-
-impl ValRaw {
-    /// A slot holding `bits` (little-endian; narrower values use the low bytes).
-    pub fn from_bits(bits: u128) -> ValRaw {
-        ValRaw(bits.to_le_bytes())
-    }
-
-    /// The slot's bits.
-    pub fn bits(self) -> u128 {
-        u128::from_le_bytes(self.0)
-    }
-}
-
-/// A host function's code: called with the `StoreInner<T>` pointer, the calling instance (if
-/// called from wasm), and the value slots (params in, results out).
-pub type HostCall = Box<dyn Fn(*mut (), Option<usize>, &mut [ValRaw]) -> Result<(), Error> + Send + Sync>;
-
-/// A host function: its vmctx (which compiled code sees) and its closure.
-#[repr(C)]
-pub struct HostFunc {
-    ctx: VMHostFuncContext,
-    pub ty: WasmFuncType,
-    call: HostCall,
-}
 
 /// What a store knows of a function.
 #[derive(Clone, Copy, Debug)]
 pub struct FuncData {
-    pub func_ref: *const VMFuncRef,
-    pub host: Option<usize>,
+    /// Its reference, inside an instance's vmctx or a host function's context, both owned by
+    /// this store.
+    func_ref: VmPtr<VMFuncRef>,
+    /// The host function, when it is one.
+    pub host: Option<HostFuncId>,
 }
 
 /// What a store knows of a global.
 #[derive(Clone, Copy, Debug)]
 pub struct GlobalData {
-    pub def: *mut VMGlobalDefinition,
+    /// Its definition, inside an instance's vmctx or a host global's box, both owned by this
+    /// store.
+    def: VmPtr<VMGlobalDefinition>,
+    /// Its type.
     pub ty: Global,
 }
 
 /// An instance in a store.
 pub struct InstanceData {
+    /// Its module.
     pub module: crate::Module,
+    /// Its vmctx.
     pub vmctx: VMContextBlock,
-    pub funcs: Vec<Option<usize>>,
-    pub tables: Vec<usize>,
-    pub memories: Vec<usize>,
-    pub globals: Vec<usize>,
+    /// Its functions' store handles, by the module's function index, registered on first use.
+    pub funcs: SecondaryMap<FuncIndex, Option<FuncId>>,
+    /// Its tables, imported ones first.
+    pub tables: PrimaryMap<TableIndex, TableId>,
+    /// Its memories, imported ones first.
+    pub memories: PrimaryMap<MemoryIndex, MemoryId>,
+    /// Its globals, imported ones first.
+    pub globals: PrimaryMap<GlobalIndex, GlobalId>,
     /// Data segments dropped by `data.drop` or applied at instantiation.
-    pub dropped_data: Vec<bool>,
+    pub dropped_data: EntitySet<DataIndex>,
     /// Element segments dropped by `elem.drop` or applied or declared at instantiation.
-    pub dropped_elems: Vec<bool>,
+    pub dropped_elems: EntitySet<ElemIndex>,
 }
-
-enum Pending {
-    Error(Error),
-    Panic(Box<dyn Any + Send>),
-}
-
-static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The part of a store that does not depend on its data type.
 pub struct StoreOpaque {
-    pub id: u64,
-    pub engine: Engine,
-    ctx: Box<VMStoreContext>,
-    pub instances: Vec<InstanceData>,
-    pub memories: Vec<LinearMemory>,
-    pub tables: Vec<TableStorage>,
-    pub globals: Vec<GlobalData>,
-    host_globals: Vec<Box<VMGlobalDefinition>>,
-    pub funcs: Vec<FuncData>,
-    host_funcs: Vec<Box<HostFunc>>,
-    func_by_ref: HashMap<usize, usize>,
-    /// Host functions that have no wasm entry yet (no module of this store had their type).
-    host_funcs_without_entry: Vec<usize>,
-    /// The ExternRefs wasm may see: raw value `i + 1` is `externs[i]` (0 is null).
-    externs: Vec<Option<Arc<dyn Any + Send + Sync>>>,
-    extern_slots: HashMap<usize, usize>,
-    free_extern_slots: Vec<usize>,
-    /// Collect when this many ExternRefs are held.
-    extern_gc_threshold: usize,
+    id: StoreId,
+    engine: Engine,
+    /// What compiled code reads of this store.
+    context: StoreBox<VMStoreContext>,
+    /// The instances.
+    pub instances: PrimaryMap<InstanceId, InstanceData>,
+    /// The memories (defined by instances, or created by the host).
+    pub memories: PrimaryMap<MemoryId, LinearMemory>,
+    /// The tables (defined by instances, or created by the host).
+    pub tables: PrimaryMap<TableId, TableStorage>,
+    globals: PrimaryMap<GlobalId, GlobalData>,
+    host_globals: Vec<StoreBox<VMGlobalDefinition>>,
+    funcs: PrimaryMap<FuncId, FuncData>,
+    func_by_ref: HashMap<VmPtr<VMFuncRef>, FuncId>,
+    /// The host functions.
+    pub host_funcs: HostFuncs,
+    /// The ExternRefs wasm may see.
+    pub externs: ExternRefs,
     /// Code that this store's function references point into.
     code: Vec<Arc<CodeMemory>>,
-    pending: Option<Pending>,
+    /// What a host function called from wasm failed with, until the entry returns it.
+    pub pending: Option<Pending>,
+    /// How many host → wasm entries of this store are live (on some thread's stack).
+    pub entries: u32,
+    /// The engine types this store's host functions registered, released when it drops.
+    host_types: Vec<SharedTypeIndex>,
 }
 
-// SAFETY: the raw pointers inside point at memory this store owns (or at code it keeps alive);
-// the store is used from one thread at a time, as `&mut` access requires.
-unsafe impl Send for StoreOpaque {}
-
-/// A store: the opaque part first, then the user's data.
+/// A store: the opaque part first, then the user's data. `#[repr(C)]` keeps the opaque part
+/// at the start, so that a pointer to the whole store is also a pointer to it.
 #[repr(C)]
 pub struct StoreInner<T> {
+    /// The part the runtime works with.
     pub opaque: StoreOpaque,
+    /// The user's data.
     pub data: T,
 }
 
 impl<T> StoreInner<T> {
-    /// A new boxed store (boxed so that its address, recorded in the store context, is stable).
-    pub fn new(engine: &Engine, data: T) -> Box<StoreInner<T>> {
-        let mut store = Box::new(StoreInner {
-            opaque: StoreOpaque {
-                id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
-                engine: engine.clone(),
-                ctx: Box::new(VMStoreContext { stack_limit: usize::MAX, store: std::ptr::null_mut() }),
-                instances: Vec::new(),
-                memories: Vec::new(),
-                tables: Vec::new(),
-                globals: Vec::new(),
-                host_globals: Vec::new(),
-                funcs: Vec::new(),
-                host_funcs: Vec::new(),
-                func_by_ref: HashMap::new(),
-                host_funcs_without_entry: Vec::new(),
-                externs: Vec::new(),
-                extern_slots: HashMap::new(),
-                free_extern_slots: Vec::new(),
-                extern_gc_threshold: 64,
-                code: Vec::new(),
-                pending: None,
-            },
-            data,
-        });
-        let ptr: *mut StoreInner<T> = &mut *store;
-        store.opaque.ctx.store = ptr.cast();
-        store
+    /// A new store, boxed so that its address never changes.
+    pub fn new(engine: &Engine, data: T) -> StoreBox<StoreInner<T>> {
+        StoreBox::new(StoreInner { opaque: StoreOpaque::new(engine), data })
     }
 }
 
-/// Make a [`HostCall`] from a closure over the typed store.
-pub fn host_call<T: 'static>(
-    f: impl Fn(&mut StoreInner<T>, Option<usize>, &mut [ValRaw]) -> Result<(), Error> + Send + Sync + 'static,
-) -> HostCall {
-    Box::new(move |store, instance, values| {
-        // SAFETY: host functions of a `Store<T>` are only ever called with that store's
-        // `StoreInner<T>` pointer (from its store context, or from `StoreOpaque::call` on the
-        // store itself), whose outer borrow is suspended while wasm or this call runs.
-        let store = unsafe { &mut *store.cast::<StoreInner<T>>() };
-        f(store, instance, values)
-    })
-}
-
-/// The host shim: the `array_call` of every host function.
-unsafe extern "C" fn host_array_call(callee_vmctx: usize, caller_vmctx: usize, values: *mut u8, len: usize) -> bool {
-    // SAFETY: `callee_vmctx` is the address of a `HostFunc` (its `VMHostFuncContext` is the
-    // first field), kept alive by the store that wasm is running in.
-    let host = unsafe { &*(callee_vmctx as *const HostFunc) };
-    // SAFETY: `caller_vmctx` is a live instance's vmctx; its header holds the store context
-    // pointer and the instance's index in its store.
-    let (store_ptr, instance) = unsafe {
-        let ctx = *((caller_vmctx + VMOffsets::STORE_CONTEXT as usize) as *const *const VMStoreContext);
-        let instance = *((caller_vmctx + VMOffsets::RUNTIME_DATA as usize) as *const usize);
-        ((*ctx).store, instance)
-    };
-    // SAFETY: the trampoline passes a stack buffer of `len` value slots.
-    let values = unsafe { std::slice::from_raw_parts_mut(values.cast::<ValRaw>(), len) };
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (host.call)(store_ptr, Some(instance), values)));
-    let pending = match result {
-        Ok(Ok(())) => return true,
-        Ok(Err(e)) => Pending::Error(e),
-        Err(panic) => Pending::Panic(panic),
-    };
-    // SAFETY: `StoreInner<T>` is `#[repr(C)]` with its `StoreOpaque` first; nothing else
-    // borrows the store while this shim runs.
-    let store = unsafe { &mut *store_ptr.cast::<StoreOpaque>() };
-    store.pending = Some(pending);
-    false
-}
-
 impl StoreOpaque {
-    /// The store context's address, for vmctx headers.
-    pub fn context_ptr(&mut self) -> *mut VMStoreContext {
-        &mut *self.ctx
+    fn new(engine: &Engine) -> StoreOpaque {
+        StoreOpaque {
+            id: StoreId::allocate(),
+            engine: engine.clone(),
+            context: StoreBox::new(VMStoreContext::default()),
+            instances: PrimaryMap::new(),
+            memories: PrimaryMap::new(),
+            tables: PrimaryMap::new(),
+            globals: PrimaryMap::new(),
+            host_globals: Vec::new(),
+            funcs: PrimaryMap::new(),
+            func_by_ref: HashMap::new(),
+            host_funcs: HostFuncs::default(),
+            externs: ExternRefs::default(),
+            code: Vec::new(),
+            pending: None,
+            entries: 0,
+            host_types: Vec::new(),
+        }
+    }
+
+    /// This store's id, which every handle into it carries.
+    pub fn id(&self) -> StoreId {
+        self.id
+    }
+
+    /// The store's engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The store context compiled code reads, for vmctx headers and entries.
+    pub fn context(&self) -> VmPtr<VMStoreContext> {
+        self.context.ptr()
+    }
+
+    /// The code this store keeps alive; the trap handler reads it while wasm runs.
+    pub fn code(&self) -> &[Arc<CodeMemory>] {
+        &self.code
+    }
+
+    /// The code list of the entered store `store`, for the signal handler.
+    ///
+    /// # Safety
+    /// `store` must be the store pointer of a live entry on this thread, and nothing may
+    /// change the list while the result is used.
+    pub unsafe fn code_while_entered<'a>(store: VmPtr<StoreOpaque>) -> &'a [Arc<CodeMemory>] {
+        // SAFETY: per the contract; only the `code` field is borrowed, through the raw
+        // pointer, so no reference to the rest of the store is made.
+        unsafe { &*(&raw const (*store.as_ptr()).code) }
     }
 
     /// Keep `code` alive as long as this store.
@@ -203,237 +168,209 @@ impl StoreOpaque {
         }
     }
 
-    /// Register a function reference (deduplicated) and return its index.
-    pub fn add_func_ref(&mut self, func_ref: *const VMFuncRef, host: Option<usize>) -> usize {
-        if let Some(i) = self.func_by_ref.get(&(func_ref as usize)) {
-            return *i;
+    /// Hold `ty`'s registration in the engine until this store drops.
+    pub fn hold_type(&mut self, ty: SharedTypeIndex) {
+        self.host_types.push(ty);
+    }
+
+    /// Register a function reference (deduplicated) and return its handle.
+    ///
+    /// # Safety
+    /// `func_ref` must point at a `VMFuncRef` this store owns (in the vmctx of one of its
+    /// instances, or in one of its host functions' contexts), so that it lives as long as
+    /// the store; `host` must be the host function that owns it, if one does.
+    pub unsafe fn add_func_ref(&mut self, func_ref: VmPtr<VMFuncRef>, host: Option<HostFuncId>) -> FuncId {
+        if let Some(f) = self.func_by_ref.get(&func_ref) {
+            return *f;
         }
-        let i = self.funcs.len();
-        self.funcs.push(FuncData { func_ref, host });
-        self.func_by_ref.insert(func_ref as usize, i);
-        i
+        let f = self.funcs.push(FuncData { func_ref, host });
+        self.func_by_ref.insert(func_ref, f);
+        f
     }
 
-    /// The function whose reference is at `addr`, if it belongs to this store.
-    pub fn func_by_ref(&self, addr: usize) -> Option<usize> {
-        self.func_by_ref.get(&addr).copied()
-    }
-
-    /// Add a host function of type `ty` whose shared type id is `type_index`.
-    pub fn add_host_func(&mut self, ty: WasmFuncType, type_index: u32, call: HostCall) -> usize {
-        let mut host = Box::new(HostFunc {
-            ctx: VMHostFuncContext {
-                magic: VM_MAGIC ^ 0xffff_ffff,
-                func_ref: VMFuncRef {
-                    array_call: host_array_call as *const () as usize,
-                    wasm_call: 0,
-                    type_index,
-                    vmctx: 0,
-                },
-            },
-            ty,
-            call,
-        });
-        host.ctx.func_ref.vmctx = &*host as *const HostFunc as usize;
-        let func_ref: *const VMFuncRef = &host.ctx.func_ref;
-        let index = self.host_funcs.len();
-        self.host_funcs.push(host);
-        self.host_funcs_without_entry.push(index);
-        let modules: Vec<crate::Module> = self.instances.iter().map(|i| i.module.clone()).collect();
-        for module in &modules {
-            self.give_host_funcs_entries(module);
+    /// The function whose reference is `func_ref`, registering it if this store owns it.
+    /// `None` for a reference this store does not know, which no wasm of this store can
+    /// produce.
+    pub fn func_of_ref(&mut self, func_ref: VmPtr<VMFuncRef>) -> Option<FuncId> {
+        if let Some(f) = self.func_by_ref.get(&func_ref) {
+            return Some(*f);
         }
-        self.add_func_ref(func_ref, Some(index))
+        // Function references wasm hands back that are not registered yet are those of
+        // instance functions never exported: find the instance whose vmctx holds it.
+        let (instance, index) = self.instances.iter().find_map(|(i, data)| {
+            let offset = data.vmctx.offset_of(func_ref)?;
+            let def = data.module.offsets().func_ref_at(offset)?;
+            Some((i, data.module.env().func_index(def)))
+        })?;
+        Some(super::instance::instance_func(self, instance, index))
     }
 
-    /// Give every host function without a wasm entry one from `module`'s wasm-to-array
-    /// trampolines, where the module has its type: wasm may reach a host function through a
-    /// table, a global or an argument without ever importing it, and then calls `wasm_call`.
-    pub fn give_host_funcs_entries(&mut self, module: &crate::Module) {
-        let env = module.env();
-        let host_funcs = &mut self.host_funcs;
-        self.host_funcs_without_entry.retain(|&h| {
-            let r = &mut host_funcs[h].ctx.func_ref;
-            let Some((t, _)) = env.types.iter().find(|(t, _)| module.shared_type(*t) == r.type_index) else {
-                return true;
-            };
-            let key = kiln_environ::FuncKey::WasmToArrayTrampoline(env.canonical_type(t));
-            match module.code().func_addr(key) {
-                Some(addr) => {
-                    r.wasm_call = addr;
-                    false
-                }
-                None => true,
-            }
-        });
+    /// Function `f`'s data.
+    pub fn func(&self, f: FuncId) -> FuncData {
+        self.funcs[f]
     }
 
-    /// Read a function reference.
-    pub fn func_ref(&self, func: usize) -> &VMFuncRef {
-        // SAFETY: every registered func_ref points into a vmctx or host function this store
-        // owns.
-        unsafe { &*self.funcs[func].func_ref }
+    /// Read function `f`'s reference.
+    pub fn func_ref(&self, f: FuncId) -> &VMFuncRef {
+        // SAFETY: every registered reference points into a vmctx or a host function's
+        // context that this store owns (`add_func_ref`'s contract), alive as long as `self`;
+        // `&self` excludes the store's writers, and wasm does not write function references.
+        unsafe { self.funcs[f].func_ref.as_non_null().as_ref() }
+    }
+
+    /// The pointer to function `f`'s reference, as wasm sees it.
+    pub fn func_ref_ptr(&self, f: FuncId) -> VmPtr<VMFuncRef> {
+        self.funcs[f].func_ref
+    }
+
+    /// Add a host-owned global.
+    pub fn add_global(&mut self, ty: Global, value: ValRaw) -> GlobalId {
+        let def = StoreBox::new(VMGlobalDefinition { bytes: value.0 });
+        let ptr = def.ptr();
+        self.host_globals.push(def);
+        // SAFETY: the definition is boxed in `host_globals`, which the store keeps for life.
+        unsafe { self.add_global_def(ptr, ty) }
+    }
+
+    /// Register a global definition that lives elsewhere.
+    ///
+    /// # Safety
+    /// `def` must point at a global definition this store owns (in one of its instances'
+    /// vmctx, or a host global), alive as long as the store.
+    pub unsafe fn add_global_def(&mut self, def: VmPtr<VMGlobalDefinition>, ty: Global) -> GlobalId {
+        self.globals.push(GlobalData { def, ty })
+    }
+
+    /// Global `g`'s data.
+    pub fn global(&self, g: GlobalId) -> GlobalData {
+        self.globals[g]
+    }
+
+    /// The store's globals.
+    pub fn globals(&self) -> impl Iterator<Item = (GlobalId, GlobalData)> + '_ {
+        self.globals.iter().map(|(g, d)| (g, *d))
+    }
+
+    /// The pointer to global `g`'s definition, for an importing vmctx.
+    pub fn global_def(&self, g: GlobalId) -> VmPtr<VMGlobalDefinition> {
+        self.globals[g].def
+    }
+
+    /// Read a global.
+    pub fn global_get(&self, g: GlobalId) -> ValRaw {
+        // SAFETY: the definition is owned by this store (`add_global_def`'s contract), and
+        // no wasm runs while the host reads through `&self`.
+        ValRaw(unsafe { self.globals[g].def.as_ptr().read().bytes })
+    }
+
+    /// Write a global.
+    pub fn global_set(&mut self, g: GlobalId, value: ValRaw) {
+        // SAFETY: as in `global_get`; `&mut self` excludes running wasm and other readers.
+        unsafe { self.globals[g].def.as_ptr().write(VMGlobalDefinition { bytes: value.0 }) };
     }
 
     /// Element `i` of table `t`, decoded, filling a not-yet-initialized element from the
     /// table's image first. `None` past the end.
-    pub fn table_get(&mut self, t: usize, i: usize) -> Option<usize> {
+    pub fn table_get(&mut self, t: TableId, i: u64) -> Option<RawRef> {
         if let Some(value) = self.tables[t].get(i)? {
             return Some(value);
         }
         let image = self.tables[t].image()?.clone();
-        let value = match image.elements.get(i).copied().flatten() {
-            Some(f) => super::instance::func_ref_addr(self, &self.instances[image.instance], f),
-            None => 0,
+        let value = match usize::try_from(i).ok().and_then(|i| image.elements.get(i)).copied().flatten() {
+            Some(f) => RawRef::func(Some(super::instance::func_ref_of(self, image.instance, f))),
+            None => RawRef::NULL,
         };
         self.tables[t].set(i, value);
         Some(value)
-    }
-
-    /// Add a host-owned global.
-    pub fn add_global(&mut self, ty: Global, value: ValRaw) -> usize {
-        let mut def = Box::new(VMGlobalDefinition { bytes: value.0 });
-        let ptr: *mut VMGlobalDefinition = &mut *def;
-        self.host_globals.push(def);
-        self.add_global_def(ptr, ty)
-    }
-
-    /// Register a global definition that lives elsewhere (in a vmctx of this store).
-    pub fn add_global_def(&mut self, def: *mut VMGlobalDefinition, ty: Global) -> usize {
-        self.globals.push(GlobalData { def, ty });
-        self.globals.len() - 1
-    }
-
-    /// Read a global.
-    pub fn global_get(&self, global: usize) -> ValRaw {
-        // SAFETY: the definition is owned by this store (boxed or in a vmctx).
-        ValRaw(unsafe { (*self.globals[global].def).bytes })
-    }
-
-    /// Write a global.
-    pub fn global_set(&mut self, global: usize, value: ValRaw) {
-        // SAFETY: as in `global_get`; `&mut self` excludes running wasm.
-        unsafe { (*self.globals[global].def).bytes = value.0 };
-    }
-
-    /// The raw value (slot + 1) of an ExternRef, adding it to the store if it is new.
-    pub fn extern_to_raw(&mut self, value: &Arc<dyn Any + Send + Sync>) -> usize {
-        let key = Arc::as_ptr(value) as *const () as usize;
-        if let Some(slot) = self.extern_slots.get(&key) {
-            return slot + 1;
-        }
-        let slot = match self.free_extern_slots.pop() {
-            Some(slot) => {
-                self.externs[slot] = Some(value.clone());
-                slot
-            }
-            None => {
-                self.externs.push(Some(value.clone()));
-                self.externs.len() - 1
-            }
-        };
-        self.extern_slots.insert(key, slot);
-        slot + 1
-    }
-
-    /// The ExternRef behind a raw value (`None` for null).
-    pub fn extern_from_raw(&self, raw: usize) -> Option<Arc<dyn Any + Send + Sync>> {
-        self.externs.get(raw.checked_sub(1)?)?.clone()
     }
 
     /// Release every ExternRef that neither wasm nor the host can reach. Only possible while
     /// no wasm runs on this store (its stack may hold raw references the store cannot see);
     /// returns whether it ran.
     pub fn gc(&mut self) -> bool {
-        if self.ctx.stack_limit != usize::MAX {
+        if self.entries != 0 {
             return false;
         }
-        let mut live = vec![false; self.externs.len()];
-        let mut mark = |raw: usize| {
-            if let Some(slot) = raw.checked_sub(1) {
-                if let Some(l) = live.get_mut(slot) {
-                    *l = true;
-                }
-            }
-        };
-        for table in &self.tables {
-            if table.ty().element == kiln_environ::WasmValType::ExternRef {
-                table.extern_elements().iter().for_each(|e| mark(*e));
+        let mut marks = self.externs.marks();
+        for table in self.tables.values() {
+            table.mark_extern_refs(&mut marks);
+        }
+        for (g, data) in self.globals() {
+            if data.ty.ty == kiln_environ::WasmValType::ExternRef {
+                marks.mark(self.global_get(g).to_ref());
             }
         }
-        for g in 0..self.globals.len() {
-            if self.globals[g].ty.ty == kiln_environ::WasmValType::ExternRef {
-                mark(self.global_get(g).bits() as usize);
-            }
-        }
-        for (slot, entry) in self.externs.iter_mut().enumerate() {
-            // A strong count above one means the host still holds a clone.
-            let held = entry.as_ref().is_some_and(|a| Arc::strong_count(a) > 1);
-            if let Some(a) = entry.as_ref().filter(|_| !live[slot] && !held) {
-                self.extern_slots.remove(&(Arc::as_ptr(a) as *const () as usize));
-                *entry = None;
-                self.free_extern_slots.push(slot);
-            }
-        }
-        let held = self.externs.len() - self.free_extern_slots.len();
-        self.extern_gc_threshold = (held * 2).max(64);
+        self.externs.sweep(marks);
         true
-    }
-
-    /// Call function `func` with `values` (params in, results out; at least as many slots
-    /// as params and results).
-    pub fn call(&mut self, func: usize, values: &mut [ValRaw]) -> Result<(), Error> {
-        let data = self.funcs[func];
-        let store_ptr = (self as *mut StoreOpaque).cast::<()>();
-        if let Some(host) = data.host {
-            let call: *const HostCall = &self.host_funcs[host].call;
-            // SAFETY: host functions are boxed and never removed while the store lives;
-            // `store_ptr` is this store's `StoreInner<T>` (`StoreOpaque` is its first field).
-            return unsafe { (*call)(store_ptr, None, values) };
-        }
-        // SAFETY: see `func_ref`.
-        let (array_call, vmctx) = unsafe { ((*data.func_ref).array_call, (*data.func_ref).vmctx) };
-        if array_call == 0 {
-            return Err(Error::Other("this function cannot be called from the host".into()));
-        }
-        let max_stack = self.engine.tunables().max_wasm_stack;
-        let outermost = self.ctx.stack_limit == usize::MAX;
-        if outermost && self.externs.len() - self.free_extern_slots.len() >= self.extern_gc_threshold {
-            self.gc();
-        }
-        if outermost {
-            let here = &max_stack as *const usize as usize;
-            let floor = traps::stack_low().map_or(0, |low| low + (64 << 10));
-            self.ctx.stack_limit = here.saturating_sub(max_stack).max(floor);
-        }
-        // SAFETY: `array_call` is an array-to-wasm trampoline of code this store keeps alive
-        // (or a host shim), `vmctx` the live instance it belongs to, and `values` has
-        // `values.len()` slots.
-        let f: traps::ArrayCall = unsafe { std::mem::transmute(array_call) };
-        let code: *const Vec<Arc<CodeMemory>> = &self.code;
-        let result = unsafe { traps::enter(f, vmctx, vmctx, values.as_mut_ptr().cast(), values.len(), code) };
-        if outermost {
-            self.ctx.stack_limit = usize::MAX;
-        }
-        match result {
-            Ok(()) => Ok(()),
-            Err(info) if info.trap == Trap::HostError => match self.pending.take() {
-                Some(Pending::Error(e)) => Err(e),
-                Some(Pending::Panic(p)) => std::panic::resume_unwind(p),
-                None => Err(Error::Trap(Trap::HostError, None)),
-            },
-            Err(info) => {
-                let frames = info.pcs.iter().filter_map(|&pc| self.code.iter().find_map(|c| c.frame_at(pc))).collect();
-                Err(Error::Trap(info.trap, Some(Box::new(crate::WasmBacktrace { frames, truncated: info.truncated }))))
-            }
-        }
     }
 }
 
-/// The header every vmctx starts with.
-pub fn init_vmctx_header(store: &mut StoreOpaque, vmctx: &VMContextBlock, instance: usize) {
-    vmctx.write(VMOffsets::MAGIC, VM_MAGIC);
-    vmctx.write(VMOffsets::BUILTINS, &super::builtins::BUILTINS as *const _ as usize);
-    vmctx.write(VMOffsets::STORE_CONTEXT, store.context_ptr() as usize);
-    vmctx.write(VMOffsets::RUNTIME_DATA, instance);
+impl Drop for StoreOpaque {
+    fn drop(&mut self) {
+        self.engine.release_types(&self.host_types);
+    }
+}
+
+/// A whole store (`StoreInner<T>` for some `T`) borrowed for `'a`, reached through a raw
+/// pointer derived from the `&mut` it was made from. Wasm is entered only through one: the
+/// store context carries the pointer while wasm runs, and builtins and host functions
+/// re-borrow the store from it, so every access during a call derives from the borrow that
+/// entered (see `entry`).
+pub struct WholeStore<'a> {
+    ptr: NonNull<StoreOpaque>,
+    _borrow: PhantomData<&'a mut StoreOpaque>,
+}
+
+impl<'a> WholeStore<'a> {
+    /// The whole of `inner`.
+    pub fn new<T>(inner: &'a mut StoreInner<T>) -> WholeStore<'a> {
+        WholeStore { ptr: NonNull::from(inner).cast(), _borrow: PhantomData }
+    }
+
+    /// The store a live entry's context points at.
+    ///
+    /// # Safety
+    /// `ptr` must be the store pointer of the store context of a store that is entered on
+    /// this thread, read by a builtin or host function that this entry's wasm called; the
+    /// result must not outlive that call, nor be used while another `WholeStore` or
+    /// reference made from the same pointer is in use.
+    pub unsafe fn from_context(ptr: VmPtr<StoreOpaque>) -> WholeStore<'a> {
+        WholeStore { ptr: ptr.as_non_null(), _borrow: PhantomData }
+    }
+
+    /// The opaque part.
+    pub fn opaque(&mut self) -> &mut StoreOpaque {
+        // SAFETY: the pointer was derived from a `&mut StoreInner<T>` borrowed for `'a` (or,
+        // in `from_context`, from the one that entered wasm), and `StoreInner<T>` is
+        // `#[repr(C)]` with the `StoreOpaque` first; `&mut self` makes this the only
+        // reference made from it.
+        unsafe { self.ptr.as_mut() }
+    }
+
+    /// The opaque part, for the rest of the borrow.
+    pub fn into_opaque(mut self) -> &'a mut StoreOpaque {
+        // SAFETY: as in `opaque`; consuming `self` leaves this the only reference made from
+        // the pointer, for `'a`.
+        unsafe { self.ptr.as_mut() }
+    }
+
+    /// The store as a `StoreInner<T>`.
+    ///
+    /// # Safety
+    /// `T` must be the data type of the store this points at.
+    pub unsafe fn inner<T>(&mut self) -> &mut StoreInner<T> {
+        // SAFETY: as in `opaque`; the pointer's provenance covers the whole `StoreInner<T>`
+        // (it was made from a reference to all of it), and the caller vouches for `T`.
+        unsafe { self.ptr.cast::<StoreInner<T>>().as_mut() }
+    }
+
+    /// A shorter borrow of the same store.
+    pub fn reborrow(&mut self) -> WholeStore<'_> {
+        WholeStore { ptr: self.ptr, _borrow: PhantomData }
+    }
+
+    /// The pointer, for the store context while wasm runs.
+    pub fn as_ptr(&self) -> VmPtr<StoreOpaque> {
+        VmPtr::from(self.ptr)
+    }
 }

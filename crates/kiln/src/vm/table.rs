@@ -1,18 +1,30 @@
-//! `TableStorage`: a wasm table's elements and the `VMTableDefinition` compiled code reads,
-//! kept up to date like a memory's. An element is a pointer (`*const VMFuncRef` for funcref
-//! tables, an ExternRef slot for externref tables; 0 is null). With lazy initialization, the
-//! elements of funcref tables are *encoded* as compiled code expects: 0 is "not yet
-//! initialized" (the store fills it from the table's image on first read) and any other value
-//! is the reference with bit 0 set. The methods here take and return decoded values.
+//! `TableStorage`: a wasm table's element words and the `VMTableDefinition` compiled code
+//! reads, kept up to date like a memory's. A word holds a reference ([`RawRef`]: a
+//! `VMFuncRef` address for funcref tables, an ExternRef slot + 1 for externref tables; 0 is
+//! null). With lazy initialization, the words of funcref tables are *encoded* as compiled
+//! code expects: 0 is "not yet initialized" (the store fills it from the table's image on
+//! first read) and any other word is the reference with bit 0 set. The methods here take
+//! and return decoded references.
+//!
+//! Compiled code reads and writes the words through the definition's base pointer, so the
+//! runtime does too: every access goes through a raw pointer from `Vec::as_mut_ptr`, never
+//! through a reference to the whole buffer that would claim it exclusively.
+use super::extern_refs::Marks;
+use super::ids::InstanceId;
+use super::store_box::StoreBox;
+use super::val_raw::RawRef;
+use super::vm_ptr::VmPtr;
 use super::vmcontext::VMTableDefinition;
-use kiln_environ::{FuncIndex, Table};
+use kiln_environ::{FuncIndex, Table, WasmValType};
 use std::sync::Arc;
 
 /// The precomputed initial contents of a lazily initialized table: the functions of
 /// `instance` its elements refer to.
 #[derive(Clone)]
 pub struct LazyImage {
-    pub instance: usize,
+    /// The instance whose functions the elements are.
+    pub instance: InstanceId,
+    /// Each element's function, or `None` for null.
     pub elements: Arc<[Option<FuncIndex>]>,
 }
 
@@ -21,68 +33,78 @@ const LIMIT: u64 = 10_000_000;
 
 /// A table.
 pub struct TableStorage {
-    elements: Vec<usize>,
+    words: Vec<usize>,
     ty: Table,
     /// Whether elements are encoded (see the module docs).
     encoded: bool,
     image: Option<LazyImage>,
-    definition: *mut VMTableDefinition,
-    own_definition: Box<VMTableDefinition>,
+    /// The definition compiled code reads; `own_definition` until a vmctx holds it.
+    definition: VmPtr<VMTableDefinition>,
+    _own_definition: StoreBox<VMTableDefinition>,
 }
-
-// SAFETY: owned by one store and accessed through it.
-unsafe impl Send for TableStorage {}
 
 impl TableStorage {
     /// A table of type `ty` with its minimum size, every element `init`; `encoded` says
     /// whether its elements use the lazy-initialization encoding.
-    pub fn new(ty: Table, init: usize, encoded: bool) -> Result<TableStorage, String> {
+    ///
+    /// # Errors
+    /// When the type's limits are inconsistent or exceed Kiln's limit of elements.
+    pub fn new(ty: Table, init: RawRef, encoded: bool) -> Result<TableStorage, String> {
         if ty.maximum.is_some_and(|max| max < ty.minimum) {
             return Err(format!("table minimum of {} exceeds its maximum", ty.minimum));
         }
         if ty.minimum > LIMIT {
             return Err(format!("table minimum {} exceeds Kiln's limit of {LIMIT} elements", ty.minimum));
         }
+        let own_definition = StoreBox::new(VMTableDefinition { base: VmPtr::dangling(), current_elements: 0 });
         let mut t = TableStorage {
-            elements: vec![if encoded { init | 1 } else { init }; ty.minimum as usize],
+            words: Vec::new(),
             ty,
             encoded,
             image: None,
-            definition: std::ptr::null_mut(),
-            own_definition: Box::new(VMTableDefinition { base: std::ptr::null_mut(), current_elements: 0 }),
+            definition: own_definition.ptr(),
+            _own_definition: own_definition,
         };
-        t.definition = &mut *t.own_definition;
+        let word = t.encode(init);
+        t.words = vec![word; ty.minimum as usize];
         t.publish();
         Ok(t)
     }
 
     fn publish(&mut self) {
-        let def = VMTableDefinition { base: self.elements.as_mut_ptr(), current_elements: self.elements.len() as u64 };
-        // SAFETY: `definition` points at `own_definition` or at the inline definition in the
-        // owning instance's vmctx, which lives as long as this table (same store).
-        unsafe { self.definition.write(def) };
+        let base =
+            VmPtr::from(std::ptr::NonNull::new(self.words.as_mut_ptr()).unwrap_or(std::ptr::NonNull::dangling()));
+        let def = VMTableDefinition { base, current_elements: self.words.len() as u64 };
+        // SAFETY: `definition` points at `own_definition` or at the definition a vmctx holds
+        // for this table, which `set_definition`'s caller keeps alive as long as the table.
+        unsafe { self.definition.as_ptr().write(def) };
     }
 
-    /// Keep the definition at `def` up to date from now on. `def` must outlive this table.
-    pub fn set_definition(&mut self, def: *mut VMTableDefinition) {
+    /// Keep the definition at `def` up to date from now on.
+    ///
+    /// # Safety
+    /// `def` must be valid for writes and aligned for as long as this table lives, and no
+    /// Rust reference to it may be in use while the table writes it (it sits in the vmctx of
+    /// the instance that defines the table, owned by the same store).
+    pub unsafe fn set_definition(&mut self, def: VmPtr<VMTableDefinition>) {
         self.definition = def;
         self.publish();
     }
 
     /// The definition compiled code reads.
-    pub fn definition(&self) -> *mut VMTableDefinition {
+    pub fn definition(&self) -> VmPtr<VMTableDefinition> {
         self.definition
     }
 
     /// The table's type with its current size as the minimum.
     pub fn ty(&self) -> Table {
-        Table { minimum: self.elements.len() as u64, ..self.ty }
+        Table { minimum: self.words.len() as u64, ..self.ty }
     }
 
     /// Make every element "not yet initialized", to be filled from `image` on first read.
     pub fn set_lazy_image(&mut self, image: LazyImage) {
         debug_assert!(self.encoded);
-        self.elements.fill(0);
+        self.fill_words(0, self.words.len(), 0);
         self.image = Some(image);
     }
 
@@ -92,60 +114,96 @@ impl TableStorage {
     }
 
     /// The number of elements.
-    pub fn len(&self) -> usize {
-        self.elements.len()
+    pub fn len(&self) -> u64 {
+        self.words.len() as u64
+    }
+
+    /// The range `start..start + len` of elements, if it lies in the table.
+    fn range(&self, start: u64, len: u64) -> Option<std::ops::Range<usize>> {
+        let end = start.checked_add(len).filter(|end| *end <= self.len())?;
+        Some(start as usize..end as usize)
     }
 
     /// Element `i`: `None` past the end, `Some(None)` when not yet initialized.
-    pub fn get(&self, i: usize) -> Option<Option<usize>> {
-        let raw = *self.elements.get(i)?;
-        Some(match (self.encoded, raw) {
-            (false, raw) => Some(raw),
+    pub fn get(&self, i: u64) -> Option<Option<RawRef>> {
+        let range = self.range(i, 1)?;
+        // SAFETY: in bounds (checked by `range`); a read through the buffer's raw pointer.
+        let word = unsafe { self.words.as_ptr().add(range.start).read() };
+        Some(match (self.encoded, word) {
+            (false, word) => Some(RawRef::from_word(word)),
             (true, 0) => None,
-            (true, raw) => Some(raw & !1),
+            (true, word) => Some(RawRef::from_word(word & !1)),
         })
     }
 
     /// Set element `i` (which must exist) to `value`.
-    pub fn set(&mut self, i: usize, value: usize) {
-        self.elements[i] = self.encode(value);
+    ///
+    /// # Panics
+    /// If `i` is out of bounds.
+    pub fn set(&mut self, i: u64, value: RawRef) {
+        self.write(i, &[value]);
     }
 
-    /// Set elements `dst..dst + values.len()` (which must exist).
-    pub fn write(&mut self, dst: usize, values: &[usize]) {
-        let encoded = self.encoded;
-        for (slot, v) in self.elements[dst..dst + values.len()].iter_mut().zip(values) {
-            *slot = if encoded { v | 1 } else { *v };
+    /// Set elements `dst..dst + values.len()`, which must exist.
+    ///
+    /// # Panics
+    /// If the range is out of bounds: callers check bounds first, as the spec orders.
+    pub fn write(&mut self, dst: u64, values: &[RawRef]) {
+        let range = self.range(dst, values.len() as u64).expect("table write out of bounds");
+        let base = self.words.as_mut_ptr();
+        for (i, v) in range.zip(values) {
+            let word = self.encode(*v);
+            // SAFETY: `i` is in bounds (checked by `range`).
+            unsafe { base.add(i).write(word) };
         }
     }
 
-    /// Set elements `dst..dst + len` (which must exist) to `value`.
-    pub fn fill(&mut self, dst: usize, len: usize, value: usize) {
-        let value = self.encode(value);
-        self.elements[dst..dst + len].fill(value);
+    /// Set elements `dst..dst + len`, which must exist, to `value`.
+    ///
+    /// # Panics
+    /// If the range is out of bounds.
+    pub fn fill(&mut self, dst: u64, len: u64, value: RawRef) {
+        let range = self.range(dst, len).expect("table fill out of bounds");
+        let word = self.encode(value);
+        self.fill_words(range.start, range.len(), word);
     }
 
-    fn encode(&self, value: usize) -> usize {
-        if self.encoded { value | 1 } else { value }
+    fn fill_words(&mut self, start: usize, len: usize, word: usize) {
+        assert!(start + len <= self.words.len());
+        let base = self.words.as_mut_ptr();
+        for i in start..start + len {
+            // SAFETY: in bounds (asserted above).
+            unsafe { base.add(i).write(word) };
+        }
     }
 
-    /// The raw elements of an externref table (never encoded), for the collector.
-    pub fn extern_elements(&self) -> &[usize] {
-        debug_assert!(!self.encoded);
-        &self.elements
+    fn encode(&self, value: RawRef) -> usize {
+        if self.encoded { value.word() | 1 } else { value.word() }
+    }
+
+    /// Mark every ExternRef an externref table holds, for a collection.
+    pub fn mark_extern_refs(&self, marks: &mut Marks) {
+        if self.ty.element != WasmValType::ExternRef {
+            return;
+        }
+        for i in 0..self.len() {
+            if let Some(Some(r)) = self.get(i) {
+                marks.mark(r);
+            }
+        }
     }
 
     /// Grow by `delta` elements set to `init`; the old size, or `None` past the maximum (or
     /// Kiln's limit).
-    pub fn grow(&mut self, delta: u32, init: usize) -> Option<u32> {
-        let init = self.encode(init);
-        let old = self.elements.len() as u64;
-        let new = old + u64::from(delta);
+    pub fn grow(&mut self, delta: u64, init: RawRef) -> Option<u64> {
+        let word = self.encode(init);
+        let old = self.len();
+        let new = old.checked_add(delta)?;
         if new > self.ty.maximum.unwrap_or(u64::from(u32::MAX)) || new > LIMIT {
             return None;
         }
-        self.elements.resize(new as usize, init);
+        self.words.resize(new as usize, word);
         self.publish();
-        Some(old as u32)
+        Some(old)
     }
 }

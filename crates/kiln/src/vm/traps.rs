@@ -3,20 +3,28 @@
 //! The host enters wasm through [`enter`], a small assembly stub that saves the callee-saved
 //! registers on the stack, records the stack pointer in the thread's current [`Activation`],
 //! and calls an array-ABI function. When wasm code traps — a fault in a guard page, a `ud2`
-//! of a trap instruction, a division fault — the signal handler (on an alternate signal stack)
-//! checks that the faulting PC is a trap site of the code of the store that is running (the
-//! activation points at the store's list of code, which only this thread touches while it runs
-//! wasm, so the handler needs no lock), records the trap in the activation, and rewrites the interrupted context so that `sigreturn` resumes at the landing
-//! pad with the saved stack pointer: the landing pad restores the saved registers and returns
-//! `false` from [`enter`] as if the call had returned. Faults that are not ours go to the
-//! handler that was installed before.
+//! of a trap instruction, a division fault — the signal handler (on an alternate signal
+//! stack) checks that the faulting PC is a trap site of the code of the store that is
+//! running (the activation points at the entered store, whose list of code only this thread
+//! touches while it runs wasm, so the handler needs no lock), records the trap in the
+//! activation, and rewrites the interrupted context so that `sigreturn` resumes at the
+//! landing pad with the saved stack pointer: the landing pad restores the saved registers and
+//! returns `false` from [`enter`] as if the call had returned. Faults that are not ours go to
+//! the handler that was installed before.
+//!
+//! The activations of a thread form a chain (innermost first), which also carries the
+//! thread's wasm stack limit: the outermost entry sets it, and every nested entry, of any
+//! store, keeps it (see `stack_limit`).
 //!
 //! Only x86-64 Linux is supported for now.
-use super::code_memory::CodeMemory;
 use super::mmap::{Mmap, page_size};
+use super::store::StoreOpaque;
+use super::val_raw::ValRaw;
+use super::vm_ptr::VmPtr;
+use super::vmcontext::{VMArrayCallFn, VMContext};
 use kiln_environ::Trap;
 use std::cell::Cell;
-use std::sync::Arc;
+use std::ptr::NonNull;
 use std::sync::OnceLock;
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
@@ -43,8 +51,10 @@ pub struct Activation {
     /// The return addresses of the wasm frames under the faulting one, as the handler found
     /// them by walking frame pointers, and whether there were more.
     frames: Cell<([usize; MAX_FRAMES], usize, bool)>,
-    /// The code of the store that is running.
-    code: *const Vec<Arc<CodeMemory>>,
+    /// The store that is entered, whose code the handler searches.
+    store: VmPtr<StoreOpaque>,
+    /// The lowest stack address wasm may use on this thread.
+    stack_limit: usize,
     prev: *const Activation,
 }
 
@@ -52,12 +62,29 @@ thread_local! {
     static CURRENT: Cell<*const Activation> = const { Cell::new(std::ptr::null()) };
 }
 
-/// The array-ABI function signature: `(callee_vmctx, caller_vmctx, values, len) -> ok`.
-pub type ArrayCall = unsafe extern "C" fn(usize, usize, *mut u8, usize) -> bool;
+/// The stack limit of the activation this thread is running wasm in, if it is: a new entry
+/// on this thread, of any store, keeps it.
+pub fn current_stack_limit() -> Option<usize> {
+    let activation = CURRENT.with(|c| c.get());
+    // SAFETY: a non-null CURRENT points at the live `Activation` of an `enter` further up
+    // this thread's stack (it is reset before that `enter` returns).
+    unsafe { activation.as_ref() }.map(|a| a.stack_limit)
+}
 
 /// Save callee-saved registers, store the stack pointer at `*saved_sp`, call `f(a, b, c, d)`.
+///
+/// # Safety
+/// `f` must be an array-ABI function and `a..d` its arguments; `saved_sp` must be valid for a
+/// write.
 #[unsafe(naked)]
-unsafe extern "C" fn enter_stub(a: usize, b: usize, c: *mut u8, d: usize, f: usize, saved_sp: *mut usize) -> bool {
+unsafe extern "C" fn enter_stub(
+    a: VmPtr<VMContext>,
+    b: VmPtr<VMContext>,
+    c: NonNull<ValRaw>,
+    d: usize,
+    f: VMArrayCallFn,
+    saved_sp: *mut usize,
+) -> bool {
     core::arch::naked_asm!(
         "push rbp",
         "mov rbp, rsp",
@@ -82,6 +109,10 @@ unsafe extern "C" fn enter_stub(a: usize, b: usize, c: *mut u8, d: usize, f: usi
 
 /// Where a trapped call resumes: with `rsp` = the saved stack pointer, unwind `enter_stub`'s
 /// frame and return false.
+///
+/// # Safety
+/// Only the signal handler jumps here, with `rsp` set to an `enter_stub` frame's saved
+/// stack pointer; nothing calls it.
 #[unsafe(naked)]
 unsafe extern "C" fn landing_pad() {
     core::arch::naked_asm!(
@@ -98,19 +129,22 @@ unsafe extern "C" fn landing_pad() {
 }
 
 /// Call the array-ABI function `f` with `(callee_vmctx, caller_vmctx, values, len)`, catching
-/// traps in `code`. Returns the trap and its wasm frames when wasm trapped.
+/// traps in the code of `store`, with `stack_limit` as this thread's wasm stack limit while
+/// it runs. Returns the trap and its wasm frames when wasm trapped.
 ///
 /// # Safety
-/// `f` must be an array-ABI function of loaded code (or a host shim) and the arguments what it
-/// expects: live vmctx pointers, and `values` valid for `len` 16-byte slots. `code` must hold
-/// every piece of code the call can run and stay valid (at the same address) until it returns.
+/// `f` must be an array-ABI function of loaded code (or a host shim) and the arguments what
+/// it expects: live vmctx pointers, and `values` valid for `len` 16-byte slots. `store` must
+/// be the entered store (its context's store pointer), whose code list holds every piece of
+/// code the call can run, valid until the call returns.
 pub unsafe fn enter(
-    f: ArrayCall,
-    callee_vmctx: usize,
-    caller_vmctx: usize,
-    values: *mut u8,
+    f: VMArrayCallFn,
+    callee_vmctx: VmPtr<VMContext>,
+    caller_vmctx: VmPtr<VMContext>,
+    values: NonNull<ValRaw>,
     len: usize,
-    code: *const Vec<Arc<CodeMemory>>,
+    store: VmPtr<StoreOpaque>,
+    stack_limit: usize,
 ) -> Result<(), TrapInfo> {
     install_handlers();
     ensure_alt_stack();
@@ -118,14 +152,15 @@ pub unsafe fn enter(
         saved_sp: Cell::new(0),
         trap: Cell::new(None),
         frames: Cell::new(([0; MAX_FRAMES], 0, false)),
-        code,
+        store,
+        stack_limit,
         prev: CURRENT.with(|c| c.get()),
     };
     CURRENT.with(|c| c.set(&activation));
     // SAFETY: the caller vouches for `f` and its arguments; the stub preserves every
     // callee-saved register whether `f` returns or the signal handler resumes at the landing
     // pad, so this frame is intact either way.
-    let ok = unsafe { enter_stub(callee_vmctx, caller_vmctx, values, len, f as usize, activation.saved_sp.as_ptr()) };
+    let ok = unsafe { enter_stub(callee_vmctx, caller_vmctx, values, len, f, activation.saved_sp.as_ptr()) };
     CURRENT.with(|c| c.set(activation.prev));
     match activation.trap.take() {
         Some((trap, pc)) => {
@@ -182,7 +217,12 @@ fn install_handlers() {
 /// (into `enter`'s stub). Only addresses between the faulting stack pointer `sp` and the entry
 /// stub's saved stack pointer `top` are read, each frame strictly above the last, so a corrupt
 /// chain ends the walk instead of faulting. Runs in the signal handler: no locks, no allocation.
-fn walk_frames(code: &[Arc<CodeMemory>], mut fp: usize, sp: usize, top: usize) -> ([usize; MAX_FRAMES], usize, bool) {
+fn walk_frames(
+    code: &[std::sync::Arc<super::code_memory::CodeMemory>],
+    mut fp: usize,
+    sp: usize,
+    top: usize,
+) -> ([usize; MAX_FRAMES], usize, bool) {
     let mut frames = [0; MAX_FRAMES];
     let mut n = 0;
     while fp >= sp && fp.saturating_add(16) <= top && fp % 8 == 0 {
@@ -213,12 +253,14 @@ unsafe extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, co
     let pc = gregs[libc::REG_RIP as usize] as usize;
     let activation = CURRENT.with(|c| c.get());
     // SAFETY: a non-null CURRENT points at the live `Activation` of `enter` on this thread's
-    // stack, below which the faulting frames lie; its `code` list belongs to the running store,
-    // which nothing changes while this thread is stopped in the fault.
+    // stack, below which the faulting frames lie.
     let activation = unsafe { activation.as_ref() };
     if let Some(activation) = activation {
-        // SAFETY: `enter`'s contract keeps the list valid while the activation is live.
-        let code = unsafe { &*activation.code };
+        // SAFETY: `enter`'s contract makes `store` the entered store, alive until `enter`
+        // returns; its code list changes only in host code of this thread, which is not
+        // running while this thread is stopped in a fault of wasm code, and a fault of host
+        // code only reads it here.
+        let code = unsafe { StoreOpaque::code_while_entered(activation.store) };
         if let Some(trap) = code.iter().find_map(|c| c.trap_at(pc)) {
             activation.trap.set(Some((trap, pc)));
             let sp = gregs[libc::REG_RSP as usize] as usize;
@@ -303,32 +345,4 @@ fn ensure_alt_stack() {
         OWNED_ALT_STACK.with(|s| *s.borrow_mut() = Some(AltStack { _mmap: mmap }));
         ALT_STACK.with(|a| a.set(true));
     }
-}
-
-/// The lowest usable address of this thread's stack (its guard excluded), if known.
-pub fn stack_low() -> Option<usize> {
-    thread_local! {
-        static LOW: Cell<Option<usize>> = const { Cell::new(None) };
-    }
-    if let Some(low) = LOW.with(|l| l.get()) {
-        return Some(low);
-    }
-    // SAFETY: pthread_getattr_np fills a zeroed attr for the current thread, which is then
-    // read and destroyed.
-    let low = unsafe {
-        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-            return None;
-        }
-        let mut addr: *mut libc::c_void = std::ptr::null_mut();
-        let mut size: libc::size_t = 0;
-        let r = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
-        libc::pthread_attr_destroy(&mut attr);
-        if r != 0 {
-            return None;
-        }
-        addr as usize + page_size()
-    };
-    LOW.with(|l| l.set(Some(low)));
-    Some(low)
 }

@@ -1,41 +1,85 @@
 //! The `#[repr(C)]` structures compiled code reads, laid out exactly as `VMOffsets` says (the
-//! tests below pin every field), and the allocation of a `VMContext` block.
+//! tests below pin every field), and the allocation of a `VMContext` block. Every pointer in
+//! them is a [`VmPtr`] (or an `Option` of one, null for `None`) or a function pointer; the
+//! only integers are sizes, type ids, the instance's id and the stack limit (an address wasm
+//! compares its stack pointer with, never followed).
+use super::builtins::BuiltinTable;
+use super::ids::{HostFuncId, InstanceId};
+use super::store::StoreOpaque;
+use super::val_raw::ValRaw;
+use super::vm_ptr::VmPtr;
+use kiln_environ::{SharedTypeIndex, VM_MAGIC, VMOffsets};
 use std::alloc::Layout;
 use std::ptr::NonNull;
+
+/// An instance's vmctx as a pointee: a block of `VMOffsets::size()` bytes that starts with a
+/// [`VMContextHeader`]. A host function's "vmctx" is a [`VMHostFuncContext`] instead; both
+/// travel as `VmPtr<VMContext>` and are told apart by their magic.
+#[repr(C)]
+pub struct VMContext {
+    _opaque: [u8; 0],
+}
+
+/// Machine code under the wasm ABI (Cranelift's `tail` convention), which Rust cannot call.
+#[repr(C)]
+pub struct VMWasmCode {
+    _opaque: [u8; 0],
+}
+
+/// A function under the array ABI: `(callee_vmctx, caller_vmctx, values, len) -> ok`, where
+/// `values` holds `len` slots (params in, results out) and `false` means a trap or host
+/// error was recorded.
+pub type VMArrayCallFn = unsafe extern "C" fn(
+    callee: VmPtr<VMContext>,
+    caller: VmPtr<VMContext>,
+    values: NonNull<ValRaw>,
+    len: usize,
+) -> bool;
 
 /// A function reference: how to call a function from the host (array ABI) and from wasm.
 #[repr(C)]
 #[derive(Debug)]
 pub struct VMFuncRef {
-    pub array_call: usize,
-    pub wasm_call: usize,
-    pub type_index: u32,
-    pub vmctx: usize,
+    /// The host's entry; `None` for a wasm function that never escapes its module (no
+    /// trampoline was compiled for it, and nothing outside can reach it).
+    pub array_call: Option<VMArrayCallFn>,
+    /// Wasm's entry; `None` for a host function until a module with its type gives it one.
+    pub wasm_call: Option<VmPtr<VMWasmCode>>,
+    /// The function's engine-wide type.
+    pub type_index: SharedTypeIndex,
+    /// The vmctx both entries are called with as the callee.
+    pub vmctx: VmPtr<VMContext>,
 }
 
 /// An imported function as the importing instance sees it.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct VMFunctionImport {
-    pub wasm_call: usize,
-    pub array_call: usize,
-    pub vmctx: usize,
-    pub func_ref: *const VMFuncRef,
+    /// The callee's wasm entry.
+    pub wasm_call: Option<VmPtr<VMWasmCode>>,
+    /// The callee's host entry.
+    pub array_call: Option<VMArrayCallFn>,
+    /// The callee's vmctx.
+    pub vmctx: VmPtr<VMContext>,
+    /// The callee's function reference (what `ref.func` of the import yields).
+    pub func_ref: VmPtr<VMFuncRef>,
 }
 
-/// An imported table or memory: its definition and the vmctx that owns it.
+/// An imported table, memory or global: a pointer to its definition in its owner.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct VMImport<T> {
-    pub from: *mut T,
-    pub vmctx: usize,
+    /// The definition.
+    pub from: VmPtr<T>,
 }
 
-/// A table's storage: an array of `*const VMFuncRef` and its length.
+/// A table's storage: its element words and their count.
 #[repr(C)]
 #[derive(Debug)]
 pub struct VMTableDefinition {
-    pub base: *mut usize,
+    /// The first element word (see `TableStorage` for their encoding).
+    pub base: VmPtr<usize>,
+    /// The number of elements.
     pub current_elements: u64,
 }
 
@@ -43,7 +87,9 @@ pub struct VMTableDefinition {
 #[repr(C)]
 #[derive(Debug)]
 pub struct VMMemoryDefinition {
-    pub base: *mut u8,
+    /// The first byte.
+    pub base: VmPtr<u8>,
+    /// The accessible length in bytes.
     pub current_length: u64,
 }
 
@@ -51,83 +97,143 @@ pub struct VMMemoryDefinition {
 #[repr(C, align(16))]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct VMGlobalDefinition {
+    /// The value's bytes.
     pub bytes: [u8; 16],
 }
 
-/// Per-store state that compiled code reads.
+/// Per-store state that compiled code reads. It lives in its own allocation, written by the
+/// runtime only through raw pointers, so compiled code and the runtime never hold
+/// conflicting references to it.
 #[repr(C)]
 #[derive(Debug)]
 pub struct VMStoreContext {
-    /// The lowest stack address wasm may use; checked in every prologue.
+    /// The lowest stack address wasm may use, checked in every prologue; `usize::MAX` while
+    /// the store is not entered (so any wasm call would fail the check).
     pub stack_limit: usize,
-    /// The `StoreInner<T>` that owns this context, for host calls.
-    pub store: *mut (),
+    /// The store that is entered: a pointer to its whole `StoreInner<T>`, derived at each
+    /// entry from the `&mut` that entered it (see `entry`), `None` while not entered.
+    pub store: Option<VmPtr<StoreOpaque>>,
 }
 
-/// The "vmctx" of a host function: a magic word, then its `VMFuncRef`.
+impl Default for VMStoreContext {
+    fn default() -> VMStoreContext {
+        VMStoreContext { stack_limit: usize::MAX, store: None }
+    }
+}
+
+/// The header every instance's vmctx starts with.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct VMContextHeader {
+    /// [`VM_MAGIC`].
+    pub magic: u32,
+    /// The runtime's builtin table.
+    pub builtins: VmPtr<BuiltinTable>,
+    /// The owning store's context.
+    pub store_context: VmPtr<VMStoreContext>,
+    /// The instance's id in its store (opaque to compiled code).
+    pub instance: InstanceId,
+}
+
+/// The "vmctx" of a host function: a magic word, then its `VMFuncRef`, whose `array_call`
+/// the wasm-to-array trampoline loads.
 #[repr(C, align(16))]
 pub struct VMHostFuncContext {
+    /// `!VM_MAGIC`, which no instance's vmctx starts with.
     pub magic: u32,
+    /// The host function's reference.
     pub func_ref: VMFuncRef,
+    /// Which of its store's host functions this is (opaque to compiled code).
+    pub host: HostFuncId,
 }
+
+/// The magic of a host function's context.
+pub const HOST_FUNC_MAGIC: u32 = !VM_MAGIC;
 
 /// An owned, zeroed, 16-byte-aligned `VMContext` block.
 pub struct VMContextBlock {
-    ptr: NonNull<u8>,
+    ptr: VmPtr<u8>,
     layout: Layout,
 }
 
-// SAFETY: the block is plain memory owned by one instance; its users synchronize through the
-// store, which is `Send` only as a whole.
-unsafe impl Send for VMContextBlock {}
-// SAFETY: as above; shared references only read through raw pointers handed to wasm.
-unsafe impl Sync for VMContextBlock {}
-
 impl VMContextBlock {
-    /// Allocate `size` zeroed bytes.
+    /// Allocate `size` zeroed bytes (at least a header's worth).
     pub fn new(size: u32) -> VMContextBlock {
-        let layout = Layout::from_size_align(size.max(16) as usize, 16).expect("vmctx layout");
+        let size = (size as usize).max(size_of::<VMContextHeader>());
+        let layout = Layout::from_size_align(size, 16).expect("a u32 size is a valid layout");
         // SAFETY: the layout has a non-zero size.
         let raw = unsafe { std::alloc::alloc_zeroed(layout) };
         let ptr = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
-        VMContextBlock { ptr, layout }
+        VMContextBlock { ptr: VmPtr::from(ptr), layout }
     }
 
-    /// The block's address.
-    pub fn addr(&self) -> usize {
-        self.ptr.as_ptr() as usize
+    /// The block as compiled code receives it.
+    pub fn vmctx(&self) -> VmPtr<VMContext> {
+        self.ptr.cast()
     }
 
     /// A pointer to the `T` at `offset`.
-    pub fn at<T>(&self, offset: u32) -> *mut T {
-        debug_assert!(offset as usize + std::mem::size_of::<T>() <= self.layout.size());
-        // SAFETY: in bounds of the allocation, as `VMOffsets` computed the size.
-        unsafe { self.ptr.as_ptr().add(offset as usize).cast() }
+    ///
+    /// # Panics
+    /// If a `T` there would not lie inside the block or would be misaligned: `VMOffsets`
+    /// places every field inside and aligned, so that is a bug in the caller.
+    pub fn at<T>(&self, offset: u32) -> VmPtr<T> {
+        let offset = offset as usize;
+        assert!(offset + size_of::<T>() <= self.layout.size(), "vmctx field out of bounds");
+        assert!(offset % align_of::<T>() == 0, "misaligned vmctx field");
+        // SAFETY: in bounds of the allocation (checked above).
+        VmPtr::from(unsafe { self.ptr.as_non_null().add(offset) }).cast()
     }
 
-    /// Write `value` at `offset`.
-    pub fn write<T>(&self, offset: u32, value: T) {
-        assert!(offset as usize + std::mem::size_of::<T>() <= self.layout.size());
-        // SAFETY: in bounds (checked above); fields are naturally aligned by `VMOffsets`.
-        unsafe { self.at::<T>(offset).write(value) }
+    /// The offset of `p` in this block, if it points into it.
+    pub fn offset_of<T>(&self, p: VmPtr<T>) -> Option<u32> {
+        let offset = p.as_ptr().addr().checked_sub(self.ptr.as_ptr().addr())?;
+        (offset < self.layout.size()).then(|| offset as u32)
+    }
+
+    /// Write `value` at `offset` (checked as in [`Self::at`]).
+    pub fn write<T>(&mut self, offset: u32, value: T) {
+        let at = self.at::<T>(offset);
+        // SAFETY: `at` is in bounds and aligned; the block is plain memory this value owns,
+        // `&mut self` excludes other writers, and nothing holds a Rust reference into it.
+        unsafe { at.as_ptr().write(value) }
+    }
+
+    /// Fill in the header.
+    pub fn write_header(&mut self, header: VMContextHeader) {
+        self.write(VMOffsets::MAGIC, header);
     }
 }
 
 impl Drop for VMContextBlock {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
+        // SAFETY: allocated in `new` with this layout, released only here.
         unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) }
     }
+}
+
+/// The header of the instance whose vmctx is `vmctx`.
+///
+/// # Safety
+/// `vmctx` must point at a live instance's vmctx (one made by [`VMContextBlock`] whose
+/// header was written), not at a host function's context.
+pub unsafe fn header_of(vmctx: VmPtr<VMContext>) -> VMContextHeader {
+    // SAFETY: per the contract, a header lies at the start of the block.
+    unsafe { vmctx.cast::<VMContextHeader>().as_ptr().read() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_environ::VMOffsets;
-    use std::mem::{offset_of, size_of};
+    use std::mem::offset_of;
 
     #[test]
     fn layouts_match_vmoffsets() {
+        assert_eq!(offset_of!(VMContextHeader, magic) as u32, VMOffsets::MAGIC);
+        assert_eq!(offset_of!(VMContextHeader, builtins) as u32, VMOffsets::BUILTINS);
+        assert_eq!(offset_of!(VMContextHeader, store_context) as u32, VMOffsets::STORE_CONTEXT);
+        assert_eq!(offset_of!(VMContextHeader, instance) as u32, VMOffsets::RUNTIME_DATA);
+        assert_eq!(size_of::<VMContextHeader>() as u32, VMOffsets::HEADER);
         assert_eq!(offset_of!(VMFuncRef, array_call) as u32, VMOffsets::FUNC_REF_ARRAY_CALL);
         assert_eq!(offset_of!(VMFuncRef, wasm_call) as u32, VMOffsets::FUNC_REF_WASM_CALL);
         assert_eq!(offset_of!(VMFuncRef, type_index) as u32, VMOffsets::FUNC_REF_TYPE_INDEX);
@@ -139,9 +245,9 @@ mod tests {
         assert_eq!(offset_of!(VMFunctionImport, func_ref) as u32, VMOffsets::FUNCTION_IMPORT_FUNC_REF);
         assert_eq!(size_of::<VMFunctionImport>() as u32, VMOffsets::SIZE_OF_FUNCTION_IMPORT);
         assert_eq!(offset_of!(VMImport<u8>, from) as u32, VMOffsets::IMPORT_FROM);
-        assert_eq!(offset_of!(VMImport<u8>, vmctx) as u32, VMOffsets::IMPORT_VMCTX);
-        assert_eq!(size_of::<VMImport<u8>>() as u32, VMOffsets::SIZE_OF_TABLE_IMPORT);
-        assert_eq!(size_of::<VMImport<u8>>() as u32, VMOffsets::SIZE_OF_MEMORY_IMPORT);
+        assert_eq!(size_of::<VMImport<VMTableDefinition>>() as u32, VMOffsets::SIZE_OF_TABLE_IMPORT);
+        assert_eq!(size_of::<VMImport<VMMemoryDefinition>>() as u32, VMOffsets::SIZE_OF_MEMORY_IMPORT);
+        assert_eq!(size_of::<VMImport<VMGlobalDefinition>>() as u32, VMOffsets::SIZE_OF_GLOBAL_IMPORT);
         assert_eq!(offset_of!(VMTableDefinition, base) as u32, VMOffsets::TABLE_BASE);
         assert_eq!(offset_of!(VMTableDefinition, current_elements) as u32, VMOffsets::TABLE_CURRENT_ELEMENTS);
         assert_eq!(size_of::<VMTableDefinition>() as u32, VMOffsets::SIZE_OF_TABLE_DEFINITION);
@@ -149,8 +255,19 @@ mod tests {
         assert_eq!(offset_of!(VMMemoryDefinition, current_length) as u32, VMOffsets::MEMORY_CURRENT_LENGTH);
         assert_eq!(size_of::<VMMemoryDefinition>() as u32, VMOffsets::SIZE_OF_MEMORY_DEFINITION);
         assert_eq!(size_of::<VMGlobalDefinition>() as u32, VMOffsets::SIZE_OF_GLOBAL_DEFINITION);
+        assert_eq!(align_of::<VMGlobalDefinition>(), 16);
         assert_eq!(offset_of!(VMStoreContext, stack_limit) as u32, VMOffsets::STORE_CONTEXT_STACK_LIMIT);
         assert_eq!(offset_of!(VMHostFuncContext, magic) as u32, VMOffsets::HOST_FUNC_MAGIC);
         assert_eq!(offset_of!(VMHostFuncContext, func_ref) as u32, VMOffsets::HOST_FUNC_FUNC_REF);
+    }
+
+    #[test]
+    fn misplaced_fields_are_refused() {
+        let mut block = VMContextBlock::new(64);
+        block.write::<u64>(40, 7);
+        let mut write =
+            |offset| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| block.write::<u64>(offset, 7)));
+        assert!(write(60).is_err(), "past the end");
+        assert!(write(36).is_err(), "misaligned");
     }
 }

@@ -1,65 +1,8 @@
-//! The sections of a Kiln artifact beyond `.text`, and their byte encodings. The compiler
-//! writes them and the runtime reads them; decoding checks every length and offset, so a
-//! corrupt artifact is an error, never a crash.
-//!
-//! - `.kiln.traps`: the trap table: `count: u32`, then `count` text offsets (`u32`, sorted
-//!   ascending), then `count` trap codes (`u8`, see [`Trap::code`]).
-//! - `.kiln.funcs`: the function table: `count: u32`, then per function, sorted by key:
-//!   `namespace: u32, index: u32, start: u32, len: u32` (the `FuncKey` and its text range).
-//! - `.kiln.engine`: the [`EngineInfo`](crate::EngineInfo) lines.
-//! - `.kiln.module`: the [`Module`] description, in postcard.
-//! - `.kiln.image.<N>`: the copy-on-write image of defined memory N (when the tunables map
-//!   images), aligned to [`IMAGE_PAGE_SIZE`](crate::IMAGE_PAGE_SIZE) in the file so that a
-//!   loaded artifact file can be mapped straight into memories.
-//! - `.kiln.checksum`: the SHA-256 of the whole file with these 32 bytes zeroed, so that any
-//!   corruption is caught before anything else is read.
-use crate::{FuncKey, Module, Trap};
-
-/// Name of the trap table section.
-pub const TRAPS_SECTION: &str = ".kiln.traps";
-/// Name of the function table section.
-pub const FUNCS_SECTION: &str = ".kiln.funcs";
-
-/// Name of the engine-info section.
-pub const ENGINE_SECTION: &str = ".kiln.engine";
-/// Name of the module-description section.
-pub const MODULE_SECTION: &str = ".kiln.module";
-/// Prefix of the memory-image sections (followed by the defined memory's index).
-pub const IMAGE_SECTION_PREFIX: &str = ".kiln.image.";
-/// Name of the checksum section.
-pub const CHECKSUM_SECTION: &str = ".kiln.checksum";
-
-/// The SHA-256 of `file` with the bytes of `hole` (the checksum itself) taken as zeros.
-pub fn checksum(file: &[u8], hole: std::ops::Range<usize>) -> [u8; 32] {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    h.update(&file[..hole.start.min(file.len())]);
-    h.update(vec![0u8; hole.len()]);
-    h.update(&file[hole.end.min(file.len())..]);
-    h.finalize().into()
-}
-
-/// The `.kiln.module` bytes of `module`.
-pub fn encode_module(module: &Module) -> Vec<u8> {
-    postcard::to_allocvec(module).unwrap_or_default()
-}
-
-/// Decode `.kiln.module` bytes.
-pub fn decode_module(bytes: &[u8]) -> Result<Module, ArtifactError> {
-    postcard::from_bytes(bytes).map_err(|e| ArtifactError(format!("module description: {e}")))
-}
-
-/// A malformed artifact section.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArtifactError(pub String);
-
-impl std::fmt::Display for ArtifactError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "malformed Kiln artifact: {}", self.0)
-    }
-}
-
-impl std::error::Error for ArtifactError {}
+//! The trap table and the function table: the two sections that describe `.text`, their
+//! byte encodings and their lookups. Decoding checks every count, order and range, so a
+//! corrupt section is an error, never a crash.
+use super::ArtifactError;
+use crate::{FuncKey, Trap};
 
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -69,7 +12,7 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], ArtifactError> {
         if self.bytes.len() < n {
-            return Err(ArtifactError(format!("{} is truncated", self.what)));
+            return Err(ArtifactError::Malformed(format!("{} is truncated", self.what)));
         }
         let (head, tail) = self.bytes.split_at(n);
         self.bytes = tail;
@@ -84,7 +27,7 @@ impl<'a> Reader<'a> {
     fn count(&mut self, item_size: usize) -> Result<usize, ArtifactError> {
         let n = self.u32()? as usize;
         if n.saturating_mul(item_size) > self.bytes.len() {
-            return Err(ArtifactError(format!("{} count {n} exceeds the section", self.what)));
+            return Err(ArtifactError::Malformed(format!("{} count {n} exceeds the section", self.what)));
         }
         Ok(n)
     }
@@ -115,12 +58,12 @@ impl TrapTable {
         let n = r.count(5)?;
         let offsets: Vec<u32> = (0..n).map(|_| r.u32()).collect::<Result<_, _>>()?;
         if offsets.windows(2).any(|w| w[0] > w[1]) {
-            return Err(ArtifactError("trap table is not sorted".into()));
+            return Err(ArtifactError::Malformed("trap table is not sorted".into()));
         }
         let traps = r
             .take(n)?
             .iter()
-            .map(|c| Trap::from_code(*c).ok_or_else(|| ArtifactError(format!("unknown trap code {c}"))))
+            .map(|c| Trap::from_code(*c).ok_or_else(|| ArtifactError::Malformed(format!("unknown trap code {c}"))))
             .collect::<Result<_, _>>()?;
         Ok(TrapTable { offsets, traps })
     }
@@ -167,14 +110,14 @@ impl FuncTable {
         for _ in 0..n {
             let (ns, index, start, len) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
             let key = FuncKey::from_raw(ns, index)
-                .ok_or_else(|| ArtifactError(format!("unknown function key ({ns:#x}, {index})")))?;
+                .ok_or_else(|| ArtifactError::Malformed(format!("unknown function key ({ns:#x}, {index})")))?;
             if (start as usize).saturating_add(len as usize) > text_len {
-                return Err(ArtifactError(format!("function {key:?} lies outside .text")));
+                return Err(ArtifactError::Malformed(format!("function {key:?} lies outside .text")));
             }
             entries.push(FuncEntry { key, start, len });
         }
         if entries.windows(2).any(|w| w[0].key >= w[1].key) {
-            return Err(ArtifactError("function table is not sorted by key".into()));
+            return Err(ArtifactError::Malformed("function table is not sorted by key".into()));
         }
         Ok(FuncTable { entries })
     }
@@ -194,6 +137,7 @@ impl FuncTable {
 mod tests {
     use super::*;
     use crate::DefinedFuncIndex;
+    use crate::StaticModuleIndex;
     use cranelift_entity::EntityRef;
 
     #[test]
@@ -211,8 +155,16 @@ mod tests {
         }
         let f = FuncTable {
             entries: vec![
-                FuncEntry { key: FuncKey::DefinedWasmFunction(0, DefinedFuncIndex::new(0)), start: 0, len: 16 },
-                FuncEntry { key: FuncKey::DefinedWasmFunction(0, DefinedFuncIndex::new(1)), start: 16, len: 8 },
+                FuncEntry {
+                    key: FuncKey::DefinedWasmFunction(StaticModuleIndex::MAIN, DefinedFuncIndex::new(0)),
+                    start: 0,
+                    len: 16,
+                },
+                FuncEntry {
+                    key: FuncKey::DefinedWasmFunction(StaticModuleIndex::MAIN, DefinedFuncIndex::new(1)),
+                    start: 16,
+                    len: 8,
+                },
             ],
         };
         let bytes = f.encode();

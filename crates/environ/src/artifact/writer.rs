@@ -1,0 +1,91 @@
+//! Writing an artifact: the linked text and its tables, the engine info, the module
+//! description and the memory images become one ELF file (through the `object` crate), and
+//! the checksum of it all goes in last.
+use super::{
+    CHECKSUM_SECTION, ENGINE_SECTION, FUNCS_SECTION, FuncTable, IMAGE_SECTION_PREFIX, MODULE_SECTION, TRAPS_SECTION,
+    TrapTable, checksum,
+};
+use crate::{CompileError, DefinedMemoryIndex, EngineInfo, IMAGE_PAGE_SIZE, MemoryImage, Module};
+use cranelift_entity::EntityRef;
+use object::write::{Object, Symbol, SymbolSection};
+use object::{BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope};
+use object::{Object as _, ObjectSection as _};
+use std::collections::BTreeMap;
+
+/// Everything an artifact holds.
+pub struct ArtifactParts<'a> {
+    /// The ELF machine of `text`.
+    pub architecture: object::Architecture,
+    /// The linked machine code.
+    pub text: Vec<u8>,
+    /// Every function's key and range in `text`, sorted by key.
+    pub funcs: &'a FuncTable,
+    /// The trap sites in `text`.
+    pub traps: &'a TrapTable,
+    /// The settings the code depends on.
+    pub engine: &'a EngineInfo,
+    /// The module the code was compiled from.
+    pub module: &'a Module,
+    /// The memory images, when the tunables map them.
+    pub images: &'a BTreeMap<DefinedMemoryIndex, MemoryImage>,
+}
+
+fn internal(what: String) -> CompileError {
+    CompileError::Internal(what)
+}
+
+/// The artifact file of `parts`.
+///
+/// # Errors
+/// Only an internal error: the module description or the ELF could not be written.
+pub fn write(parts: ArtifactParts<'_>) -> Result<Vec<u8>, CompileError> {
+    let mut obj = Object::new(BinaryFormat::Elf, parts.architecture, Endianness::Little);
+    let text_id = obj.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
+    obj.set_section_data(text_id, parts.text, 16);
+    let module = postcard::to_allocvec(parts.module).map_err(|e| internal(format!("encoding the module: {e}")))?;
+    let sections = [(TRAPS_SECTION, parts.traps.encode(), 4), (FUNCS_SECTION, parts.funcs.encode(), 4)];
+    for (name, data, align) in sections {
+        let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::ReadOnlyData);
+        obj.set_section_data(id, data, align);
+    }
+    for f in &parts.funcs.entries {
+        obj.add_symbol(Symbol {
+            name: parts.module.symbol_name(f.key).into_bytes(),
+            value: u64::from(f.start),
+            size: u64::from(f.len),
+            kind: SymbolKind::Text,
+            scope: SymbolScope::Compilation,
+            weak: false,
+            section: SymbolSection::Section(text_id),
+            flags: SymbolFlags::None,
+        });
+    }
+    for (def, image) in parts.images {
+        let name = format!("{IMAGE_SECTION_PREFIX}{}", def.index());
+        let id = obj.add_section(Vec::new(), name.into_bytes(), SectionKind::ReadOnlyData);
+        obj.set_section_data(id, image.bytes.clone(), IMAGE_PAGE_SIZE);
+    }
+    for (name, data) in
+        [(ENGINE_SECTION, parts.engine.encode()), (MODULE_SECTION, module), (CHECKSUM_SECTION, vec![0; 32])]
+    {
+        let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::ReadOnlyData);
+        obj.set_section_data(id, data, 1);
+    }
+    let mut elf = obj.write().map_err(|e| internal(format!("writing the ELF: {e}")))?;
+    seal(&mut elf)?;
+    Ok(elf)
+}
+
+/// Write the checksum of `elf` into its checksum section.
+fn seal(elf: &mut [u8]) -> Result<(), CompileError> {
+    let file = object::File::parse(&*elf).map_err(|e| internal(format!("reading back the ELF: {e}")))?;
+    let (offset, size) = file
+        .section_by_name(CHECKSUM_SECTION)
+        .and_then(|s| s.file_range())
+        .ok_or_else(|| internal("the ELF lost its checksum section".into()))?;
+    let hole = usize::try_from(offset).map_err(|e| internal(e.to_string()))?
+        ..usize::try_from(offset + size).map_err(|e| internal(e.to_string()))?;
+    let sum = checksum(elf, hole.clone());
+    elf[hole].copy_from_slice(&sum);
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! Calling a function of a store from the host: [`invoke`]. For a wasm function this is a
+//! host → wasm entry, and the one place that hands the store to code outside Rust's view.
+//!
+//! # How wasm reaches the store
+//!
+//! The caller holds the store as a [`WholeStore`]: a raw pointer derived from the `&mut` of
+//! the whole `StoreInner<T>` that it borrowed. `invoke` writes that pointer into the store's
+//! context and then stops using the store until wasm returns. While wasm runs, every access
+//! to the store — a builtin, a host function (through the host shim), the signal handler —
+//! reads the pointer from the context and re-borrows the store from it for the duration of
+//! that one call. Each such borrow is thus derived from the borrow that entered, and none
+//! overlaps another or the entering one: the borrow stack stays well formed, whatever
+//! Rust's aliasing model, and no two `&mut` to the store are ever live at once.
+//!
+//! A host function that re-enters wasm does so through its own `WholeStore`, made from the
+//! `&mut StoreInner<T>` its call was given; the nested entry saves the context's pointer,
+//! puts its own there, and restores the saved one before returning, so that the outer
+//! wasm's builtins see the outer entry's pointer again.
+//!
+//! The entry also sets the context's stack limit for this thread (see `stack_limit`), and
+//! turns what comes back — normal return, trap, host error, host panic — into a `Result`.
+use super::ids::FuncId;
+use super::stack_limit;
+use super::store::WholeStore;
+use super::traps;
+use super::val_raw::ValRaw;
+use super::vmcontext::VMStoreContext;
+use crate::Error;
+use crate::vm::host_func::Pending;
+use kiln_environ::Trap;
+use std::ptr::NonNull;
+
+/// Call function `func` of `store` with `values` (params in, results out; at least as many
+/// slots as the function has params and results).
+///
+/// # Errors
+/// The function's trap or host error; [`Error::Limit`] when this thread's stack is too small
+/// for the engine's `max_wasm_stack`. A host function's panic resumes here.
+pub fn invoke(store: &mut WholeStore<'_>, func: FuncId, values: &mut [ValRaw]) -> Result<(), Error> {
+    let opaque = store.opaque();
+    let data = opaque.func(func);
+    if let Some(host) = data.host {
+        let call = opaque.host_funcs.call(host);
+        return call(store.reborrow(), None, values);
+    }
+    let func_ref = opaque.func_ref(func);
+    let (Some(array_call), vmctx) = (func_ref.array_call, func_ref.vmctx) else {
+        return Err(Error::Other("this function cannot be called from the host".into()));
+    };
+    if opaque.entries == 0 && opaque.externs.wants_gc() {
+        opaque.gc();
+    }
+    let limit = stack_limit::for_entry(opaque.engine().tunables().max_wasm_stack)?;
+    let context = opaque.context();
+    opaque.entries += 1;
+    let whole = store.as_ptr();
+    // SAFETY: the context is this store's own allocation, written only through this pointer
+    // by entries (compiled code only reads it).
+    let saved = unsafe { context.as_ptr().replace(VMStoreContext { stack_limit: limit, store: Some(whole) }) };
+    let values_ptr = NonNull::from(&mut *values).cast::<ValRaw>();
+    // SAFETY: `array_call` is the array-to-wasm trampoline of code this store keeps alive,
+    // `vmctx` the live instance it belongs to, and `values` has `values.len()` slots; `whole`
+    // is the store this context now names, which nothing else borrows until `enter` returns
+    // (the module docs).
+    let result = unsafe { traps::enter(array_call, vmctx, vmctx, values_ptr, values.len(), whole, limit) };
+    // SAFETY: as above; this restores what the context held before this entry.
+    unsafe { context.as_ptr().write(saved) };
+    let opaque = store.opaque();
+    opaque.entries -= 1;
+    match result {
+        Ok(()) => Ok(()),
+        Err(info) if info.trap == Trap::HostError => match opaque.pending.take() {
+            Some(Pending::Error(e)) => Err(e),
+            Some(Pending::Panic(p)) => std::panic::resume_unwind(p),
+            None => Err(Error::Trap(Trap::HostError, None)),
+        },
+        Err(info) => {
+            let frames = info.pcs.iter().filter_map(|&pc| opaque.code().iter().find_map(|c| c.frame_at(pc))).collect();
+            Err(Error::Trap(info.trap, Some(Box::new(crate::WasmBacktrace { frames, truncated: info.truncated }))))
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! `ExternRefs`: a store's slab of the host values that wasm holds as `externref`s. Wasm
+//! sees slot `i` as the raw value `i + 1` (0 is null). A slot is released only by the
+//! store's collection (`StoreOpaque::gc`), which runs while no wasm is on the store's stack:
+//! it marks every slot that a table or global names, and keeps every value the host still
+//! holds a clone of.
+use super::ids::ExternSlot;
+use super::val_raw::RawRef;
+use super::vm_ptr::VmPtr;
+use cranelift_entity::{EntitySet, PrimaryMap};
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A host value behind an `externref`.
+pub type ExternValue = Arc<dyn Any + Send + Sync>;
+
+/// The slab.
+pub struct ExternRefs {
+    slots: PrimaryMap<ExternSlot, Option<ExternValue>>,
+    /// The slot of each value, by the address of its allocation.
+    by_value: HashMap<VmPtr<()>, ExternSlot>,
+    free: Vec<ExternSlot>,
+    /// Collect when this many values are held.
+    gc_threshold: usize,
+}
+
+impl Default for ExternRefs {
+    fn default() -> ExternRefs {
+        ExternRefs { slots: PrimaryMap::new(), by_value: HashMap::new(), free: Vec::new(), gc_threshold: 64 }
+    }
+}
+
+/// The address of `value`'s allocation, which identifies it.
+fn address(value: &ExternValue) -> VmPtr<()> {
+    VmPtr::from_ref(&**value).cast()
+}
+
+/// The slots found reachable during a collection.
+pub struct Marks(EntitySet<ExternSlot>);
+
+impl Marks {
+    /// Keep the value `r` names, if it is an externref.
+    pub fn mark(&mut self, r: RawRef) {
+        if let Some(slot) = r.as_extern() {
+            self.0.insert(slot);
+        }
+    }
+}
+
+impl ExternRefs {
+    /// The reference to `value`, giving it a slot if it has none.
+    pub fn to_raw(&mut self, value: &ExternValue) -> RawRef {
+        let key = address(value);
+        if let Some(slot) = self.by_value.get(&key) {
+            return RawRef::extern_ref(Some(*slot));
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(value.clone());
+                slot
+            }
+            None => self.slots.push(Some(value.clone())),
+        };
+        self.by_value.insert(key, slot);
+        RawRef::extern_ref(Some(slot))
+    }
+
+    /// The value behind `r` (`None` for null, or a slot that holds nothing).
+    pub fn from_raw(&self, r: RawRef) -> Option<ExternValue> {
+        self.slots.get(r.as_extern()?)?.clone()
+    }
+
+    /// How many values are held.
+    pub fn held(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// Whether enough values accumulated since the last collection to run another.
+    pub fn wants_gc(&self) -> bool {
+        self.held() >= self.gc_threshold
+    }
+
+    /// An empty set of marks for a collection.
+    pub fn marks(&self) -> Marks {
+        Marks(EntitySet::with_capacity(self.slots.len()))
+    }
+
+    /// Release every value that is neither marked nor held by the host.
+    pub fn sweep(&mut self, marks: Marks) {
+        for (slot, entry) in self.slots.iter_mut() {
+            // A strong count above one means the host still holds a clone.
+            let held = entry.as_ref().is_some_and(|a| Arc::strong_count(a) > 1);
+            if let Some(a) = entry.as_ref().filter(|_| !marks.0.contains(slot) && !held) {
+                self.by_value.remove(&address(a));
+                *entry = None;
+                self.free.push(slot);
+            }
+        }
+        self.gc_threshold = (self.held() * 2).max(64);
+    }
+}

@@ -1,0 +1,48 @@
+//! The handles of a store: the store's own id, and one index type per arena it keeps
+//! (instances, functions, memories, tables, globals, host functions, ExternRef slots). The
+//! public handles (`Func`, `Memory`, …) are a store id and one of these; an index of one
+//! arena can never be used for another.
+use cranelift_entity::entity_impl;
+use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Which store a handle belongs to: unique among every store this process makes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StoreId(NonZeroU64);
+
+impl StoreId {
+    /// A fresh id.
+    pub fn allocate() -> StoreId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        // Counting from 1 by ones, a u64 does not wrap back to 0.
+        StoreId(NonZeroU64::new(id).unwrap_or(NonZeroU64::MIN))
+    }
+}
+
+macro_rules! store_index {
+    ($($(#[$doc:meta])* $name:ident, $prefix:literal;)*) => {$(
+        $(#[$doc])*
+        #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(transparent)]
+        pub struct $name(u32);
+        entity_impl!($name, $prefix);
+    )*};
+}
+
+store_index! {
+    /// An instance in its store.
+    InstanceId, "instance";
+    /// A function (a wasm function's reference, or a host function) in its store.
+    FuncId, "func";
+    /// A linear memory in its store.
+    MemoryId, "memory";
+    /// A table in its store.
+    TableId, "table";
+    /// A global in its store.
+    GlobalId, "global";
+    /// A host function's own record (its closure and vmctx) in its store.
+    HostFuncId, "host_func";
+    /// A slot of the store's ExternRef slab; wasm sees slot `i` as the value `i + 1`.
+    ExternSlot, "extern";
+}

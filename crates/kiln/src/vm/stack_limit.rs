@@ -1,0 +1,74 @@
+//! The wasm stack limit, kept per thread: the lowest stack address wasm may use, which every
+//! function's prologue compares its stack pointer with (through the store context). The
+//! outermost host → wasm entry on a thread sets it `max_wasm_stack` below the entry; every
+//! entry nested inside it on the same thread — of the same store or another — keeps it, so
+//! re-entering wasm from a host function never buys wasm more stack. A store used from one
+//! thread and then another gets each thread's own limit.
+//!
+//! Below the limit, a host function called from wasm is guaranteed [`HOST_STACK_RESERVE`]
+//! bytes of native stack: an entry whose `max_wasm_stack` would leave less of the thread's
+//! stack is refused with an error instead of letting host code overflow it later.
+use super::mmap::page_size;
+use super::traps;
+use crate::Error;
+use std::cell::Cell;
+
+/// The native stack a host function called from wasm can count on: at least this much lies
+/// between the wasm stack limit and the end of the thread's stack.
+pub const HOST_STACK_RESERVE: usize = 256 << 10;
+
+/// The stack limit for a host → wasm entry made here, on this thread.
+///
+/// # Errors
+/// [`Error::Limit`] when this thread's stack cannot hold `max_wasm_stack` bytes of wasm plus
+/// the reserve for host functions.
+pub fn for_entry(max_wasm_stack: usize) -> Result<usize, Error> {
+    if let Some(limit) = traps::current_stack_limit() {
+        return Ok(limit);
+    }
+    let marker = 0u8;
+    let here = (&raw const marker).addr();
+    let Some(low) = stack_low() else {
+        // Without the thread's bounds, trust the setting.
+        return Ok(here.saturating_sub(max_wasm_stack));
+    };
+    let available = here.saturating_sub(low);
+    if max_wasm_stack.saturating_add(HOST_STACK_RESERVE) > available {
+        return Err(Error::Limit(format!(
+            "max_wasm_stack is {} KiB, but this thread has {} KiB of stack left, and {} KiB of it is kept for host \
+             functions called from wasm: lower max_wasm_stack, or call wasm from a thread with a larger stack",
+            max_wasm_stack >> 10,
+            available >> 10,
+            HOST_STACK_RESERVE >> 10
+        )));
+    }
+    Ok(here - max_wasm_stack)
+}
+
+/// The lowest usable address of this thread's stack (its guard excluded), if known.
+fn stack_low() -> Option<usize> {
+    thread_local! {
+        static LOW: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+    if let Some(low) = LOW.with(|l| l.get()) {
+        return Some(low);
+    }
+    // SAFETY: pthread_getattr_np fills a zeroed attr for the current thread, which is then
+    // read and destroyed.
+    let low = unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let r = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        if r != 0 {
+            return None;
+        }
+        addr.addr() + page_size()
+    };
+    LOW.with(|l| l.set(Some(low)));
+    Some(low)
+}

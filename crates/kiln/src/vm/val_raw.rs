@@ -1,0 +1,80 @@
+//! The raw forms values take between the host and compiled code: `ValRaw`, the 16-byte slot
+//! of the array ABI, and `RawRef`, a reference value as wasm passes it to builtins and keeps
+//! it in globals and (decoded) in tables. A funcref is the address of its `VMFuncRef`; an
+//! externref is its ExternRef slot + 1; null is 0. Every conversion between these words and
+//! typed pointers or slots is here.
+use super::ids::ExternSlot;
+use super::vm_ptr::VmPtr;
+use super::vmcontext::VMFuncRef;
+use cranelift_entity::EntityRef;
+
+/// One 16-byte value slot of the array ABI.
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct ValRaw(pub [u8; 16]);
+
+impl ValRaw {
+    /// A slot holding `bits` (little-endian; narrower values use the low bytes).
+    pub fn from_bits(bits: u128) -> ValRaw {
+        ValRaw(bits.to_le_bytes())
+    }
+
+    /// The slot's bits.
+    pub fn bits(self) -> u128 {
+        u128::from_le_bytes(self.0)
+    }
+
+    /// A slot holding a reference.
+    pub fn from_ref(r: RawRef) -> ValRaw {
+        ValRaw::from_bits(r.0 as u128)
+    }
+
+    /// The reference in a slot that holds one.
+    pub fn to_ref(self) -> RawRef {
+        // A reference occupies the low pointer-sized bytes.
+        RawRef(self.bits() as usize)
+    }
+}
+
+/// A reference value: a funcref's `VMFuncRef` address, an externref's slot + 1, or 0 for
+/// null. Which of the two it is follows from the type of the place that holds it.
+#[repr(transparent)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq, Hash)]
+pub struct RawRef(usize);
+
+impl RawRef {
+    /// The null reference of either type.
+    pub const NULL: RawRef = RawRef(0);
+
+    /// A funcref.
+    pub fn func(f: Option<VmPtr<VMFuncRef>>) -> RawRef {
+        RawRef(f.map_or(0, VmPtr::expose))
+    }
+
+    /// This funcref's `VMFuncRef`, or `None` for null.
+    pub fn as_func(self) -> Option<VmPtr<VMFuncRef>> {
+        VmPtr::from_exposed(self.0)
+    }
+
+    /// An externref.
+    pub fn extern_ref(slot: Option<ExternSlot>) -> RawRef {
+        RawRef(slot.map_or(0, |s| s.index() + 1))
+    }
+
+    /// This externref's slot, or `None` for null.
+    pub fn as_extern(self) -> Option<ExternSlot> {
+        let slot = self.0.checked_sub(1)?;
+        // A slot past the entity range is no slot the store handed out.
+        (slot < u32::MAX as usize).then(|| ExternSlot::new(slot))
+    }
+
+    /// The word as a table stores it (see `TableStorage`'s encoding).
+    pub(super) fn word(self) -> usize {
+        self.0
+    }
+
+    /// A reference from the word a table stores.
+    pub(super) fn from_word(word: usize) -> RawRef {
+        RawRef(word)
+    }
+}
