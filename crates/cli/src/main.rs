@@ -134,17 +134,7 @@ fn cache(action: &CacheAction) -> Result<ExitCode> {
     match action {
         CacheAction::Dir => println!("{}", dir.display()),
         CacheAction::Clean => {
-            let mut removed = 0;
-            if let Ok(entries) = std::fs::read_dir(&dir) {
-                for e in entries.flatten() {
-                    let name = e.file_name();
-                    let name = name.to_string_lossy();
-                    if name.ends_with(".cwasm") || name.starts_with(".tmp-") {
-                        std::fs::remove_file(e.path()).with_context(|| format!("removing {}", e.path().display()))?;
-                        removed += 1;
-                    }
-                }
-            }
+            let removed = kiln::clean_cache(&dir).with_context(|| format!("cleaning {}", dir.display()))?;
             println!("removed {removed} cached artifacts from {}", dir.display());
         }
     }

@@ -1,9 +1,8 @@
 //! `kiln objdump`: what an artifact holds. Its engine settings, then each function (symbol
 //! name, text range, size) with the trap sites inside it, and with `--disassemble` its
 //! machine code (through capstone, behind the `disassemble` feature).
-use anyhow::{Context, Result, anyhow};
-use kiln_environ::artifact::{ENGINE_SECTION, TRAPS_SECTION, TrapTable};
-use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
+use anyhow::{Context, Result};
+use kiln_environ::artifact::Artifact;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -20,19 +19,11 @@ pub fn objdump(file: &Path, disassemble: bool) -> Result<ExitCode> {
 
 fn describe(file: &Path, disassemble: bool) -> Result<String> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let elf = object::File::parse(&*bytes)
-        .map_err(|_| anyhow!("{} is not a Kiln artifact (not an ELF file)", file.display()))?;
-    let section = |name: &str| {
-        elf.section_by_name(name)
-            .and_then(|s| s.data().ok())
-            .ok_or_else(|| anyhow!("{} is not a Kiln artifact (no {name} section)", file.display()))
-    };
-    let engine = kiln_environ::EngineInfo::decode(section(ENGINE_SECTION)?)?;
-    let text_section = elf.section_by_name(".text").ok_or_else(|| anyhow!("{}: no .text section", file.display()))?;
-    let text = text_section.data()?;
-    let traps = TrapTable::decode(section(TRAPS_SECTION)?)?;
+    let artifact = Artifact::parse(&bytes).with_context(|| file.display().to_string())?;
+    let module = artifact.module()?;
+    let engine = &artifact.engine;
     let mut out = String::new();
-    writeln!(out, "{}: Kiln artifact, {} bytes, .text {} bytes", file.display(), bytes.len(), text.len())?;
+    writeln!(out, "{}: Kiln artifact, {} bytes, .text {} bytes", file.display(), bytes.len(), artifact.text.len())?;
     for key in ["format", "kiln-version", "target"] {
         writeln!(out, "  {key}: {}", engine.get(key).unwrap_or("?"))?;
     }
@@ -43,27 +34,19 @@ fn describe(file: &Path, disassemble: bool) -> Result<String> {
         "  CPU features the code may use: {}",
         if features.is_empty() { "none".into() } else { features.join(" ") }
     )?;
-    let mut functions: Vec<(u64, u64, String)> = elf
-        .symbols()
-        .filter(|s| s.kind() == SymbolKind::Text)
-        .map(|s| (s.address(), s.size(), s.name().unwrap_or("?").to_string()))
-        .collect();
-    functions.sort();
+    let mut functions = artifact.funcs.entries.clone();
+    functions.sort_by_key(|f| f.start);
     writeln!(out, "\n{} functions:", functions.len())?;
     writeln!(out, "  {:>10} {:>10} {:>8}  name", "start", "end", "size")?;
-    for (start, size, name) in &functions {
-        writeln!(out, "  {start:#010x} {:#010x} {size:>8}  {name}", start + size)?;
-        let range = *start..start + size;
-        for (offset, trap) in traps.offsets.iter().zip(&traps.traps) {
-            if range.contains(&u64::from(*offset)) {
-                writeln!(out, "      trap at {offset:#010x}: {trap}")?;
-            }
+    for f in &functions {
+        let end = f.start + f.len;
+        writeln!(out, "  {:#010x} {end:#010x} {:>8}  {}", f.start, f.len, module.symbol_name(f.key))?;
+        for (offset, trap) in artifact.traps.in_range(f.start..end) {
+            writeln!(out, "      trap at {offset:#010x}: {trap}")?;
         }
         if disassemble {
-            let code = text
-                .get(*start as usize..(start + size) as usize)
-                .ok_or_else(|| anyhow!("{name} lies outside .text"))?;
-            disassemble_into(&mut out, code, *start)?;
+            let code = &artifact.text[f.start as usize..end as usize];
+            disassemble_into(&mut out, code, u64::from(f.start))?;
         }
     }
     Ok(out)

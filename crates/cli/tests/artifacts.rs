@@ -180,6 +180,6 @@ fn objdump_lists_functions_traps_and_code() {
     }
     let o = kiln(&["objdump", wat.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("is not a Kiln artifact"), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains(": not a Kiln artifact (not an ELF file)"), "{}", text(&o.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }

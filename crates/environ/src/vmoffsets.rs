@@ -215,6 +215,68 @@ impl VMOffsets {
 mod tests {
     use super::*;
 
+    /// The layouts compiled code relies on, as recorded with the format version they
+    /// belong to: `(FORMAT_VERSION, fingerprint)`.
+    const RECORDED_ABI: (u32, &str) = (2, "08dd80e3b0d50488");
+
+    #[test]
+    fn a_layout_change_comes_with_a_new_format_version() {
+        let sample = wat::parse_str(
+            r#"(module
+                (import "a" "f" (func)) (import "a" "t" (table 1 funcref))
+                (import "a" "m" (memory 1)) (import "a" "g" (global i32))
+                (type (func (param i32)))
+                (table 1 funcref) (memory 1) (global i64 (i64.const 0))
+                (func) (func))"#,
+        )
+        .unwrap();
+        let offsets = VMOffsets::new(&translate_module(&sample).unwrap().module);
+        let constants = [
+            VMOffsets::PTR,
+            VMOffsets::MAGIC,
+            VMOffsets::BUILTINS,
+            VMOffsets::STORE_CONTEXT,
+            VMOffsets::RUNTIME_DATA,
+            VMOffsets::HEADER,
+            VMOffsets::FUNCTION_IMPORT_WASM_CALL,
+            VMOffsets::FUNCTION_IMPORT_ARRAY_CALL,
+            VMOffsets::FUNCTION_IMPORT_VMCTX,
+            VMOffsets::FUNCTION_IMPORT_FUNC_REF,
+            VMOffsets::SIZE_OF_FUNCTION_IMPORT,
+            VMOffsets::IMPORT_FROM,
+            VMOffsets::SIZE_OF_TABLE_IMPORT,
+            VMOffsets::SIZE_OF_MEMORY_IMPORT,
+            VMOffsets::SIZE_OF_GLOBAL_IMPORT,
+            VMOffsets::TABLE_BASE,
+            VMOffsets::TABLE_CURRENT_ELEMENTS,
+            VMOffsets::SIZE_OF_TABLE_DEFINITION,
+            VMOffsets::MEMORY_BASE,
+            VMOffsets::MEMORY_CURRENT_LENGTH,
+            VMOffsets::SIZE_OF_MEMORY_DEFINITION,
+            VMOffsets::SIZE_OF_GLOBAL_DEFINITION,
+            VMOffsets::FUNC_REF_ARRAY_CALL,
+            VMOffsets::FUNC_REF_WASM_CALL,
+            VMOffsets::FUNC_REF_TYPE_INDEX,
+            VMOffsets::FUNC_REF_VMCTX,
+            VMOffsets::SIZE_OF_FUNC_REF,
+            VMOffsets::STORE_CONTEXT_STACK_LIMIT,
+            VMOffsets::HOST_FUNC_MAGIC,
+            VMOffsets::HOST_FUNC_FUNC_REF,
+        ];
+        let builtins: Vec<String> =
+            BuiltinFunction::ALL.iter().map(|b| format!("{} {:?} {:?}", b.name(), b.params(), b.results())).collect();
+        let description = format!("{VM_MAGIC} {constants:?} {offsets:?} {builtins:?}");
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(description.as_bytes());
+        let fingerprint: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            (FORMAT_VERSION, fingerprint.as_str()),
+            RECORDED_ABI,
+            "the layouts compiled code relies on changed: bump FORMAT_VERSION and record the new fingerprint, so \
+             that artifacts and cache entries of the old layout are refused"
+        );
+    }
+
     #[test]
     fn layout_is_ordered_and_aligned() {
         let bytes = wat::parse_str(

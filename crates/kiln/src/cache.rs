@@ -34,9 +34,39 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kiln"))
 }
 
+/// What an entry's file name ends with.
+const ENTRY_SUFFIX: &str = ".cwasm";
+/// What a temporary file being written starts with.
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// Remove every entry (and every temporary file left by a writer that died) from the cache
+/// in `dir`; returns how many files were removed. Other files are left alone.
+///
+/// # Errors
+/// When the directory or one of its files cannot be read or removed; a missing directory is
+/// an empty cache.
+pub fn clean_cache(dir: &Path) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for e in entries {
+        let e = e?;
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(ENTRY_SUFFIX) || name.starts_with(TEMP_PREFIX) {
+            std::fs::remove_file(e.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// The cached module for `wasm`, or a fresh compilation stored for next time.
 pub(crate) fn load_or_compile(engine: &Engine, dir: &Path, wasm: &[u8]) -> Result<Module> {
-    let path = dir.join(format!("{}.cwasm", cache_key(engine, wasm)));
+    let path = dir.join(format!("{}{ENTRY_SUFFIX}", cache_key(engine, wasm)));
     if let Some(m) = Module::load_cached(engine, &path) {
         log::debug!("cache hit: {}", path.display());
         return Ok(m);
@@ -51,7 +81,7 @@ pub(crate) fn load_or_compile(engine: &Engine, dir: &Path, wasm: &[u8]) -> Resul
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, renamed.
 fn store(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".tmp-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let tmp = dir.join(format!("{TEMP_PREFIX}{}-{:?}", std::process::id(), std::thread::current().id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);

@@ -143,7 +143,7 @@ impl WasiCtxBuilder {
     /// The context.
     pub fn build(&mut self) -> WasiCtx {
         let mut fds = FdTable::default();
-        let stdio = |kind| Descriptor { kind, base: rights::STDIO, inheriting: 0, preopen: None };
+        let stdio = |kind| Descriptor { kind, base: rights::STDIO, inheriting: 0, preopen: None, listing: None };
         fds.insert_at(0, stdio(Kind::Input(std::mem::replace(&mut self.stdin, InputStream::Empty))));
         fds.insert_at(1, stdio(Kind::Output(std::mem::replace(&mut self.stdout, OutputStream::Null))));
         fds.insert_at(2, stdio(Kind::Output(std::mem::replace(&mut self.stderr, OutputStream::Null))));
@@ -157,6 +157,7 @@ impl WasiCtxBuilder {
                 base: rights::DIRECTORY & mask,
                 inheriting: mask,
                 preopen: Some(guest),
+                listing: None,
             };
             fds.insert_at(3 + i as u32, d);
         }

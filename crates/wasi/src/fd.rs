@@ -1,11 +1,10 @@
-//! `fd_*`: operations on open descriptors (read, write, seek, stat, sync, readdir, renumber,
-//! close, prestat). Each checks that the descriptor has the rights the operation needs.
-use crate::abi::{DIRENT_SIZE, FDSTAT_SIZE, PREOPENTYPE_DIR, fdflags, filetype, rights, whence};
+//! `fd_*`: operations on open descriptors (read, write, seek, stat, sync, renumber, close,
+//! prestat; `fd_readdir` has a file of its own). Each checks that the descriptor has the rights the operation needs.
+use crate::abi::{FDSTAT_SIZE, PREOPENTYPE_DIR, fdflags, filetype, rights, whence};
 use crate::fdtable::{Descriptor, Kind};
 use crate::filestat::{self, SetTimes};
 use crate::{Errno, GuestMemory, WasiCtx};
-use cap_std::fs::{FileExt, MetadataExt};
-use rustix::fs::DirEntryExt;
+use cap_std::fs::FileExt;
 use std::io::{IoSlice, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 
@@ -342,55 +341,4 @@ pub fn fd_prestat_dir_name(
         return Err(Errno::NameTooLong);
     }
     mem.write(path, name.as_bytes())
-}
-
-/// One directory entry as `fd_readdir` reports it.
-struct Entry {
-    name: Vec<u8>,
-    ino: u64,
-    filetype: u8,
-}
-
-fn entries(dir: &cap_std::fs::Dir) -> Result<Vec<Entry>, Errno> {
-    let me = dir.dir_metadata()?;
-    let mut out = vec![
-        Entry { name: b".".to_vec(), ino: me.ino(), filetype: filetype::DIRECTORY },
-        Entry { name: b"..".to_vec(), ino: 0, filetype: filetype::DIRECTORY },
-    ];
-    for e in dir.entries()? {
-        let e = e?;
-        let ft = e.file_type().map(filestat::filetype_of).unwrap_or(filetype::UNKNOWN);
-        out.push(Entry { name: e.file_name().into_encoded_bytes(), ino: e.ino(), filetype: ft });
-    }
-    Ok(out)
-}
-
-pub fn fd_readdir(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory<'_>,
-    fd: u32,
-    buf: u32,
-    buf_len: u32,
-    cookie: u64,
-    bufused: u32,
-) -> Result<(), Errno> {
-    let d = ctx.fds.get(fd)?;
-    let dir = d.dir()?;
-    d.need(rights::FD_READDIR)?;
-    let mut out = Vec::new();
-    for (i, e) in entries(dir)?.into_iter().enumerate().skip(usize::try_from(cookie).unwrap_or(usize::MAX)) {
-        if out.len() >= buf_len as usize {
-            break;
-        }
-        let mut head = [0u8; DIRENT_SIZE];
-        head[0..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-        head[8..16].copy_from_slice(&e.ino.to_le_bytes());
-        head[16..20].copy_from_slice(&(e.name.len() as u32).to_le_bytes());
-        head[20] = e.filetype;
-        out.extend_from_slice(&head);
-        out.extend_from_slice(&e.name);
-    }
-    out.truncate(buf_len as usize);
-    mem.write(buf, &out)?;
-    mem.write_u32(bufused, out.len() as u32)
 }

@@ -22,6 +22,8 @@ pub(crate) struct Descriptor {
     pub inheriting: u64,
     /// The guest path, for a preopened directory.
     pub preopen: Option<String>,
+    /// A directory's listing in progress (see `fd_readdir`).
+    pub listing: Option<Vec<crate::readdir::DirEntry>>,
 }
 
 impl Descriptor {

@@ -39,6 +39,7 @@ mod linker;
 mod path;
 mod poll;
 mod proc;
+mod readdir;
 mod sock;
 mod stdio;
 

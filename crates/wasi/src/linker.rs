@@ -60,7 +60,7 @@ pub fn add_to_linker<T: 'static>(
         fd::fd_prestat_dir_name(fd: i32, path: i32, len: i32);
         fd::fd_pwrite(fd: i32, iovs: i32, iovs_len: i32, offset: i64, nwritten: i32);
         fd::fd_read(fd: i32, iovs: i32, iovs_len: i32, nread: i32);
-        fd::fd_readdir(fd: i32, buf: i32, buf_len: i32, cookie: i64, bufused: i32);
+        readdir::fd_readdir(fd: i32, buf: i32, buf_len: i32, cookie: i64, bufused: i32);
         fd::fd_renumber(fd: i32, to: i32);
         fd::fd_seek(fd: i32, offset: i64, whence: i32, newoffset: i32);
         fd::fd_sync(fd: i32);

@@ -266,6 +266,6 @@ pub fn path_open(
         Kind::Dir(_) => base & rights::DIRECTORY,
         _ => base & rights::FILE,
     };
-    let new_fd = ctx.fds.push(Descriptor { kind, base, inheriting, preopen: None })?;
+    let new_fd = ctx.fds.push(Descriptor { kind, base, inheriting, preopen: None, listing: None })?;
     mem.write_u32(fd_out, new_fd)
 }

@@ -79,22 +79,24 @@ pub fn poll_oneoff(
     if nsubs == 0 {
         return Err(Errno::Inval);
     }
-    let raw = mem.slice(subs, nsubs.checked_mul(SUBSCRIPTION_SIZE).ok_or(Errno::Fault)?)?.to_vec();
+    // Both arrays lie in memory (so no offset below can overflow) before anything is read.
+    mem.slice(subs, nsubs.checked_mul(SUBSCRIPTION_SIZE).ok_or(Errno::Fault)?)?;
     mem.slice(out, nsubs.checked_mul(EVENT_SIZE).ok_or(Errno::Fault)?)?;
     let start = Instant::now();
     let mut ready = Vec::new();
     let mut clocks: Vec<(u64, Duration)> = Vec::new();
     let mut waits: Vec<(u64, u8, HostStream)> = Vec::new();
-    for s in raw.chunks_exact(SUBSCRIPTION_SIZE as usize) {
-        let word = |at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
-        let userdata = word(0);
-        let ty = s[8];
+    for i in 0..nsubs {
+        // A subscription: userdata u64, tag u8 at 8, then the clock or fd fields from 16.
+        let s = subs + i * SUBSCRIPTION_SIZE;
+        let userdata = mem.read_u64(s)?;
+        let ty = mem.read_u8(s + 8)?;
         let event = |error, nbytes| Event { userdata, error, ty, nbytes, hangup: false };
         match ty {
             eventtype::CLOCK => {
-                let id = u32::from_le_bytes(s[16..20].try_into().unwrap_or_default());
-                let timeout = word(24);
-                let flags = u16::from_le_bytes([s[40], s[41]]);
+                let id = mem.read_u32(s + 16)?;
+                let timeout = mem.read_u64(s + 24)?;
+                let flags = mem.read_u16(s + 40)?;
                 let delay = if flags & SUBCLOCK_ABSTIME != 0 {
                     match crate::clock::now(id) {
                         Ok(now) => Ok(timeout.saturating_sub(now)),
@@ -114,7 +116,7 @@ pub fn poll_oneoff(
                 }
             }
             eventtype::FD_READ | eventtype::FD_WRITE => {
-                let fd = u32::from_le_bytes(s[16..20].try_into().unwrap_or_default());
+                let fd = mem.read_u32(s + 16)?;
                 match readiness(ctx, fd, ty) {
                     Ok(Ok(nbytes)) => ready.push(event(None, nbytes)),
                     Ok(Err(stream)) => waits.push((userdata, ty, stream)),

@@ -68,6 +68,13 @@ impl TrapTable {
         Ok(TrapTable { offsets, traps })
     }
 
+    /// The trap sites within `range` of the text, in order.
+    pub fn in_range(&self, range: std::ops::Range<u32>) -> impl Iterator<Item = (u32, Trap)> + '_ {
+        let first = self.offsets.partition_point(|o| *o < range.start);
+        let last = self.offsets.partition_point(|o| *o < range.end);
+        self.offsets[first..last].iter().copied().zip(self.traps[first..last].iter().copied())
+    }
+
     /// The trap at text offset `offset`, if it is a trap site.
     pub fn lookup(&self, offset: u32) -> Option<Trap> {
         self.offsets.binary_search(&offset).ok().map(|i| self.traps[i])
@@ -111,7 +118,7 @@ impl FuncTable {
             let (ns, index, start, len) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
             let key = FuncKey::from_raw(ns, index)
                 .ok_or_else(|| ArtifactError::Malformed(format!("unknown function key ({ns:#x}, {index})")))?;
-            if (start as usize).saturating_add(len as usize) > text_len {
+            if start.checked_add(len).is_none_or(|end| end as usize > text_len) {
                 return Err(ArtifactError::Malformed(format!("function {key:?} lies outside .text")));
             }
             entries.push(FuncEntry { key, start, len });
@@ -150,6 +157,8 @@ mod tests {
         assert_eq!(TrapTable::decode(&bytes).unwrap(), t);
         assert_eq!(t.lookup(5), Some(Trap::MemoryOutOfBounds));
         assert_eq!(t.lookup(6), None);
+        assert_eq!(t.in_range(2..9).collect::<Vec<_>>(), [(5, Trap::MemoryOutOfBounds)]);
+        assert_eq!(t.in_range(0..10).count(), 3);
         for cut in 0..bytes.len() {
             assert!(TrapTable::decode(&bytes[..cut]).is_err());
         }
