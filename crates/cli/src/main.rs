@@ -38,7 +38,10 @@ impl Options {
         let mut config = Config::new();
         for o in &self.options {
             let (k, v) = o.split_once('=').ok_or_else(|| anyhow!("-O {o}: expected KEY=VALUE"))?;
-            config.set(k, v)?;
+            config.set(k, v).map_err(|e| match e {
+                kiln::Error::Setting { message, .. } => anyhow!("-O {o}: {message}"),
+                other => other.into(),
+            })?;
         }
         let mut cache = true;
         for o in &self.tool {

@@ -69,7 +69,7 @@ fn run_reports_traps_and_bad_input() {
     let o = kiln(&["run", "-O", "memory-reservation", path]);
     assert!(stderr(&o).contains("expected KEY=VALUE"), "{}", stderr(&o));
     let o = kiln(&["run", "-O", "color=blue", path]);
-    assert!(stderr(&o).contains("unknown setting `color`"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("-O color=blue: unknown setting (known: memory-reservation,"), "{}", stderr(&o));
 }
 
 #[test]

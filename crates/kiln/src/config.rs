@@ -1,5 +1,6 @@
 //! `Config`: the settings an [`Engine`](crate::Engine) is built with, settable one by one or
-//! as `key=value` strings (the CLI's and the spec runner's `-O` options).
+//! as `key=value` strings through [`Config::set`] (what the CLI's `-O` options and the spec
+//! runner's configurations use). A bad string is an [`Error::Setting`] that names the key.
 use crate::{Error, Result};
 use kiln_environ::{IntraModuleInlining, Tunables};
 
@@ -13,6 +14,10 @@ pub struct Config {
     pub(crate) perfmap: bool,
 }
 
+fn setting(key: &str, message: String) -> Error {
+    Error::Setting { key: key.to_string(), message }
+}
+
 fn parse_bytes(key: &str, value: &str) -> Result<u64> {
     let v = value.trim();
     let (digits, scale) = match v.char_indices().find(|(_, c)| !c.is_ascii_digit() && *c != '_') {
@@ -22,26 +27,26 @@ fn parse_bytes(key: &str, value: &str) -> Result<u64> {
     let n: u64 = digits
         .replace('_', "")
         .parse()
-        .map_err(|_| Error::Other(format!("-O {key}: expected a byte count, got `{value}`")))?;
+        .map_err(|_| setting(key, format!("expected a byte count, got `{value}`")))?;
     let shift = match scale.to_ascii_lowercase().as_str() {
         "" | "b" => 0,
         "k" | "kib" => 10,
         "m" | "mib" => 20,
         "g" | "gib" => 30,
-        _ => return Err(Error::Other(format!("-O {key}: unknown unit in `{value}`"))),
+        _ => return Err(setting(key, format!("unknown unit in `{value}` (known: k, m, g)"))),
     };
-    n.checked_mul(1 << shift).ok_or_else(|| Error::Other(format!("-O {key}: `{value}` is too large")))
+    n.checked_mul(1 << shift).ok_or_else(|| setting(key, format!("`{value}` is too large")))
 }
 
 fn parse_u32(key: &str, value: &str) -> Result<u32> {
-    value.parse().map_err(|_| Error::Other(format!("-O {key}: expected a number, got `{value}`")))
+    value.parse().map_err(|_| setting(key, format!("expected a number, got `{value}`")))
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool> {
     match value {
         "y" | "yes" | "true" | "1" => Ok(true),
         "n" | "no" | "false" | "0" => Ok(false),
-        _ => Err(Error::Other(format!("-O {key}: expected y or n, got `{value}`"))),
+        _ => Err(setting(key, format!("expected y or n, got `{value}`"))),
     }
 }
 
@@ -129,7 +134,7 @@ impl Config {
             "memory-guard-size" => Ok(self.memory_guard_size(parse_bytes(key, value)?)),
             "max-wasm-stack" => {
                 let n = parse_bytes(key, value)?;
-                Ok(self.max_wasm_stack(usize::try_from(n).map_err(|_| Error::Other(format!("-O {key}: too large")))?))
+                Ok(self.max_wasm_stack(usize::try_from(n).map_err(|_| setting(key, format!("`{value}` is too large")))?))
             }
             "memory-init-cow" => Ok(self.memory_init_cow(parse_bool(key, value)?)),
             "table-lazy-init" => Ok(self.table_lazy_init(parse_bool(key, value)?)),
@@ -143,7 +148,7 @@ impl Config {
             "inlining-sum-size-threshold" => Ok(self.inlining_sum_size_threshold(parse_u32(key, value)?)),
             _ => {
                 let known: Vec<&str> = self.tunables.settings().into_iter().map(|(k, _)| k).collect();
-                Err(Error::Other(format!("unknown setting `{key}` (known: {})", known.join(", "))))
+                Err(setting(key, format!("unknown setting (known: {})", known.join(", "))))
             }
         }
     }
@@ -161,7 +166,11 @@ mod tests {
         assert_eq!(c.tunables.memory_reservation, 0);
         assert_eq!(c.tunables.memory_guard_size, 65536);
         assert!(c.set("memory-guard-size", "lots").is_err());
-        assert!(c.set("no-such-key", "1").is_err());
+        assert_eq!(
+            c.set("memory-guard-size", "9q").unwrap_err().to_string(),
+            "setting `memory-guard-size`: unknown unit in `9q` (known: k, m, g)"
+        );
+        assert!(matches!(c.set("no-such-key", "1"), Err(Error::Setting { key, .. }) if key == "no-such-key"));
         c.set("memory-init-cow", "n").unwrap();
         assert!(!c.tunables.memory_init_cow);
         assert!(c.set("memory-init-cow", "maybe").is_err());

@@ -25,6 +25,13 @@ pub enum Error {
     /// A precompiled artifact cannot be loaded: not an artifact, corrupted, or made by an
     /// engine with other settings.
     Artifact(String),
+    /// A `key=value` setting that is unknown or whose value does not parse.
+    Setting {
+        /// The setting's key.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Anything else: misuse of the API, or an internal failure.
     Other(String),
 }
@@ -56,6 +63,7 @@ impl fmt::Display for Error {
             Error::Unsupported(m) => write!(f, "unsupported: {m}"),
             Error::Trap(t, _) => write!(f, "wasm trap: {t}"),
             Error::Host(e) => write!(f, "host error: {e}"),
+            Error::Setting { key, message } => write!(f, "setting `{key}`: {message}"),
         }
     }
 }
