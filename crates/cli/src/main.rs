@@ -169,6 +169,9 @@ fn wast(options: &Options, files: &[PathBuf]) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // `RUST_LOG=kiln_compile=debug` shows each compile stage's time, `=trace` each inlining
+    // decision; warnings (an unusable cache entry, say) show by default.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run { options, invoke, dirs, envs, preloads, profile, allow_precompiled, file, args } => {

@@ -51,8 +51,16 @@ pub fn clif_functions(
 ) -> Result<Vec<(FuncKey, ir::Function)>, CompileError> {
     let offsets = checked_offsets(module)?;
     let env = FuncEnv { module, offsets: &offsets, tunables, isa: &*isa.isa, module_index: StaticModuleIndex::MAIN };
+    let start = std::time::Instant::now();
     let clif = first_error(jobs.into_par_iter().map(|(key, job)| guarded(key, || Ok((key, job(&env)?)))).collect())?;
-    if tunables.inlining { inline(tunables, module, clif) } else { Ok(clif) }
+    log::debug!("translate to CLIF: {:.2?}", start.elapsed());
+    if !tunables.inlining {
+        return Ok(clif);
+    }
+    let start = std::time::Instant::now();
+    let inlined = inline(tunables, module, clif);
+    log::debug!("inline: {:.2?}", start.elapsed());
+    inlined
 }
 
 /// Run `f`, turning a panic into an internal error.

@@ -72,8 +72,21 @@ impl Inline for Inliner<'_> {
         let callee_size = size(body);
         let small = callee_size <= self.tunables.inlining_small_callee_size;
         if !small && self.caller_size.saturating_add(callee_size) > self.tunables.inlining_sum_size_threshold {
+            log::trace!(
+                "keep call {} -> {}: caller {} + callee {callee_size} IR values exceed {}",
+                caller.name,
+                body.name,
+                self.caller_size,
+                self.tunables.inlining_sum_size_threshold
+            );
             return InlineCommand::KeepCall;
         }
+        log::trace!(
+            "inline {} -> {}: callee {callee_size} IR values{}",
+            caller.name,
+            body.name,
+            if small { " (small)" } else { "" }
+        );
         self.caller_size = self.caller_size.saturating_add(callee_size);
         InlineCommand::Inline { callee: Cow::Borrowed(body), visit_callee: false }
     }
@@ -90,19 +103,21 @@ pub fn inline_module(
         let Some(func) = body else { continue };
         for block in func.layout.blocks() {
             for inst in func.layout.block_insts(block) {
-                if let ir::InstructionData::Call { func_ref, .. } = func.dfg.insts[inst] {
-                    if let Some(j) = callee_key(func, func_ref).and_then(|k| body_index(k, module_index)) {
-                        if j < bodies.len() {
-                            edges.push((FuncId::new(i), FuncId::new(j)));
-                        }
-                    }
+                if let ir::InstructionData::Call { func_ref, .. } = func.dfg.insts[inst]
+                    && let Some(j) = callee_key(func, func_ref).and_then(|k| body_index(k, module_index))
+                    && j < bodies.len()
+                {
+                    edges.push((FuncId::new(i), FuncId::new(j)));
                 }
             }
         }
     }
+    let num_edges = edges.len();
     let graph = CallGraph::new(bodies.len(), edges);
     let sccs = scc::compute(&graph);
-    for layer in stratify(&graph, &sccs) {
+    let layers = stratify(&graph, &sccs);
+    log::debug!("inlining over {} functions: {} call edges, {} layers", bodies.len(), num_edges, layers.len());
+    for layer in layers {
         // Take the layer's bodies out: its own SCC's members are then absent as callees.
         let mut taken: Vec<(usize, ir::Function)> =
             layer.iter().filter_map(|f| bodies[f.index()].take().map(|b| (f.index(), b))).collect();

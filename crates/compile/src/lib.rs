@@ -55,14 +55,27 @@ pub fn module_clif(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result<St
         .join("\n"))
 }
 
+/// Run one stage, logging how long it took at `debug` level (`RUST_LOG=kiln_compile=debug`).
+fn stage<T>(name: &str, f: impl FnOnce() -> T) -> T {
+    let start = std::time::Instant::now();
+    let out = f();
+    log::debug!("{name}: {:.2?}", start.elapsed());
+    out
+}
+
 /// Compile `wasm` for `isa` with `tunables`.
 pub fn compile_module(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result<CompiledModule, CompileError> {
-    let translation = kiln_environ::translate_module(wasm)?;
-    let inputs::Inputs { module, jobs } = inputs::collect(translation, kiln_environ::StaticModuleIndex::MAIN);
-    let mut outputs = compile::compile_all(isa, tunables, &module, jobs)?;
-    outputs.extend(builtins::compile_builtins(isa, &outputs)?);
-    let functions = pre_link::sort(outputs);
-    let images = if tunables.memory_init_cow { kiln_environ::memory_images(&module) } else { Default::default() };
-    let elf = link::link(isa, &isa::engine_info(isa, tunables), &module, &functions, &images)?;
+    let translation = stage("translate", || kiln_environ::translate_module(wasm))?;
+    let inputs::Inputs { module, jobs } =
+        stage("collect inputs", || inputs::collect(translation, kiln_environ::StaticModuleIndex::MAIN));
+    log::debug!("{} compile jobs for {} defined functions", jobs.len(), module.num_defined_funcs());
+    let mut outputs = stage("compile", || compile::compile_all(isa, tunables, &module, jobs))?;
+    outputs.extend(stage("builtin trampolines", || builtins::compile_builtins(isa, &outputs))?);
+    let functions = stage("pre-link", || pre_link::sort(outputs));
+    let images = stage("memory images", || {
+        if tunables.memory_init_cow { kiln_environ::memory_images(&module) } else { Default::default() }
+    });
+    let elf = stage("link", || link::link(isa, &engine_info(isa, tunables), &module, &functions, &images))?;
+    log::debug!("artifact: {} bytes", elf.len());
     Ok(CompiledModule { module, elf })
 }

@@ -292,7 +292,7 @@ mod tests {
         let o = VMOffsets::new(&t.module);
         assert_eq!(o.type_id(TypeIndex::new(0)), 32);
         let f = o.imported_function(FuncIndex::new(0));
-        assert!(f >= 32 + 8 && f % 8 == 0);
+        assert!(f >= 32 + 8 && f.is_multiple_of(8));
         assert!(o.imported_table(TableIndex::new(0)) >= f + 32);
         assert_eq!(o.defined_global(DefinedGlobalIndex::new(0)) % 16, 0);
         assert_eq!(o.func_ref(DefinedFuncIndex::new(1)), o.func_ref(DefinedFuncIndex::new(0)) + 32);

@@ -24,10 +24,8 @@ fn parse_bytes(key: &str, value: &str) -> Result<u64> {
         Some((i, _)) => (&v[..i], &v[i..]),
         None => (v, ""),
     };
-    let n: u64 = digits
-        .replace('_', "")
-        .parse()
-        .map_err(|_| setting(key, format!("expected a byte count, got `{value}`")))?;
+    let n: u64 =
+        digits.replace('_', "").parse().map_err(|_| setting(key, format!("expected a byte count, got `{value}`")))?;
     let shift = match scale.to_ascii_lowercase().as_str() {
         "" | "b" => 0,
         "k" | "kib" => 10,
@@ -134,7 +132,8 @@ impl Config {
             "memory-guard-size" => Ok(self.memory_guard_size(parse_bytes(key, value)?)),
             "max-wasm-stack" => {
                 let n = parse_bytes(key, value)?;
-                Ok(self.max_wasm_stack(usize::try_from(n).map_err(|_| setting(key, format!("`{value}` is too large")))?))
+                Ok(self
+                    .max_wasm_stack(usize::try_from(n).map_err(|_| setting(key, format!("`{value}` is too large")))?))
             }
             "memory-init-cow" => Ok(self.memory_init_cow(parse_bool(key, value)?)),
             "table-lazy-init" => Ok(self.table_lazy_init(parse_bool(key, value)?)),

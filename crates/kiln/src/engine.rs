@@ -184,7 +184,7 @@ impl Engine {
     }
 
     /// How many types are registered, for tests of forgetting.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "compiler"))]
     fn registered_types(&self) -> usize {
         self.registry().ids.len()
     }

@@ -110,9 +110,11 @@ impl Module {
     /// Compile, bypassing any cache.
     pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
         let (env, elf) = engine.compile(wasm)?;
+        let start = std::time::Instant::now();
         let artifact = ArtifactBytes::Owned(elf);
         let parsed = Artifact::parse_fresh(artifact.as_slice()).map_err(|e| Error::Artifact(e.to_string()))?;
         let code = CodeMemory::load(&parsed, frame_names(&env)).map_err(|e| Error::Artifact(e.to_string()))?;
+        log::debug!("load code: {} bytes of text in {:.2?}", parsed.text.len(), start.elapsed());
         drop(parsed);
         Module::from_parts(engine, env, artifact, code, None)
     }
@@ -136,10 +138,12 @@ impl Module {
         file: Option<Arc<std::fs::File>>,
     ) -> Result<Module> {
         let bad = |e: kiln_environ::artifact::ArtifactError| Error::Artifact(e.to_string());
+        let start = std::time::Instant::now();
         let parsed = Artifact::parse(artifact.as_slice()).map_err(bad)?;
         parsed.engine.check_compatible(engine.info()).map_err(bad)?;
         let env = parsed.module().map_err(bad)?;
         let code = CodeMemory::load(&parsed, frame_names(&env)).map_err(bad)?;
+        log::debug!("load artifact: {} bytes, checked and mapped in {:.2?}", artifact.as_slice().len(), start.elapsed());
         let source = file.map(|file| (file, parsed.images.clone()));
         drop(parsed);
         Module::from_parts(engine, env, artifact, code, source)

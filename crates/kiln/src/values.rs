@@ -131,7 +131,7 @@ impl Val {
                 store.check_store(f.store_id())?;
                 ValRaw::from_ref(RawRef::func(Some(store.func_ref_ptr(f.index()))))
             }
-            Val::ExternRef(Some(r)) => ValRaw::from_ref(store.externs.to_raw(r.arc())),
+            Val::ExternRef(Some(r)) => ValRaw::from_ref(store.externs.reference_to(r.arc())),
         })
     }
 
@@ -154,7 +154,7 @@ impl Val {
                 });
                 Val::FuncRef(func.map(|f| Func::from_index(store.id(), f)))
             }
-            ValType::ExternRef => Val::ExternRef(store.externs.from_raw(raw.to_ref()).map(ExternRef::from_arc)),
+            ValType::ExternRef => Val::ExternRef(store.externs.value_of(raw.to_ref()).map(ExternRef::from_arc)),
         }
     }
 }

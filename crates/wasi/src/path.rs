@@ -144,6 +144,7 @@ pub fn path_link(
     old_dir.hard_link(&old, new_dir, &new).map_err(io(&mut ctx.refused, &new))
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn path_rename(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory<'_>,
@@ -174,6 +175,7 @@ pub fn path_symlink(
     dir.symlink(&old, &new).map_err(io(&mut ctx.refused, &old))
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn path_readlink(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory<'_>,

@@ -8,7 +8,7 @@ use crate::fdtable::Kind;
 use crate::stdio::{InputStream, OutputStream};
 use crate::{Errno, GuestMemory, WasiCtx};
 use rustix::event::{PollFd, PollFlags};
-use std::io::{Seek, SeekFrom};
+use std::io::Seek;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,7 @@ fn readiness(ctx: &WasiCtx, fd: u32, ty: u8) -> Result<Result<u64, HostStream>, 
     match &d.kind {
         Kind::File(f) if want_read => {
             let size = f.metadata()?.len();
-            let pos = (&*f).seek(SeekFrom::Current(0))?;
+            let pos = (&*f).stream_position()?;
             Ok(Ok(size.saturating_sub(pos)))
         }
         Kind::File(_) => Ok(Ok(0)),
@@ -162,10 +162,10 @@ pub fn poll_oneoff(
                 ready.push(Event { userdata, error: None, ty, nbytes: 0, hangup });
             }
         }
-    } else if ready.is_empty() {
-        if let Some(t) = timeout {
-            std::thread::sleep(t);
-        }
+    } else if ready.is_empty()
+        && let Some(t) = timeout
+    {
+        std::thread::sleep(t);
     }
     let elapsed = start.elapsed();
     for &(userdata, deadline) in &clocks {

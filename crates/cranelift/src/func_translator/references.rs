@@ -25,7 +25,7 @@ impl FuncTranslator<'_, '_> {
     /// For a lazily initialized table, a 0 entry takes a cold path to the runtime, which
     /// fills it; other entries lose their tag bit.
     pub(super) fn load_table_entry(&mut self, table: u32, index: Value, address: Value) -> Result<Value, CompileError> {
-        let flags = self.flags(super::regions::Access::Table);
+        let flags = self.flags(Access::Table);
         let raw = self.builder.ins().load(self.pointer_type, flags, address, 0);
         if !self.lazy_table(table)? {
             return Ok(raw);

@@ -9,7 +9,7 @@
 //! by compiled code with its own vmctx while its store is entered, so it may reach the store
 //! through the store context (see `entry`). Builtins that can fail return 0 for "trap" and
 //! check every bound before writing anything, as the spec orders.
-use super::ids::InstanceId;
+use super::ids::{InstanceId, MemoryId, TableId};
 use super::instance::element_items;
 use super::store::{StoreOpaque, WholeStore};
 use super::val_raw::RawRef;
@@ -40,6 +40,8 @@ macro_rules! abi_result {
     };
 }
 
+/// The table's type and value, from the list of builtins (and, under test, the check that
+/// each field's signature is the list's).
 macro_rules! define_builtin_table {
     ($($(#[$doc:meta])* $variant:ident = $name:ident ($($param:ident),*) -> [$($ret:ident),*];)*) => {
         /// The runtime builtins, in `BuiltinFunction` index order.
@@ -80,6 +82,174 @@ macro_rules! define_builtin_table {
             }
         }
     };
+}
+
+/// The store and instance behind the calling vmctx.
+///
+/// # Safety
+/// `vmctx` must be a live instance's vmctx, passed by its compiled code calling a builtin
+/// (the builtin ABI): its store is then entered, and this builtin is where the store's
+/// pointer is used until it returns.
+unsafe fn store_of<'a>(vmctx: VmPtr<VMContext>) -> (&'a mut StoreOpaque, InstanceId) {
+    // SAFETY: per the contract, `vmctx` is a live instance's, which starts with its header.
+    let header = unsafe { header_of(vmctx) };
+    // SAFETY: the header's store context is its store's, alive as long as the instance; the
+    // store is entered, so its context names it.
+    let store = unsafe { (*header.store_context.as_ptr()).store };
+    let store = store.expect("a builtin runs only while its store is entered");
+    // SAFETY: the entry that set the pointer is suspended below this call, and nothing else
+    // holds a reference made from it (the contract); the borrow ends when the builtin does.
+    (unsafe { WholeStore::from_context(store) }.into_opaque(), header.instance)
+}
+
+/// Whether `start..start + len` lies within `size`.
+fn in_bounds(start: u64, len: u64, size: u64) -> bool {
+    start.checked_add(len).is_some_and(|end| end <= size)
+}
+
+/// The memory `index` of `instance`, as a store handle.
+fn memory_of(store: &StoreOpaque, instance: InstanceId, index: u32) -> MemoryId {
+    store.instances[instance].memories[MemoryIndex::from_u32(index)]
+}
+
+/// The table `index` of `instance`, as a store handle.
+fn table_of(store: &StoreOpaque, instance: InstanceId, index: u32) -> TableId {
+    store.instances[instance].tables[TableIndex::from_u32(index)]
+}
+
+/// Define builtins: `fn name(store, instance, params…) -> result { body }` becomes the
+/// `extern "C"` function of the builtin ABI, whose body runs with the calling instance's
+/// store and id.
+macro_rules! builtins {
+    ($($(#[$doc:meta])* fn $name:ident($store:ident, $instance:ident $(, $arg:ident: $ty:ty)*) $(-> $ret:ty)? $body:block)*) => {$(
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The builtin ABI: called only by compiled code, through its wasm-to-builtin
+        /// trampoline, with the calling instance's vmctx while that instance's store is
+        /// entered.
+        unsafe extern "C" fn $name(vmctx: VmPtr<VMContext> $(, $arg: $ty)*) $(-> $ret)? {
+            // SAFETY: this function's contract is `store_of`'s.
+            let ($store, $instance) = unsafe { store_of(vmctx) };
+            $body
+        }
+    )*};
+}
+
+builtins! {
+    /// `memory.grow`.
+    fn memory_grow(store, instance, memory: u32, delta: u64) -> u64 {
+        let m = memory_of(store, instance, memory);
+        store.memories[m].grow(delta).unwrap_or(u64::MAX)
+    }
+
+    /// `memory.copy`.
+    fn memory_copy(store, instance, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64) -> u32 {
+        let (d, s) = (memory_of(store, instance, dst_mem), memory_of(store, instance, src_mem));
+        let (src_len, dst_len) = (store.memories[s].data().len() as u64, store.memories[d].data().len() as u64);
+        if !in_bounds(src, len, src_len) || !in_bounds(dst, len, dst_len) {
+            return 0;
+        }
+        let from = store.memories[s].data()[src as usize..].as_ptr();
+        let to = store.memories[d].data_mut()[dst as usize..].as_mut_ptr();
+        // SAFETY: both ranges were checked to lie in their memories; `copy` allows overlap
+        // (the same memory), and no reference to either memory is live across it.
+        unsafe { std::ptr::copy(from, to, len as usize) };
+        1
+    }
+
+    /// `memory.fill`.
+    fn memory_fill(store, instance, mem: u32, dst: u64, value: u32, len: u64) -> u32 {
+        let m = memory_of(store, instance, mem);
+        let bytes = store.memories[m].data_mut();
+        if !in_bounds(dst, len, bytes.len() as u64) {
+            return 0;
+        }
+        bytes[dst as usize..(dst + len) as usize].fill(value as u8);
+        1
+    }
+
+    /// `memory.init`.
+    fn memory_init(store, instance, mem: u32, data: u32, dst: u64, src: u32, len: u32) -> u32 {
+        let module = store.instances[instance].module.clone();
+        let data = DataIndex::from_u32(data);
+        let segment: &[u8] =
+            if store.instances[instance].dropped_data.contains(data) { &[] } else { &module.env().data[data].items };
+        let m = memory_of(store, instance, mem);
+        let bytes = store.memories[m].data_mut();
+        if !in_bounds(u64::from(src), u64::from(len), segment.len() as u64)
+            || !in_bounds(dst, u64::from(len), bytes.len() as u64)
+        {
+            return 0;
+        }
+        bytes[dst as usize..dst as usize + len as usize].copy_from_slice(&segment[src as usize..(src + len) as usize]);
+        1
+    }
+
+    /// `data.drop`.
+    fn data_drop(store, instance, data: u32) {
+        store.instances[instance].dropped_data.insert(DataIndex::from_u32(data));
+    }
+
+    /// `table.grow`.
+    fn table_grow(store, instance, table: u32, delta: u32, init: RawRef) -> u32 {
+        let t = table_of(store, instance, table);
+        // A 32-bit table's size fits in a u32.
+        store.tables[t].grow(u64::from(delta), init).map_or(u32::MAX, |old| old as u32)
+    }
+
+    /// `table.fill`.
+    fn table_fill(store, instance, table: u32, dst: u32, value: RawRef, len: u32) -> u32 {
+        let t = table_of(store, instance, table);
+        if !in_bounds(u64::from(dst), u64::from(len), store.tables[t].len()) {
+            return 0;
+        }
+        store.tables[t].fill(u64::from(dst), u64::from(len), value);
+        1
+    }
+
+    /// `table.copy`.
+    fn table_copy(store, instance, dst_table: u32, src_table: u32, dst: u32, src: u32, len: u32) -> u32 {
+        let (d, s) = (table_of(store, instance, dst_table), table_of(store, instance, src_table));
+        let (dst_len, src_len) = (store.tables[d].len(), store.tables[s].len());
+        if !in_bounds(u64::from(src), u64::from(len), src_len) || !in_bounds(u64::from(dst), u64::from(len), dst_len)
+        {
+            return 0;
+        }
+        // Decoded (and lazily filled) source elements: a "not yet initialized" source means
+        // the source table's image, not the destination's.
+        let items: Vec<RawRef> =
+            (src..src + len).map(|i| store.table_get(s, u64::from(i)).unwrap_or(RawRef::NULL)).collect();
+        store.tables[d].write(u64::from(dst), &items);
+        1
+    }
+
+    /// `table.init`.
+    fn table_init(store, instance, table: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
+        let module = store.instances[instance].module.clone();
+        let elem = ElemIndex::from_u32(elem);
+        let items = &module.env().elements[elem].items;
+        let available = if store.instances[instance].dropped_elems.contains(elem) { 0 } else { items.len() as u64 };
+        let t = table_of(store, instance, table);
+        let size = store.tables[t].len();
+        if !in_bounds(u64::from(src), u64::from(len), available) || !in_bounds(u64::from(dst), u64::from(len), size) {
+            return 0;
+        }
+        let Ok(values) = element_items(store, instance, items, src as usize, len as usize) else { return 0 };
+        store.tables[t].write(u64::from(dst), &values);
+        1
+    }
+
+    /// `elem.drop`.
+    fn elem_drop(store, instance, elem: u32) {
+        store.instances[instance].dropped_elems.insert(ElemIndex::from_u32(elem));
+    }
+
+    /// The first read of a not-yet-initialized funcref table element.
+    fn table_lazy_init(store, instance, table: u32, index: u32) -> RawRef {
+        let t = table_of(store, instance, table);
+        store.table_get(t, u64::from(index)).unwrap_or(RawRef::NULL)
+    }
 }
 
 kiln_environ::foreach_builtin!(define_builtin_table);
@@ -162,176 +332,4 @@ mod signature {
     pub fn results<S: Signature>(_: &S) -> Vec<BuiltinType> {
         S::results()
     }
-}
-
-/// The store and instance behind the calling vmctx.
-///
-/// # Safety
-/// `vmctx` must be a live instance's vmctx, passed by its compiled code calling a builtin
-/// (the builtin ABI): its store is then entered, and this builtin is where the store's
-/// pointer is used until it returns.
-unsafe fn store_of<'a>(vmctx: VmPtr<VMContext>) -> (&'a mut StoreOpaque, InstanceId) {
-    // SAFETY: per the contract, the vmctx starts with its header, whose store context is
-    // its store's, and that store is entered: its context names it.
-    let (header, store) = unsafe {
-        let header = header_of(vmctx);
-        (header, (*header.store_context.as_ptr()).store)
-    };
-    let store = store.expect("a builtin runs only while its store is entered");
-    // SAFETY: the entry that set the pointer is suspended below this call, and nothing else
-    // holds a reference made from it (the contract); the borrow ends when the builtin does.
-    (unsafe { WholeStore::from_context(store) }.into_opaque(), header.instance)
-}
-
-/// Whether `start..start + len` lies within `size`.
-fn in_bounds(start: u64, len: u64, size: u64) -> bool {
-    start.checked_add(len).is_some_and(|end| end <= size)
-}
-
-/// The memory `index` of `instance`, as a store handle.
-fn memory_of(store: &StoreOpaque, instance: InstanceId, index: u32) -> super::ids::MemoryId {
-    store.instances[instance].memories[MemoryIndex::from_u32(index)]
-}
-
-/// The table `index` of `instance`, as a store handle.
-fn table_of(store: &StoreOpaque, instance: InstanceId, index: u32) -> super::ids::TableId {
-    store.instances[instance].tables[TableIndex::from_u32(index)]
-}
-
-unsafe extern "C" fn memory_grow(vmctx: VmPtr<VMContext>, memory: u32, delta: u64) -> u64 {
-    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
-    let (store, instance) = unsafe { store_of(vmctx) };
-    let m = memory_of(store, instance, memory);
-    store.memories[m].grow(delta).unwrap_or(u64::MAX)
-}
-
-unsafe extern "C" fn memory_copy(
-    vmctx: VmPtr<VMContext>,
-    dst_mem: u32,
-    dst: u64,
-    src_mem: u32,
-    src: u64,
-    len: u64,
-) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
-    let (store, instance) = unsafe { store_of(vmctx) };
-    let (d, s) = (memory_of(store, instance, dst_mem), memory_of(store, instance, src_mem));
-    let (src_len, dst_len) = (store.memories[s].data().len() as u64, store.memories[d].data().len() as u64);
-    if !in_bounds(src, len, src_len) || !in_bounds(dst, len, dst_len) {
-        return 0;
-    }
-    let from = store.memories[s].data()[src as usize..].as_ptr();
-    let to = store.memories[d].data_mut()[dst as usize..].as_mut_ptr();
-    // SAFETY: both ranges were checked to lie in their memories; `copy` allows overlap (the
-    // same memory), and no reference to either memory is live across it.
-    unsafe { std::ptr::copy(from, to, len as usize) };
-    1
-}
-
-unsafe extern "C" fn memory_fill(vmctx: VmPtr<VMContext>, mem: u32, dst: u64, value: u32, len: u64) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
-    let (store, instance) = unsafe { store_of(vmctx) };
-    let m = memory_of(store, instance, mem);
-    let bytes = store.memories[m].data_mut();
-    if !in_bounds(dst, len, bytes.len() as u64) {
-        return 0;
-    }
-    bytes[dst as usize..(dst + len) as usize].fill(value as u8);
-    1
-}
-
-unsafe extern "C" fn memory_init(vmctx: VmPtr<VMContext>, mem: u32, data: u32, dst: u64, src: u32, len: u32) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
-    let (store, instance) = unsafe { store_of(vmctx) };
-    let module = store.instances[instance].module.clone();
-    let data = DataIndex::from_u32(data);
-    let segment: &[u8] =
-        if store.instances[instance].dropped_data.contains(data) { &[] } else { &module.env().data[data].items };
-    let m = memory_of(store, instance, mem);
-    let bytes = store.memories[m].data_mut();
-    if !in_bounds(u64::from(src), u64::from(len), segment.len() as u64)
-        || !in_bounds(dst, u64::from(len), bytes.len() as u64)
-    {
-        return 0;
-    }
-    bytes[dst as usize..dst as usize + len as usize].copy_from_slice(&segment[src as usize..(src + len) as usize]);
-    1
-}
-
-unsafe extern "C" fn data_drop(vmctx: VmPtr<VMContext>, data: u32) {
-    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
-    let (store, instance) = unsafe { store_of(vmctx) };
-    store.instances[instance].dropped_data.insert(DataIndex::from_u32(data));
-}
-
-unsafe extern "C" fn table_grow(vmctx: VmPtr<VMContext>, table: u32, delta: u32, init: RawRef) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
-    let (store, instance) = unsafe { store_of(vmctx) };
-    let t = table_of(store, instance, table);
-    // A 32-bit table's size fits in a u32.
-    store.tables[t].grow(u64::from(delta), init).map_or(u32::MAX, |old| old as u32)
-}
-
-unsafe extern "C" fn table_fill(vmctx: VmPtr<VMContext>, table: u32, dst: u32, value: RawRef, len: u32) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
-    let (store, instance) = unsafe { store_of(vmctx) };
-    let t = table_of(store, instance, table);
-    if !in_bounds(u64::from(dst), u64::from(len), store.tables[t].len()) {
-        return 0;
-    }
-    store.tables[t].fill(u64::from(dst), u64::from(len), value);
-    1
-}
-
-unsafe extern "C" fn table_copy(
-    vmctx: VmPtr<VMContext>,
-    dst_table: u32,
-    src_table: u32,
-    dst: u32,
-    src: u32,
-    len: u32,
-) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
-    let (store, instance) = unsafe { store_of(vmctx) };
-    let (d, s) = (table_of(store, instance, dst_table), table_of(store, instance, src_table));
-    let (dst_len, src_len) = (store.tables[d].len(), store.tables[s].len());
-    if !in_bounds(u64::from(src), u64::from(len), src_len) || !in_bounds(u64::from(dst), u64::from(len), dst_len) {
-        return 0;
-    }
-    // Decoded (and lazily filled) source elements: a "not yet initialized" source means the
-    // source table's image, not the destination's.
-    let items: Vec<RawRef> =
-        (src..src + len).map(|i| store.table_get(s, u64::from(i)).unwrap_or(RawRef::NULL)).collect();
-    store.tables[d].write(u64::from(dst), &items);
-    1
-}
-
-unsafe extern "C" fn table_init(vmctx: VmPtr<VMContext>, table: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
-    let (store, instance) = unsafe { store_of(vmctx) };
-    let module = store.instances[instance].module.clone();
-    let elem = ElemIndex::from_u32(elem);
-    let items = &module.env().elements[elem].items;
-    let available = if store.instances[instance].dropped_elems.contains(elem) { 0 } else { items.len() as u64 };
-    let t = table_of(store, instance, table);
-    let size = store.tables[t].len();
-    if !in_bounds(u64::from(src), u64::from(len), available) || !in_bounds(u64::from(dst), u64::from(len), size) {
-        return 0;
-    }
-    let Ok(values) = element_items(store, instance, items, src as usize, len as usize) else { return 0 };
-    store.tables[t].write(u64::from(dst), &values);
-    1
-}
-
-unsafe extern "C" fn elem_drop(vmctx: VmPtr<VMContext>, elem: u32) {
-    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
-    let (store, instance) = unsafe { store_of(vmctx) };
-    store.instances[instance].dropped_elems.insert(ElemIndex::from_u32(elem));
-}
-
-unsafe extern "C" fn table_lazy_init(vmctx: VmPtr<VMContext>, table: u32, index: u32) -> RawRef {
-    // SAFETY: called by compiled code with its own vmctx (the builtin ABI).
-    let (store, instance) = unsafe { store_of(vmctx) };
-    let t = table_of(store, instance, table);
-    store.table_get(t, u64::from(index)).unwrap_or(RawRef::NULL)
 }

@@ -49,7 +49,7 @@ impl Marks {
 
 impl ExternRefs {
     /// The reference to `value`, giving it a slot if it has none.
-    pub fn to_raw(&mut self, value: &ExternValue) -> RawRef {
+    pub fn reference_to(&mut self, value: &ExternValue) -> RawRef {
         let key = address(value);
         if let Some(slot) = self.by_value.get(&key) {
             return RawRef::extern_ref(Some(*slot));
@@ -66,7 +66,7 @@ impl ExternRefs {
     }
 
     /// The value behind `r` (`None` for null, or a slot that holds nothing).
-    pub fn from_raw(&self, r: RawRef) -> Option<ExternValue> {
+    pub fn value_of(&self, r: RawRef) -> Option<ExternValue> {
         self.slots.get(r.as_extern()?)?.clone()
     }
 

@@ -91,8 +91,10 @@ fn add_host_call(store: &mut StoreOpaque, type_index: SharedTypeIndex, call: Hos
     });
     let ctx_ptr = ctx.ptr();
     ctx.get_mut().func_ref.vmctx = ctx_ptr.cast();
-    // SAFETY: `ctx_ptr` points at the box just made, which the store keeps for life.
-    let func_ref = VmPtr::from(unsafe { NonNull::new_unchecked(&raw mut (*ctx_ptr.as_ptr()).func_ref) });
+    // SAFETY: `ctx_ptr` points at the box just made, which the store keeps for life; only
+    // the field's address is taken.
+    let func_ref = unsafe { &raw mut (*ctx_ptr.as_ptr()).func_ref };
+    let func_ref = VmPtr::from(NonNull::new(func_ref).expect("a field of a box is not null"));
     store.host_funcs.funcs.push(HostFunc { ctx, call });
     store.host_funcs.without_entry.push(h);
     let modules: Vec<crate::Module> = store.instances.values().map(|i| i.module.clone()).collect();
@@ -137,12 +139,11 @@ unsafe extern "C" fn host_array_call(
     values: NonNull<ValRaw>,
     len: usize,
 ) -> bool {
-    // SAFETY: per the contract, the callee is a host function's context (its magic says so)
-    // in a box its store keeps alive; only its plain `host` field is read.
-    let host = unsafe {
-        let ctx = host_context(callee_vmctx);
-        (*ctx.as_ptr()).host
-    };
+    // SAFETY: per the contract, the callee is a host function's context.
+    let ctx = unsafe { host_context(callee_vmctx) };
+    // SAFETY: that context is in a box its store keeps alive; only its plain `host` field,
+    // which nothing writes after creation, is read.
+    let host = unsafe { (*ctx.as_ptr()).host };
     // SAFETY: the caller is a live instance's vmctx (the contract).
     let header = unsafe { header_of(caller_vmctx) };
     // SAFETY: the header's store context is its store's, alive while the store is.

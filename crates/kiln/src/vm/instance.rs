@@ -138,6 +138,7 @@ pub fn instantiate(
 
     // From here on the instance is observable even if a segment or the start function traps.
     s.instances.push(data);
+    log::trace!("instantiated {} as {index:?}", module.name().unwrap_or("a module"));
     initialize(store, index)?;
     Ok(index)
 }

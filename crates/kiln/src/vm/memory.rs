@@ -64,13 +64,13 @@ impl LinearMemory {
         m.remap(reserved, len)?;
         if let (Some(image), Some(mmap)) = (image, &m.mmap) {
             let end = image.offset.checked_add(image.len as u64).ok_or("memory image overflows")?;
-            if end > len as u64 || image.offset as usize % page_size() != 0 {
+            if end > len as u64 || !(image.offset as usize).is_multiple_of(page_size()) {
                 return Err("memory image lies outside the memory's initial size".into());
             }
+            let at = mmap.as_ptr().wrapping_add(image.offset as usize);
             // SAFETY: the image's range lies within the accessible part of this memory's own
             // mapping (checked above) and no Rust reference to its bytes exists yet.
-            unsafe { image.map_at(mmap.as_ptr().add(image.offset as usize)) }
-                .map_err(|e| format!("cannot map memory image: {e}"))?;
+            unsafe { image.map_at(at) }.map_err(|e| format!("cannot map memory image: {e}"))?;
         }
         Ok(m)
     }

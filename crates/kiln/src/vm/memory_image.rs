@@ -36,7 +36,7 @@ impl MemoryImageFile {
     /// The `len` bytes at `file_offset` (page-aligned) of `file`, an image for `offset` in the
     /// memory.
     pub fn from_file(file: Arc<File>, file_offset: u64, offset: u64, len: usize) -> io::Result<MemoryImageFile> {
-        if file_offset % super::mmap::page_size() as u64 != 0 {
+        if !file_offset.is_multiple_of(super::mmap::page_size() as u64) {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "memory image is not page-aligned in the file"));
         }
         Ok(MemoryImageFile { file, file_offset, offset, len })

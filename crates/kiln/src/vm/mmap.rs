@@ -50,7 +50,7 @@ impl Mmap {
     }
 
     fn map(len: usize, prot: libc::c_int) -> io::Result<Mmap> {
-        assert!(len > 0 && len % page_size() == 0);
+        assert!(len > 0 && len.is_multiple_of(page_size()));
         // SAFETY: an anonymous private mapping at an address the kernel picks; no existing
         // memory is affected.
         let ptr = unsafe {
@@ -81,12 +81,13 @@ impl Mmap {
 
     fn protect(&self, range: std::ops::Range<usize>, prot: libc::c_int) -> io::Result<()> {
         assert!(range.start <= range.end && range.end <= self.len);
-        assert!(range.start % page_size() == 0);
+        assert!(range.start.is_multiple_of(page_size()));
         if range.is_empty() {
             return Ok(());
         }
+        let start = self.ptr.as_ptr().wrapping_add(range.start);
         // SAFETY: the range lies inside this mapping (checked above).
-        let r = unsafe { libc::mprotect(self.ptr.as_ptr().add(range.start).cast(), range.end - range.start, prot) };
+        let r = unsafe { libc::mprotect(start.cast(), range.end - range.start, prot) };
         if r != 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     }
 
@@ -103,15 +104,17 @@ impl Mmap {
     /// The bytes of `range`, which the caller knows to be readable.
     pub fn slice(&self, range: std::ops::Range<usize>) -> &[u8] {
         assert!(range.start <= range.end && range.end <= self.len);
+        let start = self.ptr.as_ptr().wrapping_add(range.start);
         // SAFETY: in bounds (checked above); the caller only asks for accessible ranges.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(range.start), range.end - range.start) }
+        unsafe { std::slice::from_raw_parts(start, range.end - range.start) }
     }
 
     /// The bytes of `range` for writing, which the caller knows to be writable.
     pub fn slice_mut(&mut self, range: std::ops::Range<usize>) -> &mut [u8] {
         assert!(range.start <= range.end && range.end <= self.len);
+        let start = self.ptr.as_ptr().wrapping_add(range.start);
         // SAFETY: in bounds (checked above); `&mut self` makes this the only access.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().add(range.start), range.end - range.start) }
+        unsafe { std::slice::from_raw_parts_mut(start, range.end - range.start) }
     }
 }
 

@@ -53,22 +53,23 @@ fn stack_low() -> Option<usize> {
     if let Some(low) = LOW.with(|l| l.get()) {
         return Some(low);
     }
-    // SAFETY: pthread_getattr_np fills a zeroed attr for the current thread, which is then
-    // read and destroyed.
-    let low = unsafe {
-        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-            return None;
-        }
-        let mut addr: *mut libc::c_void = std::ptr::null_mut();
-        let mut size: libc::size_t = 0;
-        let r = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
-        libc::pthread_attr_destroy(&mut attr);
-        if r != 0 {
-            return None;
-        }
-        addr.addr() + page_size()
-    };
+    let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::zeroed();
+    // SAFETY: pthread_self has no preconditions.
+    let me = unsafe { libc::pthread_self() };
+    // SAFETY: fills the attributes of the calling thread into `attr`, valid for writes.
+    if unsafe { libc::pthread_getattr_np(me, attr.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    let mut addr: *mut libc::c_void = std::ptr::null_mut();
+    let mut size: libc::size_t = 0;
+    // SAFETY: `attr` was initialized by pthread_getattr_np; the outputs are valid for writes.
+    let r = unsafe { libc::pthread_attr_getstack(attr.as_ptr(), &mut addr, &mut size) };
+    // SAFETY: `attr` was initialized by pthread_getattr_np and is destroyed once.
+    unsafe { libc::pthread_attr_destroy(attr.as_mut_ptr()) };
+    if r != 0 {
+        return None;
+    }
+    let low = addr.addr() + page_size();
     LOW.with(|l| l.set(Some(low)));
     Some(low)
 }

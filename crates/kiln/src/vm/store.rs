@@ -158,7 +158,7 @@ impl StoreOpaque {
     pub unsafe fn code_while_entered<'a>(store: VmPtr<StoreOpaque>) -> &'a [Arc<CodeMemory>] {
         // SAFETY: per the contract; only the `code` field is borrowed, through the raw
         // pointer, so no reference to the rest of the store is made.
-        unsafe { &*(&raw const (*store.as_ptr()).code) }
+        unsafe { &(*store.as_ptr()).code }
     }
 
     /// Keep `code` alive as long as this store.

@@ -127,8 +127,9 @@ impl TableStorage {
     /// Element `i`: `None` past the end, `Some(None)` when not yet initialized.
     pub fn get(&self, i: u64) -> Option<Option<RawRef>> {
         let range = self.range(i, 1)?;
+        let slot = self.words.as_ptr().wrapping_add(range.start);
         // SAFETY: in bounds (checked by `range`); a read through the buffer's raw pointer.
-        let word = unsafe { self.words.as_ptr().add(range.start).read() };
+        let word = unsafe { slot.read() };
         Some(match (self.encoded, word) {
             (false, word) => Some(RawRef::from_word(word)),
             (true, 0) => None,
@@ -153,8 +154,9 @@ impl TableStorage {
         let base = self.words.as_mut_ptr();
         for (i, v) in range.zip(values) {
             let word = self.encode(*v);
+            let slot = base.wrapping_add(i);
             // SAFETY: `i` is in bounds (checked by `range`).
-            unsafe { base.add(i).write(word) };
+            unsafe { slot.write(word) };
         }
     }
 
@@ -172,8 +174,9 @@ impl TableStorage {
         assert!(start + len <= self.words.len());
         let base = self.words.as_mut_ptr();
         for i in start..start + len {
+            let slot = base.wrapping_add(i);
             // SAFETY: in bounds (asserted above).
-            unsafe { base.add(i).write(word) };
+            unsafe { slot.write(word) };
         }
     }
 

@@ -200,14 +200,15 @@ fn install_handlers() {
             PrevHandlers(prev)
         });
         for sig in SIGNALS {
+            // SAFETY: an all-zero sigaction is a valid value (no handler, no flags), which the
+            // fields below complete.
+            let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+            action.sa_sigaction = handler as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+            // SAFETY: empties a signal set that is valid for writes.
+            unsafe { libc::sigemptyset(&mut action.sa_mask) };
             // SAFETY: installs a handler with a valid function and an empty mask.
-            unsafe {
-                let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = handler as *const () as usize;
-                action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
-                libc::sigemptyset(&mut action.sa_mask);
-                libc::sigaction(sig, &action, std::ptr::null_mut());
-            }
+            unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) };
         }
     });
 }
@@ -225,10 +226,14 @@ fn walk_frames(
 ) -> ([usize; MAX_FRAMES], usize, bool) {
     let mut frames = [0; MAX_FRAMES];
     let mut n = 0;
-    while fp >= sp && fp.saturating_add(16) <= top && fp % 8 == 0 {
-        // SAFETY: `fp` and `fp + 8` lie within this thread's stack, between the interrupted
-        // frame and `enter`'s frame, which are live while the handler runs.
-        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+    while fp >= sp && fp.saturating_add(16) <= top && fp.is_multiple_of(8) {
+        let (fp_slot, ret_slot) =
+            (std::ptr::with_exposed_provenance::<usize>(fp), std::ptr::with_exposed_provenance::<usize>(fp + 8));
+        // SAFETY: `fp` lies within this thread's stack, between the interrupted frame and
+        // `enter`'s frame, which are live while the handler runs (checked by the loop).
+        let next = unsafe { fp_slot.read() };
+        // SAFETY: as above, for `fp + 8`, below `top` too.
+        let ret = unsafe { ret_slot.read() };
         if !code.iter().any(|c| c.contains(ret)) {
             return (frames, n, false);
         }
@@ -246,6 +251,10 @@ fn walk_frames(
     (frames, n, false)
 }
 
+/// Kiln's handler of SIGSEGV, SIGBUS, SIGILL and SIGFPE (see the module docs).
+///
+/// # Safety
+/// Installed with `SA_SIGINFO` and called only by the kernel, with its own arguments.
 unsafe extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     let uc = context.cast::<libc::ucontext_t>();
     // SAFETY: the kernel passes a valid ucontext to an SA_SIGINFO handler.
@@ -301,12 +310,9 @@ struct AltStack {
 
 impl Drop for AltStack {
     fn drop(&mut self) {
+        let ss = libc::stack_t { ss_sp: std::ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
         // SAFETY: disabling the alternate stack before its memory is unmapped.
-        unsafe {
-            let mut ss: libc::stack_t = std::mem::zeroed();
-            ss.ss_flags = libc::SS_DISABLE;
-            libc::sigaltstack(&ss, std::ptr::null_mut());
-        }
+        unsafe { libc::sigaltstack(&ss, std::ptr::null_mut()) };
     }
 }
 
@@ -323,9 +329,8 @@ fn ensure_alt_stack() {
     if ALT_STACK.with(|a| a.get()) {
         return;
     }
-    // SAFETY: querying the current alternate stack into a zeroed stack_t.
-    let mut old: libc::stack_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
+    let mut old = libc::stack_t { ss_sp: std::ptr::null_mut(), ss_flags: 0, ss_size: 0 };
+    // SAFETY: queries the current alternate stack into `old`, valid for writes.
     unsafe { libc::sigaltstack(std::ptr::null(), &mut old) };
     if old.ss_flags & libc::SS_DISABLE == 0 && old.ss_size >= ALT_STACK_SIZE {
         ALT_STACK.with(|a| a.set(true));
@@ -336,11 +341,9 @@ fn ensure_alt_stack() {
     if mmap.make_read_write(guard..ALT_STACK_SIZE + guard).is_err() {
         return;
     }
-    // SAFETY: installing a stack that `OWNED_ALT_STACK` keeps mapped until the thread ends.
-    let installed = unsafe {
-        let ss = libc::stack_t { ss_sp: mmap.as_ptr().add(guard).cast(), ss_flags: 0, ss_size: ALT_STACK_SIZE };
-        libc::sigaltstack(&ss, std::ptr::null_mut()) == 0
-    };
+    let ss = libc::stack_t { ss_sp: mmap.as_ptr().wrapping_add(guard).cast(), ss_flags: 0, ss_size: ALT_STACK_SIZE };
+    // SAFETY: installs a stack that `OWNED_ALT_STACK` keeps mapped until the thread ends.
+    let installed = unsafe { libc::sigaltstack(&ss, std::ptr::null_mut()) } == 0;
     if installed {
         OWNED_ALT_STACK.with(|s| *s.borrow_mut() = Some(AltStack { _mmap: mmap }));
         ALT_STACK.with(|a| a.set(true));

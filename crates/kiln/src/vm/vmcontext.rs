@@ -180,7 +180,7 @@ impl VMContextBlock {
     pub fn at<T>(&self, offset: u32) -> VmPtr<T> {
         let offset = offset as usize;
         assert!(offset + size_of::<T>() <= self.layout.size(), "vmctx field out of bounds");
-        assert!(offset % align_of::<T>() == 0, "misaligned vmctx field");
+        assert!(offset.is_multiple_of(align_of::<T>()), "misaligned vmctx field");
         // SAFETY: in bounds of the allocation (checked above).
         VmPtr::from(unsafe { self.ptr.as_non_null().add(offset) }).cast()
     }
@@ -188,7 +188,7 @@ impl VMContextBlock {
     /// The offset of `p` in this block, if it points into it.
     pub fn offset_of<T>(&self, p: VmPtr<T>) -> Option<u32> {
         let offset = p.as_ptr().addr().checked_sub(self.ptr.as_ptr().addr())?;
-        (offset < self.layout.size()).then(|| offset as u32)
+        (offset < self.layout.size()).then_some(offset as u32)
     }
 
     /// Write `value` at `offset` (checked as in [`Self::at`]).
