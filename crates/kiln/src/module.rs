@@ -143,7 +143,11 @@ impl Module {
         parsed.engine.check_compatible(engine.info()).map_err(bad)?;
         let env = parsed.module().map_err(bad)?;
         let code = CodeMemory::load(&parsed, frame_names(&env)).map_err(bad)?;
-        log::debug!("load artifact: {} bytes, checked and mapped in {:.2?}", artifact.as_slice().len(), start.elapsed());
+        log::debug!(
+            "load artifact: {} bytes, checked and mapped in {:.2?}",
+            artifact.as_slice().len(),
+            start.elapsed()
+        );
         let source = file.map(|file| (file, parsed.images.clone()));
         drop(parsed);
         Module::from_parts(engine, env, artifact, code, source)
