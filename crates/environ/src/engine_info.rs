@@ -15,6 +15,7 @@ pub const FORMAT_VERSION: u32 = 2;
 /// code may use (`true`) or not (`false`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EngineInfo {
+    /// The settings, in the order they were recorded.
     pub entries: Vec<(String, String)>,
 }
 
@@ -79,6 +80,9 @@ impl EngineInfo {
     }
 
     /// Parse `.kiln.engine` bytes.
+    ///
+    /// # Errors
+    /// [`ArtifactError::Malformed`] for bytes that are not `key=value` lines of UTF-8.
     pub fn decode(bytes: &[u8]) -> Result<EngineInfo, ArtifactError> {
         let text = std::str::from_utf8(bytes)
             .map_err(|_| ArtifactError::Malformed("the engine section is not UTF-8".into()))?;
@@ -95,6 +99,9 @@ impl EngineInfo {
     /// Whether code described by `self` (an artifact's) can run on the engine described by
     /// `host`: the same setting for every key, except that a CPU feature the code does not
     /// use may be present on the host.
+    ///
+    /// # Errors
+    /// [`ArtifactError::Incompatible`], naming the first setting that differs and both values.
     pub fn check_compatible(&self, host: &EngineInfo) -> Result<(), ArtifactError> {
         if self.get("format") != host.get("format") {
             return Err(ArtifactError::Incompatible(format!(

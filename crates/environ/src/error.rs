@@ -6,7 +6,12 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CompileError {
     /// The bytes are not a valid WebAssembly module.
-    Invalid { message: String, offset: usize },
+    Invalid {
+        /// What is wrong.
+        message: String,
+        /// Where in the bytes.
+        offset: usize,
+    },
     /// The module is valid but uses a feature Kiln does not compile yet.
     Unsupported(String),
     /// The module exceeds one of Kiln's implementation limits.

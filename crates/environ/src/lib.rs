@@ -3,6 +3,7 @@
 //! every piece of compiled code, the `VMContext` layout (`VMOffsets`), trap codes, the
 //! builtin list, tunables and the error types. Both the compiler and the runtime speak it; it
 //! has no unsafe code and no dependency on Cranelift's code generator.
+#![warn(missing_docs, clippy::missing_errors_doc, clippy::missing_panics_doc)]
 #![forbid(unsafe_code)]
 
 pub mod artifact;

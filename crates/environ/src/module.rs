@@ -8,24 +8,33 @@ use std::collections::BTreeMap;
 /// Something a module imports or exports.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum EntityIndex {
+    /// A function.
     Function(FuncIndex),
+    /// A table.
     Table(TableIndex),
+    /// A memory.
     Memory(MemoryIndex),
+    /// A global.
     Global(GlobalIndex),
 }
 
 /// One import.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Import {
+    /// The module name it is imported from.
     pub module: String,
+    /// The field name.
     pub field: String,
+    /// The entity it defines in this module.
     pub index: EntityIndex,
 }
 
 /// One export.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Export {
+    /// The export's name.
     pub name: String,
+    /// The entity it exports.
     pub index: EntityIndex,
 }
 
@@ -43,7 +52,9 @@ pub enum SegmentMode<T> {
 /// An element or data segment.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Segment<T, I> {
+    /// When and where it is applied.
     pub mode: SegmentMode<T>,
+    /// Its contents.
     pub items: I,
 }
 
@@ -87,24 +98,39 @@ pub struct FunctionInfo {
 pub struct Module {
     /// The module's name from the name section.
     pub name: Option<String>,
+    /// The type section's function types.
     pub types: PrimaryMap<TypeIndex, WasmFuncType>,
     /// For each type, the first type structurally equal to it.
     pub type_dedup: PrimaryMap<TypeIndex, TypeIndex>,
+    /// Every function, imported ones first.
     pub functions: PrimaryMap<FuncIndex, FunctionInfo>,
+    /// Every table's type, imported ones first.
     pub tables: PrimaryMap<TableIndex, Table>,
+    /// Every memory's type, imported ones first.
     pub memories: PrimaryMap<MemoryIndex, Memory>,
+    /// Every global's type, imported ones first.
     pub globals: PrimaryMap<GlobalIndex, Global>,
+    /// The initializer of each defined global.
     pub global_inits: PrimaryMap<DefinedGlobalIndex, ConstExpr>,
+    /// How many functions are imported (they come first in the index space).
     pub num_imported_funcs: usize,
+    /// How many tables are imported.
     pub num_imported_tables: usize,
+    /// How many memories are imported.
     pub num_imported_memories: usize,
+    /// How many globals are imported.
     pub num_imported_globals: usize,
+    /// The imports, in order.
     pub imports: Vec<Import>,
+    /// The exports, in order.
     pub exports: Vec<Export>,
+    /// The start function.
     pub start: Option<FuncIndex>,
     /// Initial contents of the defined tables (`(ref.null)` when absent) .
     pub table_inits: PrimaryMap<DefinedTableIndex, Option<ConstExpr>>,
+    /// The element segments.
     pub elements: PrimaryMap<ElemIndex, Segment<TableIndex, ElementItems>>,
+    /// The data segments.
     pub data: PrimaryMap<DataIndex, Segment<MemoryIndex, Vec<u8>>>,
     /// Function names from the name section.
     pub func_names: BTreeMap<FuncIndex, String>,

@@ -16,13 +16,17 @@ pub fn wasm_features() -> WasmFeatures {
 
 /// A defined function's body, not yet validated.
 pub struct FunctionBodyData<'data> {
+    /// The body's bytes.
     pub body: FunctionBody<'data>,
+    /// What validates it (in parallel, as it is translated).
     pub validator: FuncToValidate<ValidatorResources>,
 }
 
 /// The result of translating a module.
 pub struct ModuleTranslation<'data> {
+    /// The module's description.
     pub module: Module,
+    /// Each defined function's body.
     pub function_bodies: PrimaryMap<DefinedFuncIndex, FunctionBodyData<'data>>,
     /// The first feature this module uses that Kiln does not compile yet.
     pub unsupported: Option<String>,
@@ -58,6 +62,9 @@ fn inv(e: wasmparser::BinaryReaderError) -> CompileError {
 }
 
 /// Parse and validate `wasm` (all but the function bodies) into a [`ModuleTranslation`].
+///
+/// # Errors
+/// [`CompileError::Invalid`] (with the offset) for a malformed or invalid module.
 pub fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>, CompileError> {
     let mut validator = Validator::new_with_features(wasm_features());
     let mut t = Translator { module: Module::default(), bodies: PrimaryMap::new(), unsupported: None };

@@ -4,7 +4,9 @@
 /// Whether calls between functions of one module may be inlined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IntraModuleInlining {
+    /// Always.
     Yes,
+    /// Never.
     No,
     /// Only when the calling function uses the GC heap.
     WhenUsingGc,

@@ -7,10 +7,15 @@ use std::fmt;
 /// A value type.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum WasmValType {
+    /// A 32-bit integer.
     I32,
+    /// A 64-bit integer.
     I64,
+    /// A 32-bit float.
     F32,
+    /// A 64-bit float.
     F64,
+    /// A 128-bit vector.
     V128,
     /// `(ref null func)`.
     FuncRef,
@@ -38,6 +43,9 @@ fn unsupported(what: impl Into<String>) -> CompileError {
 
 impl WasmValType {
     /// Convert wasmparser's value type.
+    ///
+    /// # Errors
+    /// `unsupported` for reference types of GC and exception handling.
     pub fn from_wasmparser(ty: wasmparser::ValType) -> Result<Self, CompileError> {
         use wasmparser::ValType as V;
         Ok(match ty {
@@ -53,6 +61,9 @@ impl WasmValType {
     /// Convert wasmparser's reference type. Function references of any kind (`funcref`,
     /// `(ref $t)`, `(ref null nofunc)`…) share one representation, a `*const VMFuncRef`, and so
     /// do extern references; the other heap types belong to GC and exceptions.
+    ///
+    /// # Errors
+    /// `unsupported` for those other heap types.
     pub fn from_ref_type(r: wasmparser::RefType) -> Result<Self, CompileError> {
         use wasmparser::{AbstractHeapType as A, HeapType as H};
         match r.heap_type() {
@@ -78,12 +89,17 @@ impl WasmValType {
 /// A function type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct WasmFuncType {
+    /// The parameter types.
     pub params: Box<[WasmValType]>,
+    /// The result types.
     pub results: Box<[WasmValType]>,
 }
 
 impl WasmFuncType {
     /// Convert wasmparser's function type.
+    ///
+    /// # Errors
+    /// `unsupported` when a parameter or result type is.
     pub fn from_wasmparser(ty: &wasmparser::FuncType) -> Result<Self, CompileError> {
         let conv = |tys: &[wasmparser::ValType]| -> Result<Box<[WasmValType]>, CompileError> {
             tys.iter().map(|t| WasmValType::from_wasmparser(*t)).collect()
@@ -102,8 +118,11 @@ impl fmt::Display for WasmFuncType {
 /// A table's type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Table {
+    /// The element type (for typed references, its representation).
     pub element: WasmValType,
+    /// The initial size in elements.
     pub minimum: u64,
+    /// The largest size in elements, if bounded.
     pub maximum: Option<u64>,
     /// Whether the element type is a typed reference (`(ref null $t)`, `(ref func)`…),
     /// which `element` only approximates.
@@ -112,6 +131,9 @@ pub struct Table {
 
 impl Table {
     /// Convert wasmparser's table type.
+    ///
+    /// # Errors
+    /// `unsupported` for 64-bit and shared tables and unsupported element types.
     pub fn from_wasmparser(ty: &wasmparser::TableType) -> Result<Self, CompileError> {
         if ty.table64 {
             return Err(unsupported("table64 (memory64 proposal)"));
@@ -138,12 +160,17 @@ impl Table {
 /// A linear memory's type, in 64 KiB pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Memory {
+    /// The initial size in pages.
     pub minimum: u64,
+    /// The largest size in pages, if bounded.
     pub maximum: Option<u64>,
 }
 
 impl Memory {
     /// Convert wasmparser's memory type.
+    ///
+    /// # Errors
+    /// `unsupported` for 64-bit and shared memories and custom page sizes.
     pub fn from_wasmparser(ty: &wasmparser::MemoryType) -> Result<Self, CompileError> {
         if ty.memory64 {
             return Err(unsupported("memory64"));
@@ -166,7 +193,9 @@ impl Memory {
 /// A global's type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Global {
+    /// The value type (for typed references, its representation).
     pub ty: WasmValType,
+    /// Whether `global.set` may change it.
     pub mutable: bool,
     /// Whether the type is a typed reference, which `ty` only approximates.
     pub typed_reference: bool,
@@ -174,6 +203,9 @@ pub struct Global {
 
 impl Global {
     /// Convert wasmparser's global type.
+    ///
+    /// # Errors
+    /// `unsupported` for shared globals and unsupported value types.
     pub fn from_wasmparser(ty: &wasmparser::GlobalType) -> Result<Self, CompileError> {
         if ty.shared {
             return Err(unsupported("shared globals (shared-everything threads)"));
@@ -189,19 +221,33 @@ impl Global {
 /// One operation of a constant expression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ConstOp {
+    /// `i32.const`.
     I32Const(i32),
+    /// `i64.const`.
     I64Const(i64),
+    /// `f32.const`, as its bits.
     F32Const(u32),
+    /// `f64.const`, as its bits.
     F64Const(u64),
+    /// `v128.const`.
     V128Const(u128),
+    /// `global.get`.
     GlobalGet(GlobalIndex),
+    /// `ref.null` of any type.
     RefNull,
+    /// `ref.func`.
     RefFunc(FuncIndex),
+    /// `i32.add`.
     I32Add,
+    /// `i32.sub`.
     I32Sub,
+    /// `i32.mul`.
     I32Mul,
+    /// `i64.add`.
     I64Add,
+    /// `i64.sub`.
     I64Sub,
+    /// `i64.mul`.
     I64Mul,
 }
 
@@ -209,11 +255,16 @@ pub enum ConstOp {
 /// stack program evaluated at instantiation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConstExpr {
+    /// The operations, in order (the final `end` left out).
     pub ops: Vec<ConstOp>,
 }
 
 impl ConstExpr {
     /// Convert wasmparser's (already validated) constant expression.
+    ///
+    /// # Errors
+    /// `invalid` when the expression does not decode, `unsupported` for operators Kiln does
+    /// not evaluate yet.
     pub fn from_wasmparser(expr: &wasmparser::ConstExpr<'_>) -> Result<Self, CompileError> {
         use wasmparser::Operator as O;
         let mut ops = Vec::new();

@@ -27,15 +27,15 @@ pub const VM_MAGIC: u32 = u32::from_le_bytes(*b"kiln");
 /// Offsets into a module's `VMContext` and related structures.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VMOffsets {
-    pub num_types: u32,
-    pub num_imported_functions: u32,
-    pub num_imported_tables: u32,
-    pub num_imported_memories: u32,
-    pub num_imported_globals: u32,
-    pub num_defined_tables: u32,
-    pub num_defined_memories: u32,
-    pub num_defined_globals: u32,
-    pub num_defined_functions: u32,
+    num_types: u32,
+    num_imported_functions: u32,
+    num_imported_tables: u32,
+    num_imported_memories: u32,
+    num_imported_globals: u32,
+    num_defined_tables: u32,
+    num_defined_memories: u32,
+    num_defined_globals: u32,
+    num_defined_functions: u32,
     type_ids: u32,
     imported_functions: u32,
     imported_tables: u32,
@@ -52,53 +52,73 @@ impl VMOffsets {
     /// Pointer size: Kiln targets 64-bit hosts only.
     pub const PTR: u32 = 8;
 
+    /// The header's magic word ([`VM_MAGIC`]).
     pub const MAGIC: u32 = 0;
+    /// The header's pointer to the runtime's builtin table.
     pub const BUILTINS: u32 = 8;
+    /// The header's pointer to the store context.
     pub const STORE_CONTEXT: u32 = 16;
+    /// The header's runtime data: the instance's id in its store (opaque to compiled code).
     pub const RUNTIME_DATA: u32 = 24;
     /// The size of the header the fields above make up.
     pub const HEADER: u32 = 32;
 
-    // VMFunctionImport
+    /// `VMFunctionImport.wasm_call`: the callee's wasm entry.
     pub const FUNCTION_IMPORT_WASM_CALL: u32 = 0;
+    /// `VMFunctionImport.array_call`: the callee's host entry.
     pub const FUNCTION_IMPORT_ARRAY_CALL: u32 = 8;
+    /// `VMFunctionImport.vmctx`: the callee's vmctx.
     pub const FUNCTION_IMPORT_VMCTX: u32 = 16;
+    /// `VMFunctionImport.func_ref`: the callee's function reference.
     pub const FUNCTION_IMPORT_FUNC_REF: u32 = 24;
+    /// The size of a `VMFunctionImport`.
     pub const SIZE_OF_FUNCTION_IMPORT: u32 = 32;
 
-    // VMImport (of a table, memory or global): a pointer to the definition.
+    /// `VMImport.from` (of a table, memory or global): the pointer to the definition.
     pub const IMPORT_FROM: u32 = 0;
+    /// The size of an imported table's slot.
     pub const SIZE_OF_TABLE_IMPORT: u32 = 8;
+    /// The size of an imported memory's slot.
     pub const SIZE_OF_MEMORY_IMPORT: u32 = 8;
+    /// The size of an imported global's slot.
     pub const SIZE_OF_GLOBAL_IMPORT: u32 = 8;
 
-    // VMTableDefinition
+    /// `VMTableDefinition.base`: the first element word.
     pub const TABLE_BASE: u32 = 0;
+    /// `VMTableDefinition.current_elements`.
     pub const TABLE_CURRENT_ELEMENTS: u32 = 8;
+    /// The size of a `VMTableDefinition`.
     pub const SIZE_OF_TABLE_DEFINITION: u32 = 16;
 
-    // VMMemoryDefinition
+    /// `VMMemoryDefinition.base`: the first byte.
     pub const MEMORY_BASE: u32 = 0;
+    /// `VMMemoryDefinition.current_length`, in bytes.
     pub const MEMORY_CURRENT_LENGTH: u32 = 8;
+    /// The size of a `VMMemoryDefinition`.
     pub const SIZE_OF_MEMORY_DEFINITION: u32 = 16;
 
-    // VMGlobalDefinition
+    /// The size of a `VMGlobalDefinition` (16 bytes, 16-aligned, little-endian from the start).
     pub const SIZE_OF_GLOBAL_DEFINITION: u32 = 16;
 
-    // VMFuncRef
+    /// `VMFuncRef.array_call`: the host's entry (array ABI).
     pub const FUNC_REF_ARRAY_CALL: u32 = 0;
+    /// `VMFuncRef.wasm_call`: wasm's entry (wasm ABI).
     pub const FUNC_REF_WASM_CALL: u32 = 8;
+    /// `VMFuncRef.type_index`: the engine-wide type id.
     pub const FUNC_REF_TYPE_INDEX: u32 = 16;
+    /// `VMFuncRef.vmctx`: the callee vmctx both entries take.
     pub const FUNC_REF_VMCTX: u32 = 24;
+    /// The size of a `VMFuncRef`.
     pub const SIZE_OF_FUNC_REF: u32 = 32;
 
-    // VMStoreContext
+    /// `VMStoreContext.stack_limit`: the lowest stack address wasm may use.
     pub const STORE_CONTEXT_STACK_LIMIT: u32 = 0;
 
-    // VMHostFuncContext: the "vmctx" of a host function. It starts with a magic of its own
-    // and holds the host function's VMFuncRef, whose `array_call` the wasm-to-array
-    // trampoline calls.
+    /// `VMHostFuncContext.magic`. A host function's "vmctx" is its `VMHostFuncContext`,
+    /// which starts with a magic of its own.
     pub const HOST_FUNC_MAGIC: u32 = 0;
+    /// `VMHostFuncContext.func_ref`: the host function's `VMFuncRef`, whose `array_call` the
+    /// wasm-to-array trampoline calls.
     pub const HOST_FUNC_FUNC_REF: u32 = 8;
 
     /// The layout for `module`.

@@ -26,6 +26,7 @@ impl fmt::Display for FrameInfo {
 /// The wasm frames of a trap, innermost first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WasmBacktrace {
+    /// The frames, innermost first.
     pub frames: Vec<FrameInfo>,
     /// More frames were on the stack than were recorded.
     pub truncated: bool,

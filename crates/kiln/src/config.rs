@@ -125,7 +125,12 @@ impl Config {
     }
 
     /// Apply one `key=value` setting: `memory-reservation`, `memory-guard-size`,
-    /// `max-wasm-stack` (byte counts, with optional `k`/`m`/`g` units).
+    /// `max-wasm-stack` (byte counts, with optional `k`/`m`/`g` units), `memory-init-cow`,
+    /// `table-lazy-init`, `inlining` (`y` or `n`), `inlining-intra-module` (`y`, `n` or `gc`),
+    /// `inlining-small-callee-size`, `inlining-sum-size-threshold` (numbers).
+    ///
+    /// # Errors
+    /// [`Error::Setting`] for an unknown key or a value that does not parse.
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self> {
         match key {
             "memory-reservation" => Ok(self.memory_reservation(parse_bytes(key, value)?)),

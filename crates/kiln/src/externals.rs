@@ -12,9 +12,13 @@ use crate::{
 /// Something a module can import or export.
 #[derive(Clone, Copy, Debug)]
 pub enum Extern {
+    /// A function.
     Func(Func),
+    /// A global.
     Global(Global),
+    /// A table.
     Table(Table),
+    /// A memory.
     Memory(Memory),
 }
 
@@ -40,6 +44,9 @@ impl Extern {
     }
 
     /// Its type.
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
     pub fn ty(&self, store: impl AsContext) -> ExternType {
         match self {
             Extern::Func(f) => ExternType::Func(f.ty(store)),
@@ -83,6 +90,9 @@ pub struct Global {
 
 impl Global {
     /// A host-owned global of type `ty` holding `val`.
+    ///
+    /// # Errors
+    /// When `val` is not of the global's type, or is a reference from another store.
     pub fn new(mut store: impl AsContextMut, ty: GlobalType, val: Val) -> Result<Global> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
@@ -95,11 +105,17 @@ impl Global {
     }
 
     /// The global's type.
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
     pub fn ty(&self, store: impl AsContext) -> GlobalType {
         GlobalType::from_env(store.as_context().opaque().assert_store(self.store).global(self.index).ty)
     }
 
     /// The global's value.
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
     pub fn get(&self, mut store: impl AsContextMut) -> Val {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
@@ -110,6 +126,9 @@ impl Global {
     }
 
     /// Set the global's value (it must be mutable).
+    ///
+    /// # Errors
+    /// When the global is immutable or belongs to another store, or `val` is not of its type.
     pub fn set(&self, mut store: impl AsContextMut, val: Val) -> Result<()> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
@@ -136,6 +155,9 @@ pub struct Table {
 
 impl Table {
     /// A host-owned table of type `ty` with every element `init`.
+    ///
+    /// # Errors
+    /// When `init` is not of the element type, or the table exceeds Kiln's limits.
     pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
@@ -150,16 +172,25 @@ impl Table {
     }
 
     /// The table's type (its minimum is its current size).
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
     pub fn ty(&self, store: impl AsContext) -> TableType {
         TableType::from_env(store.as_context().opaque().assert_store(self.store).tables[self.index].ty())
     }
 
     /// The table's size.
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
     pub fn size(&self, store: impl AsContext) -> u64 {
         store.as_context().opaque().assert_store(self.store).tables[self.index].len()
     }
 
-    /// The element at `index`.
+    /// The element at `index`, or `None` past the end.
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
     pub fn get(&self, mut store: impl AsContextMut, index: u64) -> Option<Val> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
@@ -179,6 +210,9 @@ pub struct Memory {
 
 impl Memory {
     /// A host-owned memory of type `ty`.
+    ///
+    /// # Errors
+    /// [`Error::Limit`] when its limits are inconsistent or its reservation cannot be mapped.
     pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
@@ -189,22 +223,34 @@ impl Memory {
     }
 
     /// The memory's type (its minimum is its current size).
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
     pub fn ty(&self, store: impl AsContext) -> MemoryType {
         MemoryType::from_env(store.as_context().opaque().assert_store(self.store).memories[self.index].ty())
     }
 
     /// The current size in pages.
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
     pub fn size(&self, store: impl AsContext) -> u64 {
         store.as_context().opaque().assert_store(self.store).memories[self.index].pages()
     }
 
     /// The memory's bytes.
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
     pub fn data<'a, T: 'a>(&self, store: impl Into<StoreContext<'a, T>>) -> &'a [u8] {
         let cx: StoreContext<'a, T> = store.into();
         cx.0.opaque.assert_store(self.store).memories[self.index].data()
     }
 
     /// The memory's bytes, for writing.
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
     pub fn data_mut<'a, T: 'a>(&self, store: impl Into<crate::StoreContextMut<'a, T>>) -> &'a mut [u8] {
         let cx: crate::StoreContextMut<'a, T> = store.into();
         cx.0.opaque.assert_store(self.store);
@@ -213,6 +259,9 @@ impl Memory {
 
     /// The memory's bytes and the store's data together, for host functions that read and
     /// write guest memory while they use their own state.
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
     pub fn data_and_store_mut<'a, T: 'a>(
         &self,
         store: impl Into<crate::StoreContextMut<'a, T>>,
@@ -224,6 +273,9 @@ impl Memory {
     }
 
     /// Grow by `delta` pages; returns the old size.
+    ///
+    /// # Errors
+    /// When the memory would exceed its maximum (or 4 GiB), or belongs to another store.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
         let mut cx = store.as_context_mut();
         cx.opaque().check_store(self.store)?;

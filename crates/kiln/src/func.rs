@@ -61,6 +61,9 @@ impl Func {
     }
 
     /// The function's type.
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
     pub fn ty(&self, store: impl AsContext) -> FuncType {
         let cx = store.as_context();
         let id = cx.opaque().assert_store(self.store).func_ref(self.index).type_index;
@@ -68,6 +71,15 @@ impl Func {
     }
 
     /// Call the function with `params`, writing its results into `results`.
+    ///
+    /// # Errors
+    /// [`Error::Trap`] when wasm traps (with its backtrace), the error a host function
+    /// returned, [`Error::Limit`] when this thread's stack cannot hold the engine's
+    /// `max_wasm_stack`, and [`Error::Other`] for arguments of the wrong number or types or a
+    /// function of another store. A store stays usable after any of them.
+    ///
+    /// # Panics
+    /// A host function's panic resumes here, once wasm has been left.
     pub fn call(&self, mut store: impl AsContextMut, params: &[Val], results: &mut [Val]) -> Result<()> {
         let mut cx = store.as_context_mut();
         let mut whole = cx.whole();

@@ -20,6 +20,13 @@ impl Instance {
     }
 
     /// Instantiate `module` with `imports`, one per import of the module, in order.
+    ///
+    /// # Errors
+    /// [`Error::Link`] for imports of the wrong number, kinds or types; [`Error::Limit`] for
+    /// memories or tables that cannot be created; the trap of an element or data segment or
+    /// of the start function (the instance then stays in the store, with the segments
+    /// before it applied); [`Error::Other`] for a module of another engine or imports of
+    /// another store.
     pub fn new(mut store: impl AsContextMut, module: &Module, imports: &[Extern]) -> Result<Instance> {
         let mut cx = store.as_context_mut();
         let mut whole = cx.whole();
@@ -82,6 +89,9 @@ impl Instance {
     }
 
     /// The exported function `name` with a static type.
+    ///
+    /// # Errors
+    /// When there is no such exported function, or its type is not `P -> R`.
     pub fn get_typed_func<P: WasmParams, R: WasmResults>(
         &self,
         mut store: impl AsContextMut,

@@ -1,9 +1,54 @@
-//! Kiln's embedding API, shaped like wasmtime's: compile a [`Module`] with an [`Engine`],
-//! instantiate it in a [`Store`] (directly or through a [`Linker`]), and call its exports as
-//! [`Func`]s or [`TypedFunc`]s. Host functions are Rust closures; traps come back as
-//! [`Error::Trap`] with the spec's messages, and leave the store usable.
+//! Kiln's embedding API, shaped like wasmtime's.
+//!
+//! An [`Engine`] compiles; a [`Module`] is compiled code, ready to be instantiated any number
+//! of times; a [`Store`] owns instances and the host's own data; a [`Linker`] resolves a
+//! module's imports by name, to host functions (Rust closures) or to other instances'
+//! exports; exports are called as dynamically typed [`Func`]s or statically typed
+//! [`TypedFunc`]s. A trap comes back as [`Error::Trap`] with the spec's message and a wasm
+//! backtrace, and leaves the store usable.
+//!
+//! ```
+//! use kiln::{Caller, Engine, Linker, Module, Store, Trap};
+//!
+//! # fn main() -> kiln::Result<()> {
+//! let engine = Engine::default();
+//! let module = Module::new(
+//!     &engine,
+//!     r#"(module
+//!          (import "host" "tick" (func $tick (param i32)))
+//!          (func (export "count_down") (param $n i32) (result i32)
+//!            (loop $again
+//!              (call $tick (local.get $n))
+//!              (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+//!              (br_if $again (local.get $n)))
+//!            (i32.const 42))
+//!          (func (export "fail") unreachable))"#,
+//! )?;
+//!
+//! // The store's data is the host's state; host functions reach it through their `Caller`.
+//! let mut linker = Linker::<Vec<i32>>::new(&engine);
+//! linker.func_wrap("host", "tick", |mut caller: Caller<'_, Vec<i32>>, n: i32| caller.data_mut().push(n))?;
+//! let mut store = Store::new(&engine, Vec::new());
+//! let instance = linker.instantiate(&mut store, &module)?;
+//!
+//! let count_down = instance.get_typed_func::<i32, i32>(&mut store, "count_down")?;
+//! assert_eq!(count_down.call(&mut store, 3)?, 42);
+//! assert_eq!(store.data(), &[3, 2, 1]);
+//!
+//! let fail = instance.get_typed_func::<(), ()>(&mut store, "fail")?;
+//! let err = fail.call(&mut store, ()).unwrap_err();
+//! assert_eq!(err.as_trap(), Some(&Trap::UnreachableCodeReached));
+//! assert_eq!(count_down.call(&mut store, 1)?, 42, "a trap leaves the store usable");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Modules can be compiled ahead of time ([`Engine::precompile_module`],
+//! [`Module::serialize`]) and loaded back ([`Module::deserialize`]); built without its default
+//! `compiler` feature, this crate has no compiler at all and only loads such artifacts.
 //!
 //! All unsafe code lives in the private `vm` module.
+#![warn(missing_docs, clippy::missing_errors_doc, clippy::missing_panics_doc)]
 #![deny(unsafe_code)]
 
 mod backtrace;

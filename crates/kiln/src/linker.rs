@@ -46,6 +46,9 @@ impl<T: 'static> Linker<T> {
     }
 
     /// Define `module::name` as `item`.
+    ///
+    /// # Errors
+    /// None yet: a second definition of a name replaces the first.
     pub fn define(
         &mut self,
         _store: impl AsContext<Data = T>,
@@ -57,6 +60,9 @@ impl<T: 'static> Linker<T> {
     }
 
     /// Define `module::name` as a host function of type `ty`.
+    ///
+    /// # Errors
+    /// As for [`Linker::define`].
     pub fn func_new(
         &mut self,
         module: &str,
@@ -68,6 +74,9 @@ impl<T: 'static> Linker<T> {
     }
 
     /// Define `module::name` as a host function from a typed closure.
+    ///
+    /// # Errors
+    /// As for [`Linker::define`].
     pub fn func_wrap<Params, Results>(
         &mut self,
         module: &str,
@@ -79,6 +88,9 @@ impl<T: 'static> Linker<T> {
     }
 
     /// Define every export of `instance` under `module_name`.
+    ///
+    /// # Errors
+    /// As for [`Linker::define`].
     pub fn instance(
         &mut self,
         mut store: impl AsContextMut<Data = T>,
@@ -100,6 +112,10 @@ impl<T: 'static> Linker<T> {
     }
 
     /// Resolve `module`'s imports by name and instantiate it.
+    ///
+    /// # Errors
+    /// [`Error::Link`] for an import no definition matches by name (it names the import and
+    /// its type), and everything [`Instance::new`] reports.
     pub fn instantiate(&self, mut store: impl AsContextMut<Data = T>, module: &Module) -> Result<Instance> {
         let mut imports = Vec::with_capacity(module.imports().len());
         for import in module.imports() {

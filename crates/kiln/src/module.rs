@@ -220,6 +220,9 @@ impl Module {
     }
 
     /// Compile the module in a `.wasm` or `.wat` file.
+    ///
+    /// # Errors
+    /// When the file cannot be read, and as for [`Module::new`].
     pub fn from_file(engine: &Engine, path: impl AsRef<std::path::Path>) -> Result<Module> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::Other(format!("cannot read {}: {e}", path.display())))?;

@@ -80,12 +80,15 @@ impl<T> StoreContextMut<'_, T> {
 
 /// Anything that can lend a store for reading.
 pub trait AsContext {
+    /// The store's data type.
     type Data;
+    /// The store, borrowed for reading.
     fn as_context(&self) -> StoreContext<'_, Self::Data>;
 }
 
 /// Anything that can lend a store for writing.
 pub trait AsContextMut: AsContext {
+    /// The store, borrowed for writing.
     fn as_context_mut(&mut self) -> StoreContextMut<'_, Self::Data>;
 }
 

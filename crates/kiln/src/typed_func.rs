@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 /// A Rust type that is a wasm value type.
 pub trait WasmTy: Sized + Send + 'static {
+    /// The wasm type.
     fn valtype() -> ValType;
+    /// The value as a dynamically typed [`Val`].
     fn into_val(self) -> Val;
+    /// The value in `v`, if `v` has this type.
     fn from_val(v: &Val) -> Option<Self>;
 }
 
@@ -98,14 +101,19 @@ impl WasmTy for Option<Func> {
 
 /// A tuple of wasm parameters.
 pub trait WasmParams: Send + 'static {
+    /// The parameters' wasm types.
     fn types() -> Vec<ValType>;
+    /// The parameters as dynamically typed values.
     fn into_vals(self) -> Vec<Val>;
 }
 
 /// A tuple (or single value, or `()`) of wasm results.
 pub trait WasmResults: Sized + Send + 'static {
+    /// The results' wasm types.
     fn types() -> Vec<ValType>;
+    /// The results in `vals`, if they have these types.
     fn from_vals(vals: &[Val]) -> Option<Self>;
+    /// The results as dynamically typed values.
     fn into_vals(self) -> Vec<Val>;
 }
 
@@ -157,7 +165,12 @@ tuples! {
 
 /// What a wrapped host closure may return: results, or a `Result` of them.
 pub trait WasmRet: Send + 'static {
+    /// The results.
     type Results: WasmResults;
+    /// The results, or the error the closure returned.
+    ///
+    /// # Errors
+    /// The closure's own error.
     fn into_result(self) -> Result<Self::Results>;
 }
 
@@ -243,6 +256,9 @@ impl<P, R> Clone for TypedFunc<P, R> {
 
 impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     /// Call it.
+    ///
+    /// # Errors
+    /// As for [`Func::call`].
     pub fn call(&self, store: impl AsContextMut, params: P) -> Result<R> {
         let mut results: Vec<Val> = R::types().into_iter().map(Val::default_for).collect();
         self.func.call(store, &params.into_vals(), &mut results)?;
@@ -257,6 +273,12 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
 
 impl Func {
     /// This function with a static type, checked against its real type.
+    ///
+    /// # Errors
+    /// When `P` and `R` are not the function's parameter and result types.
+    ///
+    /// # Panics
+    /// If the function belongs to another store.
     pub fn typed<P: WasmParams, R: WasmResults>(&self, store: impl AsContext) -> Result<TypedFunc<P, R>> {
         let ty = self.ty(store);
         if ty.params() != P::types() || ty.results() != R::types() {

@@ -47,7 +47,9 @@ impl fmt::Display for FuncType {
 /// Whether a global can be set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mutability {
+    /// It cannot change.
     Const,
+    /// `global.set` (or [`Global::set`](crate::Global::set)) may change it.
     Var,
 }
 
@@ -156,9 +158,13 @@ impl MemoryType {
 /// The type of an import or export.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExternType {
+    /// A function's type.
     Func(FuncType),
+    /// A global's type.
     Global(GlobalType),
+    /// A table's type.
     Table(TableType),
+    /// A memory's type.
     Memory(MemoryType),
 }
 

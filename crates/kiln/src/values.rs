@@ -50,14 +50,19 @@ impl std::fmt::Debug for ExternRef {
 /// A WebAssembly value.
 #[derive(Clone, Debug)]
 pub enum Val {
+    /// An `i32`.
     I32(i32),
+    /// An `i64`.
     I64(i64),
     /// An `f32`, as its bits (so that NaN payloads survive).
     F32(u32),
     /// An `f64`, as its bits.
     F64(u64),
+    /// A `v128`.
     V128(u128),
+    /// A `funcref` (`None` is null).
     FuncRef(Option<Func>),
+    /// An `externref` (`None` is null).
     ExternRef(Option<ExternRef>),
 }
 

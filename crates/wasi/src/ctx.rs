@@ -71,6 +71,7 @@ impl Default for WasiCtxBuilder {
 }
 
 impl WasiCtxBuilder {
+    /// A builder that grants nothing: no args, env, preopens, and empty standard streams.
     pub fn new() -> WasiCtxBuilder {
         WasiCtxBuilder {
             args: Vec::new(),
@@ -110,16 +111,19 @@ impl WasiCtxBuilder {
         self
     }
 
+    /// The program's standard input.
     pub fn stdin(&mut self, s: InputStream) -> &mut Self {
         self.stdin = s;
         self
     }
 
+    /// The program's standard output.
     pub fn stdout(&mut self, s: OutputStream) -> &mut Self {
         self.stdout = s;
         self
     }
 
+    /// The program's standard error.
     pub fn stderr(&mut self, s: OutputStream) -> &mut Self {
         self.stderr = s;
         self
@@ -127,6 +131,9 @@ impl WasiCtxBuilder {
 
     /// Grant the host directory `host` to the program under the path `guest`. Descriptors
     /// opened through it never reach outside it.
+    ///
+    /// # Errors
+    /// When `host` cannot be opened as a directory.
     pub fn preopened_dir(
         &mut self,
         host: impl AsRef<Path>,

@@ -23,6 +23,7 @@
 //! assert_eq!(out.contents(), b"hi\n");
 //! # Ok::<(), kiln::Error>(())
 //! ```
+#![warn(missing_docs, clippy::missing_errors_doc, clippy::missing_panics_doc)]
 #![forbid(unsafe_code)]
 
 #[allow(dead_code)] // the whole preview1 ABI table, including values no call here produces

@@ -34,6 +34,9 @@ macro_rules! define {
 
 /// Define every function of `wasi_snapshot_preview1` on `linker`; `get` finds the program's
 /// [`WasiCtx`] in the store's data.
+///
+/// # Errors
+/// As for [`Linker::func_wrap`](kiln::Linker::func_wrap), which cannot fail today.
 pub fn add_to_linker<T: 'static>(
     linker: &mut Linker<T>,
     get: impl Fn(&mut T) -> &mut WasiCtx + Send + Sync + Copy + 'static,

@@ -32,6 +32,7 @@ impl InputStream {
 pub struct OutputPipe(Arc<Mutex<Vec<u8>>>);
 
 impl OutputPipe {
+    /// An empty pipe.
     pub fn new() -> OutputPipe {
         OutputPipe::default()
     }

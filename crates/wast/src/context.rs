@@ -38,6 +38,9 @@ pub struct WastContext {
 
 impl WastContext {
     /// A context with a new engine built from `config` and `spectest` defined.
+    ///
+    /// # Errors
+    /// When the engine cannot be created.
     pub fn new(config: &Config, through_artifact: bool) -> anyhow::Result<WastContext> {
         let engine = Engine::new(config).map_err(|e| anyhow::anyhow!("failed to create engine: {e}"))?;
         let mut store = Store::new(&engine, ());
@@ -56,8 +59,11 @@ impl WastContext {
         })
     }
 
-    /// Parses `text` as a script named `name` and runs every directive,
-    /// continuing past failures. `Err` only when the script does not parse.
+    /// Parses `text` as a script named `name` and runs every directive, continuing past
+    /// failures.
+    ///
+    /// # Errors
+    /// Only when the script does not parse.
     pub fn run(&mut self, name: &str, text: &str) -> anyhow::Result<Report> {
         let with_location = |mut e: wast::Error| {
             e.set_path(std::path::Path::new(name));

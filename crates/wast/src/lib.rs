@@ -10,7 +10,7 @@
 //! }
 //! # anyhow::Ok(())
 //! ```
-
+#![warn(missing_docs, clippy::missing_errors_doc, clippy::missing_panics_doc)]
 #![forbid(unsafe_code)]
 
 mod context;
@@ -28,16 +28,21 @@ use anyhow::Context as _;
 pub use context::WastContext;
 pub use report::{Failure, Report};
 
-/// Runs the script at `path` in a fresh engine built from `config`.
+/// Runs the script at `path` in a fresh engine built from `config`; failing directives are
+/// listed in the [`Report`].
 ///
-/// `Err` only when the file cannot be read, the script does not parse, or the
-/// engine cannot be created; failing directives are listed in the [`Report`].
+/// # Errors
+/// Only when the file cannot be read, the script does not parse, or the engine cannot be
+/// created.
 pub fn run_file(path: &Path, config: &kiln::Config) -> anyhow::Result<Report> {
     run_file_with(path, config, false)
 }
 
 /// Like [`run_file`]; with `through_artifact`, every module is serialized and loaded back
 /// from its artifact before it is used, as a precompiled module would be.
+///
+/// # Errors
+/// As for [`run_file`].
 pub fn run_file_with(path: &Path, config: &kiln::Config, through_artifact: bool) -> anyhow::Result<Report> {
     let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
     WastContext::new(config, through_artifact)?.run(&path.display().to_string(), &text)
@@ -45,7 +50,8 @@ pub fn run_file_with(path: &Path, config: &kiln::Config, through_artifact: bool)
 
 /// Runs the script `text` (reported under `name`) in a fresh engine built from `config`.
 ///
-/// `Err` only when the script does not parse or the engine cannot be created.
+/// # Errors
+/// Only when the script does not parse or the engine cannot be created.
 pub fn run_str(name: &str, text: &str, config: &kiln::Config) -> anyhow::Result<Report> {
     WastContext::new(config, false)?.run(name, text)
 }

@@ -36,7 +36,9 @@ impl<'a> Reader<'a> {
 /// The trap table: sorted text offsets and their traps.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrapTable {
+    /// Each trap site's offset in `.text`, ascending.
     pub offsets: Vec<u32>,
+    /// The trap at each site.
     pub traps: Vec<Trap>,
 }
 
@@ -53,6 +55,9 @@ impl TrapTable {
     }
 
     /// Decode and check.
+    ///
+    /// # Errors
+    /// [`ArtifactError::Malformed`] for a truncated or unsorted table or an unknown trap.
     pub fn decode(bytes: &[u8]) -> Result<TrapTable, ArtifactError> {
         let mut r = Reader { bytes, what: "trap table" };
         let n = r.count(5)?;
@@ -84,14 +89,18 @@ impl TrapTable {
 /// One entry of the function table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FuncEntry {
+    /// The function's name.
     pub key: FuncKey,
+    /// Its offset in `.text`.
     pub start: u32,
+    /// Its length in bytes.
     pub len: u32,
 }
 
 /// The function table: every function's key and text range, sorted by key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FuncTable {
+    /// The entries, sorted by key.
     pub entries: Vec<FuncEntry>,
 }
 
@@ -110,6 +119,10 @@ impl FuncTable {
     }
 
     /// Decode and check against the text size.
+    ///
+    /// # Errors
+    /// [`ArtifactError::Malformed`] for a truncated or unsorted table, an unknown key or a
+    /// range outside the text.
     pub fn decode(bytes: &[u8], text_len: usize) -> Result<FuncTable, ArtifactError> {
         let mut r = Reader { bytes, what: "function table" };
         let n = r.count(16)?;
