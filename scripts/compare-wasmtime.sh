@@ -5,13 +5,13 @@
 # and the no-op `bench` module preloaded), best of $RUNS (default 5), with kiln/wasmtime
 # ratios and their geometric means (below 1: Kiln is faster).
 #
-# Needs wasmtime 48 on PATH:   cargo install wasmtime-cli --version '^48' --locked
+# Needs wasmtime 48 on PATH:   cargo install wasmtime-cli --version 48.0.8 --locked
 # Builds Kiln in release mode first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=${KILN_BENCH_DIR:-../shared/bench}
 RUNS=${RUNS:-5}
-command -v wasmtime >/dev/null || { echo "wasmtime is not on PATH: cargo install wasmtime-cli --version '^48' --locked" >&2; exit 1; }
+command -v wasmtime >/dev/null || { echo "wasmtime is not on PATH: cargo install wasmtime-cli --version 48.0.8 --locked" >&2; exit 1; }
 cargo build --release -q -p kiln-cli
 KILN=$PWD/target/release/kiln
 PRELOAD=$PWD/crates/cli/tests/bench.wat
