@@ -6,14 +6,17 @@
 # ratios and their geometric means (below 1: Kiln is faster).
 #
 # Needs wasmtime 48 on PATH:   cargo install wasmtime-cli --version 48.0.8 --locked
-# Builds Kiln in release mode first.
+# Builds Kiln in release mode first, unless KILN names a kiln binary to measure instead (to
+# compare two builds of Kiln, run it once with each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=${KILN_BENCH_DIR:-../shared/bench}
 RUNS=${RUNS:-5}
 command -v wasmtime >/dev/null || { echo "wasmtime is not on PATH: cargo install wasmtime-cli --version 48.0.8 --locked" >&2; exit 1; }
-cargo build --release -q -p kiln-cli
-KILN=$PWD/target/release/kiln
+if [ -z "${KILN:-}" ]; then
+    cargo build --release -q -p kiln-cli
+    KILN=$PWD/target/release/kiln
+fi
 PRELOAD=$PWD/crates/cli/tests/bench.wat
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

@@ -223,10 +223,99 @@ impl Module {
     /// functions, a descriptive name for trampolines.
     pub fn symbol_name(&self, key: FuncKey) -> String {
         let name = match key {
-            FuncKey::DefinedWasmFunction(_, def) => self.func_name(self.func_index(def)),
+            // A key from an artifact's table may name a function this module does not have.
+            FuncKey::DefinedWasmFunction(_, def) if def.index() < self.num_defined_funcs() => {
+                self.func_name(self.func_index(def))
+            }
             _ => None,
         };
         key.symbol_name(name)
+    }
+
+    /// Check that every count and index of this description is consistent, as translation
+    /// makes them: for a description decoded from an artifact, before anything indexes by it.
+    ///
+    /// # Errors
+    /// A description of the first inconsistency found.
+    pub fn check_consistent(&self) -> Result<(), String> {
+        let limit = u32::MAX as usize - 1;
+        let counts = [
+            ("types", self.types.len()),
+            ("functions", self.functions.len()),
+            ("tables", self.tables.len()),
+            ("memories", self.memories.len()),
+            ("globals", self.globals.len()),
+            ("elements", self.elements.len()),
+            ("data", self.data.len()),
+        ];
+        if let Some((what, n)) = counts.iter().find(|(_, n)| *n > limit) {
+            return Err(format!("{n} {what}"));
+        }
+        let imported = [
+            ("functions", self.num_imported_funcs, self.functions.len()),
+            ("tables", self.num_imported_tables, self.tables.len()),
+            ("memories", self.num_imported_memories, self.memories.len()),
+            ("globals", self.num_imported_globals, self.globals.len()),
+        ];
+        if let Some((what, n, total)) = imported.iter().find(|(_, n, total)| n > total) {
+            return Err(format!("{n} imported {what} of {total}"));
+        }
+        if self.type_dedup.len() != self.types.len() || self.type_dedup.values().any(|t| t.index() >= self.types.len())
+        {
+            return Err("type deduplication table".into());
+        }
+        if self.functions.values().any(|f| f.ty.index() >= self.types.len())
+            || self.typed_type_ids.keys().any(|t| t.index() >= self.types.len())
+        {
+            return Err("a function type out of range".into());
+        }
+        if self.global_inits.len() != self.num_defined_globals() || self.table_inits.len() != self.num_defined_tables()
+        {
+            return Err("initializers for the defined globals or tables".into());
+        }
+        let func = |f: FuncIndex| f.index() < self.functions.len();
+        let entity = |e: EntityIndex| match e {
+            EntityIndex::Function(f) => func(f),
+            EntityIndex::Table(t) => t.index() < self.tables.len(),
+            EntityIndex::Memory(m) => m.index() < self.memories.len(),
+            EntityIndex::Global(g) => g.index() < self.globals.len(),
+        };
+        let expr = |e: &ConstExpr| {
+            e.ops.iter().all(|op| match op {
+                ConstOp::RefFunc(f) => func(*f),
+                ConstOp::GlobalGet(g) => g.index() < self.globals.len(),
+                _ => true,
+            })
+        };
+        if self.imports.iter().any(|i| !entity(i.index)) || self.exports.iter().any(|e| !entity(e.index)) {
+            return Err("an import or export out of range".into());
+        }
+        if self.start.is_some_and(|f| !func(f)) || self.func_names.keys().any(|f| !func(*f)) {
+            return Err("a start function or function name out of range".into());
+        }
+        if !self.global_inits.values().all(expr) || !self.table_inits.values().flatten().all(expr) {
+            return Err("an initializer out of range".into());
+        }
+        for segment in self.elements.values() {
+            let in_range = match &segment.mode {
+                SegmentMode::Active(t, offset) => t.index() < self.tables.len() && expr(offset),
+                _ => true,
+            } && match &segment.items {
+                ElementItems::Functions(fs) => fs.iter().all(|f| func(*f)),
+                ElementItems::Expressions(_, es) => es.iter().all(expr),
+            };
+            if !in_range {
+                return Err("an element segment out of range".into());
+            }
+        }
+        for segment in self.data.values() {
+            if let SegmentMode::Active(m, offset) = &segment.mode
+                && (m.index() >= self.memories.len() || !expr(offset))
+            {
+                return Err("a data segment out of range".into());
+            }
+        }
+        Ok(())
     }
 
     /// The module-local types that a host function may be called with from this module:

@@ -5,6 +5,7 @@
 //! a type when the last holder drops, so an embedding that loads modules for ever stays
 //! bounded.
 use crate::{Config, Error, Result};
+use cranelift_entity::PrimaryMap;
 use kiln_environ::{EngineInfo, SharedTypeIndex, Tunables, WasmFuncType};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -40,14 +41,14 @@ struct Entry {
 #[derive(Default)]
 struct TypeRegistry {
     ids: HashMap<TypeKey, SharedTypeIndex>,
-    entries: Vec<Option<Entry>>,
+    entries: PrimaryMap<SharedTypeIndex, Option<Entry>>,
     /// Ids of forgotten types, to be given out again.
     free: Vec<SharedTypeIndex>,
 }
 
 impl TypeRegistry {
     fn entry(&mut self, id: SharedTypeIndex) -> Option<&mut Entry> {
-        self.entries.get_mut(id.as_u32() as usize)?.as_mut()
+        self.entries.get_mut(id)?.as_mut()
     }
 }
 
@@ -147,13 +148,10 @@ impl Engine {
         let entry = Some(Entry { key: key.clone(), holders: 1 });
         let id = match reg.free.pop() {
             Some(id) => {
-                reg.entries[id.as_u32() as usize] = entry;
+                reg.entries[id] = entry;
                 id
             }
-            None => {
-                reg.entries.push(entry);
-                SharedTypeIndex::from_u32(reg.entries.len() as u32 - 1)
-            }
+            None => reg.entries.push(entry),
         };
         reg.ids.insert(key, id);
         id
@@ -166,7 +164,7 @@ impl Engine {
             let Some(e) = reg.entry(id) else { continue };
             e.holders -= 1;
             if e.holders == 0 {
-                if let Some(e) = reg.entries[id.as_u32() as usize].take() {
+                if let Some(e) = reg.entries[id].take() {
                     reg.ids.remove(&e.key);
                 }
                 reg.free.push(id);

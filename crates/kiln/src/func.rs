@@ -36,7 +36,8 @@ impl Func {
     ) -> Func {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
-        let type_index = s.engine().register_type(&ty.to_env(), None);
+        let env_ty = ty.to_env();
+        let type_index = s.engine().register_type(&env_ty, None);
         s.hold_type(type_index);
         let body = move |store: &mut StoreInner<T>, instance: Option<InstanceId>, values: &mut [ValRaw]| {
             let params: Vec<Val> =
@@ -56,7 +57,7 @@ impl Func {
             }
             Ok(())
         };
-        let index = add_host_func(cx.0, type_index, body);
+        let index = add_host_func(cx.0, &env_ty, type_index, body);
         Func { store: cx.0.opaque.id(), index }
     }
 

@@ -31,9 +31,6 @@ impl Instance {
         let mut cx = store.as_context_mut();
         let mut whole = cx.whole();
         let s = whole.opaque();
-        if !crate::Engine::same(s.engine(), module.engine()) {
-            return Err(Error::Other("module and store belong to different engines".into()));
-        }
         let mut resolved = Vec::with_capacity(imports.len());
         for e in imports {
             let (id, r) = match *e {

@@ -4,10 +4,11 @@ use crate::vm::artifact::ArtifactBytes;
 use crate::vm::code_memory::{CodeMemory, FrameNames};
 use crate::vm::memory_image::MemoryImageFile;
 use crate::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, Result, TableType};
-use cranelift_entity::{EntityRef, PrimaryMap};
+use cranelift_entity::{EntityRef, EntitySet, PrimaryMap};
 use kiln_environ::artifact::Artifact;
 use kiln_environ::{
-    DefinedMemoryIndex, DefinedTableIndex, EntityIndex, FuncIndex, SharedTypeIndex, TypeIndex, VMOffsets,
+    DataIndex, DefinedFuncIndex, DefinedMemoryIndex, DefinedTableIndex, ElemIndex, EntityIndex, FuncIndex,
+    SharedTypeIndex, TypeIndex, VMOffsets,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -42,12 +43,12 @@ pub(crate) fn wasm_binary(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
 type ImageRanges = BTreeMap<DefinedMemoryIndex, std::ops::Range<u64>>;
 
 /// What names `env`'s frames in backtraces.
-fn frame_names(env: &kiln_environ::Module) -> FrameNames {
+pub(crate) fn frame_names(env: &kiln_environ::Module) -> FrameNames {
     FrameNames {
         module: env.name.clone(),
         funcs: (0..env.num_defined_funcs())
             .map(|d| {
-                let f = env.func_index(kiln_environ::DefinedFuncIndex::new(d));
+                let f = env.func_index(DefinedFuncIndex::new(d));
                 (f.as_u32(), env.func_name(f).map(String::from))
             })
             .collect(),
@@ -71,11 +72,11 @@ struct ModuleInner {
     /// Copy-on-write images of defined memories (when the engine maps them).
     images: BTreeMap<DefinedMemoryIndex, MemoryImageFile>,
     /// For each data segment, whether an image replaces it.
-    imaged_segments: Vec<bool>,
+    imaged_segments: EntitySet<DataIndex>,
     /// Lazily initialized tables' images (when the engine initializes tables lazily).
     table_images: BTreeMap<DefinedTableIndex, Arc<[Option<FuncIndex>]>>,
     /// For each element segment, whether a table image replaces it.
-    table_image_segments: Vec<bool>,
+    table_image_segments: EntitySet<ElemIndex>,
 }
 
 impl Drop for ModuleInner {
@@ -129,34 +130,10 @@ impl Module {
         Ok(self.inner.artifact.as_slice().to_vec())
     }
 
-    /// The module of a checked artifact, its code loaded from it; `file` is the artifact's
-    /// file when it was mapped from one, so that memory images map from it too (see
-    /// `vm::artifact` for the entry points).
-    pub(crate) fn from_artifact(
-        engine: &Engine,
-        artifact: ArtifactBytes,
-        file: Option<Arc<std::fs::File>>,
-    ) -> Result<Module> {
-        let bad = |e: kiln_environ::artifact::ArtifactError| Error::Artifact(e.to_string());
-        let start = std::time::Instant::now();
-        let parsed = Artifact::parse(artifact.as_slice()).map_err(bad)?;
-        parsed.engine.check_compatible(engine.info()).map_err(bad)?;
-        let env = parsed.module().map_err(bad)?;
-        let code = CodeMemory::load(&parsed, frame_names(&env)).map_err(bad)?;
-        log::debug!(
-            "load artifact: {} bytes, checked and mapped in {:.2?}",
-            artifact.as_slice().len(),
-            start.elapsed()
-        );
-        let source = file.map(|file| (file, parsed.images.clone()));
-        drop(parsed);
-        Module::from_parts(engine, env, artifact, code, source)
-    }
-
     /// A module from its description, linked artifact and loaded code; `source` is the
     /// artifact's file and where its image sections lie in it, when it was loaded from one,
     /// so that images map from it.
-    fn from_parts(
+    pub(crate) fn from_parts(
         engine: &Engine,
         env: kiln_environ::Module,
         artifact: ArtifactBytes,
@@ -169,13 +146,8 @@ impl Module {
         let offsets = VMOffsets::new(&env);
         static NEXT_MODULE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let shared_types = env
-            .types
-            .iter()
-            .map(|(i, t)| engine.register_type(t, env.typed_type_ids.get(&i).map(|canonical| (id, *canonical))))
-            .collect();
         let mut images = BTreeMap::new();
-        let mut imaged_segments = vec![false; env.data.len()];
+        let mut imaged_segments = EntitySet::with_capacity(env.data.len());
         if engine.tunables().memory_init_cow {
             for (def, image) in kiln_environ::memory_images(&env) {
                 let in_file = source.as_ref().and_then(|(file, ranges)| {
@@ -188,21 +160,27 @@ impl Module {
                 }
                 .map_err(|e| Error::Other(format!("cannot create a memory image: {e}")))?;
                 for d in image.segments {
-                    imaged_segments[d.index()] = true;
+                    imaged_segments.insert(d);
                 }
                 images.insert(def, file);
             }
         }
         let mut table_images = BTreeMap::new();
-        let mut table_image_segments = vec![false; env.elements.len()];
+        let mut table_image_segments = EntitySet::with_capacity(env.elements.len());
         if engine.tunables().table_lazy_init {
             for (def, image) in kiln_environ::table_images(&env) {
                 for e in image.segments {
-                    table_image_segments[e.index()] = true;
+                    table_image_segments.insert(e);
                 }
                 table_images.insert(def, image.elements.into());
             }
         }
+        // Registered last, so that no failure above leaves registrations nobody releases.
+        let shared_types = env
+            .types
+            .iter()
+            .map(|(i, t)| engine.register_type(t, env.typed_type_ids.get(&i).map(|canonical| (id, *canonical))))
+            .collect();
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
@@ -266,8 +244,8 @@ impl Module {
     }
 
     /// Whether a memory image already holds data segment `d`.
-    pub(crate) fn segment_is_imaged(&self, d: kiln_environ::DataIndex) -> bool {
-        self.inner.imaged_segments[d.index()]
+    pub(crate) fn segment_is_imaged(&self, d: DataIndex) -> bool {
+        self.inner.imaged_segments.contains(d)
     }
 
     /// The image of lazily initialized table `t`, if it has one.
@@ -276,8 +254,8 @@ impl Module {
     }
 
     /// Whether a table image already holds element segment `e`.
-    pub(crate) fn segment_in_table_image(&self, e: kiln_environ::ElemIndex) -> bool {
-        self.inner.table_image_segments[e.index()]
+    pub(crate) fn segment_in_table_image(&self, e: ElemIndex) -> bool {
+        self.inner.table_image_segments.contains(e)
     }
 
     /// The engine-wide id of module type `t`.

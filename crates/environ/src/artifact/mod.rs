@@ -81,5 +81,96 @@ impl std::error::Error for ArtifactError {}
 
 /// Decode `.kiln.module` bytes.
 fn decode_module(bytes: &[u8]) -> Result<Module, ArtifactError> {
-    postcard::from_bytes(bytes).map_err(|e| ArtifactError::Malformed(format!("module description: {e}")))
+    let module: Module =
+        postcard::from_bytes(bytes).map_err(|e| ArtifactError::Malformed(format!("module description: {e}")))?;
+    module.check_consistent().map_err(|e| ArtifactError::Malformed(format!("module description: {e}")))?;
+    Ok(module)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CompileError, EngineInfo, translate_module};
+    use std::collections::BTreeMap;
+
+    /// An artifact of `wat` with no code, as the writer lays it out.
+    fn artifact_of(wat: &str) -> Vec<u8> {
+        let module = translate_module(&wat::parse_str(wat).unwrap()).unwrap().module;
+        let parts = ArtifactParts {
+            architecture: object::Architecture::X86_64,
+            text: Vec::new(),
+            funcs: &FuncTable::default(),
+            traps: &TrapTable::default(),
+            engine: &EngineInfo::for_target("x86_64-unknown-linux-gnu"),
+            module: &module,
+            images: &BTreeMap::new(),
+        };
+        write(parts).unwrap()
+    }
+
+    /// Deterministic pseudo-random numbers for the mutations below.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn a_resealed_corrupt_description_is_an_error_never_a_panic() -> Result<(), CompileError> {
+        let bytes = artifact_of(
+            r#"(module (import "a" "f" (func)) (table 2 funcref) (memory 1) (global i32 (i32.const 1))
+                (func $g (export "g") (result i32) (global.get 0)) (elem (i32.const 0) $g 0)
+                (data (i32.const 4) "hi") (start 0))"#,
+        );
+        let artifact = Artifact::parse(&bytes).unwrap();
+        assert!(artifact.module().is_ok());
+        let file = object::File::parse(&*bytes).unwrap();
+        use object::{Object, ObjectSection};
+        let (at, len) = file.section_by_name(MODULE_SECTION).and_then(|s| s.file_range()).unwrap();
+        let (at, len) = (at as usize, len as usize);
+        let mut state = 0x9e3779b97f4a7c15;
+        let (mut refused, mut accepted) = (0, 0);
+        for _ in 0..2000 {
+            let mut mutated = bytes.clone();
+            for _ in 0..1 + next(&mut state) % 3 {
+                let i = at + (next(&mut state) as usize) % len;
+                mutated[i] = next(&mut state) as u8;
+            }
+            writer::seal(&mut mutated)?;
+            // Anyone can recompute the checksum: the description itself must be checked.
+            match Artifact::parse(&mutated).and_then(|a| a.module()) {
+                Ok(module) => {
+                    accepted += 1;
+                    // What objdump does with a description: name keys, in range or not.
+                    for def in [0, 1, 7, u32::MAX - 1] {
+                        let def = crate::DefinedFuncIndex::from_u32(def);
+                        module.symbol_name(crate::FuncKey::DefinedWasmFunction(crate::StaticModuleIndex::MAIN, def));
+                    }
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        assert!(refused > 0 && accepted > 0, "{refused} refused, {accepted} accepted");
+        Ok(())
+    }
+
+    #[test]
+    fn inconsistent_descriptions_are_refused() {
+        let module =
+            translate_module(&wat::parse_str(r#"(module (import "a" "f" (func)) (func (export "g")))"#).unwrap())
+                .unwrap()
+                .module;
+        let decode = |m: &Module| decode_module(&postcard::to_allocvec(m).unwrap());
+        assert!(decode(&module).is_ok());
+        let mut m = module.clone();
+        m.num_imported_funcs = u32::MAX as usize;
+        assert!(decode(&m).unwrap_err().to_string().contains("imported functions"));
+        let mut m = module.clone();
+        m.exports[0].index = crate::EntityIndex::Function(crate::FuncIndex::from_u32(9));
+        assert!(decode(&m).unwrap_err().to_string().contains("export out of range"));
+        let mut m = module;
+        m.start = Some(crate::FuncIndex::from_u32(2));
+        assert!(decode(&m).is_err());
+    }
 }

@@ -27,6 +27,13 @@ pub struct Artifact<'a> {
     module: &'a [u8],
 }
 
+/// The range `offset..offset + size` of a file of `len` bytes, if it lies inside it.
+fn in_file(offset: u64, size: u64, len: usize) -> Option<Range<usize>> {
+    let start = usize::try_from(offset).ok()?;
+    let end = start.checked_add(usize::try_from(size).ok()?)?;
+    (end <= len).then_some(start..end)
+}
+
 fn not_an_artifact(why: &str) -> ArtifactError {
     ArtifactError::NotAnArtifact(why.into())
 }
@@ -63,9 +70,8 @@ impl<'a> Artifact<'a> {
             .and_then(|s| s.file_range())
             .filter(|(_, size)| *size == 32)
             .ok_or_else(|| not_an_artifact("no checksum section"))?;
-        let hole = usize::try_from(offset).map_err(|_| not_an_artifact("no checksum section"))?
-            ..usize::try_from(offset + size).map_err(|_| not_an_artifact("no checksum section"))?;
-        if verify && bytes.get(hole.clone()) != Some(&checksum(bytes, hole)[..]) {
+        let hole = in_file(offset, size, bytes.len()).ok_or_else(|| not_an_artifact("no checksum section"))?;
+        if verify && bytes[hole.clone()] != checksum(bytes, hole)[..] {
             return Err(ArtifactError::Corrupted);
         }
         let missing = |name: &str| malformed(format!("the artifact has no {name} section"));
@@ -88,6 +94,7 @@ impl<'a> Artifact<'a> {
             let bad = || malformed(format!("image section {IMAGE_SECTION_PREFIX}{index}"));
             let index: u32 = index.parse().ok().filter(|i| *i != u32::MAX).ok_or_else(bad)?;
             let (at, len) = s.file_range().ok_or_else(bad)?;
+            in_file(at, len, bytes.len()).ok_or_else(bad)?;
             images.insert(DefinedMemoryIndex::from_u32(index), at..at + len);
         }
         Ok(Artifact { text, text_offset, traps, funcs, engine, images, module })

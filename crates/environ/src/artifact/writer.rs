@@ -77,14 +77,15 @@ pub fn write(parts: ArtifactParts<'_>) -> Result<Vec<u8>, CompileError> {
 }
 
 /// Write the checksum of `elf` into its checksum section.
-fn seal(elf: &mut [u8]) -> Result<(), CompileError> {
+pub(super) fn seal(elf: &mut [u8]) -> Result<(), CompileError> {
     let file = object::File::parse(&*elf).map_err(|e| internal(format!("reading back the ELF: {e}")))?;
     let (offset, size) = file
         .section_by_name(CHECKSUM_SECTION)
         .and_then(|s| s.file_range())
         .ok_or_else(|| internal("the ELF lost its checksum section".into()))?;
     let hole = usize::try_from(offset).map_err(|e| internal(e.to_string()))?
-        ..usize::try_from(offset + size).map_err(|e| internal(e.to_string()))?;
+        ..usize::try_from(offset.checked_add(size).ok_or_else(|| internal("checksum range overflows".into()))?)
+            .map_err(|e| internal(e.to_string()))?;
     let sum = checksum(elf, hole.clone());
     elf[hole].copy_from_slice(&sum);
     Ok(())

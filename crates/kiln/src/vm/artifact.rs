@@ -2,8 +2,11 @@
 //! are `unsafe` because an artifact is machine code that will run in this process: every
 //! check (ELF structure, checksum, engine settings, section encodings) catches corruption and
 //! mismatched settings, but a crafted artifact with a valid checksum runs whatever it holds.
+use super::code_memory::CodeMemory;
 use super::mmap::Mmap;
+use crate::module::frame_names;
 use crate::{Engine, Error, Module, Result};
+use kiln_environ::artifact::Artifact;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -21,7 +24,9 @@ impl ArtifactBytes {
     pub fn as_slice(&self) -> &[u8] {
         match self {
             ArtifactBytes::Owned(v) => v,
-            ArtifactBytes::Mapped(m, len) => m.slice(0..*len),
+            // SAFETY: the mapping is the file's first `len` bytes, read-only; the loading
+            // function's contract (the file does not change while loaded) keeps them there.
+            ArtifactBytes::Mapped(m, len) => unsafe { m.slice(0..*len) },
         }
     }
 }
@@ -39,7 +44,8 @@ impl Module {
     /// [`Error::Artifact`] for bytes that are not an artifact, are corrupted, or were made by
     /// an engine with other settings (the error names the setting).
     pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
-        Module::from_artifact(engine, ArtifactBytes::Owned(bytes.as_ref().to_vec()), None)
+        // SAFETY: the caller vouches for the bytes (this function's contract).
+        unsafe { Module::from_artifact(engine, ArtifactBytes::Owned(bytes.as_ref().to_vec()), None) }
     }
 
     /// Load an artifact file (as written by `kiln compile`), mapping it into memory.
@@ -58,7 +64,8 @@ impl Module {
             .map_err(|_| Error::Artifact("the file is too large".into()))?;
         let map = Mmap::map_file(&file, len).map_err(io)?;
         // The module keeps the mapping, and memory images map straight from this file.
-        Module::from_artifact(engine, ArtifactBytes::Mapped(map, len), Some(Arc::new(file)))
+        // SAFETY: the caller vouches for the file (this function's contract).
+        unsafe { Module::from_artifact(engine, ArtifactBytes::Mapped(map, len), Some(Arc::new(file))) }
     }
 
     /// This module loaded again through its own artifact, exactly as
@@ -68,7 +75,8 @@ impl Module {
     /// # Errors
     /// As for [`Module::deserialize`], which cannot fail on an artifact of the same engine.
     pub fn reload_from_artifact(&self) -> Result<Module> {
-        Module::from_artifact(self.engine(), ArtifactBytes::Owned(self.serialize()?), None)
+        // SAFETY: this process's compiler made these bytes for this engine.
+        unsafe { Module::from_artifact(self.engine(), ArtifactBytes::Owned(self.serialize()?), None) }
     }
 
     /// [`Module::deserialize_file`] for tools whose user has declared the file trusted (as
@@ -80,6 +88,33 @@ impl Module {
     pub fn deserialize_trusted_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         // SAFETY: the caller has the user's declaration that the file is a trusted artifact.
         unsafe { Module::deserialize_file(engine, path) }
+    }
+
+    /// The module of a checked artifact, its code loaded from it; `file` is the artifact's
+    /// file when it was mapped from one, so that memory images map from it too (see
+    /// `vm::artifact` for the entry points).
+    ///
+    /// # Safety
+    /// As for [`Module::deserialize`]: the bytes must be a trusted Kiln artifact.
+    pub(crate) unsafe fn from_artifact(
+        engine: &Engine,
+        artifact: ArtifactBytes,
+        file: Option<Arc<std::fs::File>>,
+    ) -> Result<Module> {
+        let bad = |e: kiln_environ::artifact::ArtifactError| Error::Artifact(e.to_string());
+        let start = std::time::Instant::now();
+        let parsed = Artifact::parse(artifact.as_slice()).map_err(bad)?;
+        parsed.engine.check_compatible(engine.info()).map_err(bad)?;
+        let env = parsed.module().map_err(bad)?;
+        let code = CodeMemory::load(&parsed, frame_names(&env)).map_err(bad)?;
+        log::debug!(
+            "load artifact: {} bytes, checked and mapped in {:.2?}",
+            artifact.as_slice().len(),
+            start.elapsed()
+        );
+        let source = file.map(|file| (file, parsed.images.clone()));
+        drop(parsed);
+        Module::from_parts(engine, env, artifact, code, source)
     }
 
     /// Load the cache entry at `path`: `None` if it is missing, corrupt or stale.

@@ -129,9 +129,11 @@ macro_rules! builtins {
         /// trampoline, with the calling instance's vmctx while that instance's store is
         /// entered.
         unsafe extern "C" fn $name(vmctx: VmPtr<VMContext> $(, $arg: $ty)*) $(-> $ret)? {
-            // SAFETY: this function's contract is `store_of`'s.
-            let ($store, $instance) = unsafe { store_of(vmctx) };
-            $body
+            super::traps::in_host(|| {
+                // SAFETY: this function's contract is `store_of`'s.
+                let ($store, $instance) = unsafe { store_of(vmctx) };
+                $body
+            })
         }
     )*};
 }
@@ -150,11 +152,13 @@ builtins! {
         if !in_bounds(src, len, src_len) || !in_bounds(dst, len, dst_len) {
             return 0;
         }
-        let from = store.memories[s].data()[src as usize..].as_ptr();
-        let to = store.memories[d].data_mut()[dst as usize..].as_mut_ptr();
-        // SAFETY: both ranges were checked to lie in their memories; `copy` allows overlap
-        // (the same memory), and no reference to either memory is live across it.
-        unsafe { std::ptr::copy(from, to, len as usize) };
+        let (src, dst, len) = (src as usize, dst as usize, len as usize);
+        if s == d {
+            store.memories[d].data_mut().copy_within(src..src + len, dst);
+        } else {
+            let Ok([from, to]) = store.memories.get_disjoint_mut([s, d]) else { return 0 };
+            to.data_mut()[dst..dst + len].copy_from_slice(&from.data()[src..src + len]);
+        }
         1
     }
 

@@ -6,8 +6,9 @@
 use super::mmap::{Mmap, page_size};
 use super::vm_ptr::VmPtr;
 use super::vmcontext::{VMArrayCallFn, VMWasmCode};
+use cranelift_entity::PrimaryMap;
 use kiln_environ::artifact::{Artifact, ArtifactError, FuncTable, TrapTable};
-use kiln_environ::{FuncKey, Trap};
+use kiln_environ::{DefinedFuncIndex, FuncKey, Trap};
 use std::sync::Arc;
 
 /// Loaded, executable code with its trap and function tables.
@@ -26,7 +27,7 @@ pub struct FrameNames {
     /// The module's name.
     pub module: Option<String>,
     /// Each defined function's index in the module and its name.
-    pub funcs: Vec<(u32, Option<String>)>,
+    pub funcs: PrimaryMap<DefinedFuncIndex, (u32, Option<String>)>,
 }
 
 impl CodeMemory {
@@ -43,7 +44,8 @@ impl CodeMemory {
             let len = text.len().div_ceil(page_size()) * page_size();
             let fail = |what: &str, e: std::io::Error| ArtifactError::Malformed(format!("{what} code: {e}"));
             let mut mmap = Mmap::read_write(len).map_err(|e| fail("mapping", e))?;
-            mmap.slice_mut(0..text.len()).copy_from_slice(text);
+            // SAFETY: the mapping was just made read-write, and `text` fits in it.
+            unsafe { mmap.slice_mut(0..text.len()) }.copy_from_slice(text);
             mmap.make_executable(0..len).map_err(|e| fail("protecting", e))?;
             Some(mmap)
         };
@@ -98,7 +100,7 @@ impl CodeMemory {
     pub fn frame_at(&self, pc: usize) -> Option<crate::FrameInfo> {
         let offset = u32::try_from(pc.checked_sub(self.text_start()?)?).ok()?;
         let FuncKey::DefinedWasmFunction(_, def) = self.funcs.containing(offset)?.key else { return None };
-        let (func_index, func_name) = self.names.funcs.get(def.as_u32() as usize)?.clone();
+        let (func_index, func_name) = self.names.funcs.get(def)?.clone();
         Some(crate::FrameInfo { module_name: self.names.module.clone(), func_index, func_name })
     }
 

@@ -31,14 +31,18 @@ use kiln_environ::Trap;
 use std::ptr::NonNull;
 
 /// Call function `func` of `store` with `values` (params in, results out; at least as many
-/// slots as the function has params and results).
+/// slots as the larger of the function's parameter and result counts).
 ///
 /// # Errors
 /// The function's trap or host error; [`Error::Limit`] when this thread's stack is too small
-/// for the engine's `max_wasm_stack`. A host function's panic resumes here.
+/// for the engine's `max_wasm_stack`; [`Error::Other`] for too few slots. A host function's
+/// panic resumes here.
 pub fn invoke(store: &mut WholeStore<'_>, func: FuncId, values: &mut [ValRaw]) -> Result<(), Error> {
     let opaque = store.opaque();
     let data = opaque.func(func);
+    if values.len() < data.slots {
+        return Err(Error::Other(format!("a call needs {} value slots, given {}", data.slots, values.len())));
+    }
     if let Some(host) = data.host {
         let call = opaque.host_funcs.call(host);
         return call(store.reborrow(), None, values);
@@ -51,6 +55,8 @@ pub fn invoke(store: &mut WholeStore<'_>, func: FuncId, values: &mut [ValRaw]) -
         opaque.gc();
     }
     let limit = stack_limit::for_entry(opaque.engine().tunables().max_wasm_stack)?;
+    // Everything that can fail or panic happens before the store is marked entered.
+    traps::prepare_thread()?;
     let context = opaque.context();
     opaque.entries += 1;
     let whole = store.as_ptr();

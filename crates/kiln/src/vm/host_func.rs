@@ -11,7 +11,7 @@ use super::vm_ptr::VmPtr;
 use super::vmcontext::{HOST_FUNC_MAGIC, VMContext, VMFuncRef, VMHostFuncContext, header_of};
 use crate::Error;
 use cranelift_entity::PrimaryMap;
-use kiln_environ::{FuncKey, SharedTypeIndex};
+use kiln_environ::{FuncKey, SharedTypeIndex, WasmFuncType};
 use std::any::Any;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -50,15 +50,16 @@ impl HostFuncs {
     }
 }
 
-/// Add to `store` a host function whose type is `type_index` and whose body is `f`.
+/// Add to `store` a host function of type `ty`, registered as `type_index`, whose body is `f`.
 pub fn add_host_func<T: 'static>(
     store: &mut StoreInner<T>,
+    ty: &WasmFuncType,
     type_index: SharedTypeIndex,
     f: impl Fn(&mut StoreInner<T>, Option<InstanceId>, &mut [ValRaw]) -> Result<(), Error> + Send + Sync + 'static,
 ) -> FuncId {
     // SAFETY: the call goes into `store`, whose data type is `T`.
     let call = unsafe { host_call::<T>(f) };
-    add_host_call(&mut store.opaque, type_index, call)
+    add_host_call(&mut store.opaque, ty, type_index, call)
 }
 
 /// Make a [`HostCall`] from a closure over the typed store.
@@ -77,7 +78,7 @@ unsafe fn host_call<T: 'static>(
 }
 
 /// Add a host function whose type is `type_index` and whose code is `call` to `store`.
-fn add_host_call(store: &mut StoreOpaque, type_index: SharedTypeIndex, call: HostCall) -> FuncId {
+fn add_host_call(store: &mut StoreOpaque, ty: &WasmFuncType, type_index: SharedTypeIndex, call: HostCall) -> FuncId {
     let h = store.host_funcs.funcs.next_key();
     let mut ctx = StoreBox::new(VMHostFuncContext {
         magic: HOST_FUNC_MAGIC,
@@ -101,14 +102,17 @@ fn add_host_call(store: &mut StoreOpaque, type_index: SharedTypeIndex, call: Hos
     for module in &modules {
         give_host_funcs_entries(store, module);
     }
-    // SAFETY: the reference lies in host function `h`'s context, which the store keeps.
-    unsafe { store.add_func_ref(func_ref, Some(h)) }
+    // SAFETY: the reference lies in host function `h`'s context, which the store keeps, and
+    // the function has type `ty`.
+    unsafe { store.add_func_ref(func_ref, Some(h), ty) }
 }
 
 /// Give every host function without a wasm entry one from `module`'s wasm-to-array
 /// trampolines, where the module has its type: wasm may reach a host function through a
 /// table, a global or an argument without ever importing it, and then calls `wasm_call`.
 pub fn give_host_funcs_entries(store: &mut StoreOpaque, module: &crate::Module) {
+    // The entries point into the module's code, which the store must keep from now on.
+    store.keep_code(module.code());
     let env = module.env();
     let funcs = &mut store.host_funcs.funcs;
     store.host_funcs.without_entry.retain(|&h| {
@@ -156,19 +160,21 @@ unsafe extern "C" fn host_array_call(
     // now: the entry that set it is suspended below us, and nothing else holds a reference
     // made from it.
     let mut store = unsafe { WholeStore::from_context(store_ptr) };
-    let call = store.opaque().host_funcs.call(host);
     // SAFETY: the trampoline passes a stack buffer of `len` value slots.
     let values = unsafe { std::slice::from_raw_parts_mut(values.as_ptr(), len) };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        call(store.reborrow(), Some(header.instance), values)
-    }));
-    let pending = match result {
-        Ok(Ok(())) => return true,
-        Ok(Err(e)) => Pending::Error(e),
-        Err(panic) => Pending::Panic(panic),
-    };
-    store.opaque().pending = Some(pending);
-    false
+    super::traps::in_host(|| {
+        let call = store.opaque().host_funcs.call(host);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            call(store.reborrow(), Some(header.instance), values)
+        }));
+        let pending = match result {
+            Ok(Ok(())) => return true,
+            Ok(Err(e)) => Pending::Error(e),
+            Err(panic) => Pending::Panic(panic),
+        };
+        store.opaque().pending = Some(pending);
+        false
+    })
 }
 
 /// `callee_vmctx` as the host function context it is.

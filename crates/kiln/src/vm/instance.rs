@@ -57,6 +57,9 @@ pub fn instantiate(
     imports: &[ResolvedImport],
 ) -> Result<InstanceId, Error> {
     let s = store.opaque();
+    if !crate::Engine::same(s.engine(), module.engine()) {
+        return Err(Error::Other("module and store belong to different engines".into()));
+    }
     let env = module.env();
     if imports.len() != env.imports.len() {
         return Err(Error::Link(format!("expected {} imports, got {}", env.imports.len(), imports.len())));
@@ -69,14 +72,18 @@ pub fn instantiate(
     let index = s.instances.next_key();
     let offsets = module.offsets();
     let mut vmctx = VMContextBlock::new(offsets.size());
-    vmctx.write_header(VMContextHeader {
+    let header = VMContextHeader {
         magic: VM_MAGIC,
         builtins: VmPtr::from_ref(&super::builtins::BUILTINS),
         store_context: s.context(),
         instance: index,
-    });
+    };
+    // SAFETY: the builtin table is static, the store context lives as long as the store
+    // that will own this instance, and `index` is the id the instance gets there.
+    unsafe { vmctx.write_header(header) };
     for (t, _) in env.types.iter() {
-        vmctx.write(offsets.type_id(t), module.shared_type(t));
+        // SAFETY: the layout's type-id slot of `t` holds its engine-wide id (a plain u32).
+        unsafe { vmctx.write(offsets.type_id(t), module.shared_type(t)) };
     }
 
     let mut data = InstanceData {
@@ -100,19 +107,27 @@ pub fn instantiate(
                     vmctx: r.vmctx,
                     func_ref: s.func_ref_ptr(i),
                 };
-                data.vmctx.write(offsets.imported_function(f), entry);
+                // SAFETY: the import's slot holds a `VMFunctionImport`, whose pointers are into
+                // a function this store owns (checked by type above) and its code, kept alive.
+                unsafe { data.vmctx.write(offsets.imported_function(f), entry) };
                 data.funcs[f] = Some(i);
             }
             (EntityIndex::Table(t), ResolvedImport::Table(i)) => {
-                data.vmctx.write(offsets.imported_table(t), VMImport { from: s.tables[i].definition() });
+                let from = s.tables[i].definition();
+                // SAFETY: the slot holds the definition's pointer; the table is this store's.
+                unsafe { data.vmctx.write(offsets.imported_table(t), VMImport { from }) };
                 data.tables.push(i);
             }
             (EntityIndex::Memory(m), ResolvedImport::Memory(i)) => {
-                data.vmctx.write(offsets.imported_memory(m), VMImport { from: s.memories[i].definition() });
+                let from = s.memories[i].definition();
+                // SAFETY: the slot holds the definition's pointer; the memory is this store's.
+                unsafe { data.vmctx.write(offsets.imported_memory(m), VMImport { from }) };
                 data.memories.push(i);
             }
             (EntityIndex::Global(g), ResolvedImport::Global(i)) => {
-                data.vmctx.write(offsets.imported_global(g), VMImport { from: s.global_def(i) });
+                let from = s.global_def(i);
+                // SAFETY: the slot holds the definition's pointer; the global is this store's.
+                unsafe { data.vmctx.write(offsets.imported_global(g), VMImport { from }) };
                 data.globals.push(i);
             }
             _ => unreachable!("import kinds were checked above"),
@@ -129,7 +144,9 @@ pub fn instantiate(
             type_index: module.shared_type(env.functions[f].ty),
             vmctx: data.vmctx.vmctx(),
         };
-        data.vmctx.write(offsets.func_ref(def), func_ref);
+        // SAFETY: the slot holds the function's `VMFuncRef`: entries into this module's code,
+        // which the store keeps, and this very vmctx.
+        unsafe { data.vmctx.write(offsets.func_ref(def), func_ref) };
     }
 
     // Defined memories, tables and globals: everything that can fail happens before the
@@ -241,7 +258,8 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: Inst
     for ((g, ty), value) in env.globals.iter().skip(env.num_imported_globals).zip(values) {
         let def = env.defined_global_index(g).expect("defined global");
         let at = offsets.defined_global(def);
-        data.vmctx.write(at, VMGlobalDefinition { bytes: value.0 });
+        // SAFETY: the slot holds the global's value, plain bytes.
+        unsafe { data.vmctx.write(at, VMGlobalDefinition { bytes: value.0 }) };
         // SAFETY: as for memories above.
         data.globals.push(unsafe { store.add_global_def(data.vmctx.at::<VMGlobalDefinition>(at), *ty) });
     }
@@ -337,9 +355,10 @@ pub fn instance_func(store: &mut StoreOpaque, index: InstanceId, f: FuncIndex) -
         return i;
     }
     let func_ref = func_ref_of(store, index, f);
+    let module = store.instances[index].module.clone();
     // SAFETY: a defined function's reference lies in the instance's vmctx, which the store
-    // keeps for life (an imported one is registered already, above).
-    let i = unsafe { store.add_func_ref(func_ref, None) };
+    // keeps for life (an imported one is registered already, above), and it has this type.
+    let i = unsafe { store.add_func_ref(func_ref, None, module.env().func_type(f)) };
     store.instances[index].funcs[f] = Some(i);
     i
 }

@@ -82,7 +82,7 @@ impl LinearMemory {
         let mmap = if total == 0 {
             None
         } else {
-            let mmap = Mmap::reserve(total).map_err(|e| format!("cannot reserve memory: {e}"))?;
+            let mut mmap = Mmap::reserve(total).map_err(|e| format!("cannot reserve memory: {e}"))?;
             mmap.make_read_write(0..round_up(len)).map_err(|e| format!("cannot commit memory: {e}"))?;
             Some(mmap)
         };
@@ -148,7 +148,7 @@ impl LinearMemory {
         }
         let new_len = usize::try_from(new_pages.checked_mul(WASM_PAGE_SIZE)?).ok()?;
         if new_len <= self.reserved {
-            let mmap = self.mmap.as_ref()?;
+            let mmap = self.mmap.as_mut()?;
             mmap.make_read_write(round_up(self.len)..round_up(new_len)).ok()?;
             self.len = new_len;
             self.publish();
@@ -168,7 +168,9 @@ impl LinearMemory {
     /// The accessible bytes.
     pub fn data(&self) -> &[u8] {
         match &self.mmap {
-            Some(m) => m.slice(0..self.len),
+            // SAFETY: the first `len` bytes are read-write (`remap` and `grow` make them so
+            // before `len` covers them, and nothing makes them inaccessible again).
+            Some(m) => unsafe { m.slice(0..self.len) },
             None => &[],
         }
     }
@@ -177,7 +179,8 @@ impl LinearMemory {
     pub fn data_mut(&mut self) -> &mut [u8] {
         let len = self.len;
         match &mut self.mmap {
-            Some(m) => m.slice_mut(0..len),
+            // SAFETY: as in `data`.
+            Some(m) => unsafe { m.slice_mut(0..len) },
             None => &mut [],
         }
     }

@@ -11,7 +11,8 @@ pub struct Mmap {
 
 // SAFETY: the mapping is plain memory owned by this value.
 unsafe impl Send for Mmap {}
-// SAFETY: shared access only reads; writers go through `&mut` or raw pointers the owner hands out.
+// SAFETY: shared access only reads (changing protections takes `&mut`); writers go through
+// `&mut` or raw pointers the owner hands out.
 unsafe impl Sync for Mmap {}
 
 /// The host's page size.
@@ -79,7 +80,7 @@ impl Mmap {
         self.ptr
     }
 
-    fn protect(&self, range: std::ops::Range<usize>, prot: libc::c_int) -> io::Result<()> {
+    fn protect(&mut self, range: std::ops::Range<usize>, prot: libc::c_int) -> io::Result<()> {
         assert!(range.start <= range.end && range.end <= self.len);
         assert!(range.start.is_multiple_of(page_size()));
         if range.is_empty() {
@@ -92,28 +93,41 @@ impl Mmap {
     }
 
     /// Make `range` readable and writable.
-    pub fn make_read_write(&self, range: std::ops::Range<usize>) -> io::Result<()> {
+    pub fn make_read_write(&mut self, range: std::ops::Range<usize>) -> io::Result<()> {
         self.protect(range, libc::PROT_READ | libc::PROT_WRITE)
     }
 
     /// Make `range` readable and executable (and no longer writable).
-    pub fn make_executable(&self, range: std::ops::Range<usize>) -> io::Result<()> {
+    pub fn make_executable(&mut self, range: std::ops::Range<usize>) -> io::Result<()> {
         self.protect(range, libc::PROT_READ | libc::PROT_EXEC)
     }
 
-    /// The bytes of `range`, which the caller knows to be readable.
-    pub fn slice(&self, range: std::ops::Range<usize>) -> &[u8] {
+    /// The bytes of `range`.
+    ///
+    /// # Safety
+    /// The range must be readable for as long as the result is used.
+    ///
+    /// # Panics
+    /// If the range is not within the mapping.
+    pub unsafe fn slice(&self, range: std::ops::Range<usize>) -> &[u8] {
         assert!(range.start <= range.end && range.end <= self.len);
         let start = self.ptr.as_ptr().wrapping_add(range.start);
-        // SAFETY: in bounds (checked above); the caller only asks for accessible ranges.
+        // SAFETY: in bounds (checked above) and readable (the contract).
         unsafe { std::slice::from_raw_parts(start, range.end - range.start) }
     }
 
-    /// The bytes of `range` for writing, which the caller knows to be writable.
-    pub fn slice_mut(&mut self, range: std::ops::Range<usize>) -> &mut [u8] {
+    /// The bytes of `range`, for writing.
+    ///
+    /// # Safety
+    /// The range must be readable and writable for as long as the result is used.
+    ///
+    /// # Panics
+    /// If the range is not within the mapping.
+    pub unsafe fn slice_mut(&mut self, range: std::ops::Range<usize>) -> &mut [u8] {
         assert!(range.start <= range.end && range.end <= self.len);
         let start = self.ptr.as_ptr().wrapping_add(range.start);
-        // SAFETY: in bounds (checked above); `&mut self` makes this the only access.
+        // SAFETY: in bounds (checked above) and writable (the contract); `&mut self` makes
+        // this the only access.
         unsafe { std::slice::from_raw_parts_mut(start, range.end - range.start) }
     }
 }

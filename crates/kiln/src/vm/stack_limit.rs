@@ -6,8 +6,10 @@
 //! thread and then another gets each thread's own limit.
 //!
 //! Below the limit, a host function called from wasm is guaranteed [`HOST_STACK_RESERVE`]
-//! bytes of native stack: an entry whose `max_wasm_stack` would leave less of the thread's
-//! stack is refused with an error instead of letting host code overflow it later.
+//! bytes of native stack: an outermost entry whose `max_wasm_stack` would leave less of the
+//! thread's stack is refused with an error instead of letting host code overflow it later.
+//! An entry made on a stack that is not the thread's own (an embedder's coroutine), or on a
+//! thread whose bounds the system does not report, trusts the setting as given.
 use super::mmap::page_size;
 use super::traps;
 use crate::Error;
@@ -28,8 +30,9 @@ pub fn for_entry(max_wasm_stack: usize) -> Result<usize, Error> {
     }
     let marker = 0u8;
     let here = (&raw const marker).addr();
-    let Some(low) = stack_low() else {
-        // Without the thread's bounds, trust the setting.
+    let Some(low) = stack_bounds().filter(|(low, high)| (*low..*high).contains(&here)).map(|(low, _)| low) else {
+        // Without the bounds of the stack this runs on (the thread's bounds are unknown, or
+        // this is a stack of the embedder's own, such as a coroutine's), trust the setting.
         return Ok(here.saturating_sub(max_wasm_stack));
     };
     let available = here.saturating_sub(low);
@@ -45,13 +48,13 @@ pub fn for_entry(max_wasm_stack: usize) -> Result<usize, Error> {
     Ok(here - max_wasm_stack)
 }
 
-/// The lowest usable address of this thread's stack (its guard excluded), if known.
-fn stack_low() -> Option<usize> {
+/// The usable range of this thread's own stack (its guard excluded), if known.
+fn stack_bounds() -> Option<(usize, usize)> {
     thread_local! {
-        static LOW: Cell<Option<usize>> = const { Cell::new(None) };
+        static BOUNDS: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
     }
-    if let Some(low) = LOW.with(|l| l.get()) {
-        return Some(low);
+    if let Some(bounds) = BOUNDS.with(|b| b.get()) {
+        return Some(bounds);
     }
     let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::zeroed();
     // SAFETY: pthread_self has no preconditions.
@@ -69,7 +72,7 @@ fn stack_low() -> Option<usize> {
     if r != 0 {
         return None;
     }
-    let low = addr.addr() + page_size();
-    LOW.with(|l| l.set(Some(low)));
-    Some(low)
+    let bounds = (addr.addr() + page_size(), addr.addr() + size);
+    BOUNDS.with(|b| b.set(Some(bounds)));
+    Some(bounds)
 }

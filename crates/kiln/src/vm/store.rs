@@ -29,6 +29,8 @@ pub struct FuncData {
     func_ref: VmPtr<VMFuncRef>,
     /// The host function, when it is one.
     pub host: Option<HostFuncId>,
+    /// How many value slots a call needs: the larger of its parameter and result counts.
+    pub slots: usize,
 }
 
 /// What a store knows of a global.
@@ -178,12 +180,19 @@ impl StoreOpaque {
     /// # Safety
     /// `func_ref` must point at a `VMFuncRef` this store owns (in the vmctx of one of its
     /// instances, or in one of its host functions' contexts), so that it lives as long as
-    /// the store; `host` must be the host function that owns it, if one does.
-    pub unsafe fn add_func_ref(&mut self, func_ref: VmPtr<VMFuncRef>, host: Option<HostFuncId>) -> FuncId {
+    /// the store; `host` must be the host function that owns it, if one does, and `ty` the
+    /// function's type.
+    pub unsafe fn add_func_ref(
+        &mut self,
+        func_ref: VmPtr<VMFuncRef>,
+        host: Option<HostFuncId>,
+        ty: &kiln_environ::WasmFuncType,
+    ) -> FuncId {
         if let Some(f) = self.func_by_ref.get(&func_ref) {
             return *f;
         }
-        let f = self.funcs.push(FuncData { func_ref, host });
+        let slots = ty.params.len().max(ty.results.len());
+        let f = self.funcs.push(FuncData { func_ref, host, slots });
         self.func_by_ref.insert(func_ref, f);
         f
     }

@@ -55,11 +55,47 @@ pub struct Activation {
     store: VmPtr<StoreOpaque>,
     /// The lowest stack address wasm may use on this thread.
     stack_limit: usize,
+    /// How many calls from this activation's wasm into host code (builtins, host functions)
+    /// are running: a fault while one is, is the host's, never a wasm trap.
+    host_depth: Cell<u32>,
     prev: *const Activation,
 }
 
 thread_local! {
     static CURRENT: Cell<*const Activation> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Get this thread ready to run wasm: Kiln's signal handlers installed (once per process)
+/// and an alternate signal stack to run them on (once per thread).
+///
+/// # Errors
+/// When the alternate stack cannot be made, or the thread is exiting (its thread-locals are
+/// gone): wasm could then not be stopped cleanly when it exhausts its stack.
+pub fn prepare_thread() -> Result<(), crate::Error> {
+    install_handlers();
+    ensure_alt_stack()
+}
+
+/// Run `f`, host code called from the wasm of this thread's running activation (a builtin
+/// or a host function), so that a fault inside it is not taken for a wasm trap.
+pub fn in_host<R>(f: impl FnOnce() -> R) -> R {
+    struct Leave(*const Activation);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            // SAFETY: as in `in_host` below; the guard lives within that call.
+            if let Some(a) = unsafe { self.0.as_ref() } {
+                a.host_depth.set(a.host_depth.get() - 1);
+            }
+        }
+    }
+    let activation = CURRENT.with(|c| c.get());
+    // SAFETY: a non-null CURRENT points at the live `Activation` of an `enter` further up
+    // this thread's stack, which outlives this call made from its wasm.
+    if let Some(a) = unsafe { activation.as_ref() } {
+        a.host_depth.set(a.host_depth.get() + 1);
+    }
+    let _leave = Leave(activation);
+    f()
 }
 
 /// The stack limit of the activation this thread is running wasm in, if it is: a new entry
@@ -136,7 +172,8 @@ unsafe extern "C" fn landing_pad() {
 /// `f` must be an array-ABI function of loaded code (or a host shim) and the arguments what
 /// it expects: live vmctx pointers, and `values` valid for `len` 16-byte slots. `store` must
 /// be the entered store (its context's store pointer), whose code list holds every piece of
-/// code the call can run, valid until the call returns.
+/// code the call can run, valid until the call returns. [`prepare_thread`] must have
+/// succeeded on this thread.
 pub unsafe fn enter(
     f: VMArrayCallFn,
     callee_vmctx: VmPtr<VMContext>,
@@ -146,14 +183,13 @@ pub unsafe fn enter(
     store: VmPtr<StoreOpaque>,
     stack_limit: usize,
 ) -> Result<(), TrapInfo> {
-    install_handlers();
-    ensure_alt_stack();
     let activation = Activation {
         saved_sp: Cell::new(0),
         trap: Cell::new(None),
         frames: Cell::new(([0; MAX_FRAMES], 0, false)),
         store,
         stack_limit,
+        host_depth: Cell::new(0),
         prev: CURRENT.with(|c| c.get()),
     };
     CURRENT.with(|c| c.set(&activation));
@@ -264,7 +300,7 @@ unsafe extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, co
     // SAFETY: a non-null CURRENT points at the live `Activation` of `enter` on this thread's
     // stack, below which the faulting frames lie.
     let activation = unsafe { activation.as_ref() };
-    if let Some(activation) = activation {
+    if let Some(activation) = activation.filter(|a| a.host_depth.get() == 0) {
         // SAFETY: `enter`'s contract makes `store` the entered store, alive until `enter`
         // returns; its code list changes only in host code of this thread, which is not
         // running while this thread is stopped in a fault of wasm code, and a fault of host
@@ -325,27 +361,34 @@ const ALT_STACK_SIZE: usize = 64 << 10;
 
 /// Give this thread an alternate signal stack if it has none, so that a trap on an exhausted
 /// stack can still be handled.
-fn ensure_alt_stack() {
-    if ALT_STACK.with(|a| a.get()) {
-        return;
+fn ensure_alt_stack() -> Result<(), crate::Error> {
+    let exiting = || crate::Error::Other("cannot run wasm on a thread that is exiting".into());
+    if ALT_STACK.try_with(|a| a.get()).map_err(|_| exiting())? {
+        return Ok(());
     }
     let mut old = libc::stack_t { ss_sp: std::ptr::null_mut(), ss_flags: 0, ss_size: 0 };
     // SAFETY: queries the current alternate stack into `old`, valid for writes.
     unsafe { libc::sigaltstack(std::ptr::null(), &mut old) };
     if old.ss_flags & libc::SS_DISABLE == 0 && old.ss_size >= ALT_STACK_SIZE {
         ALT_STACK.with(|a| a.set(true));
-        return;
+        return Ok(());
     }
     let guard = page_size();
-    let Ok(mmap) = Mmap::reserve(ALT_STACK_SIZE + guard) else { return };
-    if mmap.make_read_write(guard..ALT_STACK_SIZE + guard).is_err() {
-        return;
-    }
-    let ss = libc::stack_t { ss_sp: mmap.as_ptr().wrapping_add(guard).cast(), ss_flags: 0, ss_size: ALT_STACK_SIZE };
+    let no_stack = |e: std::io::Error| crate::Error::Other(format!("cannot make a signal stack for wasm: {e}"));
+    let mut mmap = Mmap::reserve(ALT_STACK_SIZE + guard).map_err(no_stack)?;
+    mmap.make_read_write(guard..ALT_STACK_SIZE + guard).map_err(no_stack)?;
+    // The thread keeps the mapping from here on; the stack is installed only once it does.
+    let stack = OWNED_ALT_STACK
+        .try_with(|s| {
+            let ss_sp = mmap.as_ptr().wrapping_add(guard).cast();
+            *s.borrow_mut() = Some(AltStack { _mmap: mmap });
+            libc::stack_t { ss_sp, ss_flags: 0, ss_size: ALT_STACK_SIZE }
+        })
+        .map_err(|_| exiting())?;
     // SAFETY: installs a stack that `OWNED_ALT_STACK` keeps mapped until the thread ends.
-    let installed = unsafe { libc::sigaltstack(&ss, std::ptr::null_mut()) } == 0;
-    if installed {
-        OWNED_ALT_STACK.with(|s| *s.borrow_mut() = Some(AltStack { _mmap: mmap }));
-        ALT_STACK.with(|a| a.set(true));
+    if unsafe { libc::sigaltstack(&stack, std::ptr::null_mut()) } != 0 {
+        return Err(no_stack(std::io::Error::last_os_error()));
     }
+    ALT_STACK.with(|a| a.set(true));
+    Ok(())
 }

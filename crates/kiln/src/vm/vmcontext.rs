@@ -192,7 +192,12 @@ impl VMContextBlock {
     }
 
     /// Write `value` at `offset` (checked as in [`Self::at`]).
-    pub fn write<T>(&mut self, offset: u32, value: T) {
+    ///
+    /// # Safety
+    /// Compiled code reads what lies at `offset` as a `T` (as `VMOffsets` lays the block
+    /// out), so `value` must be the field the layout puts there, and every pointer in it must
+    /// stay valid for as long as code of this instance can run.
+    pub unsafe fn write<T>(&mut self, offset: u32, value: T) {
         let at = self.at::<T>(offset);
         // SAFETY: `at` is in bounds and aligned; the block is plain memory this value owns,
         // `&mut self` excludes other writers, and nothing holds a Rust reference into it.
@@ -200,8 +205,13 @@ impl VMContextBlock {
     }
 
     /// Fill in the header.
-    pub fn write_header(&mut self, header: VMContextHeader) {
-        self.write(VMOffsets::MAGIC, header);
+    ///
+    /// # Safety
+    /// As for [`Self::write`]: the builtin table and store context must outlive the block,
+    /// and `instance` must be the block's instance in that store.
+    pub unsafe fn write_header(&mut self, header: VMContextHeader) {
+        // SAFETY: the header lies at the start of every block (the caller vouches for it).
+        unsafe { self.write(VMOffsets::MAGIC, header) };
     }
 }
 
@@ -264,9 +274,14 @@ mod tests {
     #[test]
     fn misplaced_fields_are_refused() {
         let mut block = VMContextBlock::new(64);
-        block.write::<u64>(40, 7);
-        let mut write =
-            |offset| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| block.write::<u64>(offset, 7)));
+        // SAFETY: no code runs with this block; a plain integer is written.
+        unsafe { block.write::<u64>(40, 7) };
+        let mut write = |offset| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                // SAFETY: as above; the write is refused before it happens.
+                unsafe { block.write::<u64>(offset, 7) }
+            }))
+        };
         assert!(write(60).is_err(), "past the end");
         assert!(write(36).is_err(), "misaligned");
     }
