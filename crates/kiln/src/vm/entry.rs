@@ -5,10 +5,12 @@
 //!
 //! The caller holds the store as a [`WholeStore`]: a raw pointer derived from the `&mut` of
 //! the whole `StoreInner<T>` that it borrowed. `invoke` writes that pointer into the store's
-//! context and then stops using the store until wasm returns. While wasm runs, every access
-//! to the store — a builtin, a host function (through the host shim), the signal handler —
-//! reads the pointer from the context and re-borrows the store from it for the duration of
-//! that one call. Each such borrow is thus derived from the borrow that entered, and none
+//! context (and the thread's activation) and then stops using the store until wasm returns.
+//! While wasm runs, every access to the store — a builtin, a host function (through the host
+//! shim) — reads the pointer from the context and re-borrows the store from it for the
+//! duration of that one call; the signal handler reads the store's code list through the
+//! activation's copy, and only for a fault in wasm, never while such a call runs (see
+//! `traps::in_host`). Each borrow is thus derived from the borrow that entered, and none
 //! overlaps another or the entering one: the borrow stack stays well formed, whatever
 //! Rust's aliasing model, and no two `&mut` to the store are ever live at once.
 //!
