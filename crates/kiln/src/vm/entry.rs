@@ -9,8 +9,8 @@
 //! While wasm runs, every access to the store — a builtin, a host function (through the host
 //! shim) — reads the pointer from the context and re-borrows the store from it for the
 //! duration of that one call; the signal handler reads the store's code list through the
-//! activation's copy, and only for a fault in wasm, never while such a call runs (see
-//! `traps::in_host`). Each borrow is thus derived from the borrow that entered, and none
+//! activation's copy, and only for a fault in wasm, never while a host function runs (see
+//! `traps::in_host`; builtins never fault). Each borrow is thus derived from the borrow that entered, and none
 //! overlaps another or the entering one: the borrow stack stays well formed, whatever
 //! Rust's aliasing model, and no two `&mut` to the store are ever live at once.
 //!

@@ -55,8 +55,8 @@ pub struct Activation {
     store: VmPtr<StoreOpaque>,
     /// The lowest stack address wasm may use on this thread.
     stack_limit: usize,
-    /// How many calls from this activation's wasm into host code (builtins, host functions)
-    /// are running: a fault while one is, is the host's, never a wasm trap.
+    /// How many calls from this activation's wasm into host functions are running: a fault
+    /// while one is, is the host's, never a wasm trap.
     host_depth: Cell<u32>,
     prev: *const Activation,
 }
@@ -76,8 +76,8 @@ pub fn prepare_thread() -> Result<(), crate::Error> {
     ensure_alt_stack()
 }
 
-/// Run `f`, host code called from the wasm of this thread's running activation (a builtin
-/// or a host function), so that a fault inside it is not taken for a wasm trap.
+/// Run `f`, a host function called from the wasm of this thread's running activation, so
+/// that a fault inside it is not taken for a wasm trap (nor read the store it holds).
 pub fn in_host<R>(f: impl FnOnce() -> R) -> R {
     struct Leave(*const Activation);
     impl Drop for Leave {
@@ -296,15 +296,20 @@ unsafe extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, co
     // SAFETY: the kernel passes a valid ucontext to an SA_SIGINFO handler.
     let gregs = unsafe { &mut (*uc).uc_mcontext.gregs };
     let pc = gregs[libc::REG_RIP as usize] as usize;
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    let sent_by_the_kernel = unsafe { (*info).si_code } > 0;
     let activation = CURRENT.with(|c| c.get());
     // SAFETY: a non-null CURRENT points at the live `Activation` of `enter` on this thread's
     // stack, below which the faulting frames lie.
     let activation = unsafe { activation.as_ref() };
-    if let Some(activation) = activation.filter(|a| a.host_depth.get() == 0) {
+    // A fault of wasm code is the kernel's report of an instruction of this thread; a signal
+    // another process or thread sent (`kill`, `raise`) is not a trap, and neither is a fault
+    // while a host function called from wasm runs.
+    if let Some(activation) = activation.filter(|a| sent_by_the_kernel && a.host_depth.get() == 0) {
         // SAFETY: `enter`'s contract makes `store` the entered store, alive until `enter`
-        // returns; its code list changes only in host code of this thread, which is not
-        // running while this thread is stopped in a fault of wasm code, and a fault of host
-        // code only reads it here.
+        // returns. A fault the kernel reports while no host function of this activation runs
+        // is one of wasm code (builtins check every access and never fault), so no code of
+        // this thread holds a reference into the store or is changing its code list.
         let code = unsafe { StoreOpaque::code_while_entered(activation.store) };
         if let Some(trap) = code.iter().find_map(|c| c.trap_at(pc)) {
             activation.trap.set(Some((trap, pc)));
