@@ -235,13 +235,9 @@ impl VMOffsets {
 mod tests {
     use super::*;
 
-    /// The layouts compiled code relies on, as recorded with the format version they
-    /// belong to: `(FORMAT_VERSION, fingerprint)`.
-    const RECORDED_ABI: (u32, &str) = (2, "08dd80e3b0d50488");
-
-    #[test]
-    fn a_layout_change_comes_with_a_new_format_version() {
-        let sample = wat::parse_str(
+    /// The layout of a module with one entity of every kind, imported and defined.
+    fn sample_layout() -> VMOffsets {
+        let bytes = wat::parse_str(
             r#"(module
                 (import "a" "f" (func)) (import "a" "t" (table 1 funcref))
                 (import "a" "m" (memory 1)) (import "a" "g" (global i32))
@@ -250,7 +246,16 @@ mod tests {
                 (func) (func))"#,
         )
         .unwrap();
-        let offsets = VMOffsets::new(&translate_module(&sample).unwrap().module);
+        VMOffsets::new(&translate_module(&bytes).unwrap().module)
+    }
+
+    /// The layouts compiled code relies on, as recorded with the format version they
+    /// belong to: `(FORMAT_VERSION, fingerprint)`.
+    const RECORDED_ABI: (u32, &str) = (2, "08dd80e3b0d50488");
+
+    #[test]
+    fn a_layout_change_comes_with_a_new_format_version() {
+        let offsets = sample_layout();
         let constants = [
             VMOffsets::PTR,
             VMOffsets::MAGIC,
@@ -299,17 +304,7 @@ mod tests {
 
     #[test]
     fn layout_is_ordered_and_aligned() {
-        let bytes = wat::parse_str(
-            r#"(module
-                (import "a" "f" (func)) (import "a" "t" (table 1 funcref))
-                (import "a" "m" (memory 1)) (import "a" "g" (global i32))
-                (type (func (param i32)))
-                (table 1 funcref) (memory 1) (global i64 (i64.const 0))
-                (func) (func))"#,
-        )
-        .unwrap();
-        let t = translate_module(&bytes).unwrap();
-        let o = VMOffsets::new(&t.module);
+        let o = sample_layout();
         assert_eq!(o.type_id(TypeIndex::new(0)), 32);
         let f = o.imported_function(FuncIndex::new(0));
         assert!(f >= 32 + 8 && f.is_multiple_of(8));
