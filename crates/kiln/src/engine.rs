@@ -158,9 +158,9 @@ impl Engine {
     }
 
     /// Drop one registration of each of `ids`, forgetting the types nobody holds any more.
-    pub(crate) fn release_types(&self, ids: &[SharedTypeIndex]) {
+    pub(crate) fn release_types(&self, ids: impl IntoIterator<Item = SharedTypeIndex>) {
         let mut reg = self.registry();
-        for &id in ids {
+        for id in ids {
             let Some(e) = reg.entry(id) else { continue };
             e.holders -= 1;
             if e.holders == 0 {

@@ -38,7 +38,6 @@ impl Func {
         let s = cx.opaque();
         let env_ty = ty.to_env();
         let type_index = s.engine().register_type(&env_ty, None);
-        s.hold_type(type_index);
         let body = move |store: &mut StoreInner<T>, instance: Option<InstanceId>, values: &mut [ValRaw]| {
             let params: Vec<Val> =
                 ty.params().iter().zip(values.iter()).map(|(t, v)| Val::from_raw(&mut store.opaque, *v, *t)).collect();

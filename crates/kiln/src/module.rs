@@ -1,14 +1,14 @@
 //! `Module`: a compiled WebAssembly module — its description, its loaded code, and the
 //! engine-wide ids of its function types — ready to be instantiated in any store of its engine.
 use crate::vm::artifact::ArtifactBytes;
-use crate::vm::code_memory::{CodeMemory, FrameNames};
+use crate::vm::code_memory::CodeMemory;
 use crate::vm::memory_image::MemoryImageFile;
 use crate::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, Result, TableType};
-use cranelift_entity::{EntityRef, EntitySet, PrimaryMap};
+use cranelift_entity::{EntitySet, PrimaryMap};
 use kiln_environ::artifact::Artifact;
 use kiln_environ::{
-    DataIndex, DefinedFuncIndex, DefinedMemoryIndex, DefinedTableIndex, ElemIndex, EntityIndex, FuncIndex,
-    SharedTypeIndex, TypeIndex, VMOffsets,
+    DataIndex, DefinedMemoryIndex, DefinedTableIndex, ElemIndex, EntityIndex, FuncIndex, SharedTypeIndex, TypeIndex,
+    VMOffsets,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -42,19 +42,6 @@ pub(crate) fn wasm_binary(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
 /// Where each defined memory's image section lies in an artifact file.
 type ImageRanges = BTreeMap<DefinedMemoryIndex, std::ops::Range<u64>>;
 
-/// What names `env`'s frames in backtraces.
-pub(crate) fn frame_names(env: &kiln_environ::Module) -> FrameNames {
-    FrameNames {
-        module: env.name.clone(),
-        funcs: (0..env.num_defined_funcs())
-            .map(|d| {
-                let f = env.func_index(DefinedFuncIndex::new(d));
-                (f.as_u32(), env.func_name(f).map(String::from))
-            })
-            .collect(),
-    }
-}
-
 /// A compiled module.
 #[derive(Clone)]
 pub struct Module {
@@ -81,8 +68,7 @@ struct ModuleInner {
 
 impl Drop for ModuleInner {
     fn drop(&mut self) {
-        let types: Vec<SharedTypeIndex> = self.shared_types.values().copied().collect();
-        self.engine.release_types(&types);
+        self.engine.release_types(self.shared_types.values().copied());
     }
 }
 
@@ -114,7 +100,7 @@ impl Module {
         let start = std::time::Instant::now();
         let artifact = ArtifactBytes::Owned(elf);
         let parsed = Artifact::parse_fresh(artifact.as_slice()).map_err(|e| Error::Artifact(e.to_string()))?;
-        let code = CodeMemory::load(&parsed, frame_names(&env)).map_err(|e| Error::Artifact(e.to_string()))?;
+        let code = CodeMemory::load(&parsed, &env).map_err(|e| Error::Artifact(e.to_string()))?;
         log::debug!("load code: {} bytes of text in {:.2?}", parsed.text.len(), start.elapsed());
         drop(parsed);
         Module::from_parts(engine, env, artifact, code, None)

@@ -14,8 +14,6 @@ use std::ops::Range;
 pub struct Artifact<'a> {
     /// The machine code.
     pub text: &'a [u8],
-    /// Where `.text` starts in the file.
-    pub text_offset: u64,
     /// The trap sites in `text`.
     pub traps: TrapTable,
     /// Every function's key and range in `text`.
@@ -80,7 +78,6 @@ impl<'a> Artifact<'a> {
             section.data().map_err(|e| malformed(format!("section {name}: {e}")))
         };
         let text = data(".text")?;
-        let text_offset = file.section_by_name(".text").and_then(|s| s.file_range()).map_or(0, |(at, _)| at);
         let traps = TrapTable::decode(data(TRAPS_SECTION)?)?;
         if traps.offsets.last().is_some_and(|o| *o as usize >= text.len()) {
             return Err(malformed("a trap site lies outside .text".into()));
@@ -97,7 +94,7 @@ impl<'a> Artifact<'a> {
             in_file(at, len, bytes.len()).ok_or_else(bad)?;
             images.insert(DefinedMemoryIndex::from_u32(index), at..at + len);
         }
-        Ok(Artifact { text, text_offset, traps, funcs, engine, images, module })
+        Ok(Artifact { text, traps, funcs, engine, images, module })
     }
 
     /// The module description.

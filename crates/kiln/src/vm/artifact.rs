@@ -4,7 +4,6 @@
 //! mismatched settings, but a crafted artifact with a valid checksum runs whatever it holds.
 use super::code_memory::CodeMemory;
 use super::mmap::Mmap;
-use crate::module::frame_names;
 use crate::{Engine, Error, Module, Result};
 use kiln_environ::artifact::Artifact;
 use std::path::Path;
@@ -106,7 +105,7 @@ impl Module {
         let parsed = Artifact::parse(artifact.as_slice()).map_err(bad)?;
         parsed.engine.check_compatible(engine.info()).map_err(bad)?;
         let env = parsed.module().map_err(bad)?;
-        let code = CodeMemory::load(&parsed, frame_names(&env)).map_err(bad)?;
+        let code = CodeMemory::load(&parsed, &env).map_err(bad)?;
         log::debug!(
             "load artifact: {} bytes, checked and mapped in {:.2?}",
             artifact.as_slice().len(),

@@ -6,7 +6,7 @@
 use super::mmap::{Mmap, page_size};
 use super::vm_ptr::VmPtr;
 use super::vmcontext::{VMArrayCallFn, VMWasmCode};
-use cranelift_entity::PrimaryMap;
+use cranelift_entity::{EntityRef, PrimaryMap};
 use kiln_environ::artifact::{Artifact, ArtifactError, FuncTable, TrapTable};
 use kiln_environ::{DefinedFuncIndex, FuncKey, Trap};
 use std::sync::Arc;
@@ -23,20 +23,29 @@ pub struct CodeMemory {
 /// What names a module's frames in backtraces: the module's name, and each defined
 /// function's index and name (indexed by defined-function index).
 #[derive(Default)]
-pub struct FrameNames {
+struct FrameNames {
     /// The module's name.
-    pub module: Option<String>,
+    module: Option<String>,
     /// Each defined function's index in the module and its name.
-    pub funcs: PrimaryMap<DefinedFuncIndex, (u32, Option<String>)>,
+    funcs: PrimaryMap<DefinedFuncIndex, (u32, Option<String>)>,
 }
 
 impl CodeMemory {
-    /// Load the code of a parsed artifact (its tables were checked against its text when it
-    /// was parsed).
+    /// Load the code of a parsed artifact of `module` (its tables were checked against its
+    /// text when it was parsed).
     ///
     /// # Errors
     /// When the code cannot be mapped.
-    pub fn load(artifact: &Artifact<'_>, names: FrameNames) -> Result<Arc<CodeMemory>, ArtifactError> {
+    pub fn load(artifact: &Artifact<'_>, module: &kiln_environ::Module) -> Result<Arc<CodeMemory>, ArtifactError> {
+        let names = FrameNames {
+            module: module.name.clone(),
+            funcs: (0..module.num_defined_funcs())
+                .map(|d| {
+                    let f = module.func_index(DefinedFuncIndex::new(d));
+                    (f.as_u32(), module.func_name(f).map(String::from))
+                })
+                .collect(),
+        };
         let text = artifact.text;
         let mmap = if text.is_empty() {
             None

@@ -50,35 +50,27 @@ impl HostFuncs {
     }
 }
 
-/// Add to `store` a host function of type `ty`, registered as `type_index`, whose body is `f`.
+/// Add to `store` a host function of type `ty`, registered as `type_index` (a registration the
+/// store takes over), whose body is `f`.
 pub fn add_host_func<T: 'static>(
     store: &mut StoreInner<T>,
     ty: &WasmFuncType,
     type_index: SharedTypeIndex,
     f: impl Fn(&mut StoreInner<T>, Option<InstanceId>, &mut [ValRaw]) -> Result<(), Error> + Send + Sync + 'static,
 ) -> FuncId {
-    // SAFETY: the call goes into `store`, whose data type is `T`.
-    let call = unsafe { host_call::<T>(f) };
+    let call: HostCall = Arc::new(move |mut store: WholeStore<'_>, instance, values| {
+        // SAFETY: a host function is only ever called with the store it was added to, and
+        // this one goes into `store`, whose data type is `T`.
+        let inner = unsafe { store.inner::<T>() };
+        f(inner, instance, values)
+    });
     add_host_call(&mut store.opaque, ty, type_index, call)
 }
 
-/// Make a [`HostCall`] from a closure over the typed store.
-///
-/// # Safety
-/// The result must only be added (by [`add_host_call`]) to a store whose data type is `T`.
-unsafe fn host_call<T: 'static>(
-    f: impl Fn(&mut StoreInner<T>, Option<InstanceId>, &mut [ValRaw]) -> Result<(), Error> + Send + Sync + 'static,
-) -> HostCall {
-    Arc::new(move |mut store: WholeStore<'_>, instance, values| {
-        // SAFETY: a host function is only ever called with the store it was added to, whose
-        // data type is `T` (this function's contract).
-        let inner = unsafe { store.inner::<T>() };
-        f(inner, instance, values)
-    })
-}
-
-/// Add a host function whose type is `type_index` and whose code is `call` to `store`.
+/// Add a host function whose type is `type_index` and whose code is `call` to `store`, which
+/// takes over that registration of the type.
 fn add_host_call(store: &mut StoreOpaque, ty: &WasmFuncType, type_index: SharedTypeIndex, call: HostCall) -> FuncId {
+    store.hold_type(type_index);
     let h = store.host_funcs.funcs.next_key();
     let mut ctx = StoreBox::new(VMHostFuncContext {
         magic: HOST_FUNC_MAGIC,

@@ -65,9 +65,9 @@ pub fn instantiate(
         return Err(Error::Link(format!("expected {} imports, got {}", env.imports.len(), imports.len())));
     }
     check_imports(s, module, imports)?;
-    let code = module.code().clone();
-    s.keep_code(&code);
+    // This keeps the module's code alive in the store, too.
     give_host_funcs_entries(s, module);
+    let code = module.code().clone();
 
     let index = s.instances.next_key();
     let offsets = module.offsets();

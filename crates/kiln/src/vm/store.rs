@@ -316,7 +316,7 @@ impl StoreOpaque {
 
 impl Drop for StoreOpaque {
     fn drop(&mut self) {
-        self.engine.release_types(&self.host_types);
+        self.engine.release_types(self.host_types.iter().copied());
     }
 }
 
