@@ -3,6 +3,7 @@
 use crate::abi::{FDSTAT_SIZE, PREOPENTYPE_DIR, fdflags, filetype, rights, whence};
 use crate::fdtable::{Descriptor, Kind};
 use crate::filestat::{self, SetTimes};
+use crate::guest::Iovecs;
 use crate::{Errno, GuestMemory, WasiCtx};
 use cap_std::fs::FileExt;
 use std::io::{IoSlice, Read, Seek, SeekFrom, Write};
@@ -18,14 +19,17 @@ fn os_fd(d: &Descriptor) -> Result<std::os::fd::BorrowedFd<'_>, Errno> {
     }
 }
 
-fn read_into(
-    d: &mut Descriptor,
-    mem: &mut GuestMemory<'_>,
-    iovs: &[(u32, u32)],
-    at: Option<u64>,
-) -> Result<u32, Errno> {
+/// At most this many buffers go to one vectored write (Linux's `IOV_MAX`); a call with more
+/// non-empty buffers writes the first ones and reports the short count, as `writev` may.
+const MAX_WRITE_BUFFERS: usize = 1024;
+
+fn read_into(d: &mut Descriptor, mem: &mut GuestMemory<'_>, iovs: Iovecs, at: Option<u64>) -> Result<u32, Errno> {
     let mut total: u32 = 0;
-    for &(buf, len) in iovs {
+    for i in 0..iovs.count {
+        let (buf, len) = mem.iovec(iovs, i)?;
+        if len == 0 {
+            continue;
+        }
         let dst = mem.slice_mut(buf, len)?;
         let n = match (&mut d.kind, at) {
             (Kind::File(f), None) => (&*f).read(dst)?,
@@ -43,9 +47,18 @@ fn read_into(
     Ok(total)
 }
 
-fn write_from(d: &mut Descriptor, mem: &GuestMemory<'_>, iovs: &[(u32, u32)], at: Option<u64>) -> Result<u32, Errno> {
-    let bufs: Vec<IoSlice<'_>> =
-        iovs.iter().map(|&(b, l)| mem.slice(b, l).map(IoSlice::new)).collect::<Result<_, _>>()?;
+fn write_from(d: &mut Descriptor, mem: &GuestMemory<'_>, iovs: Iovecs, at: Option<u64>) -> Result<u32, Errno> {
+    let mut bufs: Vec<IoSlice<'_>> = Vec::with_capacity((iovs.count as usize).min(MAX_WRITE_BUFFERS));
+    for i in 0..iovs.count {
+        let (buf, len) = mem.iovec(iovs, i)?;
+        if len == 0 {
+            continue;
+        }
+        if bufs.len() == MAX_WRITE_BUFFERS {
+            break;
+        }
+        bufs.push(IoSlice::new(mem.slice(buf, len)?));
+    }
     let n = match (&mut d.kind, at) {
         (Kind::File(f), None) => (&*f).write_vectored(&bufs)?,
         (Kind::File(f), Some(off)) => {
@@ -83,7 +96,7 @@ fn transfer(
         d.need(rights::FD_SEEK)?;
     }
     let iovs = mem.iovecs(iovs, iovs_len)?;
-    let n = if write { write_from(d, mem, &iovs, at)? } else { read_into(d, mem, &iovs, at)? };
+    let n = if write { write_from(d, mem, iovs, at)? } else { read_into(d, mem, iovs, at)? };
     mem.write_u32(out, n)
 }
 
@@ -315,12 +328,14 @@ pub fn fd_advise(
     Ok(rustix::fs::fadvise(f, offset, std::num::NonZeroU64::new(len), advice)?)
 }
 
-pub fn fd_allocate(ctx: &mut WasiCtx, _: &mut GuestMemory<'_>, fd: u32, offset: u64, len: u64) -> Result<(), Errno> {
+/// `fd_allocate` is not supported, as in wasmtime: reserving real blocks on the host's disk
+/// at a size the guest picks would let any guest with a writable file fill the disk at once.
+/// A guest that needs a file to be longer writes to it or calls `fd_filestat_set_size`.
+pub fn fd_allocate(ctx: &mut WasiCtx, _: &mut GuestMemory<'_>, fd: u32, _offset: u64, _len: u64) -> Result<(), Errno> {
     let d = ctx.fds.get(fd)?;
     d.need(rights::FD_ALLOCATE)?;
-    let f = d.file().map_err(|e| if e == Errno::IsDir { Errno::Badf } else { e })?;
-    offset.checked_add(len).filter(|&end| end <= i64::MAX as u64).ok_or(Errno::Fbig)?;
-    Ok(rustix::fs::fallocate(f, rustix::fs::FallocateFlags::empty(), offset, len)?)
+    d.file().map_err(|e| if e == Errno::IsDir { Errno::Badf } else { e })?;
+    Err(Errno::NotSup)
 }
 
 pub fn fd_prestat_get(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, out: u32) -> Result<(), Errno> {

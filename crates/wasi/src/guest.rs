@@ -122,19 +122,37 @@ impl<'a> GuestMemory<'a> {
         self.write(ptr, &v.to_le_bytes())
     }
 
-    /// The `(buf, len)` pairs of an iovec array, each checked to lie in memory.
+    /// The iovec array of `count` entries at `ptr`, checked to lie in memory with every buffer
+    /// it names. Nothing is copied: entries are read one at a time with [`GuestMemory::iovec`],
+    /// so the host memory a call takes does not grow with a count the guest chooses.
     ///
     /// # Errors
     /// `fault` when the array or one of the buffers is not all in memory.
-    pub fn iovecs(&self, ptr: u32, count: u32) -> Result<Vec<(u32, u32)>, Errno> {
-        let table = self.slice(ptr, count.checked_mul(crate::abi::IOVEC_SIZE).ok_or(Errno::Fault)?)?;
-        let iovs: Vec<(u32, u32)> = table
-            .chunks_exact(8)
-            .map(|c| (u32::from_le_bytes([c[0], c[1], c[2], c[3]]), u32::from_le_bytes([c[4], c[5], c[6], c[7]])))
-            .collect();
-        for &(buf, len) in &iovs {
+    pub fn iovecs(&self, ptr: u32, count: u32) -> Result<Iovecs, Errno> {
+        let iovs = Iovecs { ptr, count };
+        self.slice(ptr, count.checked_mul(crate::abi::IOVEC_SIZE).ok_or(Errno::Fault)?)?;
+        for i in 0..count {
+            let (buf, len) = self.iovec(iovs, i)?;
             self.range(buf, len)?;
         }
         Ok(iovs)
     }
+
+    /// Entry `i` of `iovs`: its buffer's `(ptr, len)`.
+    ///
+    /// # Errors
+    /// `fault` when the entry is not in memory.
+    pub fn iovec(&self, iovs: Iovecs, i: u32) -> Result<(u32, u32), Errno> {
+        let at =
+            iovs.ptr.checked_add(i.checked_mul(crate::abi::IOVEC_SIZE).ok_or(Errno::Fault)?).ok_or(Errno::Fault)?;
+        Ok((self.read_u32(at)?, self.read_u32(at.checked_add(4).ok_or(Errno::Fault)?)?))
+    }
+}
+
+/// An iovec array in guest memory, checked by [`GuestMemory::iovecs`].
+#[derive(Clone, Copy, Debug)]
+pub struct Iovecs {
+    ptr: u32,
+    /// How many entries it has.
+    pub count: u32,
 }
