@@ -36,6 +36,9 @@ pub const CRANELIFT_SETTINGS: &[(&str, &str)] = &[
     // Frame pointers let a trap's backtrace walk wasm frames, and Cranelift's tail calls
     // need them.
     ("preserve_frame_pointers", "true"),
+    // A wasm function may return more values than the target has return registers (the
+    // spec sets no limit); the rest come back through a return area the caller provides.
+    ("enable_multi_ret_implicit_sret", "true"),
 ];
 
 impl EngineInfo {

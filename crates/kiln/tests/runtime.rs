@@ -472,3 +472,38 @@ fn tail_calls_reuse_the_frame_and_reach_host_functions() {
         assert_eq!(even.call(&mut store, 10).unwrap(), 1, "the store is usable after the trap");
     }
 }
+
+#[test]
+fn host_functions_return_more_values_than_registers() {
+    // Twenty results: more than any target returns in registers, in both directions.
+    let engine = Engine::default();
+    let results = "i64 ".repeat(20);
+    let module = Module::new(
+        &engine,
+        format!(
+            r#"(module
+                (import "host" "many" (func $many (param i64) (result {results})))
+                (func (export "sum") (param i64) (result i64)
+                  (call $many (local.get 0))
+                  {adds})
+                (func (export "many") (param i64) (result {results}) (call $many (local.get 0))))"#,
+            adds = "(i64.add) ".repeat(19)
+        ),
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let many = Func::new(&mut store, FuncType::new([ValType::I64], vec![ValType::I64; 20]), |_, params, results| {
+        let base = params[0].i64().unwrap_or_default();
+        for (i, r) in results.iter_mut().enumerate() {
+            *r = Val::I64(base + i as i64);
+        }
+        Ok(())
+    });
+    let instance = Instance::new(&mut store, &module, &[many.into()]).unwrap();
+    let mut out = [Val::I64(0)];
+    instance.get_func(&mut store, "sum").unwrap().call(&mut store, &[Val::I64(100)], &mut out).unwrap();
+    assert_eq!(out[0].i64(), Some(20 * 100 + 190));
+    let mut out = vec![Val::I64(0); 20];
+    instance.get_func(&mut store, "many").unwrap().call(&mut store, &[Val::I64(7)], &mut out).unwrap();
+    assert_eq!(out.iter().map(|v| v.i64().unwrap()).collect::<Vec<_>>(), (7..27).collect::<Vec<_>>());
+}

@@ -1,6 +1,8 @@
 //! Runs the official WebAssembly spec test suite through the `.wast` runner:
 //! one trial per (configuration, top-level `.wast` file), judged against the
-//! expected-failures list in `tests/spec-expected-failures.txt`.
+//! expected-failures list in `tests/spec-expected-failures.txt`. Kiln's own scripts in
+//! `tests/wast/` (regressions: cases the suite does not cover) run the same way, as
+//! `CONFIG::kiln/FILE`, and must pass completely.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -57,6 +59,20 @@ fn main() {
     for file in files.unwrap_or_default() {
         for &config in CONFIGS {
             trials.push(spec_trial(&suite, &file, config, &list));
+        }
+    }
+    let own = root.join("tests/wast");
+    let own_files = spec_files(&own).unwrap_or_else(|e| {
+        eprintln!("error: cannot list {}: {e}", own.display());
+        std::process::exit(1);
+    });
+    for file in own_files {
+        for &config in CONFIGS {
+            let path = own.join(&file);
+            let name = format!("kiln/{file}");
+            trials.push(Trial::test(format!("{config}::{name}"), move || {
+                run_trial(&path, &name, config, None, &BTreeMap::new()).map_err(Failed::from)
+            }));
         }
     }
     libtest_mimic::run(&args, trials).exit();
