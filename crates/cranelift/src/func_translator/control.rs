@@ -18,6 +18,11 @@ use cranelift_codegen::ir::{Block, BlockCall, Inst, InstBuilder, JumpTableData, 
 use kiln_environ::{CompileError, TypeIndex};
 use wasmparser::{BlockType, BrTable, Operator};
 
+/// The most targets a `br_table` may have. Compiling costs a few hundred bytes of host memory
+/// per target, so an unbounded count lets a small module take gigabytes; the limit is
+/// wasmtime's, so that a module that compiles there compiles here.
+const MAX_BR_TABLE_TARGETS: u32 = 65_520;
+
 use super::stack::block_args;
 use super::{FuncTranslator, internal};
 
@@ -332,8 +337,15 @@ impl FuncTranslator<'_, '_> {
         Ok(())
     }
 
-    /// `br_table`: a jump table whose entries pass the top operands to each target.
+    /// `br_table`: a jump table whose entries pass the top operands to each target. Tables
+    /// longer than [`MAX_BR_TABLE_TARGETS`] are refused before anything is built for them.
     pub(super) fn br_table(&mut self, table: &BrTable<'_>) -> Result<(), CompileError> {
+        if table.len() > MAX_BR_TABLE_TARGETS {
+            return Err(CompileError::Limit(format!(
+                "`br_table` has {} targets, more than the limit of {MAX_BR_TABLE_TARGETS}",
+                table.len()
+            )));
+        }
         let index = self.pop()?;
         let (default, arity) = self.branch_target(table.default())?;
         let args = block_args(self.peekn(arity)?);
