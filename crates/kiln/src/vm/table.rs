@@ -6,11 +6,14 @@
 //! first read) and any other word is the reference with bit 0 set. The methods here take
 //! and return decoded references.
 //!
-//! Compiled code reads and writes the words through the definition's base pointer, so the
-//! runtime does too: every access goes through a raw pointer from `Vec::as_mut_ptr`, never
-//! through a reference to the whole buffer that would claim it exclusively.
+//! The words live in an anonymous mapping: pages of null elements cost nothing until they are
+//! written, and a table the host cannot allocate is an error, never an abort. Compiled code
+//! reads and writes the words through the definition's base pointer, so the runtime does too:
+//! every access goes through a raw pointer into the mapping, never through a reference to the
+//! whole buffer that would claim it exclusively.
 use super::extern_refs::Marks;
 use super::ids::InstanceId;
+use super::mmap::{Mmap, page_size};
 use super::store_box::StoreBox;
 use super::val_raw::RawRef;
 use super::vm_ptr::VmPtr;
@@ -31,9 +34,54 @@ pub struct LazyImage {
 /// The most elements Kiln lets a table have.
 const LIMIT: u64 = 10_000_000;
 
+/// A table's element words: `len` of them, in a mapping with room for `capacity`. Words
+/// past `len` are zero (a table never shrinks, so they were never written).
+struct Words {
+    mmap: Option<Mmap>,
+    len: usize,
+    capacity: usize,
+}
+
+impl Words {
+    /// `len` zero words.
+    fn zeroed(len: usize) -> Result<Words, String> {
+        let mut words = Words { mmap: None, len: 0, capacity: 0 };
+        words.grow_to(len)?;
+        Ok(words)
+    }
+
+    /// Make the table `len` words long (not shorter); the new words are zero.
+    fn grow_to(&mut self, len: usize) -> Result<(), String> {
+        debug_assert!(len >= self.len);
+        if len > self.capacity {
+            let capacity = len.max(self.capacity.saturating_mul(2)).min(LIMIT as usize).max(len);
+            let bytes = capacity
+                .checked_mul(size_of::<usize>())
+                .map(|b| b.div_ceil(page_size()) * page_size())
+                .ok_or("table too large")?;
+            let mmap =
+                Mmap::read_write(bytes).map_err(|e| format!("cannot allocate a table of {len} elements: {e}"))?;
+            if let Some(old) = &self.mmap {
+                // SAFETY: the old mapping holds `self.len` words, the new one at least as
+                // many; they are distinct mappings.
+                unsafe { std::ptr::copy_nonoverlapping(old.as_ptr().cast::<usize>(), mmap.as_ptr().cast(), self.len) };
+            }
+            self.mmap = Some(mmap);
+            self.capacity = bytes / size_of::<usize>();
+        }
+        self.len = len;
+        Ok(())
+    }
+
+    /// The first word (dangling, but aligned and non-null, when there is no mapping).
+    fn as_ptr(&self) -> *mut usize {
+        self.mmap.as_ref().map_or(std::ptr::NonNull::dangling().as_ptr(), |m| m.as_ptr().cast())
+    }
+}
+
 /// A table.
 pub struct TableStorage {
-    words: Vec<usize>,
+    words: Words,
     ty: Table,
     /// Whether elements are encoded (see the module docs).
     encoded: bool,
@@ -58,7 +106,7 @@ impl TableStorage {
         }
         let own_definition = StoreBox::new(VMTableDefinition { base: VmPtr::dangling(), current_elements: 0 });
         let mut t = TableStorage {
-            words: Vec::new(),
+            words: Words::zeroed(ty.minimum as usize)?,
             ty,
             encoded,
             image: None,
@@ -66,15 +114,16 @@ impl TableStorage {
             _own_definition: own_definition,
         };
         let word = t.encode(init);
-        t.words = vec![word; ty.minimum as usize];
+        if word != 0 {
+            t.fill_words(0, t.words.len, word);
+        }
         t.publish();
         Ok(t)
     }
 
     fn publish(&mut self) {
-        let base =
-            VmPtr::from(std::ptr::NonNull::new(self.words.as_mut_ptr()).unwrap_or(std::ptr::NonNull::dangling()));
-        let def = VMTableDefinition { base, current_elements: self.words.len() as u64 };
+        let base = VmPtr::from(std::ptr::NonNull::new(self.words.as_ptr()).unwrap_or(std::ptr::NonNull::dangling()));
+        let def = VMTableDefinition { base, current_elements: self.words.len as u64 };
         // SAFETY: `definition` points at `own_definition` or at the definition a vmctx holds
         // for this table, which `set_definition`'s caller keeps alive as long as the table.
         unsafe { self.definition.as_ptr().write(def) };
@@ -98,13 +147,13 @@ impl TableStorage {
 
     /// The table's type with its current size as the minimum.
     pub fn ty(&self) -> Table {
-        Table { minimum: self.words.len() as u64, ..self.ty }
+        Table { minimum: self.words.len as u64, ..self.ty }
     }
 
     /// Make every element "not yet initialized", to be filled from `image` on first read.
     pub fn set_lazy_image(&mut self, image: LazyImage) {
         debug_assert!(self.encoded);
-        self.fill_words(0, self.words.len(), 0);
+        self.fill_words(0, self.words.len, 0);
         self.image = Some(image);
     }
 
@@ -115,7 +164,7 @@ impl TableStorage {
 
     /// The number of elements.
     pub fn len(&self) -> u64 {
-        self.words.len() as u64
+        self.words.len as u64
     }
 
     /// The range `start..start + len` of elements, if it lies in the table.
@@ -151,7 +200,7 @@ impl TableStorage {
     /// If the range is out of bounds: callers check bounds first, as the spec orders.
     pub fn write(&mut self, dst: u64, values: &[RawRef]) {
         let range = self.range(dst, values.len() as u64).expect("table write out of bounds");
-        let base = self.words.as_mut_ptr();
+        let base = self.words.as_ptr();
         for (i, v) in range.zip(values) {
             let word = self.encode(*v);
             let slot = base.wrapping_add(i);
@@ -171,8 +220,8 @@ impl TableStorage {
     }
 
     fn fill_words(&mut self, start: usize, len: usize, word: usize) {
-        assert!(start + len <= self.words.len());
-        let base = self.words.as_mut_ptr();
+        assert!(start + len <= self.words.len);
+        let base = self.words.as_ptr();
         for i in start..start + len {
             let slot = base.wrapping_add(i);
             // SAFETY: in bounds (asserted above).
@@ -205,7 +254,10 @@ impl TableStorage {
         if new > self.ty.maximum.unwrap_or(u64::from(u32::MAX)) || new > LIMIT {
             return None;
         }
-        self.words.resize(new as usize, word);
+        self.words.grow_to(new as usize).ok()?;
+        if word != 0 {
+            self.fill_words(old as usize, delta as usize, word);
+        }
         self.publish();
         Some(old)
     }
