@@ -121,6 +121,14 @@ impl LinearMemory {
         self.publish();
     }
 
+    /// Whether `addr` lies in this memory's mapping: its accessible bytes, the rest of its
+    /// reservation, or its guard. Called from the signal handler.
+    pub fn reservation_contains(&self, addr: usize) -> bool {
+        let Some(m) = &self.mmap else { return false };
+        let start = m.as_ptr() as usize;
+        addr >= start && addr - start < self.reserved + self.guard
+    }
+
     /// The definition compiled code reads.
     pub fn definition(&self) -> VmPtr<VMMemoryDefinition> {
         self.definition

@@ -163,6 +163,16 @@ impl StoreOpaque {
         unsafe { &(*store.as_ptr()).code }
     }
 
+    /// The memories of the entered store `store`, for the signal handler.
+    ///
+    /// # Safety
+    /// `store` must be the store pointer of a live entry on this thread, and nothing may
+    /// change the memories while the result is used.
+    pub unsafe fn memories_while_entered<'a>(store: VmPtr<StoreOpaque>) -> &'a PrimaryMap<MemoryId, LinearMemory> {
+        // SAFETY: per the contract; only the `memories` field is borrowed.
+        unsafe { &(*store.as_ptr()).memories }
+    }
+
     /// Keep `code` alive as long as this store.
     pub fn keep_code(&mut self, code: &Arc<CodeMemory>) {
         if !self.code.iter().any(|c| Arc::ptr_eq(c, code)) {

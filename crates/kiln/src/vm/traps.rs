@@ -287,6 +287,33 @@ fn walk_frames(
     (frames, n, false)
 }
 
+/// Whether signal `signum` at a trap site of `trap` is that trap: what each kind of trap
+/// site can raise. Trap instructions (`ud2`) raise SIGILL; integer division raises SIGFPE
+/// for the division traps; a linear-memory access raises SIGSEGV with the fault address in
+/// the reservation or guard of one of the store's memories. Anything else — a SIGBUS (a
+/// mapped file that shrank), a SIGSEGV at another address — is not a wasm trap, even at a
+/// trap site.
+///
+/// # Safety
+/// `info` must be the kernel's siginfo for the signal, and `store` the entered store of a
+/// live entry on this thread whose wasm is running (no host code changes its memories).
+unsafe fn raised_by(trap: Trap, signum: libc::c_int, info: *mut libc::siginfo_t, store: VmPtr<StoreOpaque>) -> bool {
+    match signum {
+        libc::SIGILL => true,
+        libc::SIGFPE => matches!(trap, Trap::IntegerDivisionByZero | Trap::IntegerOverflow),
+        libc::SIGSEGV if trap == Trap::MemoryOutOfBounds => {
+            // SAFETY: `info` is the kernel's siginfo (the contract).
+            let info = unsafe { &*info };
+            // SAFETY: the kernel fills `si_addr` for SIGSEGV.
+            let addr = unsafe { info.si_addr() } as usize;
+            // SAFETY: per this function's contract.
+            let memories = unsafe { StoreOpaque::memories_while_entered(store) };
+            memories.values().any(|m| m.reservation_contains(addr))
+        }
+        _ => false,
+    }
+}
+
 /// Kiln's handler of SIGSEGV, SIGBUS, SIGILL and SIGFPE (see the module docs).
 ///
 /// # Safety
@@ -311,7 +338,9 @@ unsafe extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, co
         // is one of wasm code (builtins check every access and never fault), so no code of
         // this thread holds a reference into the store or is changing its code list.
         let code = unsafe { StoreOpaque::code_while_entered(activation.store) };
-        if let Some(trap) = code.iter().find_map(|c| c.trap_at(pc)) {
+        // SAFETY: as above: the store is live and nothing changes it while its wasm runs.
+        let raised = |trap| unsafe { raised_by(trap, signum, info, activation.store) };
+        if let Some(trap) = code.iter().find_map(|c| c.trap_at(pc)).filter(|&trap| raised(trap)) {
             activation.trap.set(Some((trap, pc)));
             let sp = gregs[libc::REG_RSP as usize] as usize;
             let fp = gregs[libc::REG_RBP as usize] as usize;
@@ -325,6 +354,10 @@ unsafe extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, co
     let Some(prev) = PREVIOUS.get() else { return };
     let Some(i) = SIGNALS.iter().position(|s| *s == signum) else { return };
     let prev = &prev.0[i];
+    if prev.sa_sigaction == libc::SIG_IGN && !sent_by_the_kernel {
+        // Ignored, as it was before Kiln.
+        return;
+    }
     if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
         // Restore the default action and return: the faulting instruction runs again and
         // the default action (a core dump) happens for real.
@@ -342,18 +375,36 @@ unsafe extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, co
         // SAFETY: forwarding the signal number.
         unsafe { f(signum) };
     }
+    // A handler that restores the default action and returns (Rust's own does, for faults
+    // outside a stack guard) counts on the faulting instruction to run again and raise the
+    // signal for real. A signal another process sent has no such instruction: raise it again
+    // so that the default action happens, instead of running on without Kiln's handler.
+    if !sent_by_the_kernel {
+        // SAFETY: an all-zero sigaction is a valid value for sigaction() to overwrite.
+        let mut now: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: only queries the current disposition.
+        unsafe { libc::sigaction(signum, std::ptr::null(), &mut now) };
+        if now.sa_sigaction == libc::SIG_DFL {
+            // SAFETY: raise is async-signal-safe; the default action now applies.
+            unsafe { libc::raise(signum) };
+        }
+    }
 }
 
-/// An alternate signal stack this thread installed, removed when the thread ends.
+/// An alternate signal stack this thread installed, replaced by the one it had before (or
+/// none) when the thread ends.
 struct AltStack {
     _mmap: Mmap,
+    previous: libc::stack_t,
 }
 
 impl Drop for AltStack {
     fn drop(&mut self) {
-        let ss = libc::stack_t { ss_sp: std::ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
-        // SAFETY: disabling the alternate stack before its memory is unmapped.
-        unsafe { libc::sigaltstack(&ss, std::ptr::null_mut()) };
+        let disable = libc::stack_t { ss_sp: std::ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
+        let restore = if self.previous.ss_flags & libc::SS_DISABLE == 0 { &self.previous } else { &disable };
+        // SAFETY: puts back the stack the thread had before Kiln's (its owner's to keep
+        // mapped), or none, before Kiln's memory is unmapped.
+        unsafe { libc::sigaltstack(restore, std::ptr::null_mut()) };
     }
 }
 
@@ -364,8 +415,9 @@ thread_local! {
 
 const ALT_STACK_SIZE: usize = 64 << 10;
 
-/// Give this thread an alternate signal stack if it has none, so that a trap on an exhausted
-/// stack can still be handled.
+/// Give this thread an alternate signal stack if it has none of at least `ALT_STACK_SIZE`,
+/// so that a trap on an exhausted stack can still be handled. A smaller one (Rust's own, for
+/// its stack-overflow message) is replaced, and put back when the thread ends.
 fn ensure_alt_stack() -> Result<(), crate::Error> {
     let exiting = || crate::Error::Other("cannot run wasm on a thread that is exiting".into());
     if ALT_STACK.try_with(|a| a.get()).map_err(|_| exiting())? {
@@ -386,7 +438,7 @@ fn ensure_alt_stack() -> Result<(), crate::Error> {
     let stack = OWNED_ALT_STACK
         .try_with(|s| {
             let ss_sp = mmap.as_ptr().wrapping_add(guard).cast();
-            *s.borrow_mut() = Some(AltStack { _mmap: mmap });
+            *s.borrow_mut() = Some(AltStack { _mmap: mmap, previous: old });
             libc::stack_t { ss_sp, ss_flags: 0, ss_size: ALT_STACK_SIZE }
         })
         .map_err(|_| exiting())?;
