@@ -9,6 +9,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand};
 use kiln::{Config, Engine};
 
+mod grants;
 mod objdump;
 mod run;
 use std::path::PathBuf;
@@ -43,6 +44,12 @@ impl Options {
                 other => other.into(),
             })?;
         }
+        config.cache_dir(self.cache_dir()?);
+        Ok(config)
+    }
+
+    /// The compilation cache's directory, unless `-C cache=n` turned it off.
+    fn cache_dir(&self) -> Result<Option<PathBuf>> {
         let mut cache = true;
         for o in &self.tool {
             cache = match o.as_str() {
@@ -51,10 +58,7 @@ impl Options {
                 _ => return Err(anyhow!("-C {o}: unknown option (known: cache=y|n)")),
             };
         }
-        if cache {
-            config.cache_dir(kiln::default_cache_dir());
-        }
-        Ok(config)
+        Ok(if cache { kiln::default_cache_dir() } else { None })
     }
 }
 
@@ -135,10 +139,10 @@ enum CacheAction {
 fn cache(action: &CacheAction) -> Result<ExitCode> {
     let dir = kiln::default_cache_dir().ok_or_else(|| anyhow!("no cache directory: set KILN_CACHE_DIR or HOME"))?;
     match action {
-        CacheAction::Dir => println!("{}", dir.display()),
+        CacheAction::Dir => say(format_args!("{}", dir.display()))?,
         CacheAction::Clean => {
             let removed = kiln::clean_cache(&dir).with_context(|| format!("cleaning {}", dir.display()))?;
-            println!("removed {removed} cached artifacts from {}", dir.display());
+            say(format_args!("removed {removed} cached artifacts from {}", dir.display()))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -159,22 +163,51 @@ fn wast(options: &Options, files: &[PathBuf]) -> Result<ExitCode> {
     for file in files {
         let report = kiln_wast::run_file(file, &config)?;
         for f in &report.failures {
-            println!("{f}");
+            say(format_args!("{f}"))?;
         }
         passed += report.passed;
         failed += report.failures.len();
     }
-    println!("{passed} passed, {failed} failed");
+    say(format_args!("{passed} passed, {failed} failed"))?;
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// Print a line to stdout; a stdout that is closed or full is an error, not a panic.
+pub(crate) fn say(line: std::fmt::Arguments<'_>) -> Result<()> {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{line}").context("cannot write to stdout")
+}
+
+/// Print to stderr, ignoring failure: there is nowhere left to report it.
+pub(crate) fn complain(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(text);
+}
+
+/// Give every closed standard descriptor (0, 1, 2) `/dev/null`, before anything else opens
+/// a file: otherwise the first file Kiln opens would get that number, and messages meant for
+/// stderr (or a guest's output) would land in it.
+fn fill_closed_std_fds() {
+    use std::os::fd::{AsRawFd, IntoRawFd};
+    for _ in 0..3 {
+        let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") else { return };
+        if null.as_raw_fd() > 2 {
+            return;
+        }
+        // The descriptor now stands in for a standard stream for the rest of the process.
+        let _ = null.into_raw_fd();
+    }
+}
+
 fn main() -> ExitCode {
+    fill_closed_std_fds();
     // `RUST_LOG=kiln_compile=debug` shows each compile stage's time, `=trace` each inlining
     // decision; warnings (an unusable cache entry, say) show by default.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run { options, invoke, dirs, envs, preloads, profile, allow_precompiled, file, args } => {
+            let cache = options.cache_dir();
             let config = options.config().and_then(|mut c| {
                 match profile.as_deref() {
                     None => {}
@@ -185,17 +218,17 @@ fn main() -> ExitCode {
                 }
                 Ok(c)
             });
-            config.and_then(|c| Ok(Engine::new(&c)?)).and_then(|engine| {
-                let allow_precompiled = *allow_precompiled;
-                run::run(&run::RunArgs {
-                    engine,
+            config.and_then(|config| {
+                run::run(run::RunArgs {
+                    config,
+                    cache: cache?,
                     invoke: invoke.as_deref(),
                     file,
                     args,
                     dirs,
                     envs,
                     preloads,
-                    allow_precompiled,
+                    allow_precompiled: *allow_precompiled,
                 })
             })
         }
@@ -207,9 +240,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            complain(format_args!("Error: {e:#}\n"));
             if let Some(bt) = e.downcast_ref::<kiln::Error>().and_then(kiln::Error::backtrace) {
-                eprint!("{bt}");
+                complain(format_args!("{bt}"));
             }
             // A trap exits like an abort, as with wasmtime.
             if matches!(e.downcast_ref::<kiln::Error>(), Some(kiln::Error::Trap(..))) {

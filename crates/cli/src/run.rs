@@ -3,15 +3,19 @@
 //! variables of `--env`, the modules of `--preload`, and the host's standard streams; its
 //! exit status is the one it passes to `proc_exit`. `--invoke NAME` calls another export with
 //! arguments parsed as wasm values and prints its results.
+use crate::grants::Grants;
 use anyhow::{Context, Result, anyhow, bail};
-use kiln::{Engine, Linker, Module, Store, Val, ValType};
+use kiln::{Config, Engine, Linker, Module, Store, Val, ValType};
 use kiln_wasi::{DirAccess, I32Exit, Refusal, WasiCtx};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// What `kiln run` was asked to do.
 pub struct RunArgs<'a> {
-    pub engine: Engine,
+    /// The engine's settings, the cache not yet among them.
+    pub config: Config,
+    /// The compilation cache's directory, if it is on.
+    pub cache: Option<PathBuf>,
     pub invoke: Option<&'a str>,
     pub file: &'a Path,
     pub args: &'a [String],
@@ -43,7 +47,7 @@ fn parse_dir(spec: &str) -> Result<(PathBuf, String, DirAccess)> {
     Ok((PathBuf::from(host), guest.to_string(), access))
 }
 
-fn wasi_ctx(r: &RunArgs<'_>) -> Result<WasiCtx> {
+fn wasi_ctx(r: &RunArgs<'_>, dirs: &[(PathBuf, String, DirAccess)]) -> Result<WasiCtx> {
     let mut b = WasiCtx::builder();
     b.inherit_stdio();
     if r.invoke.is_none() {
@@ -61,11 +65,39 @@ fn wasi_ctx(r: &RunArgs<'_>) -> Result<WasiCtx> {
             }
         }
     }
-    for spec in r.dirs {
-        let (host, guest, access) = parse_dir(spec)?;
-        b.preopened_dir(&host, guest, access).with_context(|| format!("--dir {spec}"))?;
+    for (spec, (host, guest, access)) in r.dirs.iter().zip(dirs) {
+        b.preopened_dir(host, guest.clone(), *access).with_context(|| format!("--dir {spec}"))?;
     }
     Ok(b.build())
+}
+
+/// The cache directory to use with these grants: none if the guest could write it (it lies
+/// in a granted directory, or holds one). When the guest could read the cache's key, the key
+/// is discarded, so that no entry forged with it loads (the cache starts over); the result
+/// says so, for discarding it again after the run. Each decision is told on stderr once.
+fn cache_for(cache: Option<PathBuf>, grants: &Grants) -> (Option<PathBuf>, Option<PathBuf>) {
+    let Some(dir) = cache else { return (None, None) };
+    let key = kiln::cache_key_file(&dir);
+    let discard = grants.holding(&key).map(|grant| {
+        crate::complain(format_args!(
+            "note: the compilation cache's key {} lies in {}, which the guest is granted; the key is discarded, and the cache starts over\n",
+            key.display(),
+            grant.display()
+        ));
+        if let Err(e) = kiln::discard_cache_key(&dir) {
+            crate::complain(format_args!("warning: cannot discard {}: {e}\n", key.display()));
+        }
+        dir.clone()
+    });
+    if let Some(grant) = grants.holding(&dir).or_else(|| grants.inside(&dir)) {
+        crate::complain(format_args!(
+            "note: the compilation cache is off for this run: {} and {}, which the guest is granted, overlap\n",
+            dir.display(),
+            grant.display()
+        ));
+        return (None, discard);
+    }
+    (Some(dir), discard)
 }
 
 /// Explain a failed instantiation: which flag would provide a missing import.
@@ -121,8 +153,10 @@ fn show(v: &Val) -> String {
     }
 }
 
-/// Compile `file`, or load it if it is an artifact and precompiled ones are allowed.
-fn load(engine: &Engine, file: &Path, allow_precompiled: bool) -> Result<Module> {
+/// Compile `file`, or load it if it is an artifact and precompiled ones are allowed. An
+/// artifact the guest could change is read into memory rather than mapped: a mapped file that
+/// shrinks under a running program would take its pages with it.
+fn load(engine: &Engine, file: &Path, allow_precompiled: bool, grants: &Grants) -> Result<Module> {
     let cannot_read = || format!("cannot read {}", file.display());
     let mut magic = [0u8; 4];
     let n = std::io::Read::read(&mut std::fs::File::open(file).with_context(cannot_read)?, &mut magic)
@@ -136,23 +170,46 @@ fn load(engine: &Engine, file: &Path, allow_precompiled: bool) -> Result<Module>
         }
         // The user vouched for the file with --allow-precompiled; corruption and mismatched
         // settings are still refused.
-        return Module::deserialize_trusted_file(engine, file)
-            .with_context(|| format!("failed to load {}", file.display()));
+        let loaded = match grants.reach(file) {
+            Some(why) => {
+                log::debug!("reading {} into memory: {why}", file.display());
+                Module::deserialize_trusted(engine, std::fs::read(file).with_context(cannot_read)?)
+            }
+            None => Module::deserialize_trusted_file(engine, file),
+        };
+        return loaded.with_context(|| format!("failed to load {}", file.display()));
     }
     let bytes = std::fs::read(file).with_context(cannot_read)?;
     Module::new(engine, &bytes).with_context(|| format!("failed to compile {}", file.display()))
 }
 
 /// Run the module; the process's exit code.
-pub fn run(r: &RunArgs<'_>) -> Result<ExitCode> {
-    let engine = &r.engine;
-    let module = load(engine, r.file, r.allow_precompiled)?;
-    let mut store = Store::new(engine, Host { wasi: wasi_ctx(r)? });
+pub fn run(mut r: RunArgs<'_>) -> Result<ExitCode> {
+    let dirs = r.dirs.iter().map(|d| parse_dir(d)).collect::<Result<Vec<_>>>()?;
+    let grants = Grants::new(dirs.iter().map(|(host, ..)| host.as_path()));
+    let (cache, discard) = cache_for(r.cache.take(), &grants);
+    r.config.cache_dir(cache);
+    let result = Engine::new(&r.config).map_err(Into::into).and_then(|engine| run_with(&engine, &r, &dirs, &grants));
+    if let Some(dir) = discard {
+        // A key made while the guest ran (by another Kiln) may have been read too.
+        let _ = kiln::discard_cache_key(&dir);
+    }
+    result
+}
+
+fn run_with(
+    engine: &Engine,
+    r: &RunArgs<'_>,
+    dirs: &[(PathBuf, String, DirAccess)],
+    grants: &Grants,
+) -> Result<ExitCode> {
+    let module = load(engine, r.file, r.allow_precompiled, grants)?;
+    let mut store = Store::new(engine, Host { wasi: wasi_ctx(r, dirs)? });
     let mut linker = Linker::new(engine);
     kiln_wasi::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi)?;
     for p in r.preloads {
         let (name, path) = p.split_once('=').ok_or_else(|| anyhow!("--preload {p}: expected NAME=FILE"))?;
-        let m = load(engine, Path::new(path), r.allow_precompiled)?;
+        let m = load(engine, Path::new(path), r.allow_precompiled, grants)?;
         let instance = linker.instantiate(&mut store, &m).with_context(|| format!("failed to instantiate {path}"))?;
         linker.instance(&mut store, name, instance)?;
     }
@@ -189,7 +246,7 @@ pub fn run(r: &RunArgs<'_>) -> Result<ExitCode> {
     let code = match outcome {
         Ok(()) => {
             for v in &results {
-                println!("{}", show(v));
+                crate::say(format_args!("{}", show(v)))?;
             }
             ExitCode::SUCCESS
         }
@@ -211,14 +268,12 @@ pub fn run(r: &RunArgs<'_>) -> Result<ExitCode> {
 /// After a failure, say which path the sandbox refused and how to grant it.
 fn sandbox_hint(wasi: &WasiCtx) {
     match wasi.refusal() {
-        Some(Refusal::Outside(p)) => eprintln!(
-            "hint: the program was refused `{p}`, which lies outside its preopened directories; `--dir HOST[::GUEST]` grants a directory"
-        ),
-        Some(Refusal::NotGranted(p)) => {
-            eprintln!(
-                "hint: the program was refused a change to `{p}`, under a read-only directory (`--dir HOST::GUEST::ro`)"
-            )
-        }
+        Some(Refusal::Outside(p)) => crate::complain(format_args!(
+            "hint: the program was refused `{p}`, which lies outside its preopened directories; `--dir HOST[::GUEST]` grants a directory\n"
+        )),
+        Some(Refusal::NotGranted(p)) => crate::complain(format_args!(
+            "hint: the program was refused a change to `{p}`, under a read-only directory (`--dir HOST::GUEST::ro`)\n"
+        )),
         None => {}
     }
 }

@@ -70,7 +70,7 @@ mod values;
 mod vm;
 
 pub use backtrace::{FrameInfo, WasmBacktrace};
-pub use cache::{cache_key, clean_cache, default_cache_dir};
+pub use cache::{cache_key, cache_key_file, clean_cache, default_cache_dir, discard_cache_key};
 pub use config::Config;
 pub use engine::Engine;
 pub use error::{Error, Result};

@@ -78,9 +78,22 @@ impl Module {
         unsafe { Module::from_artifact(self.engine(), ArtifactBytes::Owned(self.serialize()?), None) }
     }
 
+    /// [`Module::deserialize`] for tools whose user has declared the bytes trusted (as
+    /// `kiln run --allow-precompiled` does): the checks are the same, and the declaration
+    /// stands in for the `unsafe` block. Never call it on bytes nobody vouched for.
+    ///
+    /// # Errors
+    /// As for [`Module::deserialize`].
+    pub fn deserialize_trusted(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        // SAFETY: the caller has the user's declaration that the bytes are a trusted artifact.
+        unsafe { Module::deserialize(engine, bytes) }
+    }
+
     /// [`Module::deserialize_file`] for tools whose user has declared the file trusted (as
     /// `kiln run --allow-precompiled` does): the checks are the same, and the declaration
-    /// stands in for the `unsafe` block. Never call it on a file nobody vouched for.
+    /// stands in for the `unsafe` block. Never call it on a file nobody vouched for, nor on
+    /// one that a guest could change while it is loaded (read that one into memory and use
+    /// [`Module::deserialize_trusted`]).
     ///
     /// # Errors
     /// As for [`Module::deserialize_file`].
@@ -116,20 +129,14 @@ impl Module {
         Module::from_parts(engine, env, artifact, code, source)
     }
 
-    /// Load the cache entry at `path`: `None` if it is missing, corrupt or stale.
-    pub(crate) fn load_cached(engine: &Engine, path: &Path) -> Option<Module> {
-        if !path.is_file() {
-            return None;
-        }
-        // SAFETY: the cache directory holds only artifacts Kiln wrote there (atomically, by
-        // rename), and the user who configured it trusts it as they trust their binaries;
-        // corruption and other settings are caught by the checks and become a miss.
-        match unsafe { Module::deserialize_file(engine, path) } {
-            Ok(m) => Some(m),
-            Err(e) => {
-                log::warn!("ignoring cache entry {}: {e}", path.display());
-                None
-            }
-        }
+    /// Load a cache entry whose tag the cache checked under this user's key.
+    ///
+    /// # Errors
+    /// As for [`Module::deserialize`]: an entry of other settings, say.
+    pub(crate) fn from_cache_entry(engine: &Engine, entry: crate::cache::AuthenticatedEntry) -> Result<Module> {
+        // SAFETY: an `AuthenticatedEntry` carries an HMAC under a key only this user can
+        // read, over bytes that Kiln's own `Module::serialize` produced and the cache wrote;
+        // they are in memory, so no file can change under them.
+        unsafe { Module::from_artifact(engine, ArtifactBytes::Owned(entry.into_bytes()), None) }
     }
 }
