@@ -31,6 +31,15 @@ impl<'a> Reader<'a> {
         }
         Ok(n)
     }
+
+    /// Check that every byte was read: a section with more than its contents is corrupt too.
+    fn finish(self) -> Result<(), ArtifactError> {
+        if self.bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(ArtifactError::Malformed(format!("{} has {} trailing bytes", self.what, self.bytes.len())))
+        }
+    }
 }
 
 /// The trap table: sorted text offsets and their traps.
@@ -70,6 +79,7 @@ impl TrapTable {
             .iter()
             .map(|c| Trap::from_code(*c).ok_or_else(|| ArtifactError::Malformed(format!("unknown trap code {c}"))))
             .collect::<Result<_, _>>()?;
+        r.finish()?;
         Ok(TrapTable { offsets, traps })
     }
 
@@ -139,6 +149,7 @@ impl FuncTable {
         if entries.windows(2).any(|w| w[0].key >= w[1].key) {
             return Err(ArtifactError::Malformed("function table is not sorted by key".into()));
         }
+        r.finish()?;
         Ok(FuncTable { entries })
     }
 
@@ -175,6 +186,7 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(TrapTable::decode(&bytes[..cut]).is_err());
         }
+        assert!(TrapTable::decode(&[bytes.as_slice(), &[0]].concat()).is_err(), "a trailing byte");
         let f = FuncTable {
             entries: vec![
                 FuncEntry {
@@ -196,5 +208,6 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(FuncTable::decode(&bytes[..cut], 24).is_err());
         }
+        assert!(FuncTable::decode(&[bytes.as_slice(), &[0]].concat(), 24).is_err(), "a trailing byte");
     }
 }
