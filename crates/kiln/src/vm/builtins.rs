@@ -222,10 +222,22 @@ builtins! {
             return 0;
         }
         // Decoded (and lazily filled) source elements: a "not yet initialized" source means
-        // the source table's image, not the destination's.
-        let items: Vec<RawRef> =
-            (src..src + len).map(|i| store.table_get(s, u64::from(i)).unwrap_or(RawRef::NULL)).collect();
-        store.tables[d].write(u64::from(dst), &items);
+        // the source table's image, not the destination's. Copied a chunk at a time through a
+        // fixed buffer, from the end when the ranges overlap that way, so the host allocates
+        // nothing however long the copy.
+        const CHUNK: u32 = 256;
+        let mut buf = [RawRef::NULL; CHUNK as usize];
+        let backward = d == s && dst > src;
+        let mut done = 0;
+        while done < len {
+            let n = CHUNK.min(len - done);
+            let at = if backward { len - done - n } else { done };
+            for (i, slot) in buf[..n as usize].iter_mut().enumerate() {
+                *slot = store.table_get(s, u64::from(src + at) + i as u64).unwrap_or(RawRef::NULL);
+            }
+            store.tables[d].write(u64::from(dst + at), &buf[..n as usize]);
+            done += n;
+        }
         1
     }
 
