@@ -247,14 +247,16 @@ fn a_forged_cache_entry_is_never_run() {
     let b = write(&dir, "b.wat", r#"(module (func (export "f") (result i32) (i32.const 2)))"#);
     let o = kiln_cached(&cache, &["run", "--invoke", "f", &a]);
     assert_eq!(text(&o.stdout), "1\n", "{}", text(&o.stderr));
-    let Ok([entry]) = <[PathBuf; 1]>::try_from(entries(&cache)) else { panic!("one entry expected: {:?}", entries(&cache)) };
+    let Ok([entry]) = <[PathBuf; 1]>::try_from(entries(&cache)) else {
+        panic!("one entry expected: {:?}", entries(&cache))
+    };
     let forged = dir.join("b.cwasm");
     let o = kiln_cached(&cache, &["compile", &b, "-o", forged.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     std::fs::copy(&forged, &entry).unwrap();
     let o = kiln_cached(&cache, &["run", "--invoke", "f", &a]);
     assert_eq!(text(&o.stdout), "1\n", "the forged entry ran; stderr: {}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("Kiln did not write it"), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("does not match this user's cache key"), "{}", text(&o.stderr));
     // The entry was replaced by a real one, which loads silently.
     let o = kiln_cached(&cache, &["run", "--invoke", "f", &a]);
     assert_eq!((text(&o.stdout).as_str(), text(&o.stderr).as_str()), ("1\n", ""));

@@ -299,9 +299,12 @@ impl<'a> CacheDir<'a> {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "too short to be an entry"));
         };
         let tag = bytes.split_off(split);
-        self.tag(name, &bytes)
-            .verify_slice(&tag)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "its tag is wrong: Kiln did not write it"))?;
+        self.tag(name, &bytes).verify_slice(&tag).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "its tag does not match this user's cache key (Kiln did not write it, or wrote it under an older key)",
+            )
+        })?;
         Ok(Some(AuthenticatedEntry(bytes)))
     }
 
