@@ -6,10 +6,14 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
+pub mod child;
 pub mod differential;
 pub mod generate;
 pub mod kiln_side;
+pub mod mutate;
+pub mod mutation;
 pub mod outcome;
 pub mod rng;
+pub mod seal;
 pub mod side;
 pub mod wasmi_side;

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use kiln_fuzz::differential;
+use kiln_fuzz::{differential, mutate};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,6 +33,30 @@ enum Command {
         #[arg(long, default_value = "fuzz-out")]
         out: PathBuf,
         /// Print every module's calls and their outcomes.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Run the `kiln` command on mutated modules and artifacts and look for crashes.
+    Mutate {
+        /// The run's seed: the same seed and range give the same inputs.
+        #[arg(long)]
+        seed: u64,
+        /// How many inputs.
+        #[arg(long)]
+        count: u64,
+        /// The first input's index.
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// The `kiln` binary (default: $KILN_BIN, else `kiln` beside this executable).
+        #[arg(long)]
+        kiln: Option<PathBuf>,
+        /// Seconds one run may take before it is killed and counted as a hang.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+        /// Where crashes are written (`mutate-<seed>-<i>.wasm|cwasm` and `.txt`).
+        #[arg(long, default_value = "fuzz-out")]
+        out: PathBuf,
+        /// Print every input's ending.
         #[arg(long)]
         verbose: bool,
     },
@@ -87,6 +111,18 @@ fn differential(options: &differential::Options) -> Result<ExitCode> {
     Ok(if report.divergences.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+fn mutate(options: &mutate::Options) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let report = mutate::run(options)?;
+    let elapsed = started.elapsed();
+    for ((kind, ending), n) in &report.endings {
+        println!("{}: {ending}: {n}", kind.name());
+    }
+    println!("{:.1} inputs/s", report.inputs as f64 / elapsed.as_secs_f64().max(1e-9));
+    println!("mutate: {} inputs, {} crashes", report.inputs, report.crashes.len());
+    Ok(if report.crashes.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
 fn generate(seed: u64, index: u64, output: Option<&std::path::Path>) -> Result<ExitCode> {
     let wasm = kiln_fuzz::generate::module(seed, index)?;
     match output {
@@ -102,6 +138,11 @@ fn main() -> ExitCode {
         Command::Differential { seed, count, start, out, verbose } => {
             differential(&differential::Options { seed, start, count, out, verbose })
         }
+        Command::Mutate { seed, count, start, kiln, timeout, out, verbose } => mutate::find_kiln(kiln.as_deref())
+            .and_then(|kiln| {
+                let timeout = std::time::Duration::try_from_secs_f64(timeout).context("--timeout")?;
+                mutate(&mutate::Options { seed, start, count, kiln, timeout, out, verbose })
+            }),
         Command::Generate { seed, index, output } => generate(seed, index, output.as_deref()),
         Command::Replay { file, seed, index, config } => differential::replay(&file, seed, index, config.as_deref())
             .map(|d| if d.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS }),
