@@ -21,11 +21,17 @@
 //!
 //! When the original module exports a function of numeric parameters, the run calls it
 //! (`--invoke`) with arguments drawn from the case's stream, so that mutated code runs too.
+//! The generator's fuel makes every module end, and the mutations that keep a module valid
+//! leave its fuel accounting alone, but other changes can still make one that never ends: a
+//! module that times out is run in wasmi as well, and counts as a hang only if wasmi ends
+//! it within [`HANG_FUEL`].
 use crate::child::{self, Ending};
 use crate::generate;
 use crate::mutation::{self, Shape};
+use crate::outcome::Value;
 use crate::rng::{Rng, Stream};
 use crate::seal;
+use crate::wasmi_side::{self, HANG_FUEL};
 use anyhow::{Context, Result, bail};
 use kiln_environ::artifact::{ENGINE_SECTION, MODULE_SECTION};
 use std::collections::BTreeMap;
@@ -166,15 +172,29 @@ fn invocable(wasm: &[u8]) -> Vec<(String, Vec<wasmparser::ValType>)> {
         .collect()
 }
 
-/// A command-line argument of type `ty`.
-fn cli_arg(rng: &mut Rng, ty: wasmparser::ValType) -> String {
+/// An argument of type `ty` for `--invoke`.
+fn invoke_arg(rng: &mut Rng, ty: wasmparser::ValType) -> Value {
     use wasmparser::ValType;
     let int = *rng.pick(&[0i64, 1, -1, 7, 255, 65536, i32::MIN as i64, i32::MAX as i64, i64::MIN, i64::MAX]);
     match ty {
-        ValType::I32 => (int as i32).to_string(),
-        ValType::F32 => (*rng.pick(&[0.0f32, -0.0, 1.5, -1.0, f32::MAX, f32::INFINITY, f32::NAN])).to_string(),
-        ValType::F64 => (*rng.pick(&[0.0f64, -0.0, 1.5, -1.0, f64::MAX, f64::NEG_INFINITY, f64::NAN])).to_string(),
-        _ => int.to_string(),
+        ValType::I32 => Value::I32(int as i32),
+        ValType::F32 => Value::F32(rng.pick(&[0.0f32, -0.0, 1.5, -1.0, f32::MAX, f32::INFINITY, f32::NAN]).to_bits()),
+        ValType::F64 => {
+            Value::F64(rng.pick(&[0.0f64, -0.0, 1.5, -1.0, f64::MAX, f64::NEG_INFINITY, f64::NAN]).to_bits())
+        }
+        _ => Value::I64(int),
+    }
+}
+
+/// `v` as `kiln run --invoke` reads it.
+fn cli_text(v: &Value) -> String {
+    match *v {
+        Value::I32(v) => v.to_string(),
+        Value::I64(v) => v.to_string(),
+        Value::F32(b) => f32::from_bits(b).to_string(),
+        Value::F64(b) => f64::from_bits(b).to_string(),
+        // `invocable` offers numbers only.
+        other => other.to_string(),
     }
 }
 
@@ -183,7 +203,7 @@ struct Input {
     kind: Kind,
     bytes: Vec<u8>,
     mutations: Vec<String>,
-    invoke: Option<(String, Vec<String>)>,
+    invoke: Option<(String, Vec<Value>)>,
 }
 
 /// What compiling a case's original module with the `kiln` under test gave.
@@ -229,7 +249,7 @@ fn case(options: &Options, dir: &Path, index: u64) -> Result<Case> {
     let candidates = invocable(&wasm);
     let invoke = (!candidates.is_empty()).then(|| {
         let (name, params) = rng.pick(&candidates).clone();
-        let args = params.into_iter().map(|t| cli_arg(&mut rng, t)).collect();
+        let args = params.into_iter().map(|t| invoke_arg(&mut rng, t)).collect();
         (name, args)
     });
     let kind = match rng.below(20) {
@@ -284,7 +304,7 @@ fn command(kiln: &Path, input: &Input, file: &Path) -> Command {
     }
     c.arg(file);
     if let Some((_, args)) = &input.invoke {
-        c.args(args);
+        c.args(args.iter().map(cli_text));
     }
     c
 }
@@ -359,17 +379,22 @@ pub fn run(options: &Options) -> Result<Report> {
                 Case::CompileCrash(crashed) => *crashed,
             };
             report.inputs += 1;
-            *report.endings.entry((input.kind, run.ending.label())).or_default() += 1;
             if options.verbose {
                 let first = run.stderr.lines().next().unwrap_or("");
-                println!(
-                    "input {index} ({}): {} in {:.2?}: {first}",
-                    input.kind.name(),
-                    run.ending.label(),
-                    run.elapsed
-                );
+                let (kind, mutations) = (input.kind.name(), input.mutations.join("; "));
+                println!("input {index} ({kind}: {mutations}): {} in {:.2?}: {first}", run.ending.label(), run.elapsed);
             }
-            if input.kind.is_crash(&run.ending) {
+            // A module that runs for as long in wasmi just runs for long: no hang of Kiln's.
+            let endless = matches!(run.ending, Ending::TimedOut)
+                && input.kind == Kind::Wasm
+                && wasmi_side::outlasts(
+                    &input.bytes,
+                    input.invoke.as_ref().map(|(n, a)| (n.as_str(), &a[..])),
+                    HANG_FUEL,
+                );
+            let label = if endless { "timeout, and as long in wasmi".into() } else { run.ending.label() };
+            *report.endings.entry((input.kind, label)).or_default() += 1;
+            if input.kind.is_crash(&run.ending) && !endless {
                 let path = write_crash(options, &tmp, index, &input, &cmd, &run)?;
                 let summary = format!("{} ({}): {}", input.kind.name(), input.mutations.join("; "), run.ending.label());
                 println!("crash: seed {} input {index}: {summary} ({})", options.seed, path.display());

@@ -64,16 +64,38 @@ enum Site {
     Operator { at: usize, group: usize },
 }
 
-/// The sites of every function body in `wasm`, as far as it parses.
+/// How many operators after each `global.get` of the fuel global belong to the generator's
+/// fuel accounting (`global.get $fuel; i32.const 1; i32.sub; global.set $fuel`, and the
+/// `i32.ge_u` or `i32.sub` of a bulk operation's check).
+const FUEL_WINDOW: usize = 3;
+
+/// The sites of every function body in `wasm`, as far as it parses. The generator's fuel
+/// accounting is left alone: it is what makes every loop end (`ensure_termination`), and an
+/// `i32.sub` of it turned into an `i32.add` makes a module that never ends, in any engine.
+/// The fuel global is the module's last (`ensure_termination` appends it; the generated
+/// modules import nothing).
 fn sites(wasm: &[u8]) -> Vec<Site> {
     use wasmparser::{Operator, Payload};
     let mut out = Vec::new();
+    let mut fuel = None;
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let Ok(Payload::GlobalSection(r)) = &payload {
+            fuel = r.count().checked_sub(1);
+        }
         let Ok(Payload::CodeSectionEntry(body)) = payload else { continue };
         let Ok(reader) = body.get_operators_reader() else { continue };
         let ops: Vec<(Operator<'_>, usize)> =
             reader.into_iter_with_offsets().map_while(Result::ok).map(|(op, at)| (op, at as usize)).collect();
+        let mut accounting = 0;
         for (i, (op, at)) in ops.iter().enumerate() {
+            if accounting > 0 {
+                accounting -= 1;
+                continue;
+            }
+            if matches!(op, Operator::GlobalGet { global_index } if Some(*global_index) == fuel) {
+                accounting = FUEL_WINDOW;
+                continue;
+            }
             let Some(end) = ops.get(i + 1).map(|(_, e)| *e) else { break };
             let immediate = at + 1..end;
             match op {
@@ -394,6 +416,24 @@ mod tests {
             changed += u32::from(wasm != original);
         }
         assert!(changed > 50, "{changed} of 100 modules changed");
+    }
+
+    #[test]
+    fn the_fuel_accounting_is_left_alone() {
+        let wasm = wat::parse_str(
+            r#"(module (global $other (mut i32) (i32.const 0)) (global $fuel (mut i32) (i32.const 1000))
+                 (func (param i32) (result i32)
+                   global.get $fuel  i32.const 1  i32.sub  global.set $fuel
+                   local.get 0  i32.const 2  i32.add))"#,
+        )
+        .unwrap();
+        let all = sites(&wasm);
+        assert_eq!(all.len(), 2, "only the function's own constant and addition: {all:?}");
+        assert!(all.iter().all(|s| match s {
+            Site::IntConst { at, .. } => wasm[at.start] == 2,
+            Site::Operator { at, .. } => wasm[*at] == 0x6a,
+            Site::FloatConst { .. } => false,
+        }));
     }
 
     #[test]

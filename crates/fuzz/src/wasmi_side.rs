@@ -8,6 +8,11 @@ use wasmi::{Engine, Extern, F32, F64, Func, Instance, Module, Ref as Nullable, S
 
 /// The engine every wasmi side of a run shares.
 pub fn engine() -> Engine {
+    Engine::new(&config())
+}
+
+/// The features of the generated modules, and deep stacks.
+fn config() -> wasmi::Config {
     let mut config = wasmi::Config::default();
     config
         .wasm_mutable_global(true)
@@ -25,7 +30,45 @@ pub fn engine() -> Engine {
         // limits sit well above it, so that a stack overflow here is a real one.
         .set_max_recursion_depth(16 * FUEL as usize)
         .set_max_stack_height(64 << 20);
-    Engine::new(&config)
+    config
+}
+
+/// How much of wasmi's fuel (about one unit per instruction) a module that timed out in Kiln
+/// may spend before it counts as one that runs that long anywhere: far less than what ten
+/// seconds of Kiln's native code execute, and still only seconds of interpretation.
+pub const HANG_FUEL: u64 = 2_000_000_000;
+
+/// Whether `wasm`, instantiated and then with export `call.0` called with `call.1` (numbers
+/// only), is still running when wasmi has spent `fuel`. A module that is, runs that long in
+/// any engine, so its timeout in Kiln is not Kiln hanging. False for a module wasmi refuses.
+pub fn outlasts(wasm: &[u8], call: Option<(&str, &[Value])>, fuel: u64) -> bool {
+    let mut config = config();
+    config.consume_fuel(true);
+    let engine = Engine::new(&config);
+    let Ok(module) = Module::new(&engine, wasm) else { return false };
+    let mut store = Store::new(&engine, ());
+    if store.set_fuel(fuel).is_err() {
+        return false;
+    }
+    let out_of_fuel = |e: &wasmi::Error| e.as_trap_code() == Some(TrapCode::OutOfFuel);
+    let instance = match Instance::new(&mut store, &module, &[]) {
+        Ok(instance) => instance,
+        Err(e) => return out_of_fuel(&e),
+    };
+    let Some((name, args)) = call else { return false };
+    let Some(f) = instance.get_func(&store, name) else { return false };
+    let args: Vec<Val> = args
+        .iter()
+        .map(|v| match *v {
+            Value::I64(v) => Val::I64(v),
+            Value::F32(b) => Val::F32(F32::from_bits(b)),
+            Value::F64(b) => Val::F64(F64::from_bits(b)),
+            Value::I32(v) => Val::I32(v),
+            _ => Val::I32(0),
+        })
+        .collect();
+    let mut results: Vec<Val> = f.ty(&store).results().iter().map(|t| Val::default(*t)).collect();
+    f.call(&mut store, &args, &mut results).is_err_and(|e| out_of_fuel(&e))
 }
 
 /// A wasmi instance and its store.
@@ -154,6 +197,20 @@ impl Side for WasmiSide {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endless_modules_outlast_the_fuel_and_others_do_not() {
+        let wasm = wat::parse_str(
+            r#"(module
+                 (func (export "spin") (param i32) (loop $l (br $l)))
+                 (func (export "count") (param i32) (loop $l (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))))"#,
+        )
+        .unwrap();
+        assert!(outlasts(&wasm, Some(("spin", &[Value::I32(0)])), 100_000));
+        assert!(!outlasts(&wasm, Some(("count", &[Value::I32(1000)])), 100_000));
+        assert!(outlasts(&wasm, Some(("count", &[Value::I32(1_000_000)])), 100_000));
+        assert!(!outlasts(b"not wasm", None, 100_000));
+    }
 
     /// wasmi 2.0.0 returns 0 here; the oracle must not, or every module with a guarded
     /// division would diverge (see the workspace's Cargo.toml).
