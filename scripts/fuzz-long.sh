@@ -34,8 +34,8 @@ timed() {
     local name=$1 start end
     shift
     start=$(date +%s)
-    "$@" | tee "$OUT/$name-$SEED.log" | grep -E '^(divergence|crash|skipped|differential|mutate|module|artifact|resealed)[ :]|inputs/s' \
-        || true
+    "$@" | tee "$OUT/$name-$SEED.log" \
+        | grep --line-buffered -E '^(divergence|crash|skipped|differential|mutate|module|artifact|resealed)[ :]|inputs/s'
     local rc=${PIPESTATUS[0]}
     end=$(date +%s)
     echo "$name: $((end - start)) s, exit $rc (full output in $OUT/$name-$SEED.log)"

@@ -1,6 +1,6 @@
-//! Running the `kiln` command on one input in a child process, with a deadline: the child is
-//! killed when it runs past it. Its standard error is kept (the end of it, when it is long);
-//! its standard output, which only a program's results reach, is discarded.
+//! Running a command in a child process with a deadline: the child is killed when it runs
+//! past it. Its standard error is kept (the end of it, when it is long), and its standard
+//! output when asked for.
 use anyhow::{Context, Result};
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
@@ -46,26 +46,16 @@ impl Ending {
 #[derive(Debug)]
 pub struct Run {
     pub ending: Ending,
+    /// Its standard output, when it was kept.
+    pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
 }
 
-/// Run `command` until it ends or `timeout` passes.
-///
-/// # Errors
-/// When the child cannot be started or waited for.
-pub fn run(mut command: Command, timeout: Duration) -> Result<Run> {
-    let started = Instant::now();
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {command:?}"))?;
-    // Read standard error on a thread of its own, so that a child that writes much of it
-    // never blocks on a full pipe while this thread waits for it to end.
-    let mut pipe = child.stderr.take().context("the child's standard error")?;
-    let reader = std::thread::spawn(move || {
+/// Read `pipe` to its end on a thread of its own (so that a child that writes much never
+/// blocks on a full pipe while its parent waits for it), keeping the last `limit` bytes.
+fn drain(mut pipe: impl Read + Send + 'static, limit: usize) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
         let mut kept = Vec::new();
         let mut buf = [0u8; 8192];
         while let Ok(n) = pipe.read(&mut buf) {
@@ -73,12 +63,32 @@ pub fn run(mut command: Command, timeout: Duration) -> Result<Run> {
                 break;
             }
             kept.extend_from_slice(&buf[..n]);
-            if kept.len() > 2 * STDERR_LIMIT {
-                kept.drain(..kept.len() - STDERR_LIMIT);
+            if kept.len() > 2 * limit {
+                kept.drain(..kept.len() - limit);
             }
         }
-        kept
-    });
+        if kept.len() > limit {
+            kept.drain(..kept.len() - limit);
+        }
+        String::from_utf8_lossy(&kept).into_owned()
+    })
+}
+
+/// Run `command` until it ends or `timeout` passes, keeping its standard output (up to
+/// `stdout_limit` bytes, the last ones) when `stdout_limit` is not 0.
+///
+/// # Errors
+/// When the child cannot be started or waited for.
+pub fn run(mut command: Command, timeout: Duration, stdout_limit: usize) -> Result<Run> {
+    let started = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(if stdout_limit > 0 { Stdio::piped() } else { Stdio::null() })
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {command:?}"))?;
+    let stdout = child.stdout.take().map(|p| drain(p, stdout_limit));
+    let stderr = drain(child.stderr.take().context("the child's standard error")?, STDERR_LIMIT);
     let deadline = started + timeout;
     let mut pause = Duration::from_millis(1);
     let ending = loop {
@@ -95,11 +105,8 @@ pub fn run(mut command: Command, timeout: Duration) -> Result<Run> {
         pause = (pause * 2).min(Duration::from_millis(20));
     };
     let elapsed = started.elapsed();
-    let mut kept = reader.join().unwrap_or_default();
-    if kept.len() > STDERR_LIMIT {
-        kept.drain(..kept.len() - STDERR_LIMIT);
-    }
-    Ok(Run { ending, stderr: String::from_utf8_lossy(&kept).into_owned(), elapsed })
+    let stdout = stdout.map(|t| t.join().unwrap_or_default()).unwrap_or_default();
+    Ok(Run { ending, stdout, stderr: stderr.join().unwrap_or_default(), elapsed })
 }
 
 #[cfg(test)]
@@ -109,12 +116,13 @@ mod tests {
     fn sh(script: &str, timeout: Duration) -> Run {
         let mut c = Command::new("sh");
         c.args(["-c", script]);
-        run(c, timeout).unwrap()
+        run(c, timeout, 1024).unwrap()
     }
 
     #[test]
     fn endings_are_told_apart() {
-        let fine = sh("echo oops >&2; exit 1", Duration::from_secs(10));
+        let fine = sh("echo out; echo oops >&2; exit 1", Duration::from_secs(10));
+        assert_eq!(fine.stdout, "out\n");
         assert!(!fine.ending.is_crash());
         assert_eq!(fine.ending.label(), "exit 1");
         assert_eq!(fine.stderr, "oops\n");

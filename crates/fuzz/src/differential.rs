@@ -95,6 +95,50 @@ impl Report {
     pub fn skipped(&self) -> u64 {
         self.unsupported.values().sum()
     }
+
+    /// The report as lines that [`Report::absorb`] reads back, each starting with `@`: how a
+    /// worker process tells its supervisor ([`crate::isolate`]) what it found.
+    pub fn machine_lines(&self) -> String {
+        let flat = |s: &str| s.replace(|c: char| c.is_control(), "?");
+        let mut out = format!(
+            "@modules {}\n@calls {}\n@not-instantiated {}\n@inconclusive {}\n",
+            self.modules, self.calls, self.not_instantiated, self.inconclusive
+        );
+        for (why, n) in &self.unsupported {
+            let _ = writeln!(out, "@unsupported {n}\t{}", flat(why));
+        }
+        for d in &self.divergences {
+            let _ = writeln!(out, "@divergence {}\t{}\t{}", d.index, d.report.display(), flat(&d.summary));
+        }
+        out
+    }
+
+    /// Add what a worker's [`Report::machine_lines`] in `text` say; other lines are ignored.
+    pub fn absorb(&mut self, text: &str) {
+        for line in text.lines() {
+            let Some((key, rest)) = line.strip_prefix('@').and_then(|l| l.split_once(' ')) else { continue };
+            let number = |s: &str| s.parse::<u64>().unwrap_or(0);
+            match key {
+                "modules" => self.modules += number(rest),
+                "calls" => self.calls += number(rest),
+                "not-instantiated" => self.not_instantiated += number(rest),
+                "inconclusive" => self.inconclusive += number(rest),
+                "unsupported" => {
+                    if let Some((n, why)) = rest.split_once('\t') {
+                        *self.unsupported.entry(why.to_string()).or_default() += number(n);
+                    }
+                }
+                "divergence" => {
+                    let mut parts = rest.splitn(3, '\t');
+                    if let (Some(index), Some(report), Some(summary)) = (parts.next(), parts.next(), parts.next()) {
+                        let (index, report) = (number(index), PathBuf::from(report));
+                        self.divergences.push(Divergence { index, summary: summary.to_string(), report });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// The engines of a run.
@@ -285,7 +329,7 @@ fn compare_module(
 }
 
 /// Write a divergence's module (binary and text) and its description into `out`.
-fn write_divergence(
+pub(crate) fn write_divergence(
     out: &Path,
     seed: u64,
     index: u64,
@@ -304,7 +348,7 @@ fn write_divergence(
     let text = format!(
         "differential divergence: seed {seed}, module {index}\n\
          reproduce: kiln-fuzz differential --seed {seed} --start {index} --count 1\n\
-         kiln configuration: {config} (max-wasm-stack={KILN_STACK}); oracle: wasmi 2\n\
+         kiln configuration: {config} (max-wasm-stack={KILN_STACK}); oracle: wasmi 1.1\n\
          what differed: {summary}\n\n\
          calls made, in order (kiln's outcome, then wasmi's):\n{log}"
     );

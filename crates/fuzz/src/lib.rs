@@ -9,6 +9,7 @@ pub mod args;
 pub mod child;
 pub mod differential;
 pub mod generate;
+pub mod isolate;
 pub mod kiln_side;
 pub mod mutate;
 pub mod mutation;

@@ -35,6 +35,14 @@ enum Command {
         /// Print every module's calls and their outcomes.
         #[arg(long)]
         verbose: bool,
+        /// Run the modules in worker processes of this many modules each, so that a module
+        /// that crashes the process is found and the run goes on; 0 runs them all in this
+        /// process.
+        #[arg(long, default_value_t = 500)]
+        isolate: u64,
+        /// Be a worker: run in this process and report in the supervisor's format.
+        #[arg(long, hide = true)]
+        worker: bool,
     },
     /// Run the `kiln` command on mutated modules and artifacts and look for crashes.
     Mutate {
@@ -88,10 +96,19 @@ enum Command {
     },
 }
 
-fn differential(options: &differential::Options) -> Result<ExitCode> {
+fn differential(options: &differential::Options, isolate: u64, worker: bool) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let report = differential::run(options)?;
+    let report = if worker || isolate == 0 {
+        differential::run(options)?
+    } else {
+        let exe = std::env::current_exe().context("cannot find this executable, to start workers")?;
+        kiln_fuzz::isolate::run(options, isolate, &exe)?
+    };
     let elapsed = started.elapsed();
+    if worker {
+        print!("{}", report.machine_lines());
+        return Ok(if report.divergences.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
     for (why, n) in &report.unsupported {
         println!("skipped {n}: {why}");
     }
@@ -135,8 +152,8 @@ fn generate(seed: u64, index: u64, output: Option<&std::path::Path>) -> Result<E
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Differential { seed, count, start, out, verbose } => {
-            differential(&differential::Options { seed, start, count, out, verbose })
+        Command::Differential { seed, count, start, out, verbose, isolate, worker } => {
+            differential(&differential::Options { seed, start, count, out, verbose }, isolate, worker)
         }
         Command::Mutate { seed, count, start, kiln, timeout, out, verbose } => mutate::find_kiln(kiln.as_deref())
             .and_then(|kiln| {

@@ -225,7 +225,7 @@ fn compile(options: &Options, dir: &Path, wasm: &[u8]) -> Result<Compiled> {
         c.env("RUST_BACKTRACE", "1").args(["compile", "-C", "cache=n", "-o"]).arg(&artifact).arg(&source);
         c
     };
-    let run = child::run(command(), options.timeout)?;
+    let run = child::run(command(), options.timeout, 0)?;
     if run.ending.is_crash() {
         return Ok(Compiled::Crashed(Box::new((command(), run))));
     }
@@ -372,7 +372,7 @@ pub fn run(options: &Options) -> Result<Report> {
                 Case::Input(input) => {
                     let file = tmp.join(format!("input.{}", input.kind.extension()));
                     std::fs::write(&file, &input.bytes).with_context(|| format!("cannot write {}", file.display()))?;
-                    let run = child::run(command(&options.kiln, &input, &file), options.timeout)?;
+                    let run = child::run(command(&options.kiln, &input, &file), options.timeout, 0)?;
                     let cmd = command(&options.kiln, &input, &file);
                     (input, cmd, run)
                 }
