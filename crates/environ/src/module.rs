@@ -260,6 +260,28 @@ impl Module {
         if let Some((what, n, total)) = imported.iter().find(|(_, n, total)| n > total) {
             return Err(format!("{n} imported {what} of {total}"));
         }
+        // Instantiation fills index `i` of each kind from the `i`-th import of that kind, and
+        // takes every index below the count of imported ones as filled: the imports must be
+        // those indices, each once and in order.
+        let mut next = [0usize; 4];
+        for import in &self.imports {
+            let (kind, index) = match import.index {
+                EntityIndex::Function(f) => (0, f.index()),
+                EntityIndex::Table(t) => (1, t.index()),
+                EntityIndex::Memory(m) => (2, m.index()),
+                EntityIndex::Global(g) => (3, g.index()),
+            };
+            if index != next[kind] {
+                return Err(format!(
+                    "import `{}::{}` of imported {} {index}",
+                    import.module, import.field, imported[kind].0
+                ));
+            }
+            next[kind] += 1;
+        }
+        if let Some(((what, n, _), got)) = imported.iter().zip(next).find(|((_, n, _), got)| n != got) {
+            return Err(format!("{n} imported {what}, {got} imports of them"));
+        }
         if self.type_dedup.len() != self.types.len() || self.type_dedup.values().any(|t| t.index() >= self.types.len())
         {
             return Err("type deduplication table".into());

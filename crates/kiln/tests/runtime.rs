@@ -160,6 +160,34 @@ fn memories_grow_and_trap_out_of_bounds_in_both_modes() {
     }
 }
 
+/// An access out of bounds faults where its bounds-check mode puts it — in the guard, or in
+/// the null page where a checked access's address goes — and the handler must take both for
+/// traps, for every width and for a memory of no pages (found by `kiln-fuzz differential`).
+#[test]
+fn accesses_of_every_width_trap_out_of_bounds_in_both_modes() {
+    for engine in engines() {
+        let module = Module::new(
+            &engine,
+            r#"(module
+                (memory 0 6)
+                (func (export "i32") (param i32) (result i32) (i32.load (local.get 0)))
+                (func (export "i64") (param i32) (i64.store offset=65536 (local.get 0) (i64.const 1)))
+                (func (export "v128") (param i32) (result i32) (i16x8.all_true (v128.load (local.get 0)))))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        for name in ["i32", "i64", "v128"] {
+            let f = instance.get_func(&mut store, name).unwrap();
+            let mut results = vec![Val::I32(0); f.ty(&store).results().len()];
+            for address in [0, 5, 65535, -1] {
+                let e = f.call(&mut store, &[Val::I32(address)], &mut results).unwrap_err();
+                assert_eq!(trap_of(e), Trap::MemoryOutOfBounds, "{name} at {address}");
+            }
+        }
+    }
+}
+
 #[test]
 fn instances_link_functions_globals_tables_and_memories() {
     let engine = Engine::default();

@@ -169,6 +169,14 @@ mod tests {
         let mut m = module.clone();
         m.exports[0].index = crate::EntityIndex::Function(crate::FuncIndex::from_u32(9));
         assert!(decode(&m).unwrap_err().to_string().contains("export out of range"));
+        // Found by kiln-fuzz mutate: a count of imported functions that no import provides
+        // made instantiation panic on the unresolved one.
+        let mut m = module.clone();
+        m.num_imported_funcs = 2;
+        assert!(decode(&m).unwrap_err().to_string().contains("2 imported functions, 1 imports"));
+        let mut m = module.clone();
+        m.imports[0].index = crate::EntityIndex::Function(crate::FuncIndex::from_u32(1));
+        assert!(decode(&m).unwrap_err().to_string().contains("of imported functions 1"));
         let mut m = module;
         m.start = Some(crate::FuncIndex::from_u32(2));
         assert!(decode(&m).is_err());

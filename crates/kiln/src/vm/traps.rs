@@ -287,12 +287,17 @@ fn walk_frames(
     (frames, n, false)
 }
 
+/// Where an explicitly bounds-checked access that is out of bounds faults: its address is
+/// replaced by null (`select_spectre_guard`, with no offset left in the instruction), so the
+/// fault is in the first bytes of the null page, which nothing maps.
+const NULL_PAGE: usize = 4096;
+
 /// Whether signal `signum` at a trap site of `trap` is that trap: what each kind of trap
 /// site can raise. Trap instructions (`ud2`) raise SIGILL; integer division raises SIGFPE
 /// for the division traps; a linear-memory access raises SIGSEGV with the fault address in
-/// the reservation or guard of one of the store's memories. Anything else — a SIGBUS (a
-/// mapped file that shrank), a SIGSEGV at another address — is not a wasm trap, even at a
-/// trap site.
+/// the reservation or guard of one of the store's memories (a guarded access) or in the
+/// null page (a checked one, see [`NULL_PAGE`]). Anything else — a SIGBUS (a mapped file
+/// that shrank), a SIGSEGV at another address — is not a wasm trap, even at a trap site.
 ///
 /// # Safety
 /// `info` must be the kernel's siginfo for the signal, and `store` the entered store of a
@@ -306,6 +311,9 @@ unsafe fn raised_by(trap: Trap, signum: libc::c_int, info: *mut libc::siginfo_t,
             let info = unsafe { &*info };
             // SAFETY: the kernel fills `si_addr` for SIGSEGV.
             let addr = unsafe { info.si_addr() } as usize;
+            if addr < NULL_PAGE {
+                return true;
+            }
             // SAFETY: per this function's contract.
             let memories = unsafe { StoreOpaque::memories_while_entered(store) };
             memories.values().any(|m| m.reservation_contains(addr))
