@@ -17,7 +17,9 @@
 //!   description must decode and check or be refused, but a description that decodes and
 //!   disagrees with the machine code beside it (a table's size, a function's type) can make
 //!   that code misbehave, as any artifact can — `--allow-precompiled` runs trusted files
-//!   only — so for these only a panic or a hang counts as a crash, not a signal.
+//!   only — and one that changes an initial value is another program (the fuel global's
+//!   1000 made -996 runs four billion iterations per loop): for these only a panic counts
+//!   as a crash, not a signal or a hang.
 //!
 //! When the original module exports a function of numeric parameters, the run calls it
 //! (`--invoke`) with arguments drawn from the case's stream, so that mutated code runs too.
@@ -82,10 +84,7 @@ impl Kind {
     /// Whether `ending` is a crash for an input of this kind.
     fn is_crash(self, ending: &Ending) -> bool {
         match self {
-            Kind::ResealedModule => match ending {
-                Ending::TimedOut => true,
-                Ending::Exited(status) => status.code() == Some(101),
-            },
+            Kind::ResealedModule => matches!(ending, Ending::Exited(status) if status.code() == Some(101)),
             _ => ending.is_crash(),
         }
     }
