@@ -71,33 +71,31 @@ fn wasi_ctx(r: &RunArgs<'_>, dirs: &[(PathBuf, String, DirAccess)]) -> Result<Wa
     Ok(b.build())
 }
 
-/// The cache directory to use with these grants: none if the guest could write it (it lies
-/// in a granted directory, or holds one). When the guest could read the cache's key, the key
-/// is discarded, so that no entry forged with it loads (the cache starts over); the result
-/// says so, for discarding it again after the run. Each decision is told on stderr once.
-fn cache_for(cache: Option<PathBuf>, grants: &Grants) -> (Option<PathBuf>, Option<PathBuf>) {
-    let Some(dir) = cache else { return (None, None) };
-    let key = kiln::cache_key_file(&dir);
-    let discard = grants.holding(&key).map(|grant| {
+/// Whether the cache in `dir` may be used with these grants (not if the guest could write
+/// it: it lies in a granted directory, or holds one), and whether the guest could read its
+/// key. Such a key is discarded at once, so that no entry forged with it loads (the cache
+/// starts over), and again after the run. Each decision is told on stderr once.
+fn cache_for(dir: &Path, grants: &Grants) -> (bool, bool) {
+    let key = kiln::cache_key_file(dir);
+    let key_exposed = grants.holding(&key).inspect(|grant| {
         crate::complain(format_args!(
             "note: the compilation cache's key {} lies in {}, which the guest is granted; the key is discarded, and the cache starts over\n",
             key.display(),
             grant.display()
         ));
-        if let Err(e) = kiln::discard_cache_key(&dir) {
+        if let Err(e) = kiln::discard_cache_key(dir) {
             crate::complain(format_args!("warning: cannot discard {}: {e}\n", key.display()));
         }
-        dir.clone()
     });
-    if let Some(grant) = grants.holding(&dir).or_else(|| grants.inside(&dir)) {
+    if let Some(grant) = grants.holding(dir).or_else(|| grants.inside(dir)) {
         crate::complain(format_args!(
             "note: the compilation cache is off for this run: {} and {}, which the guest is granted, overlap\n",
             dir.display(),
             grant.display()
         ));
-        return (None, discard);
+        return (false, key_exposed.is_some());
     }
-    (Some(dir), discard)
+    (true, key_exposed.is_some())
 }
 
 /// Explain a failed instantiation: which flag would provide a missing import.
@@ -187,12 +185,12 @@ fn load(engine: &Engine, file: &Path, allow_precompiled: bool, grants: &Grants) 
 pub fn run(mut r: RunArgs<'_>) -> Result<ExitCode> {
     let dirs = r.dirs.iter().map(|d| parse_dir(d)).collect::<Result<Vec<_>>>()?;
     let grants = Grants::new(dirs.iter().map(|(host, ..)| host.as_path()));
-    let (cache, discard) = cache_for(r.cache.take(), &grants);
-    r.config.cache_dir(cache);
+    let (use_cache, key_exposed) = r.cache.as_deref().map_or((false, false), |dir| cache_for(dir, &grants));
+    r.config.cache_dir(r.cache.clone().filter(|_| use_cache));
     let result = Engine::new(&r.config).map_err(Into::into).and_then(|engine| run_with(&engine, &r, &dirs, &grants));
-    if let Some(dir) = discard {
+    if let (true, Some(dir)) = (key_exposed, &r.cache) {
         // A key made while the guest ran (by another Kiln) may have been read too.
-        let _ = kiln::discard_cache_key(&dir);
+        let _ = kiln::discard_cache_key(dir);
     }
     result
 }
