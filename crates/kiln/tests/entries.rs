@@ -236,9 +236,11 @@ fn a_wasm_stack_the_thread_cannot_hold_is_refused() {
             .unwrap()
     };
     assert_eq!(run(256 << 10), Ok(10));
-    let err = run(1 << 20).unwrap_err();
+    // glibc may give the thread a cached stack of an exited thread up to 4 times the size
+    // asked for, so the refused request is larger than that.
+    let err = run(8 << 20).unwrap_err();
     assert!(
-        err.contains("max_wasm_stack is 1024 KiB") && err.contains("256 KiB of it is kept for host functions"),
+        err.contains("max_wasm_stack is 8192 KiB") && err.contains("256 KiB of it is kept for host functions"),
         "{err}"
     );
 }
