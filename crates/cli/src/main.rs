@@ -1,8 +1,8 @@
 //! The `kiln` command: `kiln run` runs a module (a WASI command, or an export with
 //! `--invoke`), `kiln compile` writes its artifact, `kiln objdump` shows one, `kiln cache`
 //! manages the compilation cache, and `kiln wast` runs WebAssembly spec-test scripts. Options
-//! come before the file, as with wasmtime; `-O key=value` sets engine options and
-//! `-C cache=y|n` the cache.
+//! come before the file, as with wasmtime; `-O key=value` sets engine options, `-W key=value`
+//! the controls on a guest (fuel, timeout, resource limits), and `-C cache=y|n` the cache.
 #![forbid(unsafe_code)]
 
 use anyhow::{Context, Result, anyhow};
@@ -12,8 +12,10 @@ use kiln::{Config, Engine};
 mod grants;
 mod objdump;
 mod run;
+mod wasm_options;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use wasm_options::WasmOptions;
 
 #[derive(Parser)]
 #[command(name = "kiln", version, about = "Kiln: a WebAssembly compiler and runtime")]
@@ -32,11 +34,17 @@ struct Options {
     /// Tool option `key=value`: `cache=y|n` (the compilation cache, on by default).
     #[arg(short = 'C', value_name = "KEY=VALUE")]
     tool: Vec<String>,
+    /// Guest control `key=value` (fuel, timeout, consume-fuel, epoch-interruption,
+    /// max-wasm-stack, max-memory-size, max-table-elements, max-instances, max-tables,
+    /// max-memories, trap-on-grow-failure); several may share one -W, comma-separated.
+    #[arg(short = 'W', value_name = "KEY=VALUE")]
+    wasm: Vec<String>,
 }
 
 impl Options {
     fn config(&self) -> Result<Config> {
         let mut config = Config::new();
+        WasmOptions::parse(&self.wasm)?.configure(&mut config)?;
         for o in &self.options {
             let (k, v) = o.split_once('=').ok_or_else(|| anyhow!("-O {o}: expected KEY=VALUE"))?;
             config.set(k, v).map_err(|e| match e {
@@ -221,6 +229,7 @@ fn main() -> ExitCode {
             config.and_then(|config| {
                 run::run(run::RunArgs {
                     config,
+                    wasm: WasmOptions::parse(&options.wasm)?,
                     cache: cache?,
                     invoke: invoke.as_deref(),
                     file,

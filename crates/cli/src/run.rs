@@ -4,8 +4,9 @@
 //! exit status is the one it passes to `proc_exit`. `--invoke NAME` calls another export with
 //! arguments parsed as wasm values and prints its results.
 use crate::grants::Grants;
+use crate::wasm_options::WasmOptions;
 use anyhow::{Context, Result, anyhow, bail};
-use kiln::{Config, Engine, Linker, Module, Store, Val, ValType};
+use kiln::{Config, Engine, Linker, Module, Store, StoreLimits, Val, ValType};
 use kiln_wasi::{DirAccess, I32Exit, Refusal, WasiCtx};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,6 +15,8 @@ use std::process::ExitCode;
 pub struct RunArgs<'a> {
     /// The engine's settings, the cache not yet among them.
     pub config: Config,
+    /// The controls on the guest (`-W`).
+    pub wasm: WasmOptions,
     /// The compilation cache's directory, if it is on.
     pub cache: Option<PathBuf>,
     pub invoke: Option<&'a str>,
@@ -25,9 +28,10 @@ pub struct RunArgs<'a> {
     pub allow_precompiled: bool,
 }
 
-/// The store's data: the program's WASI context.
+/// The store's data: the program's WASI context and its resource limits.
 struct Host {
     wasi: WasiCtx,
+    limits: StoreLimits,
 }
 
 /// `HOST[::GUEST[::ro]]`.
@@ -202,7 +206,13 @@ fn run_with(
     grants: &Grants,
 ) -> Result<ExitCode> {
     let module = load(engine, r.file, r.allow_precompiled, grants)?;
-    let mut store = Store::new(engine, Host { wasi: wasi_ctx(r, dirs)? });
+    let limits = r.wasm.limits();
+    let has_limits = limits.is_some();
+    let mut store = Store::new(engine, Host { wasi: wasi_ctx(r, dirs)?, limits: limits.unwrap_or_default() });
+    if has_limits {
+        store.limiter(|h| &mut h.limits);
+    }
+    r.wasm.start(engine, &mut store)?;
     let mut linker = Linker::new(engine);
     kiln_wasi::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi)?;
     for p in r.preloads {

@@ -35,7 +35,9 @@ pub enum BuiltinType {
 macro_rules! foreach_builtin {
     ($mac:ident) => {
         $mac! {
-            /// `memory.grow`: `(memory_index, delta_pages) -> old_pages`, or `u64::MAX` on failure.
+            /// `memory.grow`: `(memory_index, delta_pages) -> old_pages`, or [`GROW_REFUSED`]
+            /// (-1) when the memory cannot grow, or [`GROW_TRAPPED`] when the store's resource
+            /// limiter failed with an error (kept aside: the code traps with `HostError`).
             MemoryGrow = memory_grow (I32, I64) -> [I64];
             /// `memory.copy`: `(dst_memory, dst, src_memory, src, len) -> ok`.
             MemoryCopy = memory_copy (I32, I64, I32, I64, I64) -> [I32];
@@ -45,8 +47,9 @@ macro_rules! foreach_builtin {
             MemoryInit = memory_init (I32, I32, I64, I32, I32) -> [I32];
             /// `data.drop`: `(data_index)`.
             DataDrop = data_drop (I32) -> [];
-            /// `table.grow`: `(table, delta, init) -> old_size`, or `u32::MAX` on failure.
-            TableGrow = table_grow (I32, I32, Reference) -> [I32];
+            /// `table.grow`: `(table, delta, init) -> old_size`, or [`GROW_REFUSED`] or
+            /// [`GROW_TRAPPED`] as for `memory.grow`.
+            TableGrow = table_grow (I32, I32, Reference) -> [I64];
             /// `table.fill`: `(table, dst, value, len) -> ok`.
             TableFill = table_fill (I32, I32, Reference, I32) -> [I32];
             /// `table.copy`: `(dst_table, src_table, dst, src, len) -> ok`.
@@ -58,9 +61,31 @@ macro_rules! foreach_builtin {
             /// First read of a not-yet-initialized funcref table element: `(table, index) ->
             /// funcref`; fills the element from the table's image.
             TableLazyInit = table_lazy_init (I32, I32) -> [Reference];
+            /// The fuel counter reached zero: `() -> ok`. Refills it from the store's reserve
+            /// and returns 1, or returns 0 when no fuel is left (the code traps with
+            /// `OutOfFuel`).
+            OutOfGas = out_of_gas () -> [I32];
+            /// The engine's epoch reached the store's deadline: `() -> status`. Runs the
+            /// store's deadline behavior: [`EPOCH_CONTINUE`] after it wrote a new deadline
+            /// into the store context, [`EPOCH_INTERRUPT`] to trap with `Interrupt`, or
+            /// [`EPOCH_FAILED`] when the store's callback failed with an error (kept aside:
+            /// the code traps with `HostError`).
+            NewEpoch = new_epoch () -> [I32];
         }
     };
 }
+
+/// What `memory_grow` and `table_grow` return when the memory or table cannot grow: -1.
+pub const GROW_REFUSED: u64 = u64::MAX;
+/// What `memory_grow` and `table_grow` return when the store's resource limiter failed with
+/// an error; no size is this large.
+pub const GROW_TRAPPED: u64 = u64::MAX - 1;
+/// `new_epoch`: go on, with the new deadline in the store context.
+pub const EPOCH_CONTINUE: u32 = 1;
+/// `new_epoch`: trap with `Interrupt`.
+pub const EPOCH_INTERRUPT: u32 = 0;
+/// `new_epoch`: the store's callback failed with an error, kept aside.
+pub const EPOCH_FAILED: u32 = 2;
 
 macro_rules! define_builtin_function {
     ($($(#[$doc:meta])* $variant:ident = $name:ident ($($param:ident),*) -> [$($ret:ident),*];)*) => {

@@ -9,7 +9,7 @@ use crate::artifact::ArtifactError;
 /// and conventions compiled code relies on (`VMOffsets`, the builtin list, the encoding of
 /// table elements), bumps it, so that no artifact or cache entry made before loads after.
 /// A test in `vmoffsets.rs` fails when the layouts change without it.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Ordered settings, each `(key, value)`. Keys starting with `cpu.` are CPU features the
 /// code may use (`true`) or not (`false`).

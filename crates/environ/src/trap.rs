@@ -30,11 +30,15 @@ pub enum Trap {
     NullReference,
     /// A host function (or builtin) returned an error, stored aside by the runtime.
     HostError,
+    /// The store's fuel ran out.
+    OutOfFuel,
+    /// The store's epoch deadline passed.
+    Interrupt,
 }
 
 impl Trap {
     /// Every trap, in code order: the code of `ALL[i]` is `i + 1`.
-    pub const ALL: [Trap; 12] = [
+    pub const ALL: [Trap; 14] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::HeapMisaligned,
@@ -47,6 +51,8 @@ impl Trap {
         Trap::UnreachableCodeReached,
         Trap::NullReference,
         Trap::HostError,
+        Trap::OutOfFuel,
+        Trap::Interrupt,
     ];
 
     /// The one-byte code written in the trap table (never 0).
@@ -76,6 +82,8 @@ impl Trap {
             Trap::UnreachableCodeReached => "unreachable",
             Trap::NullReference => "null reference",
             Trap::HostError => "host function error",
+            Trap::OutOfFuel => "all fuel consumed by WebAssembly",
+            Trap::Interrupt => "interrupt",
         }
     }
 }

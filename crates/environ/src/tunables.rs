@@ -37,6 +37,12 @@ pub struct Tunables {
     pub inlining_small_callee_size: u32,
     /// A call is not inlined when caller and callee together exceed this many IR values.
     pub inlining_sum_size_threshold: u32,
+    /// Whether compiled code counts the fuel it consumes (wasmtime's costs: one unit per
+    /// operator, none for `nop`, `drop` and structured control) and traps when it runs out.
+    pub consume_fuel: bool,
+    /// Whether compiled code checks the engine's epoch against the store's deadline at
+    /// every function entry and loop header.
+    pub epoch_interruption: bool,
 }
 
 impl Default for Tunables {
@@ -59,6 +65,8 @@ impl Default for Tunables {
             inlining_intra_module: IntraModuleInlining::Yes,
             inlining_small_callee_size: 50,
             inlining_sum_size_threshold: 2000,
+            consume_fuel: false,
+            epoch_interruption: false,
         }
     }
 }
@@ -99,6 +107,8 @@ impl Tunables {
             ),
             ("inlining-small-callee-size", self.inlining_small_callee_size.to_string()),
             ("inlining-sum-size-threshold", self.inlining_sum_size_threshold.to_string()),
+            ("consume-fuel", yn(self.consume_fuel)),
+            ("epoch-interruption", yn(self.epoch_interruption)),
         ]
     }
 }

@@ -113,6 +113,15 @@ impl VMOffsets {
 
     /// `VMStoreContext.stack_limit`: the lowest stack address wasm may use.
     pub const STORE_CONTEXT_STACK_LIMIT: u32 = 0;
+    /// `VMStoreContext.fuel_consumed`: an `i64` that compiled code adds each operator's cost
+    /// to; it starts at minus the fuel given, so fuel is left while it is negative.
+    pub const STORE_CONTEXT_FUEL_CONSUMED: u32 = 16;
+    /// `VMStoreContext.epoch_deadline`: the epoch (a `u64`) at which the store's deadline
+    /// behavior runs.
+    pub const STORE_CONTEXT_EPOCH_DEADLINE: u32 = 24;
+    /// `VMStoreContext.epoch_counter`: a pointer to the engine's epoch, a `u64` other threads
+    /// increment.
+    pub const STORE_CONTEXT_EPOCH_COUNTER: u32 = 32;
 
     /// `VMHostFuncContext.magic`. A host function's "vmctx" is its `VMHostFuncContext`,
     /// which starts with a magic of its own.
@@ -251,7 +260,7 @@ mod tests {
 
     /// The layouts compiled code relies on, as recorded with the format version they
     /// belong to: `(FORMAT_VERSION, fingerprint)`.
-    const RECORDED_ABI: (u32, &str) = (2, "08dd80e3b0d50488");
+    const RECORDED_ABI: (u32, &str) = (3, "5dd5c9106ca0868d");
 
     #[test]
     fn a_layout_change_comes_with_a_new_format_version() {
@@ -285,6 +294,9 @@ mod tests {
             VMOffsets::FUNC_REF_VMCTX,
             VMOffsets::SIZE_OF_FUNC_REF,
             VMOffsets::STORE_CONTEXT_STACK_LIMIT,
+            VMOffsets::STORE_CONTEXT_FUEL_CONSUMED,
+            VMOffsets::STORE_CONTEXT_EPOCH_DEADLINE,
+            VMOffsets::STORE_CONTEXT_EPOCH_COUNTER,
             VMOffsets::HOST_FUNC_MAGIC,
             VMOffsets::HOST_FUNC_FUNC_REF,
         ];

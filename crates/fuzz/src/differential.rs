@@ -33,9 +33,10 @@ pub const ROUNDS: usize = 2;
 const THREAD_STACK: usize = 64 << 20;
 
 /// The Kiln configurations a case may run under, as `kiln -O` settings: the default, explicit
-/// bounds checks, no copy-on-write images or lazy tables, and inlining at its most
-/// permissive. Every one allows a deep wasm stack, so that the generator's fuel runs out
-/// before Kiln's stack does.
+/// bounds checks, no copy-on-write images or lazy tables, inlining at its most permissive,
+/// and fuel and epoch checks compiled in (with a budget and a deadline no case reaches).
+/// Every one allows a deep wasm stack, so that the generator's fuel runs out before Kiln's
+/// stack does.
 const KILN_CONFIGS: &[(&str, &[(&str, &str)])] = &[
     ("default", &[]),
     ("bounds-checks", &[("memory-reservation", "0"), ("memory-guard-size", "0")]),
@@ -48,6 +49,7 @@ const KILN_CONFIGS: &[(&str, &[(&str, &str)])] = &[
             ("inlining-sum-size-threshold", "4294967295"),
         ],
     ),
+    ("guest-control", &[("consume-fuel", "y"), ("epoch-interruption", "y")]),
 ];
 
 const KILN_STACK: &str = "16m";

@@ -89,7 +89,7 @@ enum Command {
         /// The case whose argument stream the calls take.
         #[arg(long, default_value_t = 0)]
         index: u64,
-        /// Kiln's configuration (default, bounds-checks, eager-init, inline-all); else the
+        /// Kiln's configuration (default, bounds-checks, eager-init, inline-all, guest-control); else the
         /// case's own.
         #[arg(long)]
         config: Option<String>,

@@ -18,7 +18,12 @@ fn setting(key: &str, message: String) -> Error {
     Error::Setting { key: key.to_string(), message }
 }
 
-fn parse_bytes(key: &str, value: &str) -> Result<u64> {
+/// Parse the byte count of setting `key`: digits (`_` allowed), optionally followed by a unit
+/// `k`, `m` or `g` (binary: `kib`, `mib`, `gib` too).
+///
+/// # Errors
+/// [`Error::Setting`] naming `key`, for text that is not such a count or overflows.
+pub fn parse_bytes(key: &str, value: &str) -> Result<u64> {
     let v = value.trim();
     let (digits, scale) = match v.char_indices().find(|(_, c)| !c.is_ascii_digit() && *c != '_') {
         Some((i, _)) => (&v[..i], &v[i..]),
@@ -40,7 +45,11 @@ fn parse_u32(key: &str, value: &str) -> Result<u32> {
     value.parse().map_err(|_| setting(key, format!("expected a number, got `{value}`")))
 }
 
-fn parse_bool(key: &str, value: &str) -> Result<bool> {
+/// Parse the yes/no value of setting `key`: `y`, `yes`, `true`, `1` or `n`, `no`, `false`, `0`.
+///
+/// # Errors
+/// [`Error::Setting`] naming `key`, for anything else.
+pub fn parse_bool(key: &str, value: &str) -> Result<bool> {
     match value {
         "y" | "yes" | "true" | "1" => Ok(true),
         "n" | "no" | "false" | "0" => Ok(false),
@@ -124,10 +133,29 @@ impl Config {
         self
     }
 
+    /// Whether compiled code consumes fuel (off by default): each store then runs wasm only
+    /// as far as the fuel given with [`Store::set_fuel`](crate::Store::set_fuel) lasts, at
+    /// wasmtime's costs, and traps with `all fuel consumed by WebAssembly` when it runs out.
+    /// Artifacts record the setting.
+    pub fn consume_fuel(&mut self, enable: bool) -> &mut Self {
+        self.tunables.consume_fuel = enable;
+        self
+    }
+
+    /// Whether compiled code checks the engine's epoch against its store's deadline at every
+    /// function entry and loop header (off by default), so that
+    /// [`Engine::increment_epoch`](crate::Engine::increment_epoch) from another thread can
+    /// stop it. Artifacts record the setting.
+    pub fn epoch_interruption(&mut self, enable: bool) -> &mut Self {
+        self.tunables.epoch_interruption = enable;
+        self
+    }
+
     /// Apply one `key=value` setting: `memory-reservation`, `memory-guard-size`,
     /// `max-wasm-stack` (byte counts, with optional `k`/`m`/`g` units), `memory-init-cow`,
     /// `table-lazy-init`, `inlining` (`y` or `n`), `inlining-intra-module` (`y`, `n` or `gc`),
-    /// `inlining-small-callee-size`, `inlining-sum-size-threshold` (numbers).
+    /// `inlining-small-callee-size`, `inlining-sum-size-threshold` (numbers), `consume-fuel`,
+    /// `epoch-interruption` (`y` or `n`).
     ///
     /// # Errors
     /// [`Error::Setting`] for an unknown key or a value that does not parse.
@@ -150,6 +178,8 @@ impl Config {
             })),
             "inlining-small-callee-size" => Ok(self.inlining_small_callee_size(parse_u32(key, value)?)),
             "inlining-sum-size-threshold" => Ok(self.inlining_sum_size_threshold(parse_u32(key, value)?)),
+            "consume-fuel" => Ok(self.consume_fuel(parse_bool(key, value)?)),
+            "epoch-interruption" => Ok(self.epoch_interruption(parse_bool(key, value)?)),
             _ => {
                 let known: Vec<&str> = self.tunables.settings().into_iter().map(|(k, _)| k).collect();
                 Err(setting(key, format!("unknown setting (known: {})", known.join(", "))))

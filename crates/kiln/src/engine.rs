@@ -8,6 +8,7 @@ use crate::{Config, Error, Result};
 use cranelift_entity::PrimaryMap;
 use kiln_environ::{EngineInfo, SharedTypeIndex, Tunables, WasmFuncType};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A compilation and runtime environment, shared by the modules and stores made with it.
@@ -25,6 +26,8 @@ struct EngineInner {
     cache_dir: Option<std::path::PathBuf>,
     perfmap: bool,
     types: Mutex<TypeRegistry>,
+    /// The epoch: stores' compiled code compares it with their deadlines.
+    epoch: AtomicU64,
 }
 
 /// A registry key: the type, plus — for types that mention typed references, which
@@ -75,6 +78,7 @@ impl Engine {
                 cache_dir: config.cache_dir.clone(),
                 perfmap: config.perfmap,
                 types: Mutex::default(),
+                epoch: AtomicU64::new(0),
             }),
         })
     }
@@ -110,6 +114,24 @@ impl Engine {
     /// `key=value` pairs.
     pub fn settings(&self) -> &[(String, String)] {
         &self.inner.info.entries
+    }
+
+    /// Advance the epoch by one: wasm of every store of this engine whose deadline this
+    /// reaches stops (or runs its store's callback) at its next function entry or loop
+    /// header. Lock-free and callable from any thread, e.g. a timer's; it matters only with
+    /// [`Config::epoch_interruption`].
+    pub fn increment_epoch(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The current epoch.
+    pub(crate) fn current_epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Relaxed)
+    }
+
+    /// The epoch counter, which compiled code reads.
+    pub(crate) fn epoch_counter(&self) -> &AtomicU64 {
+        &self.inner.epoch
     }
 
     pub(crate) fn perfmap(&self) -> bool {

@@ -166,6 +166,8 @@ impl Table {
         }
         let raw = init.to_raw(s)?.to_ref();
         let encoded = s.engine().tunables().table_lazy_init && ty.element() == ValType::FuncRef;
+        crate::vm::limits::admit_table(&mut cx.whole(), &ty.to_env())?;
+        let s = cx.opaque();
         let table = TableStorage::new(ty.to_env(), raw, encoded).map_err(Error::Limit)?;
         let index = s.tables.push(table);
         Ok(Table { store: s.id(), index })
@@ -199,6 +201,25 @@ impl Table {
         let ty = s.tables[self.index].ty().element;
         Some(Val::from_raw(s, ValRaw::from_ref(raw), ty))
     }
+
+    /// Grow by `delta` elements set to `init`, as the store's resource limiter allows;
+    /// returns the old size.
+    ///
+    /// # Errors
+    /// When `init` is not of the element type, the limiter refuses or fails, the table would
+    /// exceed its maximum (or Kiln's limit), or it belongs to another store.
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u64, init: Val) -> Result<u64> {
+        let mut cx = store.as_context_mut();
+        let s = cx.opaque();
+        s.check_store(self.store)?;
+        let element = s.tables[self.index].ty().element;
+        if init.ty() != element {
+            return Err(Error::Other(format!("table of {element} grown with a {}", init.ty())));
+        }
+        let raw = init.to_raw(s)?.to_ref();
+        crate::vm::limits::grow_table(&mut cx.whole(), self.index, delta, raw)?
+            .ok_or_else(|| Error::Limit(format!("failed to grow table by {delta} elements")))
+    }
 }
 
 /// A memory handle.
@@ -217,6 +238,8 @@ impl Memory {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
         let tunables = s.engine().tunables().clone();
+        crate::vm::limits::admit_memory(&mut cx.whole(), &ty.to_env())?;
+        let s = cx.opaque();
         let memory = LinearMemory::new(ty.to_env(), &tunables, None).map_err(Error::Limit)?;
         let index = s.memories.push(memory);
         Ok(Memory { store: s.id(), index })
@@ -272,15 +295,15 @@ impl Memory {
         (inner.opaque.memories[self.index].data_mut(), &mut inner.data)
     }
 
-    /// Grow by `delta` pages; returns the old size.
+    /// Grow by `delta` pages, as the store's resource limiter allows; returns the old size.
     ///
     /// # Errors
-    /// When the memory would exceed its maximum (or 4 GiB), or belongs to another store.
+    /// When the limiter refuses or fails, the memory would exceed its maximum (or 4 GiB), or
+    /// it belongs to another store.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
         let mut cx = store.as_context_mut();
         cx.opaque().check_store(self.store)?;
-        cx.opaque().memories[self.index]
-            .grow(delta)
-            .ok_or_else(|| Error::Other(format!("failed to grow memory by {delta} pages")))
+        crate::vm::limits::grow_memory(&mut cx.whole(), self.index, delta)?
+            .ok_or_else(|| Error::Limit(format!("failed to grow memory by {delta} pages")))
     }
 }

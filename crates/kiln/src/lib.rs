@@ -61,6 +61,7 @@ mod func;
 #[cfg(not(feature = "compiler"))]
 mod host_info;
 mod instance;
+mod limits;
 mod linker;
 mod module;
 mod store;
@@ -71,16 +72,19 @@ mod vm;
 
 pub use backtrace::{FrameInfo, WasmBacktrace};
 pub use cache::{cache_key, cache_key_file, clean_cache, default_cache_dir, discard_cache_key};
-pub use config::Config;
+pub use config::{Config, parse_bool, parse_bytes};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};
 pub use instance::Instance;
 pub use kiln_environ::Trap;
+pub use limits::{
+    DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT, ResourceLimiter, StoreLimits, StoreLimitsBuilder,
+};
 pub use linker::Linker;
 pub use module::{ExportType, ImportType, Module};
-pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
+pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, UpdateDeadline};
 pub use typed_func::{IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use types::{ExternType, FuncType, GlobalType, MemoryType, Mutability, TableType, ValType};
 pub use values::{ExternRef, Val};

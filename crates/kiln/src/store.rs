@@ -1,5 +1,7 @@
 //! `Store<T>`: owns every instance, function, memory, table and global, plus the user's data
-//! `T`. The context traits let API methods take a store, a `&mut Store`, or a `Caller` alike.
+//! `T`, and the controls on the guests it runs: fuel, the epoch deadline, and the resource
+//! limiter. The context traits let API methods take a store, a `&mut Store`, or a `Caller`
+//! alike.
 use crate::vm::ids::StoreId;
 use crate::vm::store::{StoreInner, StoreOpaque, WholeStore};
 use crate::vm::store_box::StoreBox;
@@ -42,6 +44,84 @@ impl<T> Store<T> {
     /// Take the user's data back.
     pub fn into_data(self) -> T {
         self.inner.into_inner().data
+    }
+
+    /// Give the store `fuel` units (replacing what is left): wasm of this store consumes it
+    /// as it runs (see [`Config::consume_fuel`](crate::Config::consume_fuel)) and traps with
+    /// [`Trap::OutOfFuel`](crate::Trap::OutOfFuel) when it runs out. A new store has none.
+    ///
+    /// # Errors
+    /// When the engine does not consume fuel.
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<()> {
+        let opaque = &mut self.inner.get_mut().opaque;
+        fuel_configured(opaque)?;
+        opaque.set_fuel(fuel);
+        Ok(())
+    }
+
+    /// The fuel left.
+    ///
+    /// # Errors
+    /// When the engine does not consume fuel.
+    pub fn get_fuel(&self) -> Result<u64> {
+        let opaque = &self.inner.get().opaque;
+        fuel_configured(opaque)?;
+        Ok(opaque.fuel())
+    }
+
+    /// Set the deadline `ticks` epochs after the engine's current one (see
+    /// [`Config::epoch_interruption`](crate::Config::epoch_interruption) and
+    /// [`Engine::increment_epoch`]). A new store's deadline is epoch 0, which has passed.
+    pub fn set_epoch_deadline(&mut self, ticks: u64) {
+        self.inner.get_mut().opaque.set_epoch_deadline(ticks);
+    }
+
+    /// When the deadline passes, trap with [`Trap::Interrupt`](crate::Trap::Interrupt) (the
+    /// default).
+    pub fn epoch_deadline_trap(&mut self) {
+        self.inner.get_mut().opaque.epoch_callback = None;
+    }
+
+    /// When the deadline passes, call `callback` with the store: it returns
+    /// [`UpdateDeadline::Continue`] with how many more epochs to run, or
+    /// [`UpdateDeadline::Interrupt`] to trap, or an error, which the wasm traps with.
+    pub fn epoch_deadline_callback(
+        &mut self,
+        callback: impl FnMut(StoreContextMut<'_, T>) -> Result<UpdateDeadline> + Send + Sync + 'static,
+    ) where
+        T: 'static,
+    {
+        crate::vm::epoch::set_epoch_callback(self.inner.get_mut(), callback);
+    }
+
+    /// Make `limiter` the store's resource limiter: given the store's data, it returns the
+    /// [`ResourceLimiter`](crate::ResourceLimiter) (often a field, such as a
+    /// [`StoreLimits`](crate::StoreLimits)) that every later growth of a memory or table, and
+    /// every instantiation, must satisfy.
+    pub fn limiter(&mut self, limiter: impl (FnMut(&mut T) -> &mut dyn crate::ResourceLimiter) + Send + Sync + 'static)
+    where
+        T: 'static,
+    {
+        crate::vm::limits::set_limiter(self.inner.get_mut(), limiter);
+    }
+}
+
+/// What to do once an epoch deadline callback returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpdateDeadline {
+    /// Trap with [`Trap::Interrupt`](crate::Trap::Interrupt), leaving the deadline as it is.
+    Interrupt,
+    /// Run on, with the deadline this many epochs after the current one.
+    Continue(u64),
+}
+
+/// An error unless the store's engine consumes fuel.
+fn fuel_configured(opaque: &StoreOpaque) -> Result<()> {
+    if opaque.engine().tunables().consume_fuel {
+        Ok(())
+    } else {
+        Err(Error::Other("fuel is not configured in this store".into()))
     }
 }
 

@@ -13,9 +13,10 @@ use libtest_mimic::{Arguments, Failed, Trial};
 /// The engine configurations every spec file runs under: the defaults; explicit bounds
 /// checks; eager initialization (data segments copied, not mapped from an image; tables
 /// filled at instantiation, not lazily); inlining forced on for every call it can take
-/// (the most permissive thresholds); and every module loaded back from its serialized
-/// artifact, as a precompiled module is.
-const CONFIGS: &[&str] = &["default", "bounds-checks", "eager-init", "inline-all", "serialize"];
+/// (the most permissive thresholds); every module loaded back from its serialized artifact,
+/// as a precompiled module is; fuel consumed (with a budget no script exhausts); and epoch
+/// checks (with a deadline that never comes).
+const CONFIGS: &[&str] = &["default", "bounds-checks", "eager-init", "inline-all", "serialize", "fuel", "epochs"];
 
 /// Name of the trial that checks the expected-failures list itself.
 const LIST_TRIAL: &str = "spec-expected-failures.txt";
@@ -104,6 +105,8 @@ fn make_config(name: &str) -> Result<kiln::Config, String> {
             ("inlining-small-callee-size", "4294967295"),
             ("inlining-sum-size-threshold", "4294967295"),
         ],
+        "fuel" => &[("consume-fuel", "y")],
+        "epochs" => &[("epoch-interruption", "y")],
         other => return Err(format!("unknown configuration `{other}`")),
     };
     for (key, value) in settings {

@@ -154,8 +154,12 @@ impl FuncTranslator<'_, '_> {
         let args = self.popn(params.len())?;
         self.builder.ins().jump(header, &block_args(&args));
         self.builder.switch_to_block(header);
-        let stack_base = self.stack.len();
+        // The loop's params, read before the checks below use variables in the (unsealed)
+        // header, which gives it more block params for them.
         let header_params = self.builder.block_params(header).to_vec();
+        self.fuel_check();
+        self.epoch_check();
+        let stack_base = self.stack.len();
         self.push_all(&header_params);
         let next = self.block_with_params(&results);
         self.frames.push(Frame::Live(LiveFrame {
@@ -279,6 +283,7 @@ impl FuncTranslator<'_, '_> {
     fn end_function(&mut self, frame: LiveFrame) -> Result<(), CompileError> {
         if self.reachable {
             let results = self.peekn(frame.num_results)?.to_vec();
+            self.fuel_save();
             self.builder.ins().return_(&results);
         }
         self.builder.seal_block(frame.next);
@@ -286,6 +291,7 @@ impl FuncTranslator<'_, '_> {
             // Branches to the function's label pass the results to `next`.
             self.builder.switch_to_block(frame.next);
             let results = self.builder.block_params(frame.next).to_vec();
+            self.fuel_save();
             self.builder.ins().return_(&results);
         }
         self.truncate_stack(0);

@@ -21,7 +21,8 @@
 //! trap site.
 use cranelift_codegen::ir::{InstBuilder, Type, Value, condcodes::IntCC, types::I32, types::I64};
 use cranelift_codegen::isa::CallConv;
-use kiln_environ::{BuiltinFunction, CompileError, FuncKey, Memory, MemoryIndex, VMOffsets, WASM_PAGE_SIZE};
+use kiln_environ::builtins::GROW_TRAPPED;
+use kiln_environ::{BuiltinFunction, CompileError, FuncKey, Memory, MemoryIndex, Trap, VMOffsets, WASM_PAGE_SIZE};
 use wasmparser::{MemArg, MemArgTarget, Operator, WasmModuleResources};
 
 use super::regions::Access;
@@ -222,7 +223,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// `memory.grow`: call the builtin, which returns the old size in pages or `u64::MAX`
-    /// (which becomes -1 as an `i32`).
+    /// (which becomes -1 as an `i32`), or says to trap.
     pub(super) fn memory_grow(&mut self, index: u32) -> Result<(), CompileError> {
         self.check_memory(index)?;
         let delta = self.pop()?;
@@ -232,9 +233,18 @@ impl FuncTranslator<'_, '_> {
         let call = self.builder.ins().call(callee, &[self.vmctx, memory, delta]);
         let old =
             *self.builder.inst_results(call).first().ok_or_else(|| internal("memory_grow builtin without a result"))?;
+        let old = self.grow_result(old);
         let old = self.builder.ins().ireduce(I32, old);
         self.push(old);
         Ok(())
+    }
+
+    /// The result of a grow builtin, after trapping with `HostError` if it says the store's
+    /// resource limiter failed.
+    pub(super) fn grow_result(&mut self, result: Value) -> Value {
+        let trapped = self.builder.ins().icmp_imm_s(IntCC::Equal, result, GROW_TRAPPED as i64);
+        self.builder.ins().trapnz(trapped, abi::trap_code(Trap::HostError));
+        result
     }
 
     /// The IR function of a builtin's trampoline (a direct call within the artifact).

@@ -6,7 +6,8 @@
 //! (`control`, never recursion: bodies are untrusted), locals as Cranelift variables
 //! (`locals`), and emits code for numeric and SIMD operators (`numeric`, `simd`), heap
 //! accesses (`memory`), calls (`calls`) and globals (`globals`). Loads of runtime structures
-//! and wasm memory accesses are sorted into alias regions (`regions`).
+//! and wasm memory accesses are sorted into alias regions (`regions`). When the engine asks
+//! for them, fuel accounting (`fuel`) and epoch checks (`epoch`) are woven in.
 //!
 //! The first operator Kiln cannot translate stops translation, but validation goes on to the
 //! end of the body: an invalid body is always reported as invalid, a valid one that uses an
@@ -14,6 +15,8 @@
 mod bulk;
 mod calls;
 mod control;
+mod epoch;
+mod fuel;
 mod globals;
 mod locals;
 mod memory;
@@ -132,6 +135,10 @@ struct FuncTranslator<'e, 'b> {
     signatures: HashMap<TypeIndex, SigRef>,
     /// Imported IR functions of builtin trampolines.
     builtins: HashMap<BuiltinFunction, FuncRef>,
+    /// The fuel count, when the engine consumes fuel.
+    fuel: Option<fuel::Fuel>,
+    /// The epoch state, when the engine interrupts on epochs.
+    epoch: Option<epoch::Epoch>,
 }
 
 impl<'e, 'b> FuncTranslator<'e, 'b> {
@@ -158,6 +165,8 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             callees: HashMap::new(),
             signatures: HashMap::new(),
             builtins: HashMap::new(),
+            fuel: None,
+            epoch: None,
         }
     }
 
@@ -176,6 +185,8 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             self.locals.push(var);
         }
         self.declare_stack_limit()?;
+        self.fuel_function_entry();
+        self.epoch_function_entry();
         let results: Vec<Type> = ty.results.iter().map(|t| abi::ir_type(self.env.isa, *t)).collect();
         self.push_function_frame(&results);
         Ok(())
@@ -247,6 +258,14 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
         if !self.reachable {
             return self.translate_unreachable_operator(op);
         }
+        self.fuel_before_op(op);
+        self.translate_reachable_operator(op)?;
+        self.fuel_after_op(op);
+        Ok(())
+    }
+
+    /// Translate one operator in code that can run.
+    fn translate_reachable_operator(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
         use crate::func_translator::memory::{LoadKind, StoreKind};
         use cranelift_codegen::ir::types::{F32, F64, I32, I64};
         match *op {

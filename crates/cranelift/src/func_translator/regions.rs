@@ -17,6 +17,8 @@ pub const VMCTX_REGION: u32 = 1;
 pub const TABLE_REGION: u32 = 2;
 /// WebAssembly linear memories.
 pub const HEAP_REGION: u32 = 3;
+/// The store context's fuel counter and epoch deadline.
+pub const STORE_CONTEXT_REGION: u32 = 4;
 
 /// Declare one of Kiln's alias regions in `func` (once: regions are deduplicated by id).
 pub fn declare_region(func: &mut Function, id: u32) -> AliasRegion {
@@ -24,6 +26,7 @@ pub fn declare_region(func: &mut Function, id: u32) -> AliasRegion {
         VMCTX_REGION => "vmctx",
         TABLE_REGION => "table elements",
         HEAP_REGION => "linear memory",
+        STORE_CONTEXT_REGION => "store context",
         _ => "kiln",
     };
     func.dfg.alias_regions.insert(AliasRegionData { user_id: id, description: description.into() })
@@ -42,6 +45,9 @@ pub enum Access {
     Table,
     /// Wasm loads and stores: little-endian, may trap (`out of bounds memory access`).
     Heap,
+    /// The fuel counter and epoch deadline in the store context, which builtins and other
+    /// functions change (only across calls).
+    StoreContext,
 }
 
 impl Access {
@@ -51,6 +57,7 @@ impl Access {
             Access::Vmctx | Access::ReadOnly => VMCTX_REGION,
             Access::Table => TABLE_REGION,
             Access::Heap => HEAP_REGION,
+            Access::StoreContext => STORE_CONTEXT_REGION,
         }
     }
 
@@ -59,7 +66,7 @@ impl Access {
         let region = Some(declare_region(func, self.region_id()));
         let trusted = MemFlagsData::trusted();
         match self {
-            Access::Vmctx | Access::Table => trusted.with_alias_region(region),
+            Access::Vmctx | Access::Table | Access::StoreContext => trusted.with_alias_region(region),
             Access::ReadOnly => trusted.with_readonly().with_alias_region(region),
             Access::Heap => MemFlagsData::new()
                 .with_endianness(Endianness::Little)

@@ -33,6 +33,8 @@ pub fn tunables_of(source: &str) -> Tunables {
         match key {
             "memory-reservation" => tunables.memory_reservation = value,
             "memory-guard-size" => tunables.memory_guard_size = value,
+            "consume-fuel" => tunables.consume_fuel = value != 0,
+            "epoch-interruption" => tunables.epoch_interruption = value != 0,
             other => panic!("unknown tunable `{other}`"),
         }
     }

@@ -9,12 +9,15 @@
 //! by compiled code with its own vmctx while its store is entered, so it may reach the store
 //! through the store context (see `entry`). Builtins that can fail return 0 for "trap" and
 //! check every bound before writing anything, as the spec orders.
+use super::host_func::Pending;
 use super::ids::{InstanceId, MemoryId, TableId};
 use super::instance::element_items;
 use super::store::{StoreOpaque, WholeStore};
 use super::val_raw::RawRef;
 use super::vm_ptr::VmPtr;
 use super::vmcontext::{VMContext, header_of};
+use super::{epoch, limits};
+use kiln_environ::builtins::{EPOCH_FAILED, GROW_REFUSED, GROW_TRAPPED};
 use kiln_environ::{DataIndex, ElemIndex, MemoryIndex, TableIndex};
 
 /// The Rust type of a builtin parameter or result type.
@@ -84,13 +87,13 @@ macro_rules! define_builtin_table {
     };
 }
 
-/// The store and instance behind the calling vmctx.
+/// The whole store and the instance behind the calling vmctx.
 ///
 /// # Safety
 /// `vmctx` must be a live instance's vmctx, passed by its compiled code calling a builtin
 /// (the builtin ABI): its store is then entered, and this builtin is where the store's
 /// pointer is used until it returns.
-unsafe fn store_of<'a>(vmctx: VmPtr<VMContext>) -> (&'a mut StoreOpaque, InstanceId) {
+unsafe fn store_of<'a>(vmctx: VmPtr<VMContext>) -> (WholeStore<'a>, InstanceId) {
     // SAFETY: per the contract, `vmctx` is a live instance's, which starts with its header.
     let header = unsafe { header_of(vmctx) };
     // SAFETY: the header's store context is its store's, alive as long as the instance; the
@@ -99,7 +102,35 @@ unsafe fn store_of<'a>(vmctx: VmPtr<VMContext>) -> (&'a mut StoreOpaque, Instanc
     let store = store.expect("a builtin runs only while its store is entered");
     // SAFETY: the entry that set the pointer is suspended below this call, and nothing else
     // holds a reference made from it (the contract); the borrow ends when the builtin does.
-    (unsafe { WholeStore::from_context(store) }.into_opaque(), header.instance)
+    (unsafe { WholeStore::from_context(store) }, header.instance)
+}
+
+/// Run user code — a resource limiter, an epoch callback — from a builtin, as a host
+/// function runs: a fault in it is the host's (never taken for a wasm trap), and a panic is
+/// kept in the store to resume once wasm is left (`None` then).
+fn run_user_code<R>(store: &mut WholeStore<'_>, f: impl FnOnce(&mut WholeStore<'_>) -> R) -> Option<R> {
+    let result = super::traps::in_host(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(store))));
+    match result {
+        Ok(r) => Some(r),
+        Err(panic) => {
+            store.opaque().pending = Some(Pending::Panic(panic));
+            None
+        }
+    }
+}
+
+/// What a grow builtin returns for what growing did: the old size, [`GROW_REFUSED`], or
+/// [`GROW_TRAPPED`] with the limiter's error (or panic) pending.
+fn grow_status(store: &mut WholeStore<'_>, grown: Option<Result<Option<u64>, crate::Error>>) -> u64 {
+    match grown {
+        Some(Ok(Some(old))) => old,
+        Some(Ok(None)) => GROW_REFUSED,
+        Some(Err(e)) => {
+            store.opaque().pending = Some(Pending::Error(e));
+            GROW_TRAPPED
+        }
+        None => GROW_TRAPPED,
+    }
 }
 
 /// Whether `start..start + len` lies within `size`.
@@ -121,7 +152,7 @@ fn table_of(store: &StoreOpaque, instance: InstanceId, index: u32) -> TableId {
 /// `extern "C"` function of the builtin ABI, whose body runs with the calling instance's
 /// store and id.
 macro_rules! builtins {
-    ($($(#[$doc:meta])* fn $name:ident($store:ident, $instance:ident $(, $arg:ident: $ty:ty)*) $(-> $ret:ty)? $body:block)*) => {$(
+    ($($(#[$doc:meta])* fn $name:ident($store:ident $(: $whole:ident)?, $instance:ident $(, $arg:ident: $ty:ty)*) $(-> $ret:ty)? $body:block)*) => {$(
         $(#[$doc])*
         ///
         /// # Safety
@@ -134,16 +165,25 @@ macro_rules! builtins {
             // never runs while one holds the store.
             // SAFETY: this function's contract is `store_of`'s.
             let ($store, $instance) = unsafe { store_of(vmctx) };
+            builtins!(@store $store $($whole)?);
             $body
         }
     )*};
+    // `fn name(store: whole, …)` gets the whole store; other builtins its opaque part.
+    (@store $store:ident whole) => {
+        let mut $store = $store;
+    };
+    (@store $store:ident) => {
+        let $store = $store.into_opaque();
+    };
 }
 
 builtins! {
-    /// `memory.grow`.
-    fn memory_grow(store, instance, memory: u32, delta: u64) -> u64 {
-        let m = memory_of(store, instance, memory);
-        store.memories[m].grow(delta).unwrap_or(u64::MAX)
+    /// `memory.grow`, as the store's limiter allows.
+    fn memory_grow(store: whole, instance, memory: u32, delta: u64) -> u64 {
+        let m = memory_of(store.opaque(), instance, memory);
+        let grown = run_user_code(&mut store, |s| limits::grow_memory(s, m, delta));
+        grow_status(&mut store, grown)
     }
 
     /// `memory.copy`.
@@ -196,11 +236,11 @@ builtins! {
         store.instances[instance].dropped_data.insert(DataIndex::from_u32(data));
     }
 
-    /// `table.grow`.
-    fn table_grow(store, instance, table: u32, delta: u32, init: RawRef) -> u32 {
-        let t = table_of(store, instance, table);
-        // A 32-bit table's size fits in a u32.
-        store.tables[t].grow(u64::from(delta), init).map_or(u32::MAX, |old| old as u32)
+    /// `table.grow`, as the store's limiter allows.
+    fn table_grow(store: whole, instance, table: u32, delta: u32, init: RawRef) -> u64 {
+        let t = table_of(store.opaque(), instance, table);
+        let grown = run_user_code(&mut store, |s| limits::grow_table(s, t, u64::from(delta), init));
+        grow_status(&mut store, grown)
     }
 
     /// `table.fill`.
@@ -260,6 +300,16 @@ builtins! {
     /// `elem.drop`.
     fn elem_drop(store, instance, elem: u32) {
         store.instances[instance].dropped_elems.insert(ElemIndex::from_u32(elem));
+    }
+
+    /// The fuel count ran out: refill it from the reserve, or say to trap.
+    fn out_of_gas(store, _instance) -> u32 {
+        u32::from(store.refuel())
+    }
+
+    /// The epoch reached the deadline: run the store's deadline behavior.
+    fn new_epoch(store: whole, _instance) -> u32 {
+        run_user_code(&mut store, epoch::deadline_reached).unwrap_or(EPOCH_FAILED)
     }
 
     /// The first read of a not-yet-initialized funcref table element.

@@ -26,7 +26,6 @@ use super::stack_limit;
 use super::store::WholeStore;
 use super::traps;
 use super::val_raw::ValRaw;
-use super::vmcontext::VMStoreContext;
 use crate::Error;
 use crate::vm::host_func::Pending;
 use kiln_environ::Trap;
@@ -59,21 +58,20 @@ pub fn invoke(store: &mut WholeStore<'_>, func: FuncId, values: &mut [ValRaw]) -
     let limit = stack_limit::for_entry(opaque.engine().tunables().max_wasm_stack)?;
     // Everything that can fail or panic happens before the store is marked entered.
     traps::prepare_thread()?;
-    let context = opaque.context();
     opaque.entries += 1;
     let whole = store.as_ptr();
-    // SAFETY: the context is this store's own allocation, written only through this pointer
-    // by entries (compiled code only reads it).
-    let saved = unsafe { context.as_ptr().replace(VMStoreContext { stack_limit: limit, store: Some(whole) }) };
+    // The entry fields change for the call; fuel and the epoch deadline stay as they are.
+    let context = store.opaque().context_mut();
+    let saved = (std::mem::replace(&mut context.stack_limit, limit), context.store.replace(whole));
     let values_ptr = NonNull::from(&mut *values).cast::<ValRaw>();
     // SAFETY: `array_call` is the array-to-wasm trampoline of code this store keeps alive,
     // `vmctx` the live instance it belongs to, and `values` has `values.len()` slots; `whole`
     // is the store this context now names, which nothing else borrows until `enter` returns
     // (the module docs).
     let result = unsafe { traps::enter(array_call, vmctx, vmctx, values_ptr, values.len(), whole, limit) };
-    // SAFETY: as above; this restores what the context held before this entry.
-    unsafe { context.as_ptr().write(saved) };
     let opaque = store.opaque();
+    // This restores what the context held before this entry.
+    (opaque.context_mut().stack_limit, opaque.context_mut().store) = saved;
     opaque.entries -= 1;
     match result {
         Ok(()) => Ok(()),

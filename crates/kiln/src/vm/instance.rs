@@ -65,6 +65,10 @@ pub fn instantiate(
         return Err(Error::Link(format!("expected {} imports, got {}", env.imports.len(), imports.len())));
     }
     check_imports(s, module, imports)?;
+    let memories: Vec<_> = env.memories.values().skip(env.num_imported_memories).copied().collect();
+    let tables: Vec<_> = env.tables.values().skip(env.num_imported_tables).copied().collect();
+    super::limits::admit_instance(store, &memories, &tables)?;
+    let s = store.opaque();
     // This keeps the module's code alive in the store, too.
     give_host_funcs_entries(s, module);
     let code = module.code().clone();

@@ -144,20 +144,25 @@ impl LinearMemory {
         self.len as u64 / WASM_PAGE_SIZE
     }
 
-    /// Grow by `delta` pages; returns the old size in pages, or `None` if it cannot grow.
-    pub fn grow(&mut self, delta: u64) -> Option<u64> {
+    /// The memory's type as declared.
+    pub fn declared(&self) -> Memory {
+        self.ty
+    }
+
+    /// Grow by `delta` pages; returns the old size in pages, or why it cannot grow.
+    pub fn grow(&mut self, delta: u64) -> Result<u64, String> {
         let old = self.pages();
         if delta == 0 {
-            return Some(old);
+            return Ok(old);
         }
-        let new_pages = old.checked_add(delta)?;
-        if new_pages > self.ty.max_pages() {
-            return None;
-        }
-        let new_len = usize::try_from(new_pages.checked_mul(WASM_PAGE_SIZE)?).ok()?;
+        let new_pages =
+            old.checked_add(delta).filter(|n| *n <= self.ty.max_pages()).ok_or("memory maximum size exceeded")?;
+        let new_len =
+            usize::try_from(new_pages * WASM_PAGE_SIZE).map_err(|_| "memory size exceeds the address space")?;
         if new_len <= self.reserved {
-            let mmap = self.mmap.as_mut()?;
-            mmap.make_read_write(round_up(self.len)..round_up(new_len)).ok()?;
+            let mmap = self.mmap.as_mut().ok_or("memory has no mapping")?;
+            mmap.make_read_write(round_up(self.len)..round_up(new_len))
+                .map_err(|e| format!("cannot commit memory: {e}"))?;
             self.len = new_len;
             self.publish();
         } else {
@@ -168,9 +173,9 @@ impl LinearMemory {
                     .min(usize::try_from(self.ty.max_pages() * WASM_PAGE_SIZE).unwrap_or(usize::MAX))
                     .max(new_len),
             );
-            self.remap(reserved, new_len).ok()?;
+            self.remap(reserved, new_len)?;
         }
-        Some(old)
+        Ok(old)
     }
 
     /// The accessible bytes.

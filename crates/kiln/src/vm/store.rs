@@ -4,9 +4,11 @@
 //! `StoreInner<T>`, derived from a `&mut` of it, which the store context carries while wasm
 //! runs so that builtins and host functions can reach the store again (see `entry`).
 use super::code_memory::CodeMemory;
+use super::epoch::EpochCallback;
 use super::extern_refs::ExternRefs;
 use super::host_func::{HostFuncs, Pending};
 use super::ids::{FuncId, GlobalId, HostFuncId, InstanceId, MemoryId, StoreId, TableId};
+use super::limits::{LimiterAccess, LimiterFn, ResourceCounts};
 use super::memory::LinearMemory;
 use super::store_box::StoreBox;
 use super::table::TableStorage;
@@ -91,6 +93,14 @@ pub struct StoreOpaque {
     pub entries: u32,
     /// The engine types this store's host functions registered, released when it drops.
     host_types: Vec<SharedTypeIndex>,
+    /// Fuel given to the store beyond what the store context holds (see `fuel`).
+    pub fuel_reserve: u64,
+    /// What to do when the epoch reaches the deadline: call this, or trap when `None`.
+    pub epoch_callback: Option<EpochCallback>,
+    /// How to reach the store's resource limiter, if one is installed (see `limits`).
+    pub limiter: Option<LimiterAccess>,
+    /// How many instances, defined memories and defined tables instantiations have made.
+    pub counts: ResourceCounts,
 }
 
 /// A store: the opaque part first, then the user's data. `#[repr(C)]` keeps the opaque part
@@ -101,12 +111,14 @@ pub struct StoreInner<T> {
     pub opaque: StoreOpaque,
     /// The user's data.
     pub data: T,
+    /// Where the user's data keeps the store's resource limiter.
+    pub limiter: Option<LimiterFn<T>>,
 }
 
 impl<T> StoreInner<T> {
     /// A new store, boxed so that its address never changes.
     pub fn new(engine: &Engine, data: T) -> StoreBox<StoreInner<T>> {
-        StoreBox::new(StoreInner { opaque: StoreOpaque::new(engine), data })
+        StoreBox::new(StoreInner { opaque: StoreOpaque::new(engine), data, limiter: None })
     }
 }
 
@@ -115,7 +127,7 @@ impl StoreOpaque {
         StoreOpaque {
             id: StoreId::allocate(),
             engine: engine.clone(),
-            context: StoreBox::new(VMStoreContext::default()),
+            context: StoreBox::new(VMStoreContext::new(engine.epoch_counter())),
             instances: PrimaryMap::new(),
             memories: PrimaryMap::new(),
             tables: PrimaryMap::new(),
@@ -129,6 +141,10 @@ impl StoreOpaque {
             pending: None,
             entries: 0,
             host_types: Vec::new(),
+            fuel_reserve: 0,
+            epoch_callback: None,
+            limiter: None,
+            counts: ResourceCounts::default(),
         }
     }
 
@@ -145,6 +161,18 @@ impl StoreOpaque {
     /// The store context compiled code reads, for vmctx headers and entries.
     pub fn context(&self) -> VmPtr<VMStoreContext> {
         self.context.ptr()
+    }
+
+    /// The store context, for the fields the runtime keeps there (fuel, the epoch deadline,
+    /// an entry's stack limit and store pointer). Compiled code of this store reads and writes
+    /// it only while wasm runs, which a borrow of the store shows is suspended or not running.
+    pub fn context_mut(&mut self) -> &mut VMStoreContext {
+        self.context.get_mut()
+    }
+
+    /// The store context, for reading (see [`Self::context_mut`]).
+    pub fn context_ref(&self) -> &VMStoreContext {
+        self.context.get()
     }
 
     /// The code this store keeps alive; the trap handler reads it while wasm runs.

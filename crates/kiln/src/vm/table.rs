@@ -245,20 +245,23 @@ impl TableStorage {
         }
     }
 
-    /// Grow by `delta` elements set to `init`; the old size, or `None` past the maximum (or
-    /// Kiln's limit).
-    pub fn grow(&mut self, delta: u64, init: RawRef) -> Option<u64> {
+    /// Grow by `delta` elements set to `init`; the old size, or why it cannot grow (its
+    /// maximum, Kiln's limit, or the host's memory).
+    pub fn grow(&mut self, delta: u64, init: RawRef) -> Result<u64, String> {
         let word = self.encode(init);
         let old = self.len();
-        let new = old.checked_add(delta)?;
-        if new > self.ty.maximum.unwrap_or(u64::from(u32::MAX)) || new > LIMIT {
-            return None;
+        let new = old
+            .checked_add(delta)
+            .filter(|n| *n <= self.ty.maximum.unwrap_or(u64::from(u32::MAX)))
+            .ok_or("table maximum size exceeded")?;
+        if new > LIMIT {
+            return Err(format!("table size exceeds Kiln's limit of {LIMIT} elements"));
         }
-        self.words.grow_to(new as usize).ok()?;
+        self.words.grow_to(new as usize)?;
         if word != 0 {
             self.fill_words(old as usize, delta as usize, word);
         }
         self.publish();
-        Some(old)
+        Ok(old)
     }
 }

@@ -11,6 +11,7 @@ use super::vm_ptr::VmPtr;
 use kiln_environ::{SharedTypeIndex, VM_MAGIC, VMOffsets};
 use std::alloc::Layout;
 use std::ptr::NonNull;
+use std::sync::atomic::AtomicU64;
 
 /// An instance's vmctx as a pointee: a block of `VMOffsets::size()` bytes that starts with a
 /// [`VMContextHeader`]. A host function's "vmctx" is a [`VMHostFuncContext`] instead; both
@@ -113,11 +114,27 @@ pub struct VMStoreContext {
     /// The store that is entered: a pointer to its whole `StoreInner<T>`, derived at each
     /// entry from the `&mut` that entered it (see `entry`), `None` while not entered.
     pub store: Option<VmPtr<StoreOpaque>>,
+    /// The fuel count: minus the fuel left to wasm (see the store's `Fuel`), which compiled
+    /// code adds the cost of what it executes to.
+    pub fuel_consumed: i64,
+    /// The epoch at which compiled code calls `new_epoch`.
+    pub epoch_deadline: u64,
+    /// The engine's epoch counter, which the engine (and so the counter) outlives the store.
+    pub epoch_counter: VmPtr<AtomicU64>,
 }
 
-impl Default for VMStoreContext {
-    fn default() -> VMStoreContext {
-        VMStoreContext { stack_limit: usize::MAX, store: None }
+impl VMStoreContext {
+    /// The context of a store of an engine whose epoch counter is `epoch_counter`: not
+    /// entered, no fuel, deadline 0 (as in wasmtime: with epoch interruption on, code traps
+    /// until a deadline is set).
+    pub fn new(epoch_counter: &AtomicU64) -> VMStoreContext {
+        VMStoreContext {
+            stack_limit: usize::MAX,
+            store: None,
+            fuel_consumed: 0,
+            epoch_deadline: 0,
+            epoch_counter: VmPtr::from_ref(epoch_counter),
+        }
     }
 }
 
@@ -267,6 +284,9 @@ mod tests {
         assert_eq!(size_of::<VMGlobalDefinition>() as u32, VMOffsets::SIZE_OF_GLOBAL_DEFINITION);
         assert_eq!(align_of::<VMGlobalDefinition>(), 16);
         assert_eq!(offset_of!(VMStoreContext, stack_limit) as u32, VMOffsets::STORE_CONTEXT_STACK_LIMIT);
+        assert_eq!(offset_of!(VMStoreContext, fuel_consumed) as u32, VMOffsets::STORE_CONTEXT_FUEL_CONSUMED);
+        assert_eq!(offset_of!(VMStoreContext, epoch_deadline) as u32, VMOffsets::STORE_CONTEXT_EPOCH_DEADLINE);
+        assert_eq!(offset_of!(VMStoreContext, epoch_counter) as u32, VMOffsets::STORE_CONTEXT_EPOCH_COUNTER);
         assert_eq!(offset_of!(VMHostFuncContext, magic) as u32, VMOffsets::HOST_FUNC_MAGIC);
         assert_eq!(offset_of!(VMHostFuncContext, func_ref) as u32, VMOffsets::HOST_FUNC_FUNC_REF);
     }

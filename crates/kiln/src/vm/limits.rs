@@ -1,0 +1,178 @@
+//! The store's resource limiter in the runtime: how the runtime reaches the user's
+//! [`ResourceLimiter`] (kept in the user's data, typed by the store's `T`), and every way a
+//! memory or table comes to exist or grows — instantiation, the host API, `memory.grow` and
+//! `table.grow` — asking it first, with wasmtime's order of questions and messages.
+//!
+//! The limiter lives in the user's data, so the runtime reaches it through the whole
+//! `StoreInner<T>`: `StoreInner::limiter` holds the user's accessor, and the opaque part keeps
+//! a function, made for that `T` when the limiter is installed, that applies it.
+use super::ids::{MemoryId, TableId};
+use super::store::{StoreInner, WholeStore};
+use super::val_raw::RawRef;
+use crate::{Error, ResourceLimiter};
+use kiln_environ::{Memory, Table, WASM_PAGE_SIZE};
+
+/// The user's accessor from the store's data to its limiter.
+pub type LimiterFn<T> = Box<dyn (FnMut(&mut T) -> &mut dyn ResourceLimiter) + Send + Sync>;
+
+/// Reaches the limiter of a store through the whole store.
+pub type LimiterAccess = for<'a, 'b> fn(&'a mut WholeStore<'b>) -> Option<&'a mut dyn ResourceLimiter>;
+
+/// What instantiations have made so far (wasmtime counts them the same way: never down).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ResourceCounts {
+    instances: usize,
+    memories: usize,
+    tables: usize,
+}
+
+/// Install `limiter` as `store`'s resource limiter.
+pub fn set_limiter<T: 'static>(
+    store: &mut StoreInner<T>,
+    limiter: impl (FnMut(&mut T) -> &mut dyn ResourceLimiter) + Send + Sync + 'static,
+) {
+    store.limiter = Some(Box::new(limiter));
+    store.opaque.limiter = Some(access::<T>);
+}
+
+/// The limiter of a store whose data is `T`.
+fn access<'a, T: 'static>(store: &'a mut WholeStore<'_>) -> Option<&'a mut dyn ResourceLimiter> {
+    // SAFETY: `set_limiter::<T>` installs this function only in a store whose data is `T`,
+    // and a store's opaque part never moves to another store.
+    let inner = unsafe { store.inner::<T>() };
+    let StoreInner { data, limiter, .. } = inner;
+    Some(limiter.as_mut()?(data))
+}
+
+/// `store`'s limiter, if it has one.
+fn limiter<'a>(store: &'a mut WholeStore<'_>) -> Option<&'a mut dyn ResourceLimiter> {
+    let access = store.opaque().limiter?;
+    access(store)
+}
+
+/// `n` as a `usize`, saturating.
+fn size(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// A memory's declared maximum in bytes, if it declares one.
+fn memory_maximum(ty: &Memory) -> Option<usize> {
+    ty.maximum.map(|max| size(max.saturating_mul(WASM_PAGE_SIZE)))
+}
+
+/// Before an instantiation of a module defining `memories` and `tables` creates anything:
+/// count it against the store's limits, and ask the limiter about each memory's and
+/// table's initial size.
+///
+/// # Errors
+/// `resource limit exceeded: … count too high at N`, `memory minimum size of N pages exceeds
+/// memory limits`, `table minimum size of N elements exceeds table limits`, or the limiter's
+/// own error.
+pub fn admit_instance(store: &mut WholeStore<'_>, memories: &[Memory], tables: &[Table]) -> Result<(), Error> {
+    let (max_instances, max_memories, max_tables) = match limiter(store) {
+        Some(l) => (l.instances(), l.memories(), l.tables()),
+        None => (crate::DEFAULT_INSTANCE_LIMIT, crate::DEFAULT_MEMORY_LIMIT, crate::DEFAULT_TABLE_LIMIT),
+    };
+    let counts = &mut store.opaque().counts;
+    let bump = |count: &mut usize, max: usize, n: usize, what: &str| {
+        let new = count.saturating_add(n);
+        if new > max {
+            return Err(Error::Limit(format!("resource limit exceeded: {what} count too high at {new}")));
+        }
+        *count = new;
+        Ok(())
+    };
+    bump(&mut counts.instances, max_instances, 1, "instance")?;
+    bump(&mut counts.memories, max_memories, memories.len(), "memory")?;
+    bump(&mut counts.tables, max_tables, tables.len(), "table")?;
+    for ty in memories {
+        admit_memory(store, ty)?;
+    }
+    for ty in tables {
+        admit_table(store, ty)?;
+    }
+    Ok(())
+}
+
+/// Before a memory of type `ty` is created: ask the limiter about its initial size.
+///
+/// # Errors
+/// As for [`admit_instance`].
+pub fn admit_memory(store: &mut WholeStore<'_>, ty: &Memory) -> Result<(), Error> {
+    let Some(l) = limiter(store) else { return Ok(()) };
+    if !l.memory_growing(0, size(ty.minimum.saturating_mul(WASM_PAGE_SIZE)), memory_maximum(ty))? {
+        return Err(Error::Limit(format!("memory minimum size of {} pages exceeds memory limits", ty.minimum)));
+    }
+    Ok(())
+}
+
+/// Before a table of type `ty` is created: ask the limiter about its initial size.
+///
+/// # Errors
+/// As for [`admit_instance`].
+pub fn admit_table(store: &mut WholeStore<'_>, ty: &Table) -> Result<(), Error> {
+    let Some(l) = limiter(store) else { return Ok(()) };
+    if !l.table_growing(0, size(ty.minimum), ty.maximum.map(size))? {
+        return Err(Error::Limit(format!("table minimum size of {} elements exceeds table limits", ty.minimum)));
+    }
+    Ok(())
+}
+
+/// Grow memory `m` by `delta` pages if the limiter allows: the old size in pages, or `None`
+/// when it was refused or failed.
+///
+/// # Errors
+/// The limiter's error (which traps the wasm that grew the memory).
+pub fn grow_memory(store: &mut WholeStore<'_>, m: MemoryId, delta: u64) -> Result<Option<u64>, Error> {
+    let memory = &store.opaque().memories[m];
+    let old = memory.pages();
+    if delta == 0 {
+        return Ok(Some(old));
+    }
+    let current = size(old * WASM_PAGE_SIZE);
+    // Past what a `usize` holds, the request is saturated: it fails all the same.
+    let desired = size(old.saturating_add(delta).saturating_mul(WASM_PAGE_SIZE));
+    let maximum = memory_maximum(&memory.declared());
+    if let Some(l) = limiter(store)
+        && !l.memory_growing(current, desired, maximum)?
+    {
+        return Ok(None);
+    }
+    match store.opaque().memories[m].grow(delta) {
+        Ok(old) => Ok(Some(old)),
+        Err(why) => {
+            if let Some(l) = limiter(store) {
+                l.memory_grow_failed(Error::Limit(why))?;
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Grow table `t` by `delta` elements set to `init` if the limiter allows: the old size, or
+/// `None` when it was refused or failed.
+///
+/// # Errors
+/// The limiter's error (which traps the wasm that grew the table).
+pub fn grow_table(store: &mut WholeStore<'_>, t: TableId, delta: u64, init: RawRef) -> Result<Option<u64>, Error> {
+    let table = &store.opaque().tables[t];
+    let old = table.len();
+    if delta == 0 {
+        return Ok(Some(old));
+    }
+    let maximum = table.ty().maximum.map(size);
+    if let Some(l) = limiter(store)
+        && !l.table_growing(size(old), size(old.saturating_add(delta)), maximum)?
+    {
+        return Ok(None);
+    }
+    match store.opaque().tables[t].grow(delta, init) {
+        Ok(old) => Ok(Some(old)),
+        Err(why) => {
+            if let Some(l) = limiter(store) {
+                l.table_grow_failed(Error::Limit(why))?;
+            }
+            Ok(None)
+        }
+    }
+}
