@@ -2,7 +2,7 @@
 # The run-time cost of fuel and of epoch checks, Kiln and wasmtime side by side, on the
 # Sightglass programs of ../shared/bench (or $KILN_BENCH_DIR). Each program is compiled three
 # times by each tool: plain, with fuel (`-W fuel=…`) and with epoch checks (`-W timeout=…`,
-# an hour, so it never fires); each artifact runs whole-process as in compare-wasmtime.sh,
+# 3600s, so it never fires); each artifact runs whole-process as in compare-wasmtime.sh,
 # best of $RUNS (default 5), in one run of this script. Printed: run times, each tool's
 # ratio to its own plain run (fuel/plain, epoch/plain), and the geometric means.
 #
@@ -39,9 +39,11 @@ best_ms() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 addlog() { awk -v l="$1" -v r="$2" 'BEGIN { print l + log(r) }'; }
 
-# The three variants: name and the -W options of each (compile and run alike).
+# The three variants: name and the -W options of each, to compile (wasmtime's `compile`
+# turns epoch checks on only with `epoch-interruption`) and to run.
 VARIANTS=(plain fuel epoch)
-declare -A WOPTS=([plain]="" [fuel]="-W fuel=$FUEL" [epoch]="-W timeout=1h")
+declare -A COPTS=([plain]="" [fuel]="-W fuel=$FUEL" [epoch]="-W epoch-interruption=y")
+declare -A WOPTS=([plain]="" [fuel]="-W fuel=$FUEL" [epoch]="-W timeout=3600s")
 
 printf '%-20s %9s %9s %9s %6s %6s | %9s %9s %9s %6s %6s\n' program \
     "k plain" "k fuel" "k epoch" "fuel" "epoch" "wt plain" "wt fuel" "wt epoch" "fuel" "epoch"
@@ -55,9 +57,9 @@ for dir in "$BENCH"/*/; do
     ok=1
     for v in "${VARIANTS[@]}"; do
         # shellcheck disable=SC2086
-        "$KILN" compile -C cache=n ${WOPTS[$v]} -o "$TMP/k-$v.cwasm" "$wasm" >/dev/null 2>&1 || { ok=0; break; }
+        "$KILN" compile -C cache=n ${COPTS[$v]} -o "$TMP/k-$v.cwasm" "$wasm" >/dev/null 2>&1 || { ok=0; break; }
         # shellcheck disable=SC2086
-        wasmtime compile -C cache=n ${WOPTS[$v]} -o "$TMP/w-$v.cwasm" "$wasm"
+        wasmtime compile -C cache=n ${COPTS[$v]} -o "$TMP/w-$v.cwasm" "$wasm"
     done
     if [ "$ok" = 0 ]; then printf '%-20s (kiln cannot compile it)\n' "$name"; continue; fi
     for v in "${VARIANTS[@]}"; do
