@@ -206,12 +206,8 @@ fn run_with(
     grants: &Grants,
 ) -> Result<ExitCode> {
     let module = load(engine, r.file, r.allow_precompiled, grants)?;
-    let limits = r.wasm.limits();
-    let has_limits = limits.is_some();
-    let mut store = Store::new(engine, Host { wasi: wasi_ctx(r, dirs)?, limits: limits.unwrap_or_default() });
-    if has_limits {
-        store.limiter(|h| &mut h.limits);
-    }
+    let mut store = Store::new(engine, Host { wasi: wasi_ctx(r, dirs)?, limits: r.wasm.limits() });
+    store.limiter(|h| &mut h.limits);
     r.wasm.start(engine, &mut store)?;
     let mut linker = Linker::new(engine);
     kiln_wasi::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi)?;

@@ -93,9 +93,9 @@ impl WasmOptions {
         Ok(())
     }
 
-    /// The store's limits, if any were asked for.
-    pub fn limits(&self) -> Option<StoreLimits> {
-        self.limits.clone().map(StoreLimitsBuilder::build)
+    /// The store's limits (the defaults where none were asked for).
+    pub fn limits(&self) -> StoreLimits {
+        self.limits.clone().unwrap_or_default().build()
     }
 
     /// Give `store` its fuel, and start the clock of its timeout: a thread that advances
@@ -111,10 +111,9 @@ impl WasmOptions {
                 std::thread::sleep(timeout);
                 engine.increment_epoch();
             })?;
-        } else {
-            // Epoch checks (`-W epoch-interruption`) without a timeout never interrupt.
-            store.set_epoch_deadline(u64::MAX);
         }
+        // Epoch checks (`-W epoch-interruption`) without a timeout keep the deadline at 0, as
+        // in wasmtime: the guest stops at its first check.
         Ok(())
     }
 }
@@ -151,7 +150,10 @@ mod tests {
         let w = WasmOptions::parse(&["fuel=10,max-memory-size=64k".into(), "trap-on-grow-failure".into()]).unwrap();
         assert_eq!(w.fuel, Some(10));
         assert_eq!(w.engine, vec![("consume-fuel".to_string(), "y".to_string())]);
-        assert!(w.limits().is_some());
+        assert_eq!(
+            format!("{:?}", w.limits()),
+            format!("{:?}", StoreLimitsBuilder::new().memory_size(65536).trap_on_grow_failure(true).build())
+        );
         let e = WasmOptions::parse(&["fule=1".into()]).err().unwrap().to_string();
         assert!(e.starts_with("-W fule=1: unknown option; the known ones are:\n  fuel=N"), "{e}");
         assert!(WasmOptions::parse(&["max-instances=lots".into()]).is_err());

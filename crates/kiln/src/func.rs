@@ -127,6 +127,23 @@ impl<T> Caller<'_, T> {
         &mut self.store.data
     }
 
+    /// As [`Store::set_fuel`](crate::Store::set_fuel): a host function may charge for its
+    /// work, or refill the guest.
+    ///
+    /// # Errors
+    /// When the engine does not consume fuel.
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<()> {
+        self.as_context_mut().set_fuel(fuel)
+    }
+
+    /// As [`Store::get_fuel`](crate::Store::get_fuel).
+    ///
+    /// # Errors
+    /// When the engine does not consume fuel.
+    pub fn get_fuel(&self) -> Result<u64> {
+        crate::store::get_fuel(&self.store.opaque)
+    }
+
     /// An export of the calling instance.
     pub fn get_export(&mut self, name: &str) -> Option<Extern> {
         let instance = self.instance?;

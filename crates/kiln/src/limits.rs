@@ -3,7 +3,9 @@
 //! grows — by `memory.grow` and `table.grow`, by [`Memory::grow`](crate::Memory::grow) and
 //! [`Table::grow`](crate::Table::grow), and for the initial size of every memory and table an
 //! instantiation or the host creates — and gives the most instances, memories and tables
-//! the store may have. [`StoreLimits`] is a ready one, built with [`StoreLimitsBuilder`].
+//! the store may have (read once, when it is installed). [`StoreLimits`] is a ready one, built
+//! with [`StoreLimitsBuilder`]. A memory or table that declares no maximum is presented with
+//! the most its type allows (4 GiB, `u32::MAX` elements), as wasmtime does.
 use crate::{Error, Result};
 
 /// The most instances, memories or tables a store may have unless its limiter says
@@ -163,7 +165,8 @@ impl ResourceLimiter for StoreLimits {
 
     fn memory_grow_failed(&mut self, error: Error) -> Result<()> {
         if self.trap_on_grow_failure {
-            return Err(Error::Limit(format!("forcing a memory growth failure to be a trap: {error}")));
+            log::debug!("memory growth failed: {error}");
+            return Err(Error::Limit("forcing a memory growth failure to be a trap".into()));
         }
         log::debug!("ignoring memory growth failure: {error}");
         Ok(())
@@ -179,7 +182,8 @@ impl ResourceLimiter for StoreLimits {
 
     fn table_grow_failed(&mut self, error: Error) -> Result<()> {
         if self.trap_on_grow_failure {
-            return Err(Error::Limit(format!("forcing a table growth failure to be a trap: {error}")));
+            log::debug!("table growth failed: {error}");
+            return Err(Error::Limit("forcing a table growth failure to be a trap".into()));
         }
         log::debug!("ignoring table growth failure: {error}");
         Ok(())

@@ -53,10 +53,7 @@ impl<T> Store<T> {
     /// # Errors
     /// When the engine does not consume fuel.
     pub fn set_fuel(&mut self, fuel: u64) -> Result<()> {
-        let opaque = &mut self.inner.get_mut().opaque;
-        fuel_configured(opaque)?;
-        opaque.set_fuel(fuel);
-        Ok(())
+        self.as_context_mut().set_fuel(fuel)
     }
 
     /// The fuel left.
@@ -64,16 +61,14 @@ impl<T> Store<T> {
     /// # Errors
     /// When the engine does not consume fuel.
     pub fn get_fuel(&self) -> Result<u64> {
-        let opaque = &self.inner.get().opaque;
-        fuel_configured(opaque)?;
-        Ok(opaque.fuel())
+        get_fuel(&self.inner.get().opaque)
     }
 
     /// Set the deadline `ticks` epochs after the engine's current one (see
     /// [`Config::epoch_interruption`](crate::Config::epoch_interruption) and
     /// [`Engine::increment_epoch`]). A new store's deadline is epoch 0, which has passed.
     pub fn set_epoch_deadline(&mut self, ticks: u64) {
-        self.inner.get_mut().opaque.set_epoch_deadline(ticks);
+        self.as_context_mut().set_epoch_deadline(ticks);
     }
 
     /// When the deadline passes, trap with [`Trap::Interrupt`](crate::Trap::Interrupt) (the
@@ -125,6 +120,12 @@ fn fuel_configured(opaque: &StoreOpaque) -> Result<()> {
     }
 }
 
+/// The fuel left in `opaque`'s store.
+pub(crate) fn get_fuel(opaque: &StoreOpaque) -> Result<u64> {
+    fuel_configured(opaque)?;
+    Ok(opaque.fuel())
+}
+
 /// A shared borrow of a store.
 pub struct StoreContext<'a, T>(pub(crate) &'a StoreInner<T>);
 
@@ -155,6 +156,29 @@ impl<T> StoreContextMut<'_, T> {
     /// The user's data, mutably.
     pub fn data_mut(&mut self) -> &mut T {
         &mut self.0.data
+    }
+
+    /// As [`Store::set_fuel`] (from a host function or an epoch callback, say).
+    ///
+    /// # Errors
+    /// When the engine does not consume fuel.
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<()> {
+        fuel_configured(&self.0.opaque)?;
+        self.0.opaque.set_fuel(fuel);
+        Ok(())
+    }
+
+    /// As [`Store::get_fuel`].
+    ///
+    /// # Errors
+    /// When the engine does not consume fuel.
+    pub fn get_fuel(&self) -> Result<u64> {
+        get_fuel(&self.0.opaque)
+    }
+
+    /// As [`Store::set_epoch_deadline`].
+    pub fn set_epoch_deadline(&mut self, ticks: u64) {
+        self.0.opaque.set_epoch_deadline(ticks);
     }
 }
 

@@ -5,8 +5,8 @@
 //! API, a limiter's error traps, count limits refuse instantiations), each leaving the store
 //! usable.
 use kiln::{
-    Config, Engine, Error, Instance, Module, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Table, TableType,
-    Trap, UpdateDeadline, Val, ValType,
+    AsContextMut, Config, Engine, Error, Instance, Module, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder,
+    Table, TableType, Trap, UpdateDeadline, Val, ValType,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,7 +39,7 @@ fn count_with(fuel: u64, n: i32) -> (kiln::Result<i32>, u64) {
     let engine = fuel_engine();
     let module = Module::new(&engine, COUNT).unwrap();
     let mut store = Store::new(&engine, ());
-    store.set_fuel(fuel).unwrap();
+    store.as_context_mut().set_fuel(fuel).unwrap();
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
     let count = instance.get_typed_func::<i32, i32>(&mut store, "count").unwrap();
     let result = count.call(&mut store, n);
@@ -106,8 +106,13 @@ fn busy_fuel(settings: &[(&str, &str)], through_artifact: bool) -> (i32, u64) {
     let mut store = Store::new(&engine, ());
     store.set_fuel(1_000_000).unwrap();
     store.set_epoch_deadline(u64::MAX);
+    // The host function sees the count as wasm left it before the call.
     let mut linker = kiln::Linker::new(&engine);
-    linker.func_wrap("host", "note", |_: i32| {}).unwrap();
+    linker
+        .func_wrap("host", "note", |caller: kiln::Caller<'_, ()>, _: i32| {
+            assert!(caller.get_fuel().unwrap() < 1_000_000)
+        })
+        .unwrap();
     let instance = linker.instantiate(&mut store, &module).unwrap();
     let run = instance.get_typed_func::<i32, i32>(&mut store, "run").unwrap();
     let result = run.call(&mut store, 12).unwrap();
@@ -139,6 +144,37 @@ fn fuel_consumed_is_the_same_in_every_configuration_and_with_inlining() {
             "{settings:?}, through artifact: {through_artifact}"
         );
     }
+}
+
+#[test]
+fn bulk_operators_are_charged_as_wasmtime_charges_them() {
+    let engine = fuel_engine();
+    let module = Module::new(
+        &engine,
+        r#"(module (memory 1)
+             (func (export "oob") (memory.fill (i32.const 65530) (i32.const 0) (i32.const 100000)))
+             (func (export "copy") (memory.copy (i32.const 0) (i32.const 64) (i32.const 100)))
+             (func (export "fill") (param i32) (memory.fill (i32.const 0) (i32.const 0) (local.get 0))))"#,
+    )
+    .unwrap();
+    let call = |name: &str, fuel: u64, arg: Option<i32>| {
+        let mut store = Store::new(&engine, ());
+        store.set_fuel(fuel).unwrap();
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let f = instance.get_func(&mut store, name).unwrap();
+        let args: Vec<Val> = arg.into_iter().map(Val::I32).collect();
+        let result = f.call(&mut store, &args, &mut []);
+        (result.map_err(|e| e.as_trap().copied()), store.get_fuel().unwrap())
+    };
+    // Out of bounds is out of bounds, whatever fuel is left.
+    assert_eq!(call("oob", 50, None).0, Err(Some(Trap::MemoryOutOfBounds)));
+    // A small constant copy is charged without a check: 2 units run it (wasmtime 48 too).
+    assert_eq!(call("copy", 2, None).0, Ok(()));
+    assert_eq!(call("copy", 1, None).0, Err(Some(Trap::OutOfFuel)));
+    // A dynamic fill costs a unit per byte, checked: 1 to enter, 4 operators, 1000 bytes.
+    assert_eq!(call("fill", 10_000, Some(1000)), (Ok(()), 10_000 - 1005));
+    assert_eq!(call("fill", 1005, Some(1000)).0, Err(Some(Trap::OutOfFuel)), "the check after the charge");
+    assert_eq!(call("fill", 1006, Some(1000)).0, Ok(()));
 }
 
 #[test]
@@ -316,6 +352,49 @@ fn a_limiter_that_fails_traps_cleanly() {
     assert!(panicked.is_err(), "the limiter's panic resumes in the host");
     store.data_mut().panic = false;
     assert_eq!(grow_table.call(&mut store, 1).unwrap(), 3);
+}
+
+/// Records what the limiter is asked.
+#[derive(Default)]
+struct Recorder {
+    asked: Vec<(usize, usize, Option<usize>)>,
+    failures: Vec<String>,
+}
+
+impl ResourceLimiter for Recorder {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> kiln::Result<bool> {
+        self.asked.push((current, desired, maximum));
+        Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, error: Error) -> kiln::Result<()> {
+        self.failures.push(error.to_string());
+        Ok(())
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> kiln::Result<bool> {
+        self.asked.push((current, desired, maximum));
+        Ok(true)
+    }
+}
+
+#[test]
+fn the_limiter_is_asked_with_wasmtimes_values() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, GROWER).unwrap();
+    let mut store = Store::new(&engine, Recorder::default());
+    store.limiter(|r| r as &mut dyn ResourceLimiter);
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let grow_memory = instance.get_typed_func::<i32, i32>(&mut store, "grow_memory").unwrap();
+    assert_eq!(grow_memory.call(&mut store, 2).unwrap(), 1);
+    assert_eq!(grow_memory.call(&mut store, -1).unwrap(), -1, "past the type's 65536 pages");
+    let (page, four_gib) = (1 << 16, Some(1 << 32));
+    assert_eq!(
+        store.data().asked,
+        vec![(0, page, four_gib), (0, 1, Some(u32::MAX as usize)), (page, 3 * page, four_gib)],
+        "creation of the memory and the table, then one growth"
+    );
+    assert_eq!(store.data().failures, vec!["memory growth exceeds memory type's limits".to_string()]);
 }
 
 #[test]

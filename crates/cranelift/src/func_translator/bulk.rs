@@ -46,28 +46,31 @@ impl FuncTranslator<'_, '_> {
         self.check_memory(dst_mem)?;
         self.check_memory(src_mem)?;
         let (dst, src, len) = self.pop3()?;
-        self.fuel_charge(len);
         let args =
             [self.i32_const(dst_mem), self.zext64(dst), self.i32_const(src_mem), self.zext64(src), self.zext64(len)];
-        self.call_checked_builtin(BuiltinFunction::MemoryCopy, &args, Trap::MemoryOutOfBounds)
+        self.call_checked_builtin(BuiltinFunction::MemoryCopy, &args, Trap::MemoryOutOfBounds)?;
+        self.fuel_charge_copy(len);
+        Ok(())
     }
 
     /// `memory.fill`.
     pub(super) fn memory_fill(&mut self, mem: u32) -> Result<(), CompileError> {
         self.check_memory(mem)?;
         let (dst, value, len) = self.pop3()?;
-        self.fuel_charge(len);
         let args = [self.i32_const(mem), self.zext64(dst), value, self.zext64(len)];
-        self.call_checked_builtin(BuiltinFunction::MemoryFill, &args, Trap::MemoryOutOfBounds)
+        self.call_checked_builtin(BuiltinFunction::MemoryFill, &args, Trap::MemoryOutOfBounds)?;
+        self.fuel_charge(len);
+        Ok(())
     }
 
     /// `memory.init`.
     pub(super) fn memory_init(&mut self, data: u32, mem: u32) -> Result<(), CompileError> {
         self.check_memory(mem)?;
         let (dst, src, len) = self.pop3()?;
-        self.fuel_charge(len);
         let args = [self.i32_const(mem), self.i32_const(data), self.zext64(dst), src, len];
-        self.call_checked_builtin(BuiltinFunction::MemoryInit, &args, Trap::MemoryOutOfBounds)
+        self.call_checked_builtin(BuiltinFunction::MemoryInit, &args, Trap::MemoryOutOfBounds)?;
+        self.fuel_charge_copy(len);
+        Ok(())
     }
 
     /// `data.drop`.
@@ -80,13 +83,13 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn table_grow(&mut self, table: u32) -> Result<(), CompileError> {
         self.check_table(table)?;
         let (init, delta) = self.pop2()?;
-        self.fuel_charge(delta);
         let table = self.i32_const(table);
         let old = *self
             .call_builtin(BuiltinFunction::TableGrow, &[table, delta, init])
             .first()
             .ok_or_else(|| internal("table_grow builtin without a result"))?;
         let old = self.grow_result(old);
+        self.fuel_charge(delta);
         let old = self.builder.ins().ireduce(I32, old);
         self.push(old);
         Ok(())
@@ -96,9 +99,10 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn table_fill(&mut self, table: u32) -> Result<(), CompileError> {
         self.check_table(table)?;
         let (dst, value, len) = self.pop3()?;
-        self.fuel_charge(len);
         let args = [self.i32_const(table), dst, value, len];
-        self.call_checked_builtin(BuiltinFunction::TableFill, &args, Trap::TableOutOfBounds)
+        self.call_checked_builtin(BuiltinFunction::TableFill, &args, Trap::TableOutOfBounds)?;
+        self.fuel_charge(len);
+        Ok(())
     }
 
     /// `table.copy`.
@@ -106,18 +110,20 @@ impl FuncTranslator<'_, '_> {
         self.check_table(dst_table)?;
         self.check_table(src_table)?;
         let (dst, src, len) = self.pop3()?;
-        self.fuel_charge(len);
         let args = [self.i32_const(dst_table), self.i32_const(src_table), dst, src, len];
-        self.call_checked_builtin(BuiltinFunction::TableCopy, &args, Trap::TableOutOfBounds)
+        self.call_checked_builtin(BuiltinFunction::TableCopy, &args, Trap::TableOutOfBounds)?;
+        self.fuel_charge(len);
+        Ok(())
     }
 
     /// `table.init`.
     pub(super) fn table_init(&mut self, elem: u32, table: u32) -> Result<(), CompileError> {
         self.check_table(table)?;
         let (dst, src, len) = self.pop3()?;
-        self.fuel_charge(len);
         let args = [self.i32_const(table), self.i32_const(elem), dst, src, len];
-        self.call_checked_builtin(BuiltinFunction::TableInit, &args, Trap::TableOutOfBounds)
+        self.call_checked_builtin(BuiltinFunction::TableInit, &args, Trap::TableOutOfBounds)?;
+        self.fuel_charge(len);
+        Ok(())
     }
 
     /// `elem.drop`.

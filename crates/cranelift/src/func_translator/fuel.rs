@@ -5,7 +5,9 @@
 //! The costs are wasmtime's, so that a budget means the same in both: entering a function
 //! costs one unit, and every operator one, except `nop`, `drop`, `block`, `loop`, `else`, `end`, `unreachable` and
 //! `return`, which cost nothing; `memory.copy`, `memory.fill` and `memory.init` also cost one
-//! unit per byte, `table.copy`, `table.fill`, `table.init` and `table.grow` one per element.
+//! unit per byte, `table.copy`, `table.fill`, `table.init` and `table.grow` one per element,
+//! charged once the operation's bounds are checked (Kiln charges after the operation, so an
+//! out-of-bounds one traps as such, whatever fuel is left).
 //!
 //! A function keeps the count in a variable. The cost of straight-line code is added up at
 //! compile time and added to the variable once, where control flow leaves the straight line
@@ -16,7 +18,7 @@
 //! lives in memory across calls, inlining a function does not change what a run consumes.
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::I64;
-use cranelift_codegen::ir::{InstBuilder, Value};
+use cranelift_codegen::ir::{InstBuilder, InstructionData, Opcode, Value};
 use cranelift_frontend::Variable;
 use kiln_environ::{BuiltinFunction, Trap, VMOffsets};
 use wasmparser::Operator;
@@ -125,6 +127,20 @@ impl FuncTranslator<'_, '_> {
         let count = self.builder.ins().iadd(count, units);
         self.builder.def_var(var, count);
         self.fuel_check();
+    }
+
+    /// The per-byte charge of `memory.copy` or `memory.init`: as [`Self::fuel_charge`], except
+    /// that a constant length of at most 128 bytes is added to the pending cost without a
+    /// check (wasmtime copies those inline, unchecked).
+    pub(super) fn fuel_charge_copy(&mut self, len: Value) {
+        let constant = match self.builder.func.dfg.value_def(len).inst().map(|i| &self.builder.func.dfg.insts[i]) {
+            Some(InstructionData::UnaryImm { opcode: Opcode::Iconst, imm }) => Some(u64::from(imm.bits() as u32)),
+            _ => None,
+        };
+        match (&mut self.fuel, constant) {
+            (Some(fuel), Some(bytes)) if bytes <= 128 => fuel.pending += bytes as i64,
+            _ => self.fuel_charge(len),
+        }
     }
 
     /// Write the count back to the store context, before a call or return.

@@ -18,12 +18,29 @@ pub type LimiterFn<T> = Box<dyn (FnMut(&mut T) -> &mut dyn ResourceLimiter) + Se
 /// Reaches the limiter of a store through the whole store.
 pub type LimiterAccess = for<'a, 'b> fn(&'a mut WholeStore<'b>) -> Option<&'a mut dyn ResourceLimiter>;
 
-/// What instantiations have made so far (wasmtime counts them the same way: never down).
-#[derive(Clone, Copy, Debug, Default)]
+/// What instantiations have made so far (wasmtime counts them the same way: never down), and
+/// the most they may make, read from the limiter when it is installed (as wasmtime does).
+#[derive(Clone, Copy, Debug)]
 pub struct ResourceCounts {
     instances: usize,
     memories: usize,
     tables: usize,
+    max_instances: usize,
+    max_memories: usize,
+    max_tables: usize,
+}
+
+impl Default for ResourceCounts {
+    fn default() -> ResourceCounts {
+        ResourceCounts {
+            instances: 0,
+            memories: 0,
+            tables: 0,
+            max_instances: crate::DEFAULT_INSTANCE_LIMIT,
+            max_memories: crate::DEFAULT_MEMORY_LIMIT,
+            max_tables: crate::DEFAULT_TABLE_LIMIT,
+        }
+    }
 }
 
 /// Install `limiter` as `store`'s resource limiter.
@@ -31,7 +48,11 @@ pub fn set_limiter<T: 'static>(
     store: &mut StoreInner<T>,
     limiter: impl (FnMut(&mut T) -> &mut dyn ResourceLimiter) + Send + Sync + 'static,
 ) {
-    store.limiter = Some(Box::new(limiter));
+    let mut limiter: LimiterFn<T> = Box::new(limiter);
+    let l = limiter(&mut store.data);
+    let counts = &mut store.opaque.counts;
+    (counts.max_instances, counts.max_memories, counts.max_tables) = (l.instances(), l.memories(), l.tables());
+    store.limiter = Some(limiter);
     store.opaque.limiter = Some(access::<T>);
 }
 
@@ -55,9 +76,15 @@ fn size(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-/// A memory's declared maximum in bytes, if it declares one.
+/// A memory's maximum in bytes, as the limiter is told it: the declared one, or else the
+/// most its index type allows (wasmtime's values).
 fn memory_maximum(ty: &Memory) -> Option<usize> {
-    ty.maximum.map(|max| size(max.saturating_mul(WASM_PAGE_SIZE)))
+    Some(size(ty.max_pages().saturating_mul(WASM_PAGE_SIZE)))
+}
+
+/// A table's maximum as the limiter is told it: the declared one, or else `u32::MAX`.
+fn table_maximum(ty: &Table) -> Option<usize> {
+    Some(size(ty.maximum.unwrap_or(u64::from(u32::MAX))))
 }
 
 /// Before an instantiation of a module defining `memories` and `tables` creates anything:
@@ -69,11 +96,8 @@ fn memory_maximum(ty: &Memory) -> Option<usize> {
 /// memory limits`, `table minimum size of N elements exceeds table limits`, or the limiter's
 /// own error.
 pub fn admit_instance(store: &mut WholeStore<'_>, memories: &[Memory], tables: &[Table]) -> Result<(), Error> {
-    let (max_instances, max_memories, max_tables) = match limiter(store) {
-        Some(l) => (l.instances(), l.memories(), l.tables()),
-        None => (crate::DEFAULT_INSTANCE_LIMIT, crate::DEFAULT_MEMORY_LIMIT, crate::DEFAULT_TABLE_LIMIT),
-    };
     let counts = &mut store.opaque().counts;
+    let (max_instances, max_memories, max_tables) = (counts.max_instances, counts.max_memories, counts.max_tables);
     let bump = |count: &mut usize, max: usize, n: usize, what: &str| {
         let new = count.saturating_add(n);
         if new > max {
@@ -112,7 +136,7 @@ pub fn admit_memory(store: &mut WholeStore<'_>, ty: &Memory) -> Result<(), Error
 /// As for [`admit_instance`].
 pub fn admit_table(store: &mut WholeStore<'_>, ty: &Table) -> Result<(), Error> {
     let Some(l) = limiter(store) else { return Ok(()) };
-    if !l.table_growing(0, size(ty.minimum), ty.maximum.map(size))? {
+    if !l.table_growing(0, size(ty.minimum), table_maximum(ty))? {
         return Err(Error::Limit(format!("table minimum size of {} elements exceeds table limits", ty.minimum)));
     }
     Ok(())
@@ -130,9 +154,16 @@ pub fn grow_memory(store: &mut WholeStore<'_>, m: MemoryId, delta: u64) -> Resul
         return Ok(Some(old));
     }
     let current = size(old * WASM_PAGE_SIZE);
-    // Past what a `usize` holds, the request is saturated: it fails all the same.
-    let desired = size(old.saturating_add(delta).saturating_mul(WASM_PAGE_SIZE));
-    let maximum = memory_maximum(&memory.declared());
+    let declared = memory.declared();
+    if old.checked_add(delta).is_none_or(|new| new > declared.max_pages()) {
+        // Past what the type allows: only a failure to report (wasmtime asks nothing).
+        if let Some(l) = limiter(store) {
+            l.memory_grow_failed(Error::Limit("memory growth exceeds memory type's limits".into()))?;
+        }
+        return Ok(None);
+    }
+    let desired = size((old + delta).saturating_mul(WASM_PAGE_SIZE));
+    let maximum = memory_maximum(&declared);
     if let Some(l) = limiter(store)
         && !l.memory_growing(current, desired, maximum)?
     {
@@ -160,9 +191,15 @@ pub fn grow_table(store: &mut WholeStore<'_>, t: TableId, delta: u64, init: RawR
     if delta == 0 {
         return Ok(Some(old));
     }
-    let maximum = table.ty().maximum.map(size);
+    let maximum = table_maximum(&table.ty());
+    let Some(new) = old.checked_add(delta) else {
+        if let Some(l) = limiter(store) {
+            l.table_grow_failed(Error::Limit("overflow calculating new table size".into()))?;
+        }
+        return Ok(None);
+    };
     if let Some(l) = limiter(store)
-        && !l.table_growing(size(old), size(old.saturating_add(delta)), maximum)?
+        && !l.table_growing(size(old), size(new), maximum)?
     {
         return Ok(None);
     }
