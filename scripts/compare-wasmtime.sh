@@ -8,32 +8,8 @@
 # Needs wasmtime 48 on PATH:   cargo install wasmtime-cli --version 48.0.8 --locked
 # Builds Kiln in release mode first, unless KILN names a kiln binary to measure instead (to
 # compare two builds of Kiln, run it once with each).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-BENCH=${KILN_BENCH_DIR:-../shared/bench}
-RUNS=${RUNS:-5}
-command -v wasmtime >/dev/null || { echo "wasmtime is not on PATH: cargo install wasmtime-cli --version 48.0.8 --locked" >&2; exit 1; }
-if [ -z "${KILN:-}" ]; then
-    cargo build --release -q -p kiln-cli
-    KILN=$PWD/target/release/kiln
-fi
-PRELOAD=$PWD/crates/cli/tests/bench.wat
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-# best_ms CMD...: the fastest of $RUNS runs, in milliseconds (output discarded).
-best_ms() {
-    local best=""
-    for _ in $(seq "$RUNS"); do
-        local s e
-        s=$(date +%s%N)
-        "$@" >/dev/null 2>&1 || return 1
-        e=$(date +%s%N)
-        local ms=$(( (e - s) / 1000 ))
-        if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
-    done
-    awk -v us="$best" 'BEGIN { printf "%.1f", us / 1000 }'
-}
+# shellcheck source=scripts/bench-common.sh
+source "$(dirname "$0")/bench-common.sh"
 
 printf '%-20s %10s %10s %7s %10s %10s %7s\n' program "kiln cmp" "wt cmp" ratio "kiln run" "wt run" ratio
 printf '%-20s %10s %10s %7s %10s %10s %7s\n' "" "(ms)" "(ms)" "k/wt" "(ms)" "(ms)" "k/wt"
