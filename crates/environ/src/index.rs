@@ -2,17 +2,16 @@
 //! count only the entities a module defines itself (after its imports). Every index is a
 //! `u32` newtype, `#[repr(transparent)]` so that one can sit in a structure compiled code
 //! reads.
-use cranelift_entity::entity_impl;
-
 macro_rules! index_type {
     ($($(#[$doc:meta])* $name:ident, $prefix:literal;)*) => {$(
         $(#[$doc])*
         #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[repr(transparent)]
         pub struct $name(u32);
-        entity_impl!($name, $prefix);
+        cranelift_entity::entity_impl!($name, $prefix);
     )*};
 }
+pub(crate) use index_type;
 
 index_type! {
     /// A type in the module's type section.

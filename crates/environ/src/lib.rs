@@ -8,6 +8,7 @@
 
 pub mod artifact;
 pub mod builtins;
+pub mod component;
 mod engine_info;
 mod error;
 mod func_key;

@@ -20,6 +20,10 @@ pub enum Error {
     Link(String),
     /// Wasm code trapped; with the wasm frames on the stack when it did, if they were seen.
     Trap(Trap, Option<Box<WasmBacktrace>>),
+    /// A component broke a rule of the canonical ABI (a bad handle, invalid UTF-8, a
+    /// pointer out of bounds, leaving an instance that may not be left...): a trap that is
+    /// not one of core wasm's, with wasmtime's message.
+    ComponentTrap(String),
     /// A host function returned an error.
     Host(Box<dyn std::error::Error + Send + Sync>),
     /// A precompiled artifact cannot be loaded: not an artifact, corrupted, or made by an
@@ -62,6 +66,7 @@ impl fmt::Display for Error {
             }
             Error::Unsupported(m) => write!(f, "unsupported: {m}"),
             Error::Trap(t, _) => write!(f, "wasm trap: {t}"),
+            Error::ComponentTrap(m) => write!(f, "wasm trap: {m}"),
             Error::Host(e) => write!(f, "host error: {e}"),
             Error::Setting { key, message } => write!(f, "setting `{key}`: {message}"),
         }

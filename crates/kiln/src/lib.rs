@@ -53,6 +53,7 @@
 
 mod backtrace;
 mod cache;
+pub mod component;
 mod config;
 mod engine;
 mod error;

@@ -1,7 +1,8 @@
-//! The state a script runs in (engine, store, linker, the modules and
+//! The state a script runs in (engine, store, linkers, the modules, components and
 //! instances it has defined) and the execution of each directive against it.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use kiln::{Config, Engine, Instance, Linker, Module, Store, Val};
 use wast::lexer::Lexer;
@@ -9,31 +10,70 @@ use wast::parser::{self, ParseBuffer};
 use wast::token::Id;
 use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 
+use crate::component::{self, ComponentInstance};
 use crate::report::{Failure, Report};
 use crate::value::{arg_to_val, describe_all};
 use crate::{guard, matching, spectest};
 
-/// What running a script step produced from the engine's point of view: the
+/// What running a core script step produced from the engine's point of view: the
 /// returned values, or the engine's error (a trap, a link error, ...).
-type Outcome = kiln::Result<Vec<Val>>;
+type CoreOutcome = kiln::Result<Vec<Val>>;
+
+/// What running a script step produced: the outcome of a core step (an invocation, a
+/// global read, a module's instantiation) or of a component one.
+enum Outcome {
+    Core(CoreOutcome),
+    Component(component::Outcome),
+}
+
+/// A compiled module or component, ready to be instantiated.
+#[derive(Clone)]
+enum Definition {
+    Module(Module),
+    Component(kiln::component::Component),
+}
+
+/// An instance a script can invoke: a core instance (in the context's store) or a
+/// component instance (in a store of its own).
+#[derive(Clone)]
+enum InstanceRef {
+    Core(Instance),
+    Component(Rc<ComponentInstance>),
+}
 
 /// One script's world: a fresh engine and store, a linker that knows
-/// `spectest` and every `register`ed instance, and the named modules and
-/// instances defined so far.
+/// `spectest` and every `register`ed instance, a component linker, and the
+/// named modules, components and instances defined so far.
 pub struct WastContext {
     engine: Engine,
     store: Store<()>,
     linker: Linker<()>,
+    component_linker: kiln::component::Linker<()>,
     /// The most recent instance (the target of `invoke` without a name);
-    /// `None` after a failed module directive so later steps fail too.
-    current: Option<Instance>,
-    instances: HashMap<String, Instance>,
-    /// Compiled modules by name (`module definition $m`, `module $m`).
-    modules: HashMap<String, Module>,
-    /// The most recently compiled module (`module instance` without a name).
-    last_module: Option<Module>,
+    /// after a failed module or component directive, why there is none, so
+    /// later steps fail too and say why.
+    current: Result<InstanceRef, String>,
+    /// Instances by name; a name whose last instantiation failed keeps why.
+    instances: HashMap<String, Result<InstanceRef, String>>,
+    /// Compiled modules and components by name (`module definition $m`, `module $m`,
+    /// and their `component` counterparts); a name whose definition failed keeps why.
+    definitions: HashMap<String, Result<Definition, String>>,
+    /// The most recently compiled module or component (`module instance` or
+    /// `component instance` without a name), or why the last definition failed.
+    last_definition: Result<Definition, String>,
     /// Load every module through its serialized artifact, as a precompiled one would be.
+    /// (Components are always compiled directly.)
     through_artifact: bool,
+}
+
+/// A store of `engine` in which scripts run as far as they would without fuel or epoch
+/// checks (when the engine has them on).
+pub(crate) fn new_store(engine: &Engine) -> Store<()> {
+    let mut store = Store::new(engine, ());
+    // Setting fuel fails only in an engine that consumes none, where it has no use.
+    let _ = store.set_fuel(u64::MAX);
+    store.set_epoch_deadline(u64::MAX);
+    store
 }
 
 impl WastContext {
@@ -43,22 +83,20 @@ impl WastContext {
     /// When the engine cannot be created.
     pub fn new(config: &Config, through_artifact: bool) -> anyhow::Result<WastContext> {
         let engine = Engine::new(config).map_err(|e| anyhow::anyhow!("failed to create engine: {e}"))?;
-        let mut store = Store::new(&engine, ());
-        // With fuel or epoch checks on, scripts run as far as they would without them.
-        // (Setting fuel fails only in an engine that consumes none, where it has no use.)
-        let _ = store.set_fuel(u64::MAX);
-        store.set_epoch_deadline(u64::MAX);
+        let mut store = new_store(&engine);
         let mut linker = Linker::new(&engine);
         spectest::define(&mut linker, &mut store)
             .map_err(|e| anyhow::anyhow!("failed to define the spectest module: {e}"))?;
+        let component_linker = kiln::component::Linker::new(&engine);
         Ok(WastContext {
             engine,
             store,
             linker,
-            current: None,
+            component_linker,
+            current: Err("no module or component yet".to_string()),
             instances: HashMap::new(),
-            modules: HashMap::new(),
-            last_module: None,
+            definitions: HashMap::new(),
+            last_definition: Err("no module or component defined yet".to_string()),
             through_artifact,
         })
     }
@@ -84,7 +122,7 @@ impl WastContext {
         let mut report = Report::default();
         for directive in script.directives {
             let line = directive.span().linecol_in(text).0 + 1;
-            let kind = crate::directive::kind(&directive);
+            let kind = crate::directive::kind(&directive, text);
             match guard::guarded(|| self.directive(directive)) {
                 Ok(()) => report.passed += 1,
                 Err(message) => report.failures.push(Failure { file: name.to_string(), line, kind, message }),
@@ -99,16 +137,20 @@ impl WastContext {
             WastDirective::Module(mut module) => self.module(&mut module),
             WastDirective::ModuleDefinition(mut module) => self.module_definition(&mut module),
             WastDirective::ModuleInstance { instance, module, .. } => self.module_instance(instance, module),
-            WastDirective::Register { name, module, .. } => {
-                let instance = self.instance(module)?;
-                self.linker
-                    .instance(&mut self.store, name, instance)
-                    .map_err(|e| format!("failed to register instance as {name:?}: {e}"))?;
-                Ok(())
-            }
+            WastDirective::Register { name, module, .. } => match self.instance(module)? {
+                InstanceRef::Core(instance) => {
+                    self.linker
+                        .instance(&mut self.store, name, instance)
+                        .map_err(|e| format!("failed to register instance as {name:?}: {e}"))?;
+                    Ok(())
+                }
+                InstanceRef::Component(_) => Err("unsupported: register of a component instance".to_string()),
+            },
             WastDirective::Invoke(invoke) => match self.invoke(&invoke)? {
-                Ok(_) => Ok(()),
-                Err(e) => Err(format!("invocation of {:?} failed: {e}", invoke.name)),
+                Outcome::Core(Err(e)) | Outcome::Component(Err(e)) => {
+                    Err(format!("invocation of {:?} failed: {e}", invoke.name))
+                }
+                Outcome::Core(Ok(_)) | Outcome::Component(Ok(_)) => Ok(()),
             },
             WastDirective::AssertReturn { mut exec, results, .. } => self.assert_return(&mut exec, &results),
             WastDirective::AssertTrap { mut exec, message, .. } => {
@@ -121,7 +163,10 @@ impl WastContext {
             }
             WastDirective::AssertInvalid { mut module, message, .. }
             | WastDirective::AssertMalformed { mut module, message, .. } => match self.compile(&mut module) {
-                Ok(_) => Err(format!("expected the module to be rejected (`{message}`), but it compiled")),
+                Ok(_) => Err(format!(
+                    "expected the {} to be rejected (`{message}`), but it compiled",
+                    kind_name(component::is_component(&module))
+                )),
                 Err(_) => Ok(()),
             },
             WastDirective::AssertUnlinkable { mut module, message, .. } => self.assert_unlinkable(&mut module, message),
@@ -130,88 +175,92 @@ impl WastContext {
             | WastDirective::AssertException { .. }
             | WastDirective::AssertSuspension { .. }
             | WastDirective::Thread(_)
-            | WastDirective::Wait { .. }) => Err(format!("unsupported directive: {}", crate::directive::kind(&other))),
+            | WastDirective::Wait { .. }) => {
+                Err(format!("unsupported directive: {}", crate::directive::kind(&other, "")))
+            }
         }
     }
 
-    /// `(module ...)`: compile, instantiate, make it the current instance and
-    /// bind its name (as both module and instance).
+    /// `(module ...)` or `(component ...)`: compile, instantiate, make it the current
+    /// instance and bind its name (as both definition and instance).
     fn module(&mut self, wat: &mut QuoteWat<'_>) -> Result<(), String> {
         let name = wat.name().map(|id| id.name().to_string());
-        let result = self.compile(wat).and_then(|module| {
-            self.last_module = Some(module.clone());
+        let result = self.compile(wat).and_then(|definition| {
+            self.last_definition = Ok(definition.clone());
             if let Some(name) = &name {
-                self.modules.insert(name.clone(), module.clone());
+                self.definitions.insert(name.clone(), Ok(definition.clone()));
             }
-            self.instantiate(&module)
+            self.instantiate(&definition)
         });
         self.bind_instance(name, result)
     }
 
-    /// `(module definition ...)`: compile only, remembering the module by name
-    /// and as the most recent one.
+    /// `(module definition ...)` or `(component definition ...)`: compile only,
+    /// remembering the result by name and as the most recent one.
     fn module_definition(&mut self, wat: &mut QuoteWat<'_>) -> Result<(), String> {
         let name = wat.name().map(|id| id.name().to_string());
-        match self.compile(wat) {
-            Ok(module) => {
-                if let Some(name) = name {
-                    self.modules.insert(name, module.clone());
-                }
-                self.last_module = Some(module);
-                Ok(())
-            }
-            Err(e) => {
-                if let Some(name) = name {
-                    self.modules.remove(&name);
-                }
-                self.last_module = None;
-                Err(e)
-            }
+        let result = self.compile(wat);
+        if let Some(name) = name {
+            self.definitions.insert(name, result.clone());
         }
+        self.last_definition = result.clone().map_err(|e| format!("the last definition failed: {e}"));
+        result.map(|_| ())
     }
 
-    /// `(module instance $i $m)`: instantiate a defined module.
+    /// `(module instance $i $m)` or `(component instance $i $c)` (one directive to the
+    /// parser): instantiate what `$m` (or, without it, the last definition) names.
     fn module_instance(&mut self, instance: Option<Id<'_>>, module: Option<Id<'_>>) -> Result<(), String> {
         let name = instance.map(|id| id.name().to_string());
-        let module = match module {
-            Some(id) => self
-                .modules
-                .get(id.name())
-                .cloned()
-                .ok_or_else(|| format!("unknown module `${}` (undefined, or its definition failed)", id.name())),
-            None => {
-                self.last_module.clone().ok_or_else(|| "no module defined (or the last definition failed)".to_string())
-            }
+        let definition = match module {
+            Some(id) => match self.definitions.get(id.name()) {
+                Some(Ok(definition)) => Ok(definition.clone()),
+                Some(Err(e)) => Err(format!("the definition of `${}` failed: {e}", id.name())),
+                None => Err(format!("unknown module or component `${}`", id.name())),
+            },
+            None => self.last_definition.clone().map_err(|why| format!("nothing to instantiate: {why}")),
         };
-        let result = module.and_then(|m| self.instantiate(&m));
+        let result = definition.and_then(|d| self.instantiate(&d));
         self.bind_instance(name, result)
     }
 
-    /// Records the result of instantiating: on success the new current
-    /// instance; on failure nothing is current and the name is unbound.
-    fn bind_instance(&mut self, name: Option<String>, result: Result<Instance, String>) -> Result<(), String> {
+    /// Records the result of instantiating: on success the new current instance; on
+    /// failure nothing is current, and the name (if any) remembers why.
+    fn bind_instance(&mut self, name: Option<String>, result: Result<InstanceRef, String>) -> Result<(), String> {
+        if let Some(name) = name {
+            self.instances.insert(name, result.clone());
+        }
         match result {
             Ok(instance) => {
-                self.current = Some(instance);
-                if let Some(name) = name {
-                    self.instances.insert(name, instance);
-                }
+                self.current = Ok(instance);
                 Ok(())
             }
             Err(e) => {
-                self.current = None;
-                if let Some(name) = name {
-                    self.instances.remove(&name);
-                }
+                self.current = Err(format!("the last module or component directive failed: {e}"));
                 Err(e)
             }
         }
     }
 
-    /// Encodes a (possibly quoted) module to binary and compiles it.
-    fn compile(&self, wat: &mut QuoteWat<'_>) -> Result<Module, String> {
-        let bytes = wat.encode().map_err(|e| format!("failed to encode module: {e}"))?;
-        self.compile_binary(&bytes)
+    /// Encodes a (possibly quoted) module or component to binary and compiles it.
+    fn compile(&self, wat: &mut QuoteWat<'_>) -> Result<Definition, String> {
+        let is_component = component::is_component(wat);
+        let bytes = wat.encode().map_err(|e| format!("failed to encode {}: {e}", kind_name(is_component)))?;
+        self.compile_bytes(is_component, &bytes)
+    }
+
+    /// Like [`Self::compile`], for an item that cannot be quoted.
+    fn compile_wat(&self, wat: &mut Wat<'_>) -> Result<Definition, String> {
+        let is_component = matches!(wat, Wat::Component(_));
+        let bytes = wat.encode().map_err(|e| format!("failed to encode {}: {e}", kind_name(is_component)))?;
+        self.compile_bytes(is_component, &bytes)
+    }
+
+    fn compile_bytes(&self, is_component: bool, bytes: &[u8]) -> Result<Definition, String> {
+        if is_component {
+            component::compile(&self.engine, bytes).map(Definition::Component)
+        } else {
+            self.compile_binary(bytes).map(Definition::Module)
+        }
     }
 
     fn compile_binary(&self, bytes: &[u8]) -> Result<Module, String> {
@@ -222,63 +271,86 @@ impl WastContext {
         module.reload_from_artifact().map_err(|e| format!("loading the artifact failed: {e}"))
     }
 
-    /// Instantiates through the linker, rendering any error as a message.
-    fn instantiate(&mut self, module: &Module) -> Result<Instance, String> {
-        self.linker.instantiate(&mut self.store, module).map_err(|e| format!("instantiation failed: {e}"))
+    /// Instantiates a definition, rendering any error as a message.
+    fn instantiate(&mut self, definition: &Definition) -> Result<InstanceRef, String> {
+        let instance = match definition {
+            Definition::Module(module) => self.linker.instantiate(&mut self.store, module).map(InstanceRef::Core),
+            Definition::Component(component) => {
+                self.instantiate_component(component).map(|instance| InstanceRef::Component(Rc::new(instance)))
+            }
+        };
+        instance.map_err(|e| format!("instantiation failed: {e}"))
+    }
+
+    /// Instantiates a component in a store of its own, as wasmtime's runner does.
+    fn instantiate_component(&self, component: &kiln::component::Component) -> kiln::Result<ComponentInstance> {
+        ComponentInstance::new(&self.engine, &self.component_linker, component)
     }
 
     /// The named instance, or the current one.
-    fn instance(&self, id: Option<Id<'_>>) -> Result<Instance, String> {
+    fn instance(&self, id: Option<Id<'_>>) -> Result<InstanceRef, String> {
         match id {
-            Some(id) => self.instances.get(id.name()).copied().ok_or_else(|| {
-                format!("unknown instance `${}` (never defined, or its module directive failed)", id.name())
-            }),
-            None => self
-                .current
-                .ok_or_else(|| "no current instance (no module yet, or the last module directive failed)".to_string()),
+            Some(id) => match self.instances.get(id.name()) {
+                Some(Ok(instance)) => Ok(instance.clone()),
+                Some(Err(e)) => Err(format!("instance `${}` does not exist: its directive failed: {e}", id.name())),
+                None => Err(format!("unknown instance `${}`", id.name())),
+            },
+            None => self.current.clone().map_err(|why| format!("no current instance ({why})")),
         }
     }
 
     /// Calls an exported function. The outer `Err` is a problem with the
     /// script step itself (unknown export, unsupported argument).
     fn invoke(&mut self, invoke: &WastInvoke<'_>) -> Result<Outcome, String> {
-        let instance = self.instance(invoke.module)?;
+        let instance = match self.instance(invoke.module)? {
+            InstanceRef::Core(instance) => instance,
+            InstanceRef::Component(instance) => return instance.invoke(invoke).map(Outcome::Component),
+        };
         let func = instance
             .get_func(&mut self.store, invoke.name)
             .ok_or_else(|| format!("no exported function {:?}", invoke.name))?;
         let args = invoke.args.iter().map(arg_to_val).collect::<Result<Vec<Val>, String>>()?;
         let result_count = func.ty(&mut self.store).results().len();
         let mut results = vec![Val::I32(0); result_count];
-        Ok(func.call(&mut self.store, &args, &mut results).map(|()| results))
+        Ok(Outcome::Core(func.call(&mut self.store, &args, &mut results).map(|()| results)))
     }
 
     /// Runs the subject of `assert_return` / `assert_trap`: an invocation, a
-    /// global read, or the instantiation of a module (which yields no values).
+    /// global read, or the instantiation of a module or component (which yields no values).
     fn execute(&mut self, exec: &mut WastExecute<'_>) -> Result<Outcome, String> {
         match exec {
             WastExecute::Invoke(invoke) => self.invoke(invoke),
             WastExecute::Get { module, global, .. } => {
-                let instance = self.instance(*module)?;
+                let instance = match self.instance(*module)? {
+                    InstanceRef::Core(instance) => instance,
+                    InstanceRef::Component(_) => {
+                        return Err("unsupported: `get` of a component instance's export".to_string());
+                    }
+                };
                 let global_handle = instance
                     .get_global(&mut self.store, global)
                     .ok_or_else(|| format!("no exported global {global:?}"))?;
-                Ok(Ok(vec![global_handle.get(&mut self.store)]))
+                Ok(Outcome::Core(Ok(vec![global_handle.get(&mut self.store)])))
             }
-            WastExecute::Wat(wat) => {
-                if let Wat::Component(_) = wat {
-                    return Err("unsupported: components".to_string());
+            // The instance is not kept: only whether instantiating it traps matters.
+            WastExecute::Wat(wat) => Ok(match self.compile_wat(wat)? {
+                Definition::Module(module) => {
+                    Outcome::Core(self.linker.instantiate(&mut self.store, &module).map(|_| Vec::new()))
                 }
-                let bytes = wat.encode().map_err(|e| format!("failed to encode module: {e}"))?;
-                let module = self.compile_binary(&bytes)?;
-                Ok(self.linker.instantiate(&mut self.store, &module).map(|_| Vec::new()))
-            }
+                Definition::Component(component) => {
+                    Outcome::Component(self.instantiate_component(&component).map(|_| Vec::new()))
+                }
+            }),
         }
     }
 
     fn assert_return(&mut self, exec: &mut WastExecute<'_>, expected: &[WastRet<'_>]) -> Result<(), String> {
         let actual = match self.execute(exec)? {
-            Ok(values) => values,
-            Err(e) => return Err(format!("expected a return, got error: {e}")),
+            Outcome::Core(Ok(values)) => values,
+            Outcome::Component(Ok(values)) => return component::check_results(&values, expected),
+            Outcome::Core(Err(e)) | Outcome::Component(Err(e)) => {
+                return Err(format!("expected a return, got error: {e}"));
+            }
         };
         if actual.len() != expected.len() {
             return Err(format!(
@@ -299,8 +371,16 @@ impl WastContext {
     }
 
     fn assert_unlinkable(&mut self, wat: &mut Wat<'_>, message: &str) -> Result<(), String> {
-        let bytes = wat.encode().map_err(|e| format!("failed to encode module: {e}"))?;
-        let module = self.compile_binary(&bytes)?;
+        let module = match self.compile_wat(wat)? {
+            Definition::Module(module) => module,
+            // No spec words a component's link errors: any failure to instantiate will do.
+            Definition::Component(component) => {
+                return match self.instantiate_component(&component) {
+                    Err(_) => Ok(()),
+                    Ok(_) => Err(format!("expected a link error (`{message}`), but instantiation succeeded")),
+                };
+            }
+        };
         match self.linker.instantiate(&mut self.store, &module) {
             // Kiln's link errors start with the spec's reason (`unknown import`,
             // `incompatible import type`).
@@ -311,9 +391,22 @@ impl WastContext {
     }
 }
 
+/// What a script calls a compiled item, for messages.
+fn kind_name(is_component: bool) -> &'static str {
+    if is_component { "component" } else { "module" }
+}
+
+/// `Ok` when `outcome` is a trap whose message agrees with `expected`.
+fn expect_trap(outcome: Outcome, expected: &str) -> Result<(), String> {
+    match outcome {
+        Outcome::Core(outcome) => expect_core_trap(outcome, expected),
+        Outcome::Component(outcome) => component::expect_trap(outcome, expected),
+    }
+}
+
 /// `Ok` when `outcome` is a trap whose message agrees with `expected` (either
 /// may abbreviate the other).
-fn expect_trap(outcome: Outcome, expected: &str) -> Result<(), String> {
+fn expect_core_trap(outcome: CoreOutcome, expected: &str) -> Result<(), String> {
     let error = match outcome {
         Ok(values) => {
             return Err(format!("expected trap `{expected}`, but it returned {}", describe_all(&values)));

@@ -1,14 +1,23 @@
 //! Naming of wast directives: the keyword each one is reported under.
 
-use wast::{QuoteWat, WastDirective};
+use wast::WastDirective;
 
-/// The keyword a directive is reported under in a [`crate::Failure`].
-pub(crate) fn kind(directive: &WastDirective<'_>) -> &'static str {
+use crate::component::is_component;
+
+/// The keyword a directive is reported under in a [`crate::Failure`]. `text` is the
+/// script, which alone tells `component instance` from `module instance` (one directive
+/// to the parser); it may be empty.
+pub(crate) fn kind(directive: &WastDirective<'_>, text: &str) -> &'static str {
     match directive {
-        WastDirective::Module(QuoteWat::QuoteComponent(..))
-        | WastDirective::Module(QuoteWat::Wat(wast::Wat::Component(_))) => "component",
+        WastDirective::Module(wat) if is_component(wat) => "component",
         WastDirective::Module(_) => "module",
+        WastDirective::ModuleDefinition(wat) if is_component(wat) => "component definition",
         WastDirective::ModuleDefinition(_) => "module definition",
+        WastDirective::ModuleInstance { span, .. }
+            if text.get(span.offset()..).is_some_and(|rest| rest.starts_with("component")) =>
+        {
+            "component instance"
+        }
         WastDirective::ModuleInstance { .. } => "module instance",
         WastDirective::AssertMalformed { .. } => "assert_malformed",
         WastDirective::AssertInvalid { .. } => "assert_invalid",

@@ -1,7 +1,7 @@
-//! Kiln's runner for WebAssembly spec-test scripts (`.wast`): it runs every
-//! directive of a script against the `kiln` engine and reports which
-//! assertions passed and which failed, never stopping early and never letting
-//! a panic escape.
+//! Kiln's runner for WebAssembly spec-test scripts (`.wast`), core modules and
+//! Component Model components alike: it runs every directive of a script against
+//! the `kiln` engine and reports which assertions passed and which failed, never
+//! stopping early and never letting a panic escape.
 //!
 //! ```no_run
 //! let report = kiln_wast::run_file("i32.wast".as_ref(), &kiln::Config::new())?;
@@ -13,6 +13,7 @@
 #![warn(missing_docs, clippy::missing_errors_doc, clippy::missing_panics_doc)]
 #![forbid(unsafe_code)]
 
+mod component;
 mod context;
 mod directive;
 mod guard;
@@ -38,8 +39,9 @@ pub fn run_file(path: &Path, config: &kiln::Config) -> anyhow::Result<Report> {
     run_file_with(path, config, false)
 }
 
-/// Like [`run_file`]; with `through_artifact`, every module is serialized and loaded back
-/// from its artifact before it is used, as a precompiled module would be.
+/// Like [`run_file`]; with `through_artifact`, every core module is serialized and loaded
+/// back from its artifact before it is used, as a precompiled module would be (components
+/// are compiled directly).
 ///
 /// # Errors
 /// As for [`run_file`].

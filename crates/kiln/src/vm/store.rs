@@ -101,6 +101,8 @@ pub struct StoreOpaque {
     pub limiter: Option<LimiterAccess>,
     /// How many instances, defined memories and defined tables instantiations have made.
     pub counts: ResourceCounts,
+    /// The component instances, handles and call scopes (`crate::component`).
+    pub components: crate::component::store::ComponentStore,
 }
 
 /// A store: the opaque part first, then the user's data. `#[repr(C)]` keeps the opaque part
@@ -145,6 +147,7 @@ impl StoreOpaque {
             epoch_callback: None,
             limiter: None,
             counts: ResourceCounts::default(),
+            components: Default::default(),
         }
     }
 

@@ -1,0 +1,203 @@
+//! What a component *is* once translated and flattened: the description the runtime
+//! instantiates from. Every nested component, instance and alias has been resolved at
+//! compile time, so what remains is a flat list of initializers over a handful of runtime
+//! index spaces (core instances, component instances, lowered functions, memories, reallocs,
+//! post-return functions, resources), the root's imports, and its exports.
+use cranelift_entity::PrimaryMap;
+use serde::{Deserialize, Serialize};
+
+use super::types::{ComponentTypes, FlatType, ResourceIndex, TypeFuncIndex};
+use crate::StaticModuleIndex;
+
+crate::index::index_type! {
+    /// A core instance that instantiation creates.
+    RuntimeInstanceIndex, "runtime_instance";
+    /// A component instance that instantiation creates: each has its own handle table and
+    /// the flags the canonical ABI keeps per instance.
+    RuntimeComponentInstanceIndex, "runtime_component_instance";
+    /// A core function made by `canon lower` (of a host import or of another component's
+    /// lifted function).
+    LoweredIndex, "lowered";
+    /// A memory named by canonical options.
+    RuntimeMemoryIndex, "runtime_memory";
+    /// A `realloc` named by canonical options.
+    RuntimeReallocIndex, "runtime_realloc";
+    /// A `post-return` named by canonical options.
+    RuntimePostReturnIndex, "runtime_post_return";
+    /// One item the root component imports (a function, or a resource type), by its path.
+    RuntimeImportIndex, "runtime_import";
+}
+
+/// The string encoding named by canonical options.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StringEncoding {
+    /// `string-encoding=utf8` (the default).
+    #[default]
+    Utf8,
+    /// `string-encoding=utf16`.
+    Utf16,
+    /// `string-encoding=latin1+utf16`.
+    CompactUtf16,
+}
+
+/// The canonical options of one `canon lift` or `canon lower`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonicalOptions {
+    /// The component instance the lifted or lowered function belongs to.
+    pub instance: RuntimeComponentInstanceIndex,
+    /// `(memory ..)`
+    pub memory: Option<RuntimeMemoryIndex>,
+    /// `(realloc ..)`
+    pub realloc: Option<RuntimeReallocIndex>,
+    /// `(post-return ..)`
+    pub post_return: Option<RuntimePostReturnIndex>,
+    /// `string-encoding=..`
+    pub string_encoding: StringEncoding,
+}
+
+/// A core definition: where a core wasm import of an instantiated module comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CoreDef {
+    /// An export of a core instance created earlier.
+    Export(RuntimeInstanceIndex, String),
+    /// A function made by `canon lower`.
+    Lowered(LoweredIndex),
+    /// `canon resource.new`.
+    ResourceNew(ResourceIndex, RuntimeComponentInstanceIndex),
+    /// `canon resource.rep`.
+    ResourceRep(ResourceIndex, RuntimeComponentInstanceIndex),
+    /// `canon resource.drop`.
+    ResourceDrop(ResourceIndex, RuntimeComponentInstanceIndex),
+    /// `canon context.get i32 N`: read slot N of the current task's context.
+    ContextGet(u32),
+    /// `canon context.set i32 N`: write slot N of the current task's context.
+    ContextSet(u32),
+    /// `canon backpressure.inc` of an instance.
+    BackpressureInc(RuntimeComponentInstanceIndex),
+    /// `canon backpressure.dec` of an instance.
+    BackpressureDec(RuntimeComponentInstanceIndex),
+    /// A canonical builtin Kiln does not run yet: a function of this core type that traps
+    /// like the builtin when its instance may not leave, and otherwise answers
+    /// `unsupported: component-model async (canon <name>)`.
+    Unsupported {
+        /// The builtin's name.
+        name: String,
+        /// Its core parameter types.
+        params: Vec<FlatType>,
+        /// Its core result types.
+        results: Vec<FlatType>,
+        /// The instance that defines it.
+        instance: RuntimeComponentInstanceIndex,
+    },
+}
+
+/// A function lifted by `canon lift`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiftedFunction {
+    /// Its component-level type.
+    pub ty: TypeFuncIndex,
+    /// The core function lifted.
+    pub func: CoreDef,
+    /// Its canonical options.
+    pub options: CanonicalOptions,
+}
+
+/// What a `canon lower` lowers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LowerSource {
+    /// A function the root imports from the host.
+    Import(RuntimeImportIndex),
+    /// A function another component instance lifted: a call from one component to another.
+    Lifted(LiftedFunction),
+}
+
+/// One step of instantiation, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Initializer {
+    /// Instantiate a core module; creates the next [`RuntimeInstanceIndex`]. `args` are in
+    /// the order of the module's imports.
+    InstantiateModule {
+        /// The module.
+        module: StaticModuleIndex,
+        /// One definition per import of the module.
+        args: Vec<CoreDef>,
+    },
+    /// Create the next [`LoweredIndex`].
+    Lower {
+        /// What is lowered.
+        source: LowerSource,
+        /// The lowering's type (the same as the lifted or imported function's).
+        ty: TypeFuncIndex,
+        /// The lowering's canonical options.
+        options: CanonicalOptions,
+    },
+    /// Record the next [`RuntimeMemoryIndex`].
+    ExtractMemory(CoreDef),
+    /// Record the next [`RuntimeReallocIndex`].
+    ExtractRealloc(CoreDef),
+    /// Record the next [`RuntimePostReturnIndex`].
+    ExtractPostReturn(CoreDef),
+    /// Give a defined resource its destructor, once the destructor's instance exists.
+    ResourceDtor {
+        /// The resource.
+        resource: ResourceIndex,
+        /// Its destructor.
+        dtor: CoreDef,
+    },
+}
+
+/// Where a resource type of the flattened component comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResourceDef {
+    /// Defined by `(type (resource (rep i32) ..))` in a component instance.
+    Defined {
+        /// The instance whose handle tables hold its representations.
+        instance: RuntimeComponentInstanceIndex,
+    },
+    /// Imported by the root.
+    Imported(RuntimeImportIndex),
+}
+
+/// An export of the component.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Export {
+    /// A lifted function.
+    LiftedFunction(LiftedFunction),
+    /// A function the root imported, exported again.
+    ImportedFunction(RuntimeImportIndex, TypeFuncIndex),
+    /// An instance: its exports by name.
+    Instance(Vec<(String, Export)>),
+    /// A resource type.
+    Resource(ResourceIndex),
+    /// A core module the component defines.
+    Module(StaticModuleIndex),
+    /// A value type (not a resource): nothing to instantiate.
+    Type,
+}
+
+/// The type of one thing the root imports, as far as linking checks it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImportType {
+    /// A function of this type.
+    Func(TypeFuncIndex),
+    /// A resource type.
+    Resource,
+}
+
+/// A flattened component.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ComponentInfo {
+    /// The type tables every index here points into.
+    pub types: ComponentTypes,
+    /// Every item the root imports: the import's name, the path of export names inside it
+    /// (empty for a function imported directly), and its type.
+    pub imports: PrimaryMap<RuntimeImportIndex, (String, Vec<String>, ImportType)>,
+    /// The instantiation steps, in order.
+    pub initializers: Vec<Initializer>,
+    /// Every resource type, in the order instantiation creates them.
+    pub resources: PrimaryMap<ResourceIndex, ResourceDef>,
+    /// How many component instances instantiation creates.
+    pub num_component_instances: u32,
+    /// The root's exports, in order.
+    pub exports: Vec<(String, Export)>,
+}

@@ -1,0 +1,161 @@
+//! `Component`: a compiled component — its flattened description (what instantiation runs)
+//! and its core modules, compiled — ready to be instantiated any number of times.
+use std::path::Path;
+use std::sync::Arc;
+
+use cranelift_entity::PrimaryMap;
+use kiln_environ::StaticModuleIndex;
+use kiln_environ::component::{ComponentInfo, Export, ImportType, InterfaceType, TypeFuncIndex};
+
+use crate::{Engine, Error, Module, Result};
+
+/// A compiled component.
+#[derive(Clone)]
+pub struct Component {
+    pub(crate) inner: Arc<ComponentInner>,
+}
+
+pub(crate) struct ComponentInner {
+    pub engine: Engine,
+    pub info: Arc<ComponentInfo>,
+    pub modules: PrimaryMap<StaticModuleIndex, Module>,
+}
+
+impl Component {
+    /// Compiles a component from its binary or text form.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a malformed or invalid component, [`Error::Unsupported`] for
+    /// features Kiln does not run yet (`unsupported: component-model async`, ...).
+    pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Component> {
+        #[cfg(feature = "compiler")]
+        {
+            let bytes = wat::parse_bytes(bytes.as_ref()).map_err(|e| Error::Invalid(e.to_string()))?;
+            Component::from_binary(engine, &bytes)
+        }
+        #[cfg(not(feature = "compiler"))]
+        {
+            let _ = (engine, bytes);
+            Err(Error::Unsupported("compiling components (Kiln was built without its compiler)".into()))
+        }
+    }
+
+    /// Compiles a component from its binary form.
+    ///
+    /// # Errors
+    /// As for [`Component::new`].
+    pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Component> {
+        if !kiln_environ::component::is_component(wasm) {
+            return Err(Error::Invalid("not a component: the header is a core module's or unknown".into()));
+        }
+        let translation = kiln_environ::component::translate_component(wasm)?;
+        let mut modules = PrimaryMap::new();
+        for range in &translation.modules {
+            modules.push(Module::from_binary(engine, &wasm[range.clone()])?);
+        }
+        let info = Arc::new(translation.info);
+        Ok(Component { inner: Arc::new(ComponentInner { engine: engine.clone(), info, modules }) })
+    }
+
+    /// Compiles the component in the file at `path` (binary or text).
+    ///
+    /// # Errors
+    /// When the file cannot be read, and as for [`Component::new`].
+    pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Component> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::Other(format!("failed to read {}: {e}", path.display())))?;
+        Component::new(engine, bytes)
+    }
+
+    /// The engine it was compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The names of what the component imports, with a description of each item's type.
+    pub fn imports(&self) -> Vec<(String, String)> {
+        let info = &self.inner.info;
+        info.imports
+            .values()
+            .map(|(name, path, ty)| {
+                let full = std::iter::once(name.as_str()).chain(path.iter().map(String::as_str)).collect::<Vec<_>>();
+                let ty = match ty {
+                    ImportType::Func(f) => describe_func(info, *f),
+                    ImportType::Resource => "resource".to_string(),
+                };
+                (full.join("#"), ty)
+            })
+            .collect()
+    }
+
+    /// The names of the component's exports, with a description of each one's type
+    /// (instances list their exports as `instance#name`).
+    pub fn exports(&self) -> Vec<(String, String)> {
+        let info = &self.inner.info;
+        let mut out = Vec::new();
+        let mut work: Vec<(String, &Export)> = info.exports.iter().rev().map(|(n, e)| (n.clone(), e)).collect();
+        while let Some((name, export)) = work.pop() {
+            match export {
+                Export::LiftedFunction(f) => out.push((name, describe_func(info, f.ty))),
+                Export::ImportedFunction(_, ty) => out.push((name, describe_func(info, *ty))),
+                Export::Instance(items) => {
+                    out.push((name.clone(), "instance".into()));
+                    work.extend(items.iter().rev().map(|(n, e)| (format!("{name}#{n}"), e)));
+                }
+                Export::Resource(_) => out.push((name, "resource".into())),
+                Export::Module(_) => out.push((name, "core module".into())),
+                Export::Type => out.push((name, "type".into())),
+            }
+        }
+        out
+    }
+}
+
+/// A function type as WIT writes it.
+pub(crate) fn describe_func(info: &ComponentInfo, f: TypeFuncIndex) -> String {
+    let ty = &info.types.funcs[f];
+    let params: Vec<String> = ty.params.iter().map(|(n, t)| format!("{n}: {}", describe_type(info, *t))).collect();
+    match ty.result {
+        Some(r) => format!("func({}) -> {}", params.join(", "), describe_type(info, r)),
+        None => format!("func({})", params.join(", ")),
+    }
+}
+
+fn describe_type(info: &ComponentInfo, t: InterfaceType) -> String {
+    let types = &info.types;
+    match t {
+        InterfaceType::Bool => "bool".into(),
+        InterfaceType::S8 => "s8".into(),
+        InterfaceType::U8 => "u8".into(),
+        InterfaceType::S16 => "s16".into(),
+        InterfaceType::U16 => "u16".into(),
+        InterfaceType::S32 => "s32".into(),
+        InterfaceType::U32 => "u32".into(),
+        InterfaceType::S64 => "s64".into(),
+        InterfaceType::U64 => "u64".into(),
+        InterfaceType::Float32 => "f32".into(),
+        InterfaceType::Float64 => "f64".into(),
+        InterfaceType::Char => "char".into(),
+        InterfaceType::String => "string".into(),
+        InterfaceType::List(i) => format!("list<{}>", describe_type(info, types.lists[i])),
+        InterfaceType::Option(i) => format!("option<{}>", describe_type(info, types.options[i])),
+        InterfaceType::Result(i) => {
+            let r = &types.results[i];
+            let side = |t: Option<InterfaceType>| t.map(|t| describe_type(info, t)).unwrap_or_else(|| "_".into());
+            format!("result<{}, {}>", side(r.ok), side(r.err))
+        }
+        InterfaceType::Tuple(i) => {
+            let items: Vec<String> = types.tuples[i].types.iter().map(|t| describe_type(info, *t)).collect();
+            format!("tuple<{}>", items.join(", "))
+        }
+        InterfaceType::Map(i) => {
+            format!("map<{}, {}>", describe_type(info, types.maps[i].key), describe_type(info, types.maps[i].value))
+        }
+        InterfaceType::Record(_) => "record".into(),
+        InterfaceType::Variant(_) => "variant".into(),
+        InterfaceType::Enum(_) => "enum".into(),
+        InterfaceType::Flags(_) => "flags".into(),
+        InterfaceType::Own(_) => "own<resource>".into(),
+        InterfaceType::Borrow(_) => "borrow<resource>".into(),
+    }
+}

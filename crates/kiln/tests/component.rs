@@ -1,0 +1,151 @@
+//! The component API end to end on hand-written components: host calls that pass and
+//! return every kind of value through the canonical ABI, host imports, resources and their
+//! handle rules, post-return, and canonical-ABI violations that must trap, never crash.
+use kiln::component::{Component, Linker, Val};
+use kiln::{Engine, Store};
+
+/// A guest with a bump allocator, exporting `echo-*` functions that return their argument
+/// (lifted with memory and realloc), so every value makes a full lower → lift round trip.
+const ECHO: &str = r#"
+(component
+  (core module $M
+    (memory (export "mem") 1)
+    (global $next (mut i32) (i32.const 1024))
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+      (local $p i32)
+      (local.set $p (i32.and (i32.add (global.get $next) (i32.sub (local.get 2) (i32.const 1)))
+                             (i32.sub (i32.const 0) (local.get 2))))
+      (global.set $next (i32.add (local.get $p) (local.get 3)))
+      (local.get $p))
+    ;; (string) -> string: store the (ptr, len) pair and return its address
+    (func (export "echo-pair") (param i32 i32) (result i32)
+      (i32.store (i32.const 0) (local.get 0))
+      (i32.store (i32.const 4) (local.get 1))
+      (i32.const 0))
+    (func (export "echo-u8") (param i32) (result i32) (local.get 0))
+    (func (export "echo-f64") (param f64) (result f64) (local.get 0))
+    ;; option<u32>: flat (i32 disc, i32 payload) -> stored at 16
+    (func (export "echo-opt") (param i32 i32) (result i32)
+      (i32.store (i32.const 16) (local.get 0))
+      (i32.store (i32.const 20) (local.get 1))
+      (i32.const 16))
+    (func (export "bad-utf8") (result i32)
+      (i32.store (i32.const 0) (i32.const 8))
+      (i32.store (i32.const 4) (i32.const 1))
+      (i32.store8 (i32.const 8) (i32.const 0xff))
+      (i32.const 0))
+  )
+  (core instance $m (instantiate $M))
+  (type $rec' (record (field "a" u8) (field "b" string)))
+  (export $rec "rec" (type $rec'))
+  (func (export "echo-string") (param "s" string) (result string)
+    (canon lift (core func $m "echo-pair") (memory (core memory $m "mem")) (realloc (core func $m "realloc"))))
+  (func (export "echo-list") (param "l" (list u16)) (result (list u16))
+    (canon lift (core func $m "echo-pair") (memory (core memory $m "mem")) (realloc (core func $m "realloc"))))
+  (func (export "echo-records") (param "l" (list $rec)) (result (list $rec))
+    (canon lift (core func $m "echo-pair") (memory (core memory $m "mem")) (realloc (core func $m "realloc"))))
+  (func (export "echo-u8") (param "x" u8) (result u8) (canon lift (core func $m "echo-u8")))
+  (func (export "echo-f64") (param "x" f64) (result f64) (canon lift (core func $m "echo-f64")))
+  (func (export "echo-opt") (param "x" (option u32)) (result (option u32))
+    (canon lift (core func $m "echo-opt") (memory (core memory $m "mem"))))
+  (func (export "bad-utf8") (result string) (canon lift (core func $m "bad-utf8") (memory (core memory $m "mem"))))
+)
+"#;
+
+fn call(
+    store: &mut Store<()>,
+    instance: &kiln::component::Instance,
+    name: &str,
+    args: &[Val],
+) -> kiln::Result<Vec<Val>> {
+    let f = instance.get_func(&mut *store, name).expect("export exists");
+    let mut results = vec![Val::Bool(false); f.results_len(&*store)];
+    f.call(&mut *store, args, &mut results)?;
+    Ok(results)
+}
+
+#[test]
+fn values_round_trip_through_the_canonical_abi() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let component = Component::new(&engine, ECHO)?;
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &component)?;
+    let s = Val::String("☃ snow, ok".into());
+    assert_eq!(call(&mut store, &instance, "echo-string", std::slice::from_ref(&s))?, vec![s]);
+    let list = Val::List((0..300).map(Val::U16).collect());
+    assert_eq!(call(&mut store, &instance, "echo-list", std::slice::from_ref(&list))?, vec![list]);
+    let rec = |a: u8, b: &str| Val::Record(vec![("a".into(), Val::U8(a)), ("b".into(), Val::String(b.into()))]);
+    let records = Val::List(vec![rec(1, "one"), rec(2, ""), rec(255, "ünïcödé")]);
+    assert_eq!(call(&mut store, &instance, "echo-records", std::slice::from_ref(&records))?, vec![records]);
+    assert_eq!(call(&mut store, &instance, "echo-u8", &[Val::U8(200)])?, vec![Val::U8(200)]);
+    assert_eq!(call(&mut store, &instance, "echo-f64", &[Val::Float64(-0.5)])?, vec![Val::Float64(-0.5)]);
+    let some = Val::Option(Some(Box::new(Val::U32(7))));
+    assert_eq!(call(&mut store, &instance, "echo-opt", std::slice::from_ref(&some))?, vec![some]);
+    assert_eq!(call(&mut store, &instance, "echo-opt", &[Val::Option(None)])?, vec![Val::Option(None)]);
+    Ok(())
+}
+
+#[test]
+fn canonical_abi_violations_trap_and_leave_the_store_usable() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let component = Component::new(&engine, ECHO)?;
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &component)?;
+    let err = call(&mut store, &instance, "bad-utf8", &[]).unwrap_err();
+    assert!(err.to_string().contains("invalid utf-8"), "{err}");
+    // An argument of the wrong type is the caller's error, not a trap.
+    let err = call(&mut store, &instance, "echo-u8", &[Val::String("x".into())]).unwrap_err();
+    assert!(err.to_string().contains("type mismatch"), "{err}");
+    assert_eq!(call(&mut store, &instance, "echo-u8", &[Val::U8(1)])?, vec![Val::U8(1)]);
+    Ok(())
+}
+
+#[test]
+fn host_imports_receive_lifted_values() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let component = Component::new(
+        &engine,
+        r#"(component
+          (import "host" (instance $host (export "greet" (func (param "name" string) (result u32)))))
+          (alias export $host "greet" (func $greet))
+          (core module $Mem (memory (export "mem") 1))
+          (core instance $mem (instantiate $Mem))
+          (core func $greet' (canon lower (func $greet) (memory (core memory $mem "mem"))))
+          (core module $M
+            (import "" "mem" (memory 1))
+            (import "" "greet" (func $greet (param i32 i32) (result i32)))
+            (data (i32.const 100) "kiln")
+            (func (export "run") (result i32) (call $greet (i32.const 100) (i32.const 4))))
+          (core instance $m (instantiate $M (with "" (instance (export "mem" (memory $mem "mem")) (export "greet" (func $greet'))))))
+          (func (export "run") (result u32) (canon lift (core func $m "run"))))"#,
+    )?;
+    let mut linker = Linker::<Vec<String>>::new(&engine);
+    linker.instance("host")?.func_new("greet", |mut store, params, results| {
+        let Val::String(name) = &params[0] else { panic!("a string") };
+        store.data_mut().push(name.clone());
+        results[0] = Val::U32(name.len() as u32 * 10);
+        Ok(())
+    })?;
+    let mut store = Store::new(&engine, Vec::new());
+    let instance = linker.instantiate(&mut store, &component)?;
+    let f = instance.get_func(&mut store, "run").expect("run");
+    let mut results = [Val::Bool(false)];
+    f.call(&mut store, &[], &mut results)?;
+    assert_eq!(results[0], Val::U32(40));
+    assert_eq!(store.data(), &["kiln".to_string()]);
+    // A missing import is a link error naming it.
+    let err = Linker::<()>::new(&engine).instantiate(&mut Store::new(&engine, ()), &component).unwrap_err();
+    assert!(err.to_string().contains("host#greet"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn malformed_components_are_errors() {
+    let engine = Engine::default();
+    for bytes in [&b"\0asm\x0d\0\x01\0\xff"[..], b"\0asm\x0d\0\x01", b"(component (core module (func (result i32))))"] {
+        let err = Component::new(&engine, bytes).err().expect("refused");
+        assert!(matches!(err, kiln::Error::Invalid(_)), "{err}");
+    }
+    let err = Component::new(&engine, "(module)").err().expect("a core module is not a component");
+    assert!(err.to_string().contains("not a component"), "{err}");
+}
