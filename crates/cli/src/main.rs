@@ -1,6 +1,7 @@
 //! The `kiln` command: `kiln run` runs a module (a WASI command, or an export with
-//! `--invoke`), `kiln compile` writes its artifact, `kiln objdump` shows one, `kiln cache`
-//! manages the compilation cache, and `kiln wast` runs WebAssembly spec-test scripts. Options
+//! `--invoke`), `kiln compile` writes a module's or a component's artifact, `kiln objdump`
+//! shows one, `kiln cache` manages the compilation cache, and `kiln wast` runs WebAssembly
+//! spec-test scripts. Options
 //! come before the file, as with wasmtime; `-O key=value` sets engine options, `-W key=value`
 //! the controls on a guest (fuel, timeout, resource limits), and `-C cache=y|n` the cache.
 #![forbid(unsafe_code)]
@@ -9,6 +10,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand};
 use kiln::{Config, Engine};
 
+mod component;
 mod grants;
 mod objdump;
 mod run;
@@ -103,17 +105,19 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Compile a module to an artifact that `kiln run --allow-precompiled` loads.
+    /// Compile a module or a component to an artifact that `kiln run --allow-precompiled`
+    /// loads.
     Compile {
         #[command(flatten)]
         options: Options,
         /// The output file (default: FILE with extension .cwasm).
         #[arg(short = 'o', value_name = "OUT")]
         output: Option<PathBuf>,
-        /// The module (.wasm or .wat).
+        /// The module or component (.wasm or .wat).
         file: PathBuf,
     },
-    /// Show an artifact's functions, their code ranges and trap sites.
+    /// Show an artifact's functions (of every core module, for a component's), their code
+    /// ranges and trap sites.
     Objdump {
         /// Also disassemble each function's machine code.
         #[arg(long)]
@@ -159,7 +163,13 @@ fn cache(action: &CacheAction) -> Result<ExitCode> {
 fn compile(options: &Options, output: Option<&PathBuf>, file: &PathBuf) -> Result<ExitCode> {
     let engine = Engine::new(&options.config()?)?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let artifact = engine.precompile_module(&bytes).with_context(|| format!("failed to compile {}", file.display()))?;
+    let wasm = wat::parse_bytes(&bytes).with_context(|| format!("failed to parse {}", file.display()))?;
+    let artifact = if kiln_environ::component::is_component(&wasm) {
+        engine.precompile_component(&wasm)
+    } else {
+        engine.precompile_module(&wasm)
+    };
+    let artifact = artifact.with_context(|| format!("failed to compile {}", file.display()))?;
     let out = output.cloned().unwrap_or_else(|| file.with_extension("cwasm"));
     std::fs::write(&out, artifact).with_context(|| format!("cannot write {}", out.display()))?;
     Ok(ExitCode::SUCCESS)

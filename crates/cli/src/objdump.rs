@@ -1,8 +1,10 @@
-//! `kiln objdump`: what an artifact holds. Its engine settings, then each function (symbol
-//! name, text range, size) with the trap sites inside it, and with `--disassemble` its
-//! machine code (through capstone, behind the `disassemble` feature).
+//! `kiln objdump`: what an artifact holds. Its kind and engine settings, then each function
+//! (symbol name, text range, size) with the trap sites inside it, and with `--disassemble` its
+//! machine code (through capstone, behind the `disassemble` feature). A component's artifact
+//! lists the functions of all its core modules, each named with its module's index
+//! (`wasm[M]::function[N]`).
 use anyhow::{Context, Result};
-use kiln_environ::artifact::Artifact;
+use kiln_environ::artifact::{Artifact, ArtifactKind, symbol_name};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -20,10 +22,22 @@ pub fn objdump(file: &Path, disassemble: bool) -> Result<ExitCode> {
 fn describe(file: &Path, disassemble: bool) -> Result<String> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let artifact = Artifact::parse(&bytes).with_context(|| file.display().to_string())?;
-    let module = artifact.module()?;
+    let (kind, modules) = match artifact.kind {
+        ArtifactKind::Module => ("core module".to_string(), [artifact.module()?].into_iter().collect()),
+        ArtifactKind::Component => {
+            let (_, modules) = artifact.component()?;
+            (format!("component of {} core modules", modules.len()), modules)
+        }
+    };
     let engine = &artifact.engine;
     let mut out = String::new();
-    writeln!(out, "{}: Kiln artifact, {} bytes, .text {} bytes", file.display(), bytes.len(), artifact.text.len())?;
+    writeln!(
+        out,
+        "{}: Kiln artifact ({kind}), {} bytes, .text {} bytes",
+        file.display(),
+        bytes.len(),
+        artifact.text.len()
+    )?;
     for key in ["format", "kiln-version", "target"] {
         writeln!(out, "  {key}: {}", engine.get(key).unwrap_or("?"))?;
     }
@@ -40,7 +54,8 @@ fn describe(file: &Path, disassemble: bool) -> Result<String> {
     writeln!(out, "  {:>10} {:>10} {:>8}  name", "start", "end", "size")?;
     for f in &functions {
         let end = f.start + f.len;
-        writeln!(out, "  {:#010x} {end:#010x} {:>8}  {}", f.start, f.len, module.symbol_name(f.key))?;
+        let name = symbol_name(f.key.module().and_then(|m| modules.get(m)), f.key);
+        writeln!(out, "  {:#010x} {end:#010x} {:>8}  {name}", f.start, f.len)?;
         for (offset, trap) in artifact.traps.in_range(f.start..end) {
             writeln!(out, "      trap at {offset:#010x}: {trap}")?;
         }

@@ -2,7 +2,8 @@
 //! program's arguments (argv[0] is the file as given), the directories of `--dir`, the
 //! variables of `--env`, the modules of `--preload`, and the host's standard streams; its
 //! exit status is the one it passes to `proc_exit`. `--invoke NAME` calls another export with
-//! arguments parsed as wasm values and prints its results.
+//! arguments parsed as wasm values and prints its results. A component runs as a
+//! `wasi:cli/command` instead (`component.rs`).
 use crate::grants::Grants;
 use crate::wasm_options::WasmOptions;
 use anyhow::{Context, Result, anyhow, bail};
@@ -159,30 +160,47 @@ fn show(v: &Val) -> String {
 /// artifact the guest could change is read into memory rather than mapped: a mapped file that
 /// shrinks under a running program would take its pages with it.
 fn load(engine: &Engine, file: &Path, allow_precompiled: bool, grants: &Grants) -> Result<Module> {
-    let cannot_read = || format!("cannot read {}", file.display());
-    let mut magic = [0u8; 4];
-    let n = std::io::Read::read(&mut std::fs::File::open(file).with_context(cannot_read)?, &mut magic)
-        .with_context(cannot_read)?;
-    if magic[..n] == *b"\x7fELF" {
-        if !allow_precompiled {
-            bail!(
-                "{} is a precompiled artifact; its machine code runs as it is, so it runs only with --allow-precompiled (for trusted files)",
-                file.display()
-            );
-        }
-        // The user vouched for the file with --allow-precompiled; corruption and mismatched
-        // settings are still refused.
-        let loaded = match grants.reach(file) {
-            Some(why) => {
-                log::debug!("reading {} into memory: {why}", file.display());
-                Module::deserialize_trusted(engine, std::fs::read(file).with_context(cannot_read)?)
-            }
-            None => Module::deserialize_trusted_file(engine, file),
-        };
-        return loaded.with_context(|| format!("failed to load {}", file.display()));
+    load_with(
+        file,
+        allow_precompiled,
+        grants,
+        |bytes| Module::new(engine, bytes),
+        |bytes| Module::deserialize_trusted(engine, bytes),
+        |path| Module::deserialize_trusted_file(engine, path),
+    )
+}
+
+/// What `load` does, for modules and components alike: `compile` the wasm, or, for an
+/// artifact, refuse it unless `allow_precompiled`, then load it from the bytes (`from_bytes`,
+/// when the guest could reach the file) or the file (`from_file`).
+pub(crate) fn load_with<T>(
+    file: &Path,
+    allow_precompiled: bool,
+    grants: &Grants,
+    compile: impl FnOnce(&[u8]) -> kiln::Result<T>,
+    from_bytes: impl FnOnce(Vec<u8>) -> kiln::Result<T>,
+    from_file: impl FnOnce(&Path) -> kiln::Result<T>,
+) -> Result<T> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if !bytes.starts_with(b"\x7fELF") {
+        return compile(&bytes).with_context(|| format!("failed to compile {}", file.display()));
     }
-    let bytes = std::fs::read(file).with_context(cannot_read)?;
-    Module::new(engine, &bytes).with_context(|| format!("failed to compile {}", file.display()))
+    if !allow_precompiled {
+        bail!(
+            "{} is a precompiled artifact; its machine code runs as it is, so it runs only with --allow-precompiled (for trusted files)",
+            file.display()
+        );
+    }
+    // The user vouched for the file with --allow-precompiled; corruption and mismatched
+    // settings are still refused.
+    let loaded = match grants.reach(file) {
+        Some(why) => {
+            log::debug!("reading {} into memory: {why}", file.display());
+            from_bytes(bytes)
+        }
+        None => from_file(file),
+    };
+    loaded.with_context(|| format!("failed to load {}", file.display()))
 }
 
 /// Run the module; the process's exit code.
@@ -205,6 +223,9 @@ fn run_with(
     dirs: &[(PathBuf, String, DirAccess)],
     grants: &Grants,
 ) -> Result<ExitCode> {
+    if crate::component::is_component_file(r.file)? {
+        return crate::component::run(engine, r, wasi_ctx(r, dirs)?, grants);
+    }
     let module = load(engine, r.file, r.allow_precompiled, grants)?;
     let mut store = Store::new(engine, Host { wasi: wasi_ctx(r, dirs)?, limits: r.wasm.limits() });
     store.limiter(|h| &mut h.limits);
@@ -270,7 +291,7 @@ fn run_with(
 }
 
 /// After a failure, say which path the sandbox refused and how to grant it.
-fn sandbox_hint(wasi: &WasiCtx) {
+pub(crate) fn sandbox_hint(wasi: &WasiCtx) {
     match wasi.refusal() {
         Some(Refusal::Outside(p)) => crate::complain(format_args!(
             "hint: the program was refused `{p}`, which lies outside its preopened directories; `--dir HOST[::GUEST]` grants a directory\n"

@@ -2,10 +2,12 @@
 //! or `KILN_WASI_TESTSUITE`) as its `doc/specification.md` says: each in a fresh `kiln run`
 //! process with the spec's args and env (and nothing else), its `root` copied to a scratch
 //! directory and preopened as `/`, then the exit code and any given stdout/stderr checked.
-//! Outcomes are judged against `tests/wasi-expected-failures.txt`.
+//! Each program runs twice: as the module it is, and as a component (`component/…`), wrapped
+//! here by wit-component with wasmtime 48's preview1 command adapter, so WASI 0.2 is tested
+//! by the same programs. Outcomes are judged against `tests/wasi-expected-failures.txt`.
 mod common;
 
-use common::{ExpectedFailures, data_dir, kiln, repo, run_with_limit};
+use common::{ExpectedFailures, componentize, data_dir, kiln, repo, run_with_limit};
 use libtest_mimic::{Arguments, Trial};
 use serde_json::Value;
 use std::path::Path;
@@ -33,12 +35,16 @@ fn main() {
         names.sort();
         tests.extend(names.into_iter().map(|n| (format!("{suite}/{n}"), dir.join(n))));
     }
-    let known: Vec<String> = tests.iter().map(|t| t.0.clone()).collect();
+    let mut known: Vec<String> = tests.iter().map(|t| t.0.clone()).collect();
+    known.extend(tests.iter().map(|t| format!("component/{}", t.0)));
     let list = std::sync::Arc::new(ExpectedFailures::load(&repo().join("tests/wasi-expected-failures.txt"), &known));
     let mut trials = vec![list.list_trial()];
     for (name, stem) in tests {
+        let (l, n, s) = (list.clone(), name.clone(), stem.clone());
+        trials.push(Trial::test(name.clone(), move || l.judge(&n, run_test(&s, false))));
+        let name = format!("component/{name}");
         let list = list.clone();
-        trials.push(Trial::test(name.clone(), move || list.judge(&name, run_test(&stem))));
+        trials.push(Trial::test(name.clone(), move || list.judge(&name, run_test(&stem, true))));
     }
     libtest_mimic::run(&args, trials).exit();
 }
@@ -61,8 +67,8 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn run_test(stem: &Path) -> Result<(), String> {
-    let wasm = stem.with_extension("wasm");
+fn run_test(stem: &Path, as_component: bool) -> Result<(), String> {
+    let mut wasm = stem.with_extension("wasm");
     let spec: Value = match std::fs::read_to_string(stem.with_extension("json")) {
         Ok(text) => serde_json::from_str(&text).map_err(|e| format!("bad spec: {e}"))?,
         Err(_) => Value::Object(Default::default()),
@@ -72,12 +78,17 @@ fn run_test(stem: &Path) -> Result<(), String> {
     }
     let mut cmd = kiln();
     cmd.arg("run").env_clear();
-    let scratch = std::env::temp_dir().join(format!(
-        "kiln-wasi-{}-{}",
-        std::process::id(),
-        stem.file_name().and_then(|n| n.to_str()).unwrap_or("test")
-    ));
+    // Trials run in parallel, and two suites may hold tests of the same name.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stem_name = stem.file_name().and_then(|n| n.to_str()).unwrap_or("test");
+    let scratch = std::env::temp_dir().join(format!("kiln-wasi-{}-{unique}-{stem_name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
+    let wrapped = scratch.with_extension("component.wasm");
+    if as_component {
+        componentize(&wasm, &wrapped)?;
+        wasm = wrapped.clone();
+    }
     if let Some(root) = spec.get("root").and_then(Value::as_str) {
         let from = stem.parent().unwrap_or(Path::new(".")).join(root);
         copy_tree(&from, &scratch).map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
@@ -94,6 +105,7 @@ fn run_test(stem: &Path) -> Result<(), String> {
     }
     let result = run_with_limit(&mut cmd, Duration::from_secs(120));
     let _ = std::fs::remove_dir_all(&scratch);
+    let _ = std::fs::remove_file(&wrapped);
     let done = result?;
     let stderr = String::from_utf8_lossy(&done.stderr);
     let want_code = spec.get("exit_code").and_then(Value::as_i64).unwrap_or(0);

@@ -3,8 +3,11 @@
 //!
 //! - every defined function: `DefinedWasmFunction(module, def_index)`;
 //! - an `ArrayToWasmTrampoline` for each *escaping* function only;
-//! - one `WasmToArrayTrampoline` per distinct function type (a host function may be imported
-//!   with it, or reached by `call_indirect` with it).
+//! - one `WasmToArrayTrampoline(module, type)` per distinct function type of the module (a
+//!   host function may be imported with it, or reached by `call_indirect` with it).
+//!
+//! Every key carries the module's `StaticModuleIndex`, so the jobs of a component's modules
+//! can be compiled and linked together.
 use cranelift_codegen::ir;
 use kiln_cranelift::{FuncEnv, trampolines};
 use kiln_environ::{CompileError, DefinedFuncIndex, FuncKey, Module, ModuleTranslation, StaticModuleIndex};
@@ -69,7 +72,7 @@ pub fn collect(translation: ModuleTranslation<'_>, module_index: StaticModuleInd
         ));
     }
     for ty in module.host_callable_types() {
-        let key = FuncKey::WasmToArrayTrampoline(ty);
+        let key = FuncKey::WasmToArrayTrampoline(module_index, ty);
         jobs.push((
             key,
             Box::new(move |env: &FuncEnv<'_>| Ok(trampolines::wasm_to_array(env.isa, key, &env.module.types[ty]))),

@@ -2,27 +2,29 @@
 //! `text_section_builder`, every direct call is resolved to its callee's label (with veneers
 //! where a target is out of range), and the result — which has no relocation records left —
 //! is written with its trap and function tables by the artifact format's one writer,
-//! [`kiln_environ::artifact::write`].
+//! [`kiln_environ::artifact::write`]. A component's modules share the one text section: their
+//! functions' keys carry their module's index.
 use crate::compiled_function::CompiledFunction;
 use crate::isa::KilnIsa;
 use cranelift_control::ControlPlane;
-use kiln_environ::artifact::{self, ArtifactParts, FuncEntry, FuncTable, TrapTable};
-use kiln_environ::{CompileError, DefinedMemoryIndex, EngineInfo, FuncKey, MemoryImage, Module};
-use std::collections::BTreeMap;
+use kiln_environ::artifact::{self, ArtifactModule, ArtifactParts, FuncEntry, FuncTable, TrapTable};
+use kiln_environ::component::ComponentInfo;
+use kiln_environ::{CompileError, EngineInfo, FuncKey};
 use std::collections::HashMap;
 
 fn internal(what: String) -> CompileError {
     CompileError::Internal(what)
 }
 
-/// Link the sorted `functions` of `module` into an artifact, with the engine info, the module
-/// description and the memory images.
+/// Link the sorted `functions` of `modules` (by static module index; with the component they
+/// make up, if they do) into an artifact, with the engine info, the descriptions and the
+/// memory images.
 pub fn link(
     isa: &KilnIsa,
     info: &EngineInfo,
-    module: &Module,
+    modules: &[ArtifactModule<'_>],
+    component: Option<&ComponentInfo>,
     functions: &[CompiledFunction],
-    images: &BTreeMap<DefinedMemoryIndex, MemoryImage>,
 ) -> Result<Vec<u8>, CompileError> {
     let isa = &*isa.isa;
     let index: HashMap<FuncKey, usize> = functions.iter().enumerate().map(|(i, f)| (f.key, i)).collect();
@@ -69,5 +71,13 @@ pub fn link(
         target_lexicon::Architecture::Aarch64(_) => object::Architecture::Aarch64,
         other => return Err(CompileError::Unsupported(format!("artifacts for {other}"))),
     };
-    artifact::write(ArtifactParts { architecture, text, funcs: &funcs, traps: &traps, engine: info, module, images })
+    artifact::write(ArtifactParts {
+        architecture,
+        text,
+        funcs: &funcs,
+        traps: &traps,
+        engine: info,
+        modules,
+        component,
+    })
 }

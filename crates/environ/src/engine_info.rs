@@ -8,8 +8,10 @@ use crate::artifact::ArtifactError;
 /// The version of the artifact format: any change to a section's encoding, or to the layouts
 /// and conventions compiled code relies on (`VMOffsets`, the builtin list, the encoding of
 /// table elements), bumps it, so that no artifact or cache entry made before loads after.
-/// A test in `vmoffsets.rs` fails when the layouts change without it.
-pub const FORMAT_VERSION: u32 = 3;
+/// A test in `vmoffsets.rs` fails when the layouts change without it. (4: an artifact holds
+/// a module or a whole component — several module descriptions, images named by module —
+/// and wasm-to-array trampolines are keyed by their module.)
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Ordered settings, each `(key, value)`. Keys starting with `cpu.` are CPU features the
 /// code may use (`true`) or not (`false`).

@@ -13,7 +13,8 @@ pub enum FuncKeyKind {
     DefinedWasmFunction = 0,
     /// The host → wasm entry of an escaping function (array ABI → wasm ABI).
     ArrayToWasmTrampoline = 1,
-    /// The wasm → host exit for one function signature (wasm ABI → array ABI).
+    /// The wasm → host exit for one function signature of one module (wasm ABI → array
+    /// ABI).
     WasmToArrayTrampoline = 2,
     /// The wasm → builtin exit for one runtime builtin.
     WasmToBuiltinTrampoline = 3,
@@ -26,8 +27,10 @@ pub enum FuncKey {
     DefinedWasmFunction(StaticModuleIndex, DefinedFuncIndex),
     /// `ArrayToWasmTrampoline(module, def_index)`.
     ArrayToWasmTrampoline(StaticModuleIndex, DefinedFuncIndex),
-    /// `WasmToArrayTrampoline(module-local type)`: one per distinct host-callable signature.
-    WasmToArrayTrampoline(TypeIndex),
+    /// `WasmToArrayTrampoline(module, type)`: one per distinct host-callable signature of
+    /// each module, named by the module's own (deduplicated) type index, so that the
+    /// trampolines of the modules sharing one artifact never collide.
+    WasmToArrayTrampoline(StaticModuleIndex, TypeIndex),
     /// `WasmToBuiltinTrampoline(builtin)`.
     WasmToBuiltinTrampoline(BuiltinFunction),
 }
@@ -36,6 +39,21 @@ const KIND_SHIFT: u32 = 28;
 const LOW_MASK: u32 = (1 << KIND_SHIFT) - 1;
 
 impl FuncKey {
+    /// How many modules one compilation (and its artifact) may hold: a module index must fit
+    /// the low bits of the namespace.
+    pub const MAX_MODULES: usize = 1 << KIND_SHIFT;
+
+    /// The module whose code this key names; `None` for the builtin trampolines, which all
+    /// modules of an artifact share.
+    pub fn module(self) -> Option<StaticModuleIndex> {
+        match self {
+            FuncKey::DefinedWasmFunction(m, _)
+            | FuncKey::ArrayToWasmTrampoline(m, _)
+            | FuncKey::WasmToArrayTrampoline(m, _) => Some(m),
+            FuncKey::WasmToBuiltinTrampoline(_) => None,
+        }
+    }
+
     /// The kind of code this key names.
     pub fn kind(self) -> FuncKeyKind {
         match self {
@@ -53,7 +71,7 @@ impl FuncKey {
             FuncKey::DefinedWasmFunction(m, i) | FuncKey::ArrayToWasmTrampoline(m, i) => {
                 (kind | (m.as_u32() & LOW_MASK), i.as_u32())
             }
-            FuncKey::WasmToArrayTrampoline(t) => (kind, t.index() as u32),
+            FuncKey::WasmToArrayTrampoline(m, t) => (kind | (m.as_u32() & LOW_MASK), t.as_u32()),
             FuncKey::WasmToBuiltinTrampoline(b) => (kind, b.index()),
         }
     }
@@ -70,7 +88,7 @@ impl FuncKey {
         Some(match namespace >> KIND_SHIFT {
             0 => FuncKey::DefinedWasmFunction(module, def),
             1 => FuncKey::ArrayToWasmTrampoline(module, def),
-            2 if low == 0 => FuncKey::WasmToArrayTrampoline(TypeIndex::from_u32(index)),
+            2 => FuncKey::WasmToArrayTrampoline(module, TypeIndex::from_u32(index)),
             3 if low == 0 => FuncKey::WasmToBuiltinTrampoline(BuiltinFunction::from_index(index)?),
             _ => return None,
         })
@@ -86,7 +104,9 @@ impl FuncKey {
             (FuncKey::ArrayToWasmTrampoline(m, i), _) => {
                 format!("wasm[{}]::array_to_wasm_trampoline[{}]", m.index(), i.index())
             }
-            (FuncKey::WasmToArrayTrampoline(t), _) => format!("wasm_to_array_trampoline[{}]", t.index()),
+            (FuncKey::WasmToArrayTrampoline(m, t), _) => {
+                format!("wasm[{}]::wasm_to_array_trampoline[{}]", m.index(), t.index())
+            }
             (FuncKey::WasmToBuiltinTrampoline(b), _) => format!("wasm_to_builtin_{}", b.name()),
         }
     }
@@ -123,7 +143,9 @@ mod tests {
             FuncKey::DefinedWasmFunction(StaticModuleIndex::MAIN, DefinedFuncIndex::new(3)),
             FuncKey::DefinedWasmFunction(StaticModuleIndex::new(1), DefinedFuncIndex::new(0)),
             FuncKey::ArrayToWasmTrampoline(StaticModuleIndex::MAIN, DefinedFuncIndex::new(2)),
-            FuncKey::WasmToArrayTrampoline(TypeIndex::new(7)),
+            FuncKey::WasmToArrayTrampoline(StaticModuleIndex::MAIN, TypeIndex::new(7)),
+            FuncKey::WasmToArrayTrampoline(StaticModuleIndex::new(2), TypeIndex::new(7)),
+            FuncKey::WasmToArrayTrampoline(StaticModuleIndex::new(FuncKey::MAX_MODULES - 1), TypeIndex::new(0)),
             FuncKey::WasmToBuiltinTrampoline(BuiltinFunction::MemoryGrow),
         ];
         for k in keys {
@@ -136,6 +158,13 @@ mod tests {
         raw.sort();
         assert_eq!(raw, sorted.iter().map(|k| k.into_raw()).collect::<Vec<_>>());
         assert_eq!(FuncKey::from_raw(9 << 28, 0), None);
+        assert_eq!(FuncKey::from_raw(3 << 28 | 1, 0), None, "builtins belong to no module");
+        // The same signature in two modules names two trampolines.
+        let t = TypeIndex::new(7);
+        let (a, b) = (StaticModuleIndex::MAIN, StaticModuleIndex::new(1));
+        assert_ne!(FuncKey::WasmToArrayTrampoline(a, t).into_raw(), FuncKey::WasmToArrayTrampoline(b, t).into_raw());
+        assert_eq!(FuncKey::WasmToArrayTrampoline(b, t).module(), Some(b));
+        assert_eq!(FuncKey::WasmToBuiltinTrampoline(BuiltinFunction::MemoryGrow).module(), None);
     }
 
     #[test]
@@ -146,5 +175,7 @@ mod tests {
         let k = FuncKey::DefinedWasmFunction(StaticModuleIndex::MAIN, DefinedFuncIndex::new(4));
         assert_eq!(k.symbol_name(Some("f g")), "wasm[0]::function[4]::f?g");
         assert_eq!(k.symbol_name(None), "wasm[0]::function[4]");
+        let t = FuncKey::WasmToArrayTrampoline(StaticModuleIndex::new(3), TypeIndex::new(1));
+        assert_eq!(t.symbol_name(None), "wasm[3]::wasm_to_array_trampoline[1]");
     }
 }

@@ -1,5 +1,7 @@
 //! The compilation cache: artifacts keyed by a hash of the wasm bytes, Kiln's version and
-//! every setting that changes the code (the engine info), one file per key.
+//! every setting that changes the code (the engine info), one file per key. Modules and
+//! components are cached alike (their bytes never coincide, and an entry of the other kind
+//! would not load).
 //!
 //! A cache entry is machine code that a later run executes, so the cache trusts nothing it
 //! did not write itself:
@@ -19,6 +21,7 @@
 //! recompiled and replaced, never an error. Who may write the cache is the embedder's
 //! business to keep narrow: `kiln run` turns the cache off for a run whose guest is granted
 //! a directory holding it, and discards the key when the guest could read it.
+use crate::component::Component;
 use crate::{Engine, Module, Result};
 use hmac::{Hmac, Mac};
 use sha2::Digest;
@@ -128,18 +131,56 @@ impl AuthenticatedEntry {
     }
 }
 
-/// The cached module for `wasm`, or a fresh compilation stored for next time.
-pub(crate) fn load_or_compile(engine: &Engine, dir: &Path, wasm: &[u8]) -> Result<Module> {
+/// What the cache holds: compiled code with an artifact of its own.
+pub(crate) trait Cached: Sized {
+    /// Compile `wasm`, bypassing the cache.
+    fn compile(engine: &Engine, wasm: &[u8]) -> Result<Self>;
+    /// Load an entry the cache authenticated.
+    fn from_cache_entry(engine: &Engine, entry: AuthenticatedEntry) -> Result<Self>;
+    /// The artifact to store.
+    fn serialize(&self) -> Result<Vec<u8>>;
+}
+
+impl Cached for Module {
+    fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
+        Module::compile(engine, wasm)
+    }
+
+    fn from_cache_entry(engine: &Engine, entry: AuthenticatedEntry) -> Result<Module> {
+        Module::from_cache_entry(engine, entry)
+    }
+
+    fn serialize(&self) -> Result<Vec<u8>> {
+        Module::serialize(self)
+    }
+}
+
+impl Cached for Component {
+    fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component> {
+        Component::compile(engine, wasm)
+    }
+
+    fn from_cache_entry(engine: &Engine, entry: AuthenticatedEntry) -> Result<Component> {
+        Component::from_cache_entry(engine, entry)
+    }
+
+    fn serialize(&self) -> Result<Vec<u8>> {
+        Component::serialize(self)
+    }
+}
+
+/// The cached module or component for `wasm`, or a fresh compilation stored for next time.
+pub(crate) fn load_or_compile<T: Cached>(engine: &Engine, dir: &Path, wasm: &[u8]) -> Result<T> {
     let key = match CacheDir::open(dir) {
         Ok(key) => key,
         Err(e) => {
             log::warn!("not using the compilation cache in {}: {e}", dir.display());
-            return Module::compile(engine, wasm);
+            return T::compile(engine, wasm);
         }
     };
     let name = format!("{}{ENTRY_SUFFIX}", cache_key(engine, wasm));
     match key.read(&name) {
-        Ok(Some(entry)) => match Module::from_cache_entry(engine, entry) {
+        Ok(Some(entry)) => match T::from_cache_entry(engine, entry) {
             Ok(m) => {
                 log::debug!("cache hit: {}", dir.join(&name).display());
                 return Ok(m);
@@ -149,11 +190,11 @@ pub(crate) fn load_or_compile(engine: &Engine, dir: &Path, wasm: &[u8]) -> Resul
         Ok(None) => {}
         Err(e) => log::warn!("ignoring cache entry {}: {e}", dir.join(&name).display()),
     }
-    let module = Module::compile(engine, wasm)?;
-    if let Err(e) = key.write(&name, &module.serialize()?) {
+    let compiled = T::compile(engine, wasm)?;
+    if let Err(e) = key.write(&name, &compiled.serialize()?) {
         log::warn!("cannot write cache entry {}: {e}", dir.join(&name).display());
     }
-    Ok(module)
+    Ok(compiled)
 }
 
 /// A cache directory that passed its checks, with its key.

@@ -103,11 +103,34 @@ impl Engine {
     /// Without a compiler, compiling is unsupported.
     #[cfg(not(feature = "compiler"))]
     pub(crate) fn compile(&self, _wasm: &[u8]) -> Result<(kiln_environ::Module, Vec<u8>)> {
-        Err(Error::Unsupported(
-            "compiling WebAssembly: this Kiln was built without its `compiler` feature, and loads only \
-             precompiled artifacts"
-                .into(),
-        ))
+        Err(no_compiler())
+    }
+
+    /// Compile `bytes` (binary or text format), a component, to an artifact without loading
+    /// it, for [`Component::deserialize`](crate::component::Component::deserialize) later.
+    ///
+    /// # Errors
+    /// As for [`Component::new`](crate::component::Component::new).
+    pub fn precompile_component(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        let wasm = crate::module::wasm_binary(bytes)?;
+        Ok(self.compile_component(&wasm)?.2)
+    }
+
+    /// Compile `wasm`, a component: its description, its modules' descriptions and the one
+    /// artifact of them all.
+    #[cfg(feature = "compiler")]
+    pub(crate) fn compile_component(&self, wasm: &[u8]) -> Result<CompiledComponent> {
+        if !kiln_environ::component::is_component(wasm) {
+            return Err(not_a_component());
+        }
+        let compiled = kiln_compile::compile_component(&self.inner.isa, self.tunables(), wasm)?;
+        Ok((compiled.info, compiled.modules, compiled.elf))
+    }
+
+    /// Without a compiler, compiling is unsupported.
+    #[cfg(not(feature = "compiler"))]
+    pub(crate) fn compile_component(&self, _wasm: &[u8]) -> Result<CompiledComponent> {
+        Err(no_compiler())
     }
 
     /// The settings an artifact must have been compiled with to load into this engine, as
@@ -213,6 +236,28 @@ impl Engine {
     pub fn same(a: &Engine, b: &Engine) -> bool {
         Arc::ptr_eq(&a.inner, &b.inner)
     }
+}
+
+/// A compiled component: its description, its modules' descriptions, its artifact.
+pub(crate) type CompiledComponent = (
+    kiln_environ::component::ComponentInfo,
+    PrimaryMap<kiln_environ::StaticModuleIndex, kiln_environ::Module>,
+    Vec<u8>,
+);
+
+/// The error for bytes given as a component that are not one.
+pub(crate) fn not_a_component() -> Error {
+    Error::Invalid("not a component: the header is a core module's or unknown".into())
+}
+
+/// The error of compiling without a compiler.
+#[cfg(not(feature = "compiler"))]
+fn no_compiler() -> Error {
+    Error::Unsupported(
+        "compiling WebAssembly: this Kiln was built without its `compiler` feature, and loads only precompiled \
+         artifacts"
+            .into(),
+    )
 }
 
 impl Default for Engine {

@@ -1,5 +1,8 @@
 //! `Module`: a compiled WebAssembly module — its description, its loaded code, and the
 //! engine-wide ids of its function types — ready to be instantiated in any store of its engine.
+//! A module compiled alone has an artifact of its own and is module 0 of it; each core module
+//! of a component shares the component's code and finds its functions by its own
+//! `StaticModuleIndex`.
 use crate::vm::artifact::ArtifactBytes;
 use crate::vm::code_memory::CodeMemory;
 use crate::vm::memory_image::MemoryImageFile;
@@ -7,11 +10,19 @@ use crate::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, Result,
 use cranelift_entity::{EntitySet, PrimaryMap};
 use kiln_environ::artifact::Artifact;
 use kiln_environ::{
-    DataIndex, DefinedMemoryIndex, DefinedTableIndex, ElemIndex, EntityIndex, FuncIndex, SharedTypeIndex, TypeIndex,
-    VMOffsets,
+    DataIndex, DefinedMemoryIndex, DefinedTableIndex, ElemIndex, EntityIndex, FuncIndex, SharedTypeIndex,
+    StaticModuleIndex, TypeIndex, VMOffsets,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// Describe freshly loaded `code`, compiled from `modules`, in this process's perf map when
+/// the engine asks for one: once per load, however many modules share the code.
+pub(crate) fn announce_code(engine: &Engine, code: &CodeMemory, modules: &[&kiln_environ::Module]) {
+    if engine.perfmap() {
+        write_perf_map(&code.perf_map(modules));
+    }
+}
 
 /// Append `lines` to this process's perf map, where `perf report` looks for JIT symbols.
 fn write_perf_map(lines: &str) {
@@ -40,7 +51,7 @@ pub(crate) fn wasm_binary(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
 }
 
 /// Where each defined memory's image section lies in an artifact file.
-type ImageRanges = BTreeMap<DefinedMemoryIndex, std::ops::Range<u64>>;
+pub(crate) type ImageRanges = BTreeMap<DefinedMemoryIndex, std::ops::Range<u64>>;
 
 /// A compiled module.
 #[derive(Clone)]
@@ -51,8 +62,11 @@ pub struct Module {
 struct ModuleInner {
     engine: Engine,
     env: kiln_environ::Module,
-    /// The linked ELF the code was loaded from.
-    artifact: ArtifactBytes,
+    /// Which module of its artifact this is: the `M` of its functions' keys.
+    index: StaticModuleIndex,
+    /// The linked ELF the code was loaded from, for a module with an artifact of its own
+    /// (a component's modules share the component's).
+    artifact: Option<ArtifactBytes>,
     code: Arc<CodeMemory>,
     offsets: VMOffsets,
     shared_types: PrimaryMap<TypeIndex, SharedTypeIndex>,
@@ -100,10 +114,11 @@ impl Module {
         let start = std::time::Instant::now();
         let artifact = ArtifactBytes::Owned(elf);
         let parsed = Artifact::parse_fresh(artifact.as_slice()).map_err(|e| Error::Artifact(e.to_string()))?;
-        let code = CodeMemory::load(&parsed, &env).map_err(|e| Error::Artifact(e.to_string()))?;
+        let code = CodeMemory::load(&parsed, &[&env]).map_err(|e| Error::Artifact(e.to_string()))?;
         log::debug!("load code: {} bytes of text in {:.2?}", parsed.text.len(), start.elapsed());
         drop(parsed);
-        Module::from_parts(engine, env, artifact, code, None)
+        announce_code(engine, &code, &[&env]);
+        Module::from_parts(engine, env, StaticModuleIndex::MAIN, Some(artifact), code, None)
     }
 
     /// The module's artifact (what `kiln compile` writes), to be loaded later by
@@ -111,24 +126,29 @@ impl Module {
     /// settings.
     ///
     /// # Errors
-    /// None today; the `Result` leaves room for artifacts that are not kept in memory.
+    /// [`Error::Other`] for a core module of a component, which has no artifact of its own
+    /// (serialize the component).
     pub fn serialize(&self) -> Result<Vec<u8>> {
-        Ok(self.inner.artifact.as_slice().to_vec())
+        match &self.inner.artifact {
+            Some(artifact) => Ok(artifact.as_slice().to_vec()),
+            None => Err(Error::Other(
+                "this core module belongs to a component's artifact: serialize the component instead".into(),
+            )),
+        }
     }
 
-    /// A module from its description, linked artifact and loaded code; `source` is the
-    /// artifact's file and where its image sections lie in it, when it was loaded from one,
-    /// so that images map from it.
+    /// Module `index` of an artifact, from its description and the artifact's loaded code;
+    /// `artifact` is the linked artifact when the module has one of its own, and `source` the
+    /// artifact's file and where this module's image sections lie in it, when it was loaded
+    /// from one, so that images map from it.
     pub(crate) fn from_parts(
         engine: &Engine,
         env: kiln_environ::Module,
-        artifact: ArtifactBytes,
+        index: StaticModuleIndex,
+        artifact: Option<ArtifactBytes>,
         code: Arc<CodeMemory>,
         source: Option<(Arc<std::fs::File>, ImageRanges)>,
     ) -> Result<Module> {
-        if engine.perfmap() {
-            write_perf_map(&code.perf_map(&env));
-        }
         let offsets = VMOffsets::new(&env);
         static NEXT_MODULE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -171,6 +191,7 @@ impl Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
                 env,
+                index,
                 artifact,
                 code,
                 offsets,
@@ -218,6 +239,11 @@ impl Module {
 
     pub(crate) fn code(&self) -> &Arc<CodeMemory> {
         &self.inner.code
+    }
+
+    /// Which module of its artifact this is: the `M` of its functions' keys in [`Self::code`].
+    pub(crate) fn static_index(&self) -> StaticModuleIndex {
+        self.inner.index
     }
 
     pub(crate) fn offsets(&self) -> &VMOffsets {

@@ -86,17 +86,22 @@ fn values_round_trip_through_the_canonical_abi() -> kiln::Result<()> {
 }
 
 #[test]
-fn canonical_abi_violations_trap_and_leave_the_store_usable() -> kiln::Result<()> {
+fn canonical_abi_violations_trap_poison_the_instance_and_leave_the_store_usable() -> kiln::Result<()> {
     let engine = Engine::default();
     let component = Component::new(&engine, ECHO)?;
     let mut store = Store::new(&engine, ());
     let instance = Linker::new(&engine).instantiate(&mut store, &component)?;
-    let err = call(&mut store, &instance, "bad-utf8", &[]).unwrap_err();
-    assert!(err.to_string().contains("invalid utf-8"), "{err}");
     // An argument of the wrong type is the caller's error, not a trap.
     let err = call(&mut store, &instance, "echo-u8", &[Val::String("x".into())]).unwrap_err();
     assert!(err.to_string().contains("type mismatch"), "{err}");
     assert_eq!(call(&mut store, &instance, "echo-u8", &[Val::U8(1)])?, vec![Val::U8(1)]);
+    let err = call(&mut store, &instance, "bad-utf8", &[]).unwrap_err();
+    assert!(err.to_string().contains("invalid utf-8"), "{err}");
+    // The trap poisons the instance, as the canonical ABI says; the store is still usable.
+    let err = call(&mut store, &instance, "echo-u8", &[Val::U8(1)]).unwrap_err();
+    assert!(err.to_string().contains("cannot enter component instance"), "{err}");
+    let fresh = Linker::new(&engine).instantiate(&mut store, &component)?;
+    assert_eq!(call(&mut store, &fresh, "echo-u8", &[Val::U8(2)])?, vec![Val::U8(2)]);
     Ok(())
 }
 
@@ -148,4 +153,107 @@ fn malformed_components_are_errors() {
     }
     let err = Component::new(&engine, "(module)").err().expect("a core module is not a component");
     assert!(err.to_string().contains("not a component"), "{err}");
+}
+
+kiln::component_record! {
+    #[derive(Debug, Clone, PartialEq)]
+    struct Rec { a: u8, b: String }
+}
+
+#[test]
+fn typed_functions_check_their_types_once() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let component = Component::new(&engine, ECHO)?;
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &component)?;
+    let echo = instance.get_typed_func::<(Vec<Rec>,), (Vec<Rec>,)>(&mut store, "echo-records")?;
+    let recs = vec![Rec { a: 1, b: "x".into() }, Rec { a: 2, b: "yz".into() }];
+    assert_eq!(echo.call(&mut store, (recs.clone(),))?.0, recs);
+    let opt = instance.get_typed_func::<(Option<u32>,), (Option<u32>,)>(&mut store, "echo-opt")?;
+    assert_eq!(opt.call(&mut store, (Some(9),))?.0, Some(9));
+    let s = instance.get_typed_func::<(&str,), (String,)>(&mut store, "echo-string")?;
+    assert_eq!(s.call(&mut store, ("typed",))?.0, "typed");
+    let err = instance.get_typed_func::<(u32,), (u32,)>(&mut store, "echo-u8").err().expect("u8 is not u32");
+    assert!(err.to_string().contains("type mismatch"), "{err}");
+    Ok(())
+}
+
+/// A host resource the guest creates, borrows twice and drops.
+struct Counter(u32);
+
+struct Host {
+    table: kiln::component::ResourceTable,
+    drops: u32,
+}
+
+#[test]
+fn host_resources_are_created_borrowed_and_destroyed() -> kiln::Result<()> {
+    use kiln::component::{Resource, ResourceType};
+    let engine = Engine::default();
+    let component = Component::new(
+        &engine,
+        r#"(component
+          (import "host" (instance $h
+            (export "counter" (type $c (sub resource)))
+            (export "[constructor]counter" (func (param "start" u32) (result (own $c))))
+            (export "[method]counter.bump" (func (param "self" (borrow $c)) (result u32)))))
+          (alias export $h "counter" (type $c))
+          (alias export $h "[constructor]counter" (func $new))
+          (alias export $h "[method]counter.bump" (func $bump))
+          (core func $new' (canon lower (func $new)))
+          (core func $bump' (canon lower (func $bump)))
+          (core func $drop (canon resource.drop $c))
+          (core module $M
+            (import "" "new" (func $new (param i32) (result i32)))
+            (import "" "bump" (func $bump (param i32) (result i32)))
+            (import "" "drop" (func $drop (param i32)))
+            (func (export "run") (result i32)
+              (local $h i32) (local $r i32)
+              (local.set $h (call $new (i32.const 10)))
+              (drop (call $bump (local.get $h)))
+              (local.set $r (call $bump (local.get $h)))
+              (call $drop (local.get $h))
+              (local.get $r))
+            (func (export "use-after-drop") (result i32)
+              (local $h i32)
+              (local.set $h (call $new (i32.const 0)))
+              (call $drop (local.get $h))
+              (call $bump (local.get $h))))
+          (core instance $m (instantiate $M (with "" (instance
+            (export "new" (func $new')) (export "bump" (func $bump')) (export "drop" (func $drop))))))
+          (func (export "run") (result u32) (canon lift (core func $m "run")))
+          (func (export "use-after-drop") (result u32) (canon lift (core func $m "use-after-drop"))))"#,
+    )?;
+    let mut linker = Linker::<Host>::new(&engine);
+    let mut host = linker.instance("host")?;
+    host.resource("counter", ResourceType::host::<Counter>(), |mut store, rep| {
+        store.data_mut().table.delete(Resource::<Counter>::new_own(rep))?;
+        store.data_mut().drops += 1;
+        Ok(())
+    })?;
+    host.func_wrap("[constructor]counter", |mut store, (start,): (u32,)| {
+        Ok((store.data_mut().table.push(Counter(start))?,))
+    })?;
+    host.func_wrap("[method]counter.bump", |mut store, (c,): (Resource<Counter>,)| {
+        assert!(!c.owned(), "a method gets a borrow");
+        let counter = store.data_mut().table.get_mut(&c)?;
+        counter.0 += 1;
+        Ok((counter.0,))
+    })?;
+    let mut store = Store::new(&engine, Host { table: kiln::component::ResourceTable::new(), drops: 0 });
+    let instance = linker.instantiate(&mut store, &component)?;
+    let run = instance.get_typed_func::<(), (u32,)>(&mut store, "run")?;
+    assert_eq!(run.call(&mut store, ())?.0, 12);
+    assert_eq!(store.data().drops, 1, "dropping the own handle ran the destructor");
+    let err = instance.get_typed_func::<(), (u32,)>(&mut store, "use-after-drop")?.call(&mut store, ()).unwrap_err();
+    assert!(err.to_string().contains("unknown handle index"), "{err}");
+    // A host function whose Rust types disagree with the import is a link error.
+    let mut bad = Linker::<Host>::new(&engine);
+    let mut h = bad.instance("host")?;
+    h.resource("counter", ResourceType::host::<Counter>(), |_, _| Ok(()))?;
+    h.func_wrap("[constructor]counter", |_, (_s,): (String,)| Ok((Resource::<Counter>::new_own(0),)))?;
+    h.func_wrap("[method]counter.bump", |_, (_c,): (Resource<Counter>,)| Ok((0u32,)))?;
+    let err = bad.instantiate(&mut store, &component).unwrap_err();
+    assert!(err.to_string().contains("[constructor]counter"), "{err}");
+    Ok(())
 }

@@ -1,5 +1,5 @@
 //! `clock_res_get` and `clock_time_get`: the realtime, monotonic and CPU-time clocks, in
-//! nanoseconds.
+//! nanoseconds. [`now`] and [`resolution`] are also WASI 0.2's clocks.
 use crate::abi::clockid;
 use crate::{Errno, GuestMemory, WasiCtx};
 use rustix::time::{ClockId, Timespec};
@@ -23,9 +23,13 @@ pub(crate) fn now(id: u32) -> Result<u64, Errno> {
     Ok(nanos(rustix::time::clock_gettime(host_clock(id)?)))
 }
 
+/// The resolution of clock `id`, in nanoseconds (at least 1).
+pub(crate) fn resolution(id: u32) -> Result<u64, Errno> {
+    Ok(nanos(rustix::time::clock_getres(host_clock(id)?)).max(1))
+}
+
 pub fn clock_res_get(_: &mut WasiCtx, mem: &mut GuestMemory<'_>, id: u32, out: u32) -> Result<(), Errno> {
-    let res = nanos(rustix::time::clock_getres(host_clock(id)?)).max(1);
-    mem.write_u64(out, res)
+    mem.write_u64(out, resolution(id)?)
 }
 
 pub fn clock_time_get(

@@ -1,6 +1,9 @@
 //! `WasiCtx`, a program's view of the world (arguments, environment, standard streams and
 //! preopened directories), and `WasiCtxBuilder`, which grants it piece by piece. A context
-//! starts with nothing: no arguments, no environment, no files, empty standard streams.
+//! starts with nothing: no arguments, no environment, no files, empty standard streams, no
+//! network. Preview1 (`add_to_linker`) and WASI 0.2 (`p2::add_to_linker`) run over the same
+//! context: 0.2's standard streams are preview1's fds 0, 1 and 2, and its preopened
+//! directories preview1's, with the same access.
 use crate::abi::rights;
 use crate::fdtable::{Descriptor, FdTable, Kind};
 use crate::stdio::{InputStream, OutputStream};
@@ -34,6 +37,9 @@ pub struct WasiCtx {
     pub(crate) fds: FdTable,
     /// The last path the sandbox refused.
     pub(crate) refused: Option<Refusal>,
+    /// Whether the embedder asked to allow network access (see
+    /// [`WasiCtxBuilder::allow_network`]).
+    pub(crate) network: bool,
 }
 
 impl WasiCtx {
@@ -52,6 +58,34 @@ impl WasiCtx {
     pub fn has_preopens(&self) -> bool {
         self.fds.has_preopens()
     }
+
+    /// The standard input (preview1's fd 0), unless a preview1 program closed or replaced it.
+    pub(crate) fn stdin(&mut self) -> Option<&mut InputStream> {
+        match self.fds.get_mut(0) {
+            Ok(Descriptor { kind: Kind::Input(s), .. }) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The standard output (`fd` 1) or error (`fd` 2), as for [`WasiCtx::stdin`].
+    pub(crate) fn output(&mut self, fd: u32) -> Option<&mut OutputStream> {
+        match self.fds.get_mut(fd) {
+            Ok(Descriptor { kind: Kind::Output(s), .. }) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The preopened directories in order: guest path, directory, and access.
+    pub(crate) fn preopens(&self) -> impl Iterator<Item = (&str, &cap_std::fs::Dir, DirAccess)> {
+        self.fds.preopens().filter_map(|(name, d)| {
+            let access = if d.inheriting & rights::MUTATING == rights::MUTATING {
+                DirAccess::ReadWrite
+            } else {
+                DirAccess::ReadOnly
+            };
+            Some((name, d.dir().ok()?, access))
+        })
+    }
 }
 
 /// Builds a [`WasiCtx`].
@@ -62,6 +96,7 @@ pub struct WasiCtxBuilder {
     stdout: OutputStream,
     stderr: OutputStream,
     preopens: Vec<(cap_std::fs::Dir, String, DirAccess)>,
+    network: bool,
 }
 
 impl Default for WasiCtxBuilder {
@@ -80,6 +115,7 @@ impl WasiCtxBuilder {
             stdout: OutputStream::Null,
             stderr: OutputStream::Null,
             preopens: Vec::new(),
+            network: false,
         }
     }
 
@@ -147,6 +183,15 @@ impl WasiCtxBuilder {
         Ok(self)
     }
 
+    /// Ask for network access (off by default). Nothing grants it yet: with or without it,
+    /// WASI 0.2's sockets create no socket and resolve no name (`access-denied` without it,
+    /// `not-supported` with it), and preview1 has no sockets to begin with. It is the hook a
+    /// future `-S` grant will turn on.
+    pub fn allow_network(&mut self, allow: bool) -> &mut Self {
+        self.network = allow;
+        self
+    }
+
     /// The context.
     pub fn build(&mut self) -> WasiCtx {
         let mut fds = FdTable::default();
@@ -168,6 +213,12 @@ impl WasiCtxBuilder {
             };
             fds.insert_at(3 + i as u32, d);
         }
-        WasiCtx { args: std::mem::take(&mut self.args), env: std::mem::take(&mut self.env), fds, refused: None }
+        WasiCtx {
+            args: std::mem::take(&mut self.args),
+            env: std::mem::take(&mut self.env),
+            fds,
+            refused: None,
+            network: self.network,
+        }
     }
 }

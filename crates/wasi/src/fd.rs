@@ -210,26 +210,32 @@ fn filetype(d: &Descriptor) -> Result<u8, Errno> {
     })
 }
 
-pub fn fd_fdstat_get(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, out: u32) -> Result<(), Errno> {
-    let d = ctx.fds.get(fd)?;
+/// The `fdflags` of an open file, from the host's file status flags (shared with WASI
+/// 0.2's `get-flags`).
+pub(crate) fn fdflags_of(f: &cap_std::fs::File) -> Result<u16, Errno> {
+    use rustix::fs::OFlags;
+    let os = rustix::fs::fcntl_getfl(f)?;
     let mut flags = 0;
-    if let Kind::File(f) = &d.kind {
-        let os = rustix::fs::fcntl_getfl(f)?;
-        use rustix::fs::OFlags;
-        for (o, w) in [
-            (OFlags::APPEND, fdflags::APPEND),
-            (OFlags::NONBLOCK, fdflags::NONBLOCK),
-            (OFlags::DSYNC, fdflags::DSYNC),
-            (OFlags::RSYNC, fdflags::RSYNC),
-        ] {
-            if os.contains(o) {
-                flags |= w;
-            }
-        }
-        if os.contains(OFlags::SYNC) {
-            flags |= fdflags::SYNC;
+    for (o, w) in [
+        (OFlags::APPEND, fdflags::APPEND),
+        (OFlags::NONBLOCK, fdflags::NONBLOCK),
+        (OFlags::DSYNC, fdflags::DSYNC),
+        (OFlags::RSYNC, fdflags::RSYNC),
+        (OFlags::SYNC, fdflags::SYNC),
+    ] {
+        if os.contains(o) {
+            flags |= w;
         }
     }
+    Ok(flags)
+}
+
+pub fn fd_fdstat_get(ctx: &mut WasiCtx, mem: &mut GuestMemory<'_>, fd: u32, out: u32) -> Result<(), Errno> {
+    let d = ctx.fds.get(fd)?;
+    let flags = match &d.kind {
+        Kind::File(f) => fdflags_of(f)?,
+        _ => 0,
+    };
     let mut b = [0u8; FDSTAT_SIZE];
     b[0] = filetype(d)?;
     b[2..4].copy_from_slice(&flags.to_le_bytes());
@@ -312,10 +318,18 @@ pub fn fd_advise(
     len: u64,
     advice: u8,
 ) -> Result<(), Errno> {
-    use rustix::fs::Advice;
     let d = ctx.fds.get(fd)?;
     d.need(rights::FD_ADVISE)?;
-    let advice = match advice {
+    let advice = host_advice(advice)?;
+    let f = d.file().map_err(|e| if e == Errno::IsDir { Errno::Badf } else { e })?;
+    Ok(rustix::fs::fadvise(f, offset, std::num::NonZeroU64::new(len), advice)?)
+}
+
+/// The host's advice for preview1's `advice` number (WASI 0.2's `advice` cases come in the
+/// same order).
+pub(crate) fn host_advice(advice: u8) -> Result<rustix::fs::Advice, Errno> {
+    use rustix::fs::Advice;
+    Ok(match advice {
         0 => Advice::Normal,
         1 => Advice::Sequential,
         2 => Advice::Random,
@@ -323,9 +337,7 @@ pub fn fd_advise(
         4 => Advice::DontNeed,
         5 => Advice::NoReuse,
         _ => return Err(Errno::Inval),
-    };
-    let f = d.file().map_err(|e| if e == Errno::IsDir { Errno::Badf } else { e })?;
-    Ok(rustix::fs::fadvise(f, offset, std::num::NonZeroU64::new(len), advice)?)
+    })
 }
 
 /// `fd_allocate` is not supported, as in wasmtime: reserving real blocks on the host's disk

@@ -98,6 +98,11 @@ impl FdTable {
         self.entries.values().any(|d| d.preopen.is_some())
     }
 
+    /// The preopened descriptors, by fd, with their guest paths.
+    pub fn preopens(&self) -> impl Iterator<Item = (&str, &Descriptor)> {
+        self.entries.values().filter_map(|d| Some((d.preopen.as_deref()?, d)))
+    }
+
     pub fn remove(&mut self, fd: u32) -> Result<Descriptor, Errno> {
         self.entries.remove(&fd).ok_or(Errno::Badf)
     }

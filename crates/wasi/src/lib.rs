@@ -2,6 +2,7 @@
 //! defined on a `kiln::Linker` by [`add_to_linker`], over a [`WasiCtx`] that grants a program
 //! its arguments, environment, standard streams and preopened directories and nothing else.
 //! File system access goes through cap-std, so no path reaches outside a preopen.
+//! [`p2`] defines WASI 0.2 for components over the same context, with the same grants.
 //!
 //! ```
 //! use kiln::{Engine, Linker, Module, Store};
@@ -37,10 +38,12 @@ mod fdtable;
 mod filestat;
 mod guest;
 mod linker;
+pub mod p2;
 mod path;
 mod poll;
 mod proc;
 mod readdir;
+mod sandbox;
 mod sock;
 mod stdio;
 

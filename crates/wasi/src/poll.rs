@@ -1,6 +1,7 @@
 //! `poll_oneoff`: wait until one of a set of subscriptions (a clock deadline, or an fd ready
 //! to read or write) fires. Files and in-memory streams are always ready; inherited standard
-//! streams are polled on the host; clocks become the poll's timeout.
+//! streams are polled on the host; clocks become the poll's timeout. [`wait_host`], the wait
+//! on the host's standard streams, is shared with WASI 0.2's `poll`.
 use crate::abi::{
     EVENT_FD_READWRITE_HANGUP, EVENT_SIZE, SUBCLOCK_ABSTIME, SUBSCRIPTION_SIZE, clockid, eventtype, rights,
 };
@@ -36,12 +37,48 @@ impl Event {
     }
 }
 
-/// Which host stream an fd subscription waits on.
-#[derive(Clone, Copy)]
-enum HostStream {
+/// Which of the host process's standard streams a wait is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HostStream {
     Stdin,
     Stdout,
     Stderr,
+}
+
+/// Wait until one of `waits` (a host stream, and whether to read it rather than write it)
+/// is ready, or `timeout` passes (`None`: no limit). For each wait: `None` if it is not
+/// ready, else whether the stream hung up.
+pub(crate) fn wait_host(waits: &[(HostStream, bool)], timeout: Option<Duration>) -> Result<Vec<Option<bool>>, Errno> {
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let fd_of = |s: HostStream| -> BorrowedFd<'_> {
+        match s {
+            HostStream::Stdin => stdin.as_fd(),
+            HostStream::Stdout => stdout.as_fd(),
+            HostStream::Stderr => stderr.as_fd(),
+        }
+    };
+    let mut pollfds: Vec<PollFd<'_>> = waits
+        .iter()
+        .map(|&(s, read)| PollFd::from_borrowed_fd(fd_of(s), if read { PollFlags::IN } else { PollFlags::OUT }))
+        .collect();
+    let ts = timeout.map(|t| rustix::time::Timespec { tv_sec: t.as_secs() as i64, tv_nsec: t.subsec_nanos() as _ });
+    loop {
+        match rustix::event::poll(&mut pollfds, ts.as_ref()) {
+            Err(rustix::io::Errno::INTR) => continue,
+            r => {
+                r?;
+                break;
+            }
+        }
+    }
+    Ok(pollfds
+        .iter()
+        .map(|p| {
+            let got = p.revents();
+            got.intersects(PollFlags::IN | PollFlags::OUT | PollFlags::HUP | PollFlags::ERR)
+                .then(|| got.contains(PollFlags::HUP))
+        })
+        .collect())
 }
 
 fn readiness(ctx: &WasiCtx, fd: u32, ty: u8) -> Result<Result<u64, HostStream>, Errno> {
@@ -128,37 +165,9 @@ pub fn poll_oneoff(
     }
     let timeout = clocks.iter().map(|c| c.1).min();
     if ready.is_empty() && !waits.is_empty() {
-        let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
-        let fd_of = |s: HostStream| -> BorrowedFd<'_> {
-            match s {
-                HostStream::Stdin => stdin.as_fd(),
-                HostStream::Stdout => stdout.as_fd(),
-                HostStream::Stderr => stderr.as_fd(),
-            }
-        };
-        let mut pollfds: Vec<PollFd<'_>> = waits
-            .iter()
-            .map(|&(_, ty, s)| {
-                PollFd::from_borrowed_fd(
-                    fd_of(s),
-                    if ty == eventtype::FD_READ { PollFlags::IN } else { PollFlags::OUT },
-                )
-            })
-            .collect();
-        let ts = timeout.map(|t| rustix::time::Timespec { tv_sec: t.as_secs() as i64, tv_nsec: t.subsec_nanos() as _ });
-        loop {
-            match rustix::event::poll(&mut pollfds, ts.as_ref()) {
-                Err(rustix::io::Errno::INTR) => continue,
-                r => {
-                    r?;
-                    break;
-                }
-            }
-        }
-        for (p, &(userdata, ty, _)) in pollfds.iter().zip(&waits) {
-            let got = p.revents();
-            if got.intersects(PollFlags::IN | PollFlags::OUT | PollFlags::HUP | PollFlags::ERR) {
-                let hangup = got.contains(PollFlags::HUP);
+        let streams: Vec<(HostStream, bool)> = waits.iter().map(|&(_, ty, s)| (s, ty == eventtype::FD_READ)).collect();
+        for (got, &(userdata, ty, _)) in wait_host(&streams, timeout)?.into_iter().zip(&waits) {
+            if let Some(hangup) = got {
                 ready.push(Event { userdata, error: None, ty, nbytes: 0, hangup });
             }
         }

@@ -1,6 +1,7 @@
 //! `proc_exit`, `proc_raise`, `sched_yield` and `random_get`: the process-level calls.
 //! `proc_exit` unwinds the guest with an [`I32Exit`] error, which embedders turn into the
-//! process's exit status.
+//! process's exit status (WASI 0.2's `exit` unwinds with the same error), and
+//! [`fill_random`] is the one random source of both ABIs.
 use crate::{Errno, GuestMemory, WasiCtx};
 use std::fmt;
 
@@ -26,12 +27,19 @@ pub fn sched_yield(_: &mut WasiCtx, _: &mut GuestMemory<'_>) -> Result<(), Errno
     Ok(())
 }
 
-/// Fill `len` bytes at `buf` from the host's cryptographic random source.
-pub fn random_get(_: &mut WasiCtx, mem: &mut GuestMemory<'_>, buf: u32, len: u32) -> Result<(), Errno> {
-    let mut out = mem.slice_mut(buf, len)?;
+/// Fill `out` from the host's cryptographic random source.
+pub(crate) fn fill_random(mut out: &mut [u8]) -> Result<(), Errno> {
     while !out.is_empty() {
-        let n = rustix::rand::getrandom(&mut *out, rustix::rand::GetRandomFlags::empty())?;
-        out = &mut out[n..];
+        match rustix::rand::getrandom(&mut *out, rustix::rand::GetRandomFlags::empty()) {
+            Ok(n) => out = &mut out[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
+}
+
+/// Fill `len` bytes at `buf` from the host's cryptographic random source.
+pub fn random_get(_: &mut WasiCtx, mem: &mut GuestMemory<'_>, buf: u32, len: u32) -> Result<(), Errno> {
+    fill_random(mem.slice_mut(buf, len)?)
 }

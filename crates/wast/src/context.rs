@@ -61,8 +61,8 @@ pub struct WastContext {
     /// The most recently compiled module or component (`module instance` or
     /// `component instance` without a name), or why the last definition failed.
     last_definition: Result<Definition, String>,
-    /// Load every module through its serialized artifact, as a precompiled one would be.
-    /// (Components are always compiled directly.)
+    /// Load every module and component through its serialized artifact, as a precompiled
+    /// one would be.
     through_artifact: bool,
 }
 
@@ -257,7 +257,14 @@ impl WastContext {
 
     fn compile_bytes(&self, is_component: bool, bytes: &[u8]) -> Result<Definition, String> {
         if is_component {
-            component::compile(&self.engine, bytes).map(Definition::Component)
+            let component = component::compile(&self.engine, bytes)?;
+            if !self.through_artifact {
+                return Ok(Definition::Component(component));
+            }
+            component
+                .reload_from_artifact()
+                .map(Definition::Component)
+                .map_err(|e| format!("loading the artifact failed: {e}"))
         } else {
             self.compile_binary(bytes).map(Definition::Module)
         }

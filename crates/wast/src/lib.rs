@@ -39,9 +39,9 @@ pub fn run_file(path: &Path, config: &kiln::Config) -> anyhow::Result<Report> {
     run_file_with(path, config, false)
 }
 
-/// Like [`run_file`]; with `through_artifact`, every core module is serialized and loaded
-/// back from its artifact before it is used, as a precompiled module would be (components
-/// are compiled directly).
+/// Like [`run_file`]; with `through_artifact`, every core module and every component is
+/// serialized and loaded back from its artifact before it is used, as a precompiled one would
+/// be.
 ///
 /// # Errors
 /// As for [`run_file`].

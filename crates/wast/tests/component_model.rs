@@ -7,6 +7,9 @@
 //! script runs to its end without a panic and every failure not on the list is Kiln
 //! (or the runner) saying `unsupported`. The data folder is `KILN_COMPONENT_MODEL_TESTS`,
 //! by default `../shared/component-model-tests` beside the workspace.
+//!
+//! Every file runs twice: as compiled (trials named after the file), and with every module
+//! and component loaded back from its serialized artifact (`serialize::<file>`).
 
 mod common;
 
@@ -17,8 +20,9 @@ use common::suite::Suite;
 use kiln_wast::Failure;
 use libtest_mimic::{Arguments, Failed, Trial};
 
-/// The one engine configuration the tests run under (the list's `<config>` column).
-const CONFIGS: &[&str] = &["default"];
+/// The configurations the tests run under (the list's `<config>` column): `default`, and
+/// `serialize`, which loads everything back from its artifact.
+const CONFIGS: &[&str] = &["default", "serialize"];
 
 /// The folders of the synchronous model, every failure in which needs an entry.
 const SYNC_FOLDERS: &[&str] = &["binary", "linking", "resources", "validation", "values"];
@@ -50,7 +54,9 @@ fn main() {
     let list = ExpectedFailures::load(&root.join(LIST), LIST, CONFIGS, files.as_deref());
     let mut trials = vec![list.list_trial()];
     if let (Some(suite), Some(files)) = (&suite, &files) {
-        trials.extend(files.iter().map(|file| trial(suite, file, &list)));
+        for config in CONFIGS {
+            trials.extend(files.iter().map(|file| trial(suite, file, config, &list)));
+        }
     }
     libtest_mimic::run(&args, trials).exit();
 }
@@ -99,16 +105,16 @@ fn collect_wast(suite: &Path, relative: &str, files: &mut Vec<String>) -> std::i
     Ok(())
 }
 
-/// The trial running `file` (a path relative to the suite).
-fn trial(suite: &Path, file: &str, list: &ExpectedFailures) -> Trial {
+/// The trial running `file` (a path relative to the suite) under `config`.
+fn trial(suite: &Path, file: &str, config: &'static str, list: &ExpectedFailures) -> Trial {
     let path = suite.join(file);
-    let config = CONFIGS[0];
     let expected = list.for_trial(config, file);
     let tolerated: fn(&Failure) -> bool =
         if file.starts_with(&format!("{ASYNC_FOLDER}/")) { says_unsupported } else { |_| false };
     let file = file.to_string();
-    Trial::test(file.clone(), move || {
-        let result = kiln_wast::run_file(&path, &kiln::Config::new());
+    let name = if config == "default" { file.clone() } else { format!("{config}::{file}") };
+    Trial::test(name, move || {
+        let result = kiln_wast::run_file_with(&path, &kiln::Config::new(), config == "serialize");
         expected.judge(result, &file, config, &tolerated).map_err(Failed::from)
     })
 }

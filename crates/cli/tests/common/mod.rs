@@ -163,3 +163,16 @@ impl ExpectedFailures {
         }
     }
 }
+
+/// The component made of the preview1 program `wasm` and the preview1 command adapter.
+#[allow(dead_code)] // not every test binary wraps programs
+pub fn componentize(wasm: &Path, out: &Path) -> Result<(), String> {
+    let module = std::fs::read(wasm).map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
+    let adapter = wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER;
+    let component = wit_component::ComponentEncoder::default()
+        .module(&module)
+        .and_then(|e| e.adapter("wasi_snapshot_preview1", adapter))
+        .and_then(|e| e.validate(true).encode())
+        .map_err(|e| format!("wit-component cannot wrap {}: {e:#}", wasm.display()))?;
+    std::fs::write(out, component).map_err(|e| format!("cannot write {}: {e}", out.display()))
+}

@@ -1,14 +1,36 @@
 //! Reading an artifact: one pass over the ELF file that checks the checksum before anything
-//! else, then finds and decodes every section. The loader and `kiln objdump` both read
-//! through [`Artifact::parse`]; nothing else parses artifact bytes.
+//! else, then finds and decodes every section; the descriptions (modules, component) are
+//! decoded and checked on demand, after the caller has compared the engine settings, by the
+//! accessor of the kind it expects. The loader and `kiln objdump` both read through
+//! [`Artifact::parse`]; nothing else parses artifact bytes.
 use super::{
-    ArtifactError, CHECKSUM_SECTION, ENGINE_SECTION, FUNCS_SECTION, FuncTable, IMAGE_SECTION_PREFIX, MODULE_SECTION,
-    TRAPS_SECTION, TrapTable, checksum, decode_module,
+    ArtifactError, CHECKSUM_SECTION, COMPONENT_SECTION, ENGINE_SECTION, FUNCS_SECTION, FuncTable, IMAGE_SECTION_PREFIX,
+    MODULE_SECTION, TRAPS_SECTION, TrapTable, checksum, decode_modules,
 };
-use crate::{DefinedMemoryIndex, EngineInfo, Module};
+use crate::component::ComponentInfo;
+use crate::{DefinedMemoryIndex, EngineInfo, FuncKey, Module, StaticModuleIndex};
+use cranelift_entity::{EntityRef, PrimaryMap};
 use object::{Object, ObjectSection};
 use std::collections::BTreeMap;
 use std::ops::Range;
+
+/// What an artifact holds.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ArtifactKind {
+    /// One core module.
+    Module,
+    /// A component: its description and every static core module it defines.
+    Component,
+}
+
+impl std::fmt::Display for ArtifactKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ArtifactKind::Module => "a core module",
+            ArtifactKind::Component => "a component",
+        })
+    }
+}
 
 /// A checked artifact, borrowing the bytes it was read from.
 pub struct Artifact<'a> {
@@ -20,9 +42,12 @@ pub struct Artifact<'a> {
     pub funcs: FuncTable,
     /// The settings the code depends on.
     pub engine: EngineInfo,
-    /// Where each defined memory's image lies in the file.
-    pub images: BTreeMap<DefinedMemoryIndex, Range<u64>>,
-    module: &'a [u8],
+    /// Whether it holds a module or a component.
+    pub kind: ArtifactKind,
+    /// Where each module's defined memories' images lie in the file.
+    pub images: BTreeMap<(StaticModuleIndex, DefinedMemoryIndex), Range<u64>>,
+    modules: &'a [u8],
+    component: Option<&'a [u8]>,
 }
 
 /// The range `offset..offset + size` of a file of `len` bytes, if it lies inside it.
@@ -38,6 +63,13 @@ fn not_an_artifact(why: &str) -> ArtifactError {
 
 fn malformed(what: String) -> ArtifactError {
     ArtifactError::Malformed(what)
+}
+
+/// The `(module, memory)` of an image section's name after the prefix: `<M>.<N>`.
+fn image_index(name: &str) -> Option<(StaticModuleIndex, DefinedMemoryIndex)> {
+    let (module, memory) = name.split_once('.')?;
+    let index = |s: &str| s.parse::<u32>().ok().filter(|i| *i != u32::MAX && s == i.to_string());
+    Some((StaticModuleIndex::from_u32(index(module)?), DefinedMemoryIndex::from_u32(index(memory)?)))
 }
 
 impl<'a> Artifact<'a> {
@@ -84,24 +116,100 @@ impl<'a> Artifact<'a> {
         }
         let funcs = FuncTable::decode(data(FUNCS_SECTION)?, text.len())?;
         let engine = EngineInfo::decode(data(ENGINE_SECTION)?)?;
-        let module = data(MODULE_SECTION)?;
+        let modules = data(MODULE_SECTION)?;
+        let component = match file.section_by_name(COMPONENT_SECTION) {
+            Some(_) => Some(data(COMPONENT_SECTION)?),
+            None => None,
+        };
         let mut images = BTreeMap::new();
         for s in file.sections() {
-            let Some(index) = s.name().ok().and_then(|n| n.strip_prefix(IMAGE_SECTION_PREFIX)) else { continue };
-            let bad = || malformed(format!("image section {IMAGE_SECTION_PREFIX}{index}"));
-            let index: u32 = index.parse().ok().filter(|i| *i != u32::MAX).ok_or_else(bad)?;
+            let Some(name) = s.name().ok().and_then(|n| n.strip_prefix(IMAGE_SECTION_PREFIX)) else { continue };
+            let bad = || malformed(format!("image section {IMAGE_SECTION_PREFIX}{name}"));
+            let index = image_index(name).ok_or_else(bad)?;
             let (at, len) = s.file_range().ok_or_else(bad)?;
             in_file(at, len, bytes.len()).ok_or_else(bad)?;
-            images.insert(DefinedMemoryIndex::from_u32(index), at..at + len);
+            if images.insert(index, at..at + len).is_some() {
+                return Err(bad());
+            }
         }
-        Ok(Artifact { text, traps, funcs, engine, images, module })
+        let kind = if component.is_some() { ArtifactKind::Component } else { ArtifactKind::Module };
+        Ok(Artifact { text, traps, funcs, engine, kind, images, modules, component })
     }
 
-    /// The module description.
+    /// The description of every module the artifact holds, by static module index, each
+    /// checked, and checked against the functions and images the artifact has for it.
     ///
     /// # Errors
-    /// [`ArtifactError::Malformed`] when it does not decode.
+    /// [`ArtifactError::Malformed`] when a description does not decode or is inconsistent,
+    /// when a module's artifact does not hold exactly one module, or when a function or an
+    /// image belongs to no module.
+    pub fn modules(&self) -> Result<PrimaryMap<StaticModuleIndex, Module>, ArtifactError> {
+        let modules = decode_modules(self.modules)?;
+        match self.kind {
+            ArtifactKind::Module if modules.len() != 1 => {
+                return Err(malformed(format!("a module's artifact holds {} module descriptions", modules.len())));
+            }
+            ArtifactKind::Component if modules.len() > FuncKey::MAX_MODULES => {
+                return Err(malformed(format!("{} module descriptions", modules.len())));
+            }
+            _ => {}
+        }
+        let modules: PrimaryMap<StaticModuleIndex, Module> = modules.into_iter().collect();
+        if let Some(f) = self.funcs.entries.iter().find(|f| f.key.module().is_some_and(|m| !modules.is_valid(m))) {
+            return Err(malformed(format!("function {:?} belongs to no module of the artifact", f.key)));
+        }
+        for (m, memory) in self.images.keys() {
+            let Some(module) = modules.get(*m) else {
+                return Err(malformed(format!("an image of module {}, which the artifact does not hold", m.index())));
+            };
+            if memory.index() >= module.num_defined_memories() {
+                return Err(malformed(format!(
+                    "an image of module {}'s memory {}, which it does not define",
+                    m.index(),
+                    memory.index()
+                )));
+            }
+        }
+        Ok(modules)
+    }
+
+    /// The description of the module a module's artifact holds.
+    ///
+    /// # Errors
+    /// [`ArtifactError::WrongKind`] for a component's artifact, and as for
+    /// [`Artifact::modules`].
     pub fn module(&self) -> Result<Module, ArtifactError> {
-        decode_module(self.module)
+        if self.kind != ArtifactKind::Module {
+            return Err(ArtifactError::WrongKind { expected: ArtifactKind::Module, found: self.kind });
+        }
+        let modules = self.modules()?;
+        modules.into_iter().next().map(|(_, m)| m).ok_or_else(|| malformed("no module description".into()))
+    }
+
+    /// The description of the component a component's artifact holds, and of its modules,
+    /// checked against each other.
+    ///
+    /// # Errors
+    /// [`ArtifactError::WrongKind`] for a module's artifact, [`ArtifactError::Malformed`]
+    /// when the component's description does not decode or is inconsistent, and as for
+    /// [`Artifact::modules`].
+    pub fn component(&self) -> Result<(ComponentInfo, PrimaryMap<StaticModuleIndex, Module>), ArtifactError> {
+        let Some(bytes) = self.component else {
+            return Err(ArtifactError::WrongKind { expected: ArtifactKind::Component, found: self.kind });
+        };
+        let modules = self.modules()?;
+        let info: ComponentInfo =
+            postcard::from_bytes(bytes).map_err(|e| malformed(format!("component description: {e}")))?;
+        info.check_consistent(modules.len()).map_err(|e| malformed(format!("component description: {e}")))?;
+        Ok((info, modules))
+    }
+
+    /// Where module `m`'s memory images lie in the file.
+    pub fn images_of(&self, m: StaticModuleIndex) -> BTreeMap<DefinedMemoryIndex, Range<u64>> {
+        self.images
+            .range((m, DefinedMemoryIndex::from_u32(0))..)
+            .take_while(|((i, _), _)| *i == m)
+            .map(|((_, d), r)| (*d, r.clone()))
+            .collect()
     }
 }

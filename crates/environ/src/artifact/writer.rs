@@ -1,10 +1,11 @@
 //! Writing an artifact: the linked text and its tables, the engine info, the module
-//! description and the memory images become one ELF file (through the `object` crate), and
-//! the checksum of it all goes in last.
+//! descriptions (and for a component its description) and the memory images become one ELF
+//! file (through the `object` crate), and the checksum of it all goes in last.
 use super::{
-    CHECKSUM_SECTION, ENGINE_SECTION, FUNCS_SECTION, FuncTable, IMAGE_SECTION_PREFIX, MODULE_SECTION, TRAPS_SECTION,
-    TrapTable, checksum,
+    CHECKSUM_SECTION, COMPONENT_SECTION, ENGINE_SECTION, FUNCS_SECTION, FuncTable, IMAGE_SECTION_PREFIX,
+    MODULE_SECTION, TRAPS_SECTION, TrapTable, checksum, symbol_name,
 };
+use crate::component::ComponentInfo;
 use crate::{CompileError, DefinedMemoryIndex, EngineInfo, IMAGE_PAGE_SIZE, MemoryImage, Module};
 use cranelift_entity::EntityRef;
 use object::write::{Object, Symbol, SymbolSection};
@@ -24,9 +25,18 @@ pub struct ArtifactParts<'a> {
     pub traps: &'a TrapTable,
     /// The settings the code depends on.
     pub engine: &'a EngineInfo,
-    /// The module the code was compiled from.
+    /// The modules the code was compiled from, by static module index: exactly one for a
+    /// module's artifact.
+    pub modules: &'a [ArtifactModule<'a>],
+    /// The component the modules belong to, for a component's artifact.
+    pub component: Option<&'a ComponentInfo>,
+}
+
+/// One module of an artifact.
+pub struct ArtifactModule<'a> {
+    /// Its description.
     pub module: &'a Module,
-    /// The memory images, when the tunables map them.
+    /// Its memory images, when the tunables map them.
     pub images: &'a BTreeMap<DefinedMemoryIndex, MemoryImage>,
 }
 
@@ -37,12 +47,17 @@ fn internal(what: String) -> CompileError {
 /// The artifact file of `parts`.
 ///
 /// # Errors
-/// Only an internal error: the module description or the ELF could not be written.
+/// Only an internal error: a module's artifact without exactly one module, or a
+/// description or the ELF that could not be written.
 pub fn write(parts: ArtifactParts<'_>) -> Result<Vec<u8>, CompileError> {
+    if parts.component.is_none() && parts.modules.len() != 1 {
+        return Err(internal(format!("a module's artifact with {} modules", parts.modules.len())));
+    }
     let mut obj = Object::new(BinaryFormat::Elf, parts.architecture, Endianness::Little);
     let text_id = obj.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
     obj.set_section_data(text_id, parts.text, 16);
-    let module = postcard::to_allocvec(parts.module).map_err(|e| internal(format!("encoding the module: {e}")))?;
+    let descriptions: Vec<&Module> = parts.modules.iter().map(|m| m.module).collect();
+    let modules = postcard::to_allocvec(&descriptions).map_err(|e| internal(format!("encoding the modules: {e}")))?;
     let sections = [(TRAPS_SECTION, parts.traps.encode(), 4), (FUNCS_SECTION, parts.funcs.encode(), 4)];
     for (name, data, align) in sections {
         let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::ReadOnlyData);
@@ -50,7 +65,7 @@ pub fn write(parts: ArtifactParts<'_>) -> Result<Vec<u8>, CompileError> {
     }
     for f in &parts.funcs.entries {
         obj.add_symbol(Symbol {
-            name: parts.module.symbol_name(f.key).into_bytes(),
+            name: symbol_name(f.key.module().and_then(|m| descriptions.get(m.index()).copied()), f.key).into_bytes(),
             value: u64::from(f.start),
             size: u64::from(f.len),
             kind: SymbolKind::Text,
@@ -60,14 +75,20 @@ pub fn write(parts: ArtifactParts<'_>) -> Result<Vec<u8>, CompileError> {
             flags: SymbolFlags::None,
         });
     }
-    for (def, image) in parts.images {
-        let name = format!("{IMAGE_SECTION_PREFIX}{}", def.index());
-        let id = obj.add_section(Vec::new(), name.into_bytes(), SectionKind::ReadOnlyData);
-        obj.set_section_data(id, image.bytes.clone(), IMAGE_PAGE_SIZE);
+    for (m, module) in parts.modules.iter().enumerate() {
+        for (def, image) in module.images {
+            let name = format!("{IMAGE_SECTION_PREFIX}{m}.{}", def.index());
+            let id = obj.add_section(Vec::new(), name.into_bytes(), SectionKind::ReadOnlyData);
+            obj.set_section_data(id, image.bytes.clone(), IMAGE_PAGE_SIZE);
+        }
     }
-    for (name, data) in
-        [(ENGINE_SECTION, parts.engine.encode()), (MODULE_SECTION, module), (CHECKSUM_SECTION, vec![0; 32])]
-    {
+    let mut sections = vec![(ENGINE_SECTION, parts.engine.encode()), (MODULE_SECTION, modules)];
+    if let Some(info) = parts.component {
+        let info = postcard::to_allocvec(info).map_err(|e| internal(format!("encoding the component: {e}")))?;
+        sections.push((COMPONENT_SECTION, info));
+    }
+    sections.push((CHECKSUM_SECTION, vec![0; 32]));
+    for (name, data) in sections {
         let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::ReadOnlyData);
         obj.set_section_data(id, data, 1);
     }

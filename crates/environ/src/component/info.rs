@@ -198,6 +198,9 @@ pub struct ComponentInfo {
     pub resources: PrimaryMap<ResourceIndex, ResourceDef>,
     /// How many component instances instantiation creates.
     pub num_component_instances: u32,
+    /// The instance that instantiated each component instance (`None` for the root), by
+    /// which calls between a component and its ancestors are refused.
+    pub instance_parents: PrimaryMap<RuntimeComponentInstanceIndex, Option<RuntimeComponentInstanceIndex>>,
     /// The root's exports, in order.
     pub exports: Vec<(String, Export)>,
 }

@@ -166,7 +166,7 @@ pub fn inline(translation: &Translation) -> Result<ComponentInfo, CompileError> 
         num_core_instances: 0,
     };
     let root_scope = Rc::new(Scope::default());
-    let mut stack = vec![inliner.frame(0, root_scope, HashMap::new())];
+    let mut stack = vec![inliner.frame(0, root_scope, HashMap::new(), None)];
     let mut steps = 0usize;
     loop {
         steps += 1;
@@ -208,7 +208,7 @@ pub fn inline(translation: &Translation) -> Result<ComponentInfo, CompileError> 
                 values.insert(name.clone(), inliner.get(frame, *kind, *index)?);
             }
             let scope = Rc::new(Scope { parent: Some(closure.scope.clone()), ..Scope::default() });
-            let child = inliner.frame(closure.body, scope, values);
+            let child = inliner.frame(closure.body, scope, values, Some(frame.instance));
             stack.push(child);
             continue;
         }
@@ -222,8 +222,14 @@ pub fn inline(translation: &Translation) -> Result<ComponentInfo, CompileError> 
 }
 
 impl Inliner<'_> {
-    fn frame(&mut self, body: BodyIndex, scope: Rc<Scope>, args: HashMap<String, Val>) -> Frame {
-        let instance = RuntimeComponentInstanceIndex::from_u32(self.num_instances);
+    fn frame(
+        &mut self,
+        body: BodyIndex,
+        scope: Rc<Scope>,
+        args: HashMap<String, Val>,
+        parent: Option<RuntimeComponentInstanceIndex>,
+    ) -> Frame {
+        let instance = self.info.instance_parents.push(parent);
         self.num_instances += 1;
         Frame {
             body,
@@ -533,7 +539,16 @@ impl Inliner<'_> {
                     Val::Func(FuncVal::Import(import, ty))
                 }
                 ComponentEntityType::Type { referenced, created } => {
-                    let t = self.import_type(name, &path, *referenced);
+                    // A type that only restates one already in scope (`(eq ..)`) is that
+                    // type, not a new import.
+                    let bound = match referenced {
+                        ComponentAnyTypeId::Resource(r) => scope.resource(r.resource()),
+                        _ => None,
+                    };
+                    let t = match bound {
+                        Some(r) => TypeVal::Resource(r),
+                        None => self.import_type(name, &path, *referenced),
+                    };
                     bind_type(scope, *referenced, &t);
                     bind_type(scope, *created, &t);
                     Val::Type(t)

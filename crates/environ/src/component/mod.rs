@@ -1,7 +1,9 @@
 //! The component model, compile-time side: translating a component (validation and one
 //! record per body, `translate`), flattening it into the initializers a runtime runs
 //! (`inline`), and the description that results (`info`) with its value types (`types`).
+//! A description decoded from an artifact is checked before use (`check`).
 //! The runtime's side is `kiln::component`.
+mod check;
 mod info;
 mod inline;
 mod translate;

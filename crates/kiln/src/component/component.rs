@@ -1,5 +1,9 @@
 //! `Component`: a compiled component — its flattened description (what instantiation runs)
-//! and its core modules, compiled — ready to be instantiated any number of times.
+//! and its static core modules — ready to be instantiated any number of times. A component
+//! compiles to one artifact: all of its core modules' code is compiled in one pass and linked
+//! together, and each module finds its functions in that shared code by its own
+//! `StaticModuleIndex`. The artifact can be serialized and loaded back (see `vm::artifact`),
+//! and goes through the compilation cache like a module's.
 use std::path::Path;
 use std::sync::Arc;
 
@@ -7,6 +11,9 @@ use cranelift_entity::PrimaryMap;
 use kiln_environ::StaticModuleIndex;
 use kiln_environ::component::{ComponentInfo, Export, ImportType, InterfaceType, TypeFuncIndex};
 
+use crate::module::ImageRanges;
+use crate::vm::artifact::ArtifactBytes;
+use crate::vm::code_memory::CodeMemory;
 use crate::{Engine, Error, Module, Result};
 
 /// A compiled component.
@@ -19,6 +26,8 @@ pub(crate) struct ComponentInner {
     pub engine: Engine,
     pub info: Arc<ComponentInfo>,
     pub modules: PrimaryMap<StaticModuleIndex, Module>,
+    /// The linked artifact all the modules' code was loaded from.
+    pub artifact: ArtifactBytes,
 }
 
 impl Component {
@@ -46,15 +55,60 @@ impl Component {
     /// As for [`Component::new`].
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Component> {
         if !kiln_environ::component::is_component(wasm) {
-            return Err(Error::Invalid("not a component: the header is a core module's or unknown".into()));
+            return Err(crate::engine::not_a_component());
         }
-        let translation = kiln_environ::component::translate_component(wasm)?;
-        let mut modules = PrimaryMap::new();
-        for range in &translation.modules {
-            modules.push(Module::from_binary(engine, &wasm[range.clone()])?);
+        if let Some(dir) = engine.cache_dir() {
+            return crate::cache::load_or_compile(engine, dir, wasm);
         }
-        let info = Arc::new(translation.info);
-        Ok(Component { inner: Arc::new(ComponentInner { engine: engine.clone(), info, modules }) })
+        Component::compile(engine, wasm)
+    }
+
+    /// Compile, bypassing any cache: every core module in one pass, into one artifact.
+    pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component> {
+        let (info, modules, elf) = engine.compile_component(wasm)?;
+        let start = std::time::Instant::now();
+        let artifact = ArtifactBytes::Owned(elf);
+        let parsed = kiln_environ::artifact::Artifact::parse_fresh(artifact.as_slice())
+            .map_err(|e| Error::Artifact(e.to_string()))?;
+        let code = CodeMemory::load(&parsed, &modules.values().collect::<Vec<_>>())
+            .map_err(|e| Error::Artifact(e.to_string()))?;
+        log::debug!("load code: {} bytes of text in {:.2?}", parsed.text.len(), start.elapsed());
+        drop(parsed);
+        Component::from_parts(engine, info, modules, artifact, code, None)
+    }
+
+    /// A component from its description, its modules' descriptions, its linked artifact and
+    /// the code loaded from it, which every module shares; `sources` is the artifact's file
+    /// and where each module's image sections lie in it, when it was loaded from one, so that
+    /// images map from it.
+    pub(crate) fn from_parts(
+        engine: &Engine,
+        info: ComponentInfo,
+        envs: PrimaryMap<StaticModuleIndex, kiln_environ::Module>,
+        artifact: ArtifactBytes,
+        code: Arc<CodeMemory>,
+        sources: Option<(Arc<std::fs::File>, PrimaryMap<StaticModuleIndex, ImageRanges>)>,
+    ) -> Result<Component> {
+        crate::module::announce_code(engine, &code, &envs.values().collect::<Vec<_>>());
+        let mut modules = PrimaryMap::with_capacity(envs.len());
+        for (index, env) in envs {
+            let source =
+                sources.as_ref().map(|(file, ranges)| (file.clone(), ranges.get(index).cloned().unwrap_or_default()));
+            modules.push(Module::from_parts(engine, env, index, None, code.clone(), source)?);
+        }
+        let info = Arc::new(info);
+        Ok(Component { inner: Arc::new(ComponentInner { engine: engine.clone(), info, modules, artifact }) })
+    }
+
+    /// The component's artifact (what `kiln compile` writes for a component): the code of
+    /// all its core modules and its description, to be loaded later by
+    /// [`Component::deserialize`] or [`Component::deserialize_file`] into an engine with the
+    /// same settings.
+    ///
+    /// # Errors
+    /// None today; the `Result` leaves room for artifacts that are not kept in memory.
+    pub fn serialize(&self) -> Result<Vec<u8>> {
+        Ok(self.inner.artifact.as_slice().to_vec())
     }
 
     /// Compiles the component in the file at `path` (binary or text).

@@ -18,6 +18,7 @@ use super::canonical::{self, Cx, Side, core_type};
 use super::linker::{Definition, HostDtor, HostFn, Linker};
 use super::resources::{Slot, trap};
 use super::store::{ComponentInstanceId, InstanceState};
+use super::typed::{LiftList, LowerList, TypedFunc};
 use super::values::{ResourceType, ResourceTypeKind, Val};
 use crate::{
     AsContext, AsContextMut, Caller, Error, Extern, FuncType, Result, StoreContextMut, Val as CoreVal, ValType,
@@ -67,6 +68,70 @@ impl Instance {
             }
         }
         None
+    }
+}
+
+impl Instance {
+    /// The component this is an instance of.
+    pub fn component(&self, store: impl AsContext) -> Component {
+        let cx = store.as_context();
+        self.state(&cx.0.opaque).component.clone()
+    }
+
+    /// The exported function `name` (as for [`Instance::get_func`]) with Rust parameter and
+    /// result types, checked against its type.
+    ///
+    /// # Errors
+    /// When there is no such function, or its type is not `P` to `R`.
+    pub fn get_typed_func<P: LowerList, R: LiftList>(
+        &self,
+        mut store: impl AsContextMut,
+        name: &str,
+    ) -> Result<TypedFunc<P, R>> {
+        let func =
+            self.get_func(&mut store, name).ok_or_else(|| Error::Other(format!("no exported function `{name}`")))?;
+        let cx = store.as_context();
+        let info = self.state(&cx.0.opaque).component.inner.info.clone();
+        let ty = match func.export(&info) {
+            Export::LiftedFunction(f) => f.ty,
+            Export::ImportedFunction(_, ty) => *ty,
+            _ => return Err(Error::Other(format!("`{name}` is not a function"))),
+        };
+        super::typed::typecheck_func::<P, R>(&info.types, ty).map_err(|e| Error::Other(format!("`{name}`: {e}")))?;
+        Ok(TypedFunc::new(func))
+    }
+}
+
+impl Instance {
+    /// Parses `invocation` — `name(arg, ...)` with the arguments in WAVE syntax — against
+    /// the exported function's parameter types, calls it, and returns its results.
+    ///
+    /// # Errors
+    /// When the function does not exist, the arguments do not parse, or the call fails.
+    pub fn invoke_wave<T>(&self, mut store: impl AsContextMut<Data = T>, invocation: &str) -> Result<Vec<Val>> {
+        let mut cx = store.as_context_mut();
+        let info = self.state(&cx.0.opaque).component.inner.info.clone();
+        let mut found = None;
+        let (_, args) = super::wave::parse_invocation(
+            invocation,
+            |name| {
+                let func = self
+                    .get_func(&mut cx, name)
+                    .ok_or_else(|| Error::Other(format!("no exported function `{name}`")))?;
+                let ty = match func.export(&info) {
+                    Export::LiftedFunction(f) => f.ty,
+                    Export::ImportedFunction(_, ty) => *ty,
+                    _ => return Err(Error::Other(format!("`{name}` is not a function"))),
+                };
+                found = Some(func);
+                Ok(info.types.funcs[ty].params.iter().map(|(_, t)| *t).collect())
+            },
+            &info.types,
+        )?;
+        let func = found.ok_or_else(|| Error::Other("no function named".into()))?;
+        let mut results = vec![Val::Bool(false); func.results_len(&cx)];
+        func.call(&mut cx, &args, &mut results)?;
+        Ok(results)
     }
 }
 
@@ -186,14 +251,20 @@ fn call_lifted<T>(
     }
     {
         let state = &mut store.0.opaque.components.instances[id];
-        if state.running[rci] {
+        if state.running[rci] || state.poisoned[rci] {
             return Err(trap("cannot enter component instance"));
         }
         state.running[rci] = true;
     }
     let scope = canonical::enter_scope(store);
     let result = call_lifted_in_scope(store, info, id, lifted, core, args, (scope, fused));
-    store.0.opaque.components.instances[id].running[rci] = false;
+    let state = &mut store.0.opaque.components.instances[id];
+    state.running[rci] = false;
+    if matches!(result, Err(Error::Trap(..) | Error::ComponentTrap(_))) {
+        // A trap leaves the instance's state unknown; the canonical ABI forbids entering
+        // it again.
+        state.poisoned[rci] = true;
+    }
     let ended = canonical::exit_scope(store, result.is_ok());
     let values = result?;
     ended?;
@@ -261,6 +332,24 @@ fn call_lifted_in_scope<T>(
         r?;
     }
     Ok(values)
+}
+
+/// Whether one of two component instances is the other or an ancestor of it: calls between
+/// such instances are refused (for now, as the canonical ABI says).
+fn related(info: &ComponentInfo, a: RuntimeComponentInstanceIndex, b: RuntimeComponentInstanceIndex) -> bool {
+    let is_ancestor = |anc: RuntimeComponentInstanceIndex, mut of: RuntimeComponentInstanceIndex| {
+        for _ in 0..info.instance_parents.len() + 1 {
+            if of == anc {
+                return true;
+            }
+            match info.instance_parents.get(of).copied().flatten() {
+                Some(p) => of = p,
+                None => return false,
+            }
+        }
+        false
+    };
+    is_ancestor(a, b) || is_ancestor(b, a)
 }
 
 /// The core type of a lowered function of type `ty`.
@@ -352,7 +441,12 @@ fn call_lowered<T>(
                 f(cx.store.as_context_mut(), &args, &mut out)?;
                 out
             }
-            Callee::Lifted(lifted, core) => call_lifted(cx.store, info, id, lifted, *core, &args, true)?,
+            Callee::Lifted(lifted, core) => {
+                if related(info, options.instance, lifted.options.instance) {
+                    return Err(trap("cannot enter component instance"));
+                }
+                call_lifted(cx.store, info, id, lifted, *core, &args, true)?
+            }
         };
         let mut cx = Cx { store: &mut store, info: info.clone(), side: &side, scope, fused };
         if let Some(result) = fty.result {
@@ -399,7 +493,12 @@ pub(crate) fn instantiate<T: 'static>(
         full.extend(path.iter().cloned());
         let shown = full.join("#");
         match (linker.get(&full), ty) {
-            (Some(Definition::Func(f)), ImportType::Func(_)) => host_funcs[index] = Some(f.clone()),
+            (Some(Definition::Func(f, check)), ImportType::Func(ty)) => {
+                if let Some(check) = check {
+                    check(&info.types, *ty).map_err(|e| Error::Link(format!("import `{shown}`: {e}")))?;
+                }
+                host_funcs[index] = Some(f.clone());
+            }
             (Some(Definition::Resource(t, d)), ImportType::Resource) => host_resources[index] = Some((*t, d.clone())),
             (Some(_), _) => return Err(Error::Link(format!("import `{shown}` has the wrong kind"))),
             (None, _) => return Err(Error::Link(format!("import `{shown}` has not been defined"))),
@@ -436,6 +535,7 @@ pub(crate) fn instantiate<T: 'static>(
         resource_types,
         dtors: SecondaryMap::new(),
         backpressure: SecondaryMap::new(),
+        poisoned: SecondaryMap::new(),
         tables,
         may_leave,
         running,

@@ -33,6 +33,8 @@ pub(crate) struct InstanceState {
     pub may_leave: SecondaryMap<RuntimeComponentInstanceIndex, bool>,
     /// The `backpressure.inc`/`.dec` counter.
     pub backpressure: SecondaryMap<RuntimeComponentInstanceIndex, u32>,
+    /// Whether a trap left the instance in an unknown state: it may not be entered again.
+    pub poisoned: SecondaryMap<RuntimeComponentInstanceIndex, bool>,
     /// Whether the instance is running (it may not be entered again until it returns).
     pub running: SecondaryMap<RuntimeComponentInstanceIndex, bool>,
 }

@@ -1,14 +1,15 @@
 //! `CodeMemory`: a loaded artifact's code. The `.text` of a parsed [`Artifact`] is copied
 //! into a fresh mapping that is then made read+execute, and its trap and function tables
-//! kept beside it. The trap handler recognizes faults in it through the store running it
+//! kept beside it. All the modules of a component's artifact share one `CodeMemory` (one
+//! mapping); each finds its functions by the `StaticModuleIndex` in their keys. The trap handler recognizes faults in it through the store running it
 //! (see `traps`), not through a global registry: a registry shared by all threads would need
 //! a lock that a signal handler cannot wait for.
 use super::mmap::{Mmap, page_size};
 use super::vm_ptr::VmPtr;
 use super::vmcontext::{VMArrayCallFn, VMWasmCode};
 use cranelift_entity::{EntityRef, PrimaryMap};
-use kiln_environ::artifact::{Artifact, ArtifactError, FuncTable, TrapTable};
-use kiln_environ::{DefinedFuncIndex, FuncKey, Trap};
+use kiln_environ::artifact::{Artifact, ArtifactError, FuncTable, TrapTable, symbol_name};
+use kiln_environ::{DefinedFuncIndex, FuncKey, StaticModuleIndex, Trap};
 use std::sync::Arc;
 
 /// Loaded, executable code with its trap and function tables.
@@ -17,7 +18,8 @@ pub struct CodeMemory {
     text_len: usize,
     traps: TrapTable,
     funcs: FuncTable,
-    names: FrameNames,
+    /// What names each module's frames.
+    names: PrimaryMap<StaticModuleIndex, FrameNames>,
 }
 
 /// What names a module's frames in backtraces: the module's name, and each defined
@@ -31,21 +33,24 @@ struct FrameNames {
 }
 
 impl CodeMemory {
-    /// Load the code of a parsed artifact of `module` (its tables were checked against its
-    /// text when it was parsed).
+    /// Load the code of a parsed artifact of `modules` (module `i` being `StaticModuleIndex`
+    /// `i`; its tables were checked against its text when it was parsed).
     ///
     /// # Errors
     /// When the code cannot be mapped.
-    pub fn load(artifact: &Artifact<'_>, module: &kiln_environ::Module) -> Result<Arc<CodeMemory>, ArtifactError> {
-        let names = FrameNames {
-            module: module.name.clone(),
-            funcs: (0..module.num_defined_funcs())
-                .map(|d| {
-                    let f = module.func_index(DefinedFuncIndex::new(d));
-                    (f.as_u32(), module.func_name(f).map(String::from))
-                })
-                .collect(),
-        };
+    pub fn load(artifact: &Artifact<'_>, modules: &[&kiln_environ::Module]) -> Result<Arc<CodeMemory>, ArtifactError> {
+        let names = modules
+            .iter()
+            .map(|module| FrameNames {
+                module: module.name.clone(),
+                funcs: (0..module.num_defined_funcs())
+                    .map(|d| {
+                        let f = module.func_index(DefinedFuncIndex::new(d));
+                        (f.as_u32(), module.func_name(f).map(String::from))
+                    })
+                    .collect(),
+            })
+            .collect();
         let text = artifact.text;
         let mmap = if text.is_empty() {
             None
@@ -108,19 +113,24 @@ impl CodeMemory {
     /// The wasm function whose code holds absolute address `pc` (none for trampolines).
     pub fn frame_at(&self, pc: usize) -> Option<crate::FrameInfo> {
         let offset = u32::try_from(pc.checked_sub(self.text_start()?)?).ok()?;
-        let FuncKey::DefinedWasmFunction(_, def) = self.funcs.containing(offset)?.key else { return None };
-        let (func_index, func_name) = self.names.funcs.get(def)?.clone();
-        Some(crate::FrameInfo { module_name: self.names.module.clone(), func_index, func_name })
+        let FuncKey::DefinedWasmFunction(m, def) = self.funcs.containing(offset)?.key else { return None };
+        let names = self.names.get(m)?;
+        let (func_index, func_name) = names.funcs.get(def)?.clone();
+        Some(crate::FrameInfo { module_name: names.module.clone(), func_index, func_name })
     }
 
     /// The lines of a perf map (`/tmp/perf-<pid>.map`) naming every function of this code,
-    /// compiled from `module`: `START SIZE NAME` in hex, with the symbol names of the artifact.
-    pub fn perf_map(&self, module: &kiln_environ::Module) -> String {
+    /// compiled from `modules` (as given to [`CodeMemory::load`]): `START SIZE NAME` in hex,
+    /// with the symbol names of the artifact, each after its module's name (the builtin
+    /// trampolines, which belong to no module, after the first module's).
+    pub fn perf_map(&self, modules: &[&kiln_environ::Module]) -> String {
         let Some(start) = self.text_start() else { return String::new() };
-        let prefix = self.names.module.as_deref().map(|m| format!("{m}!")).unwrap_or_default();
         let mut out = String::new();
         for e in &self.funcs.entries {
-            let symbol = module.symbol_name(e.key);
+            let m = e.key.module().unwrap_or(StaticModuleIndex::MAIN);
+            let prefix =
+                self.names.get(m).and_then(|n| n.module.as_deref()).map(|n| format!("{n}!")).unwrap_or_default();
+            let symbol = symbol_name(modules.get(m.index()).copied(), e.key);
             out.push_str(&format!("{:x} {:x} {prefix}{symbol}\n", start + e.start as usize, e.len));
         }
         out

@@ -112,7 +112,7 @@ pub fn give_host_funcs_entries(store: &mut StoreOpaque, module: &crate::Module) 
         let Some((t, _)) = env.types.iter().find(|(t, _)| module.shared_type(*t) == r.type_index) else {
             return true;
         };
-        let key = FuncKey::WasmToArrayTrampoline(env.canonical_type(t));
+        let key = FuncKey::WasmToArrayTrampoline(module.static_index(), env.canonical_type(t));
         match module.code().func_code(key) {
             Some(code) => {
                 r.wasm_call = Some(code);

@@ -138,13 +138,14 @@ pub fn instantiate(
         }
     }
 
-    // Defined functions' references.
-    let main = kiln_environ::StaticModuleIndex::MAIN;
+    // Defined functions' references, found in the code by this module's own index (a
+    // component's modules share one artifact's code).
+    let m = module.static_index();
     for def in (0..env.num_defined_funcs()).map(DefinedFuncIndex::new) {
         let f = env.func_index(def);
         let func_ref = VMFuncRef {
-            array_call: code.array_call(FuncKey::ArrayToWasmTrampoline(main, def)),
-            wasm_call: code.func_code(FuncKey::DefinedWasmFunction(main, def)),
+            array_call: code.array_call(FuncKey::ArrayToWasmTrampoline(m, def)),
+            wasm_call: code.func_code(FuncKey::DefinedWasmFunction(m, def)),
             type_index: module.shared_type(env.functions[f].ty),
             vmctx: data.vmctx.vmctx(),
         };
