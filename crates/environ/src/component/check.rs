@@ -253,7 +253,33 @@ impl Checker<'_> {
             CoreDef::BackpressureInc(i) | CoreDef::BackpressureDec(i) | CoreDef::Unsupported { instance: i, .. } => {
                 self.component_instance(*i)
             }
+            CoreDef::TaskReturn { result, options } => {
+                if let Some(t) = result {
+                    self.value_type(*t)?;
+                }
+                self.options(options, created)
+            }
         }
+    }
+
+    /// That a value type names entries the tables have (their contents are checked by
+    /// `check_types`).
+    fn value_type(&self, t: InterfaceType) -> Result<(), String> {
+        let types = &self.info.types;
+        let present = match t {
+            InterfaceType::Record(i) => types.records.get(i).is_some(),
+            InterfaceType::Variant(i) => types.variants.get(i).is_some(),
+            InterfaceType::List(i) => types.lists.get(i).is_some(),
+            InterfaceType::Tuple(i) => types.tuples.get(i).is_some(),
+            InterfaceType::Flags(i) => types.flags.get(i).is_some(),
+            InterfaceType::Enum(i) => types.enums.get(i).is_some(),
+            InterfaceType::Option(i) => types.options.get(i).is_some(),
+            InterfaceType::Result(i) => types.results.get(i).is_some(),
+            InterfaceType::Map(i) => types.maps.get(i).is_some(),
+            InterfaceType::Own(r) | InterfaceType::Borrow(r) => r.index() < self.info.resources.len(),
+            _ => true,
+        };
+        if present { Ok(()) } else { Err(format!("value type {t:?} out of range")) }
     }
 
     fn options(&self, options: &CanonicalOptions, created: &Created) -> Result<(), String> {

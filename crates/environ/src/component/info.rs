@@ -6,7 +6,7 @@
 use cranelift_entity::PrimaryMap;
 use serde::{Deserialize, Serialize};
 
-use super::types::{ComponentTypes, FlatType, ResourceIndex, TypeFuncIndex};
+use super::types::{ComponentTypes, FlatType, InterfaceType, ResourceIndex, TypeFuncIndex};
 use crate::StaticModuleIndex;
 
 crate::index::index_type! {
@@ -41,7 +41,7 @@ pub enum StringEncoding {
 }
 
 /// The canonical options of one `canon lift` or `canon lower`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CanonicalOptions {
     /// The component instance the lifted or lowered function belongs to.
     pub instance: RuntimeComponentInstanceIndex,
@@ -53,6 +53,10 @@ pub struct CanonicalOptions {
     pub post_return: Option<RuntimePostReturnIndex>,
     /// `string-encoding=..`
     pub string_encoding: StringEncoding,
+    /// `async`: a lifted function returns its result through `task.return`; a lowered one
+    /// returns a status and writes its result to memory. (Without a callback; Kiln runs
+    /// every such call to completion before it returns.)
+    pub async_: bool,
 }
 
 /// A core definition: where a core wasm import of an instantiated module comes from.
@@ -68,6 +72,13 @@ pub enum CoreDef {
     ResourceRep(ResourceIndex, RuntimeComponentInstanceIndex),
     /// `canon resource.drop`.
     ResourceDrop(ResourceIndex, RuntimeComponentInstanceIndex),
+    /// `canon task.return`: the current async task's result, lifted under these options.
+    TaskReturn {
+        /// The result's type.
+        result: Option<InterfaceType>,
+        /// The options its values are lifted under.
+        options: CanonicalOptions,
+    },
     /// `canon context.get i32 N`: read slot N of the current task's context.
     ContextGet(u32),
     /// `canon context.set i32 N`: write slot N of the current task's context.

@@ -419,6 +419,22 @@ impl Inliner<'_> {
                 self.num_lowered += 1;
                 frame.core[0].push(CoreDef::Lowered(index));
             }
+            Item::TaskReturn { result, options } => {
+                let result = match result {
+                    None => None,
+                    Some(wasmparser::ComponentValType::Primitive(p)) => Some(primitive(*p)?),
+                    Some(wasmparser::ComponentValType::Type(t)) => {
+                        let id =
+                            *self.body(frame).types.get(*t as usize).ok_or_else(|| internal("task.return type"))?;
+                        let ComponentAnyTypeId::Defined(id) = id else {
+                            return Err(internal("task.return of a non-value type"));
+                        };
+                        Some(self.val_type(&frame.scope, &ComponentValType::Type(id), 0)?)
+                    }
+                };
+                let options = self.options(frame, options)?;
+                frame.core[0].push(CoreDef::TaskReturn { result, options });
+            }
             Item::ContextGet(slot) => frame.core[0].push(CoreDef::ContextGet(*slot)),
             Item::ContextSet(slot) => frame.core[0].push(CoreDef::ContextSet(*slot)),
             Item::BackpressureInc => frame.core[0].push(CoreDef::BackpressureInc(frame.instance)),
@@ -472,6 +488,7 @@ impl Inliner<'_> {
             realloc,
             post_return,
             string_encoding: o.string_encoding,
+            async_: o.async_,
         })
     }
 
@@ -628,9 +645,6 @@ impl Inliner<'_> {
         id: wasmparser::component_types::ComponentFuncTypeId,
     ) -> Result<TypeFuncIndex, CompileError> {
         let ty = &self.types[id];
-        if ty.async_ {
-            return Err(CompileError::Unsupported("component-model async".into()));
-        }
         let mut params = Vec::new();
         for (name, p) in ty.params.iter() {
             params.push((name.to_string(), self.val_type(scope, p, 0)?));

@@ -69,6 +69,8 @@ pub struct Options {
     pub post_return: Option<u32>,
     /// `string-encoding`.
     pub string_encoding: super::StringEncoding,
+    /// `async` (without a callback: the stackful ABI, which Kiln runs to completion).
+    pub async_: bool,
 }
 
 /// One item of a component body, in the order the sections define them. Each pushes one
@@ -169,6 +171,13 @@ pub enum Item {
     ResourceRep(u32),
     /// `canon resource.drop`
     ResourceDrop(u32),
+    /// `canon task.return (result T)? (options)`
+    TaskReturn {
+        /// The result type as written: a primitive, or a type index.
+        result: Option<wasmparser::ComponentValType>,
+        /// Its options (the memory results are lifted from when they do not fit flat).
+        options: Options,
+    },
     /// `canon context.get i32 N`
     ContextGet(u32),
     /// `canon context.set i32 N`
@@ -257,7 +266,8 @@ fn options(list: &[CanonicalOption]) -> Result<Options, CompileError> {
             CanonicalOption::Memory(m) => o.memory = Some(m),
             CanonicalOption::Realloc(f) => o.realloc = Some(f),
             CanonicalOption::PostReturn(f) => o.post_return = Some(f),
-            CanonicalOption::Async | CanonicalOption::Callback(_) => return Err(unsupported("component-model async")),
+            CanonicalOption::Async => o.async_ = true,
+            CanonicalOption::Callback(_) => return Err(unsupported("component-model async (callbacks)")),
             CanonicalOption::CoreType(_) | CanonicalOption::Gc => {
                 return Err(unsupported("component-model GC canonical ABI"));
             }
@@ -457,6 +467,13 @@ fn record_section(payload: &Payload<'_>) -> Result<(Vec<Item>, Option<CompileErr
                     CanonicalFunction::ResourceNew { resource } => Item::ResourceNew(resource),
                     CanonicalFunction::ResourceRep { resource } => Item::ResourceRep(resource),
                     CanonicalFunction::ResourceDrop { resource } => Item::ResourceDrop(resource),
+                    CanonicalFunction::TaskReturn { result, options: o } => match options(&o) {
+                        Ok(options) => Item::TaskReturn { result, options },
+                        Err(e) => {
+                            unsupported_seen.get_or_insert(e);
+                            Item::CoreType
+                        }
+                    },
                     CanonicalFunction::ContextGet { slot, .. } => Item::ContextGet(slot),
                     CanonicalFunction::ContextSet { slot, .. } => Item::ContextSet(slot),
                     CanonicalFunction::BackpressureInc => Item::BackpressureInc,

@@ -169,6 +169,9 @@ impl FlatType {
 
 /// The most flat values a function's parameters are passed in before they go to memory.
 pub const MAX_FLAT_PARAMS: usize = 16;
+/// The most flat values an `async` lowering passes its parameters in before they go to
+/// memory.
+pub const MAX_FLAT_ASYNC_PARAMS: usize = 4;
 /// The most flat values a function's result is returned in before it goes to memory.
 pub const MAX_FLAT_RESULTS: usize = 1;
 

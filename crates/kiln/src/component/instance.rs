@@ -300,6 +300,16 @@ fn call_lifted_in_scope<T>(
             core_args.push(CoreVal::I32(ptr as i32));
         }
     }
+    if lifted.options.async_ {
+        // The stackful async ABI: the core function returns nothing and gives its result to
+        // `task.return`; Kiln runs it to completion.
+        cx.store.0.opaque.components.scopes[scope].async_task = true;
+        core.call(&mut *cx.store, &core_args, &mut [])?;
+        return cx.store.0.opaque.components.scopes[scope]
+            .returned
+            .take()
+            .ok_or_else(|| trap("async-lifted export failed to produce a result"));
+    }
     let result_types: Vec<ValType> = match &flat_results {
         Some(flat) => flat.iter().map(|t| core_type(*t)).collect(),
         None => vec![ValType::I32],
@@ -353,8 +363,18 @@ fn related(info: &ComponentInfo, a: RuntimeComponentInstanceIndex, b: RuntimeCom
 }
 
 /// The core type of a lowered function of type `ty`.
-fn lowered_core_type(info: &ComponentInfo, ty: TypeFuncIndex) -> FuncType {
+fn lowered_core_type(info: &ComponentInfo, ty: TypeFuncIndex, async_: bool) -> FuncType {
     let types = &info.types;
+    if async_ {
+        let mut params: Vec<ValType> = match async_flat_params(info, ty) {
+            Some(flat) => flat.iter().map(|t| core_type(*t)).collect(),
+            None => vec![ValType::I32],
+        };
+        if types.funcs[ty].result.is_some() {
+            params.push(ValType::I32);
+        }
+        return FuncType::new(params, [ValType::I32]);
+    }
     let mut params: Vec<ValType> = match types.flat_params(ty) {
         Some(flat) => flat.iter().map(|t| core_type(*t)).collect(),
         None => vec![ValType::I32],
@@ -368,6 +388,14 @@ fn lowered_core_type(info: &ComponentInfo, ty: TypeFuncIndex) -> FuncType {
     };
     FuncType::new(params, results)
 }
+
+/// The flat parameters of an `async` lowering, or `None` when they go through memory.
+fn async_flat_params(info: &ComponentInfo, ty: TypeFuncIndex) -> Option<Vec<kiln_environ::component::FlatType>> {
+    info.types.flat_params(ty).filter(|f| f.len() <= kiln_environ::component::MAX_FLAT_ASYNC_PARAMS)
+}
+
+/// `Subtask::Returned`: what an `async` lowering returns when the call has completed.
+const SUBTASK_RETURNED: i32 = 2;
 
 fn check_may_leave<T>(
     store: &StoreContextMut<'_, T>,
@@ -391,7 +419,6 @@ enum Callee<T> {
     Lifted(LiftedFunction, crate::Func),
 }
 
-/// The body of a lowered function: lift the caller's arguments, call, lower the results.
 /// One lowered function: everything its body needs.
 struct Lowering<T> {
     info: Arc<ComponentInfo>,
@@ -401,6 +428,8 @@ struct Lowering<T> {
     callee: Callee<T>,
 }
 
+/// The body of a lowered function: lift the caller's arguments, call, lower the results
+/// (for an `async` lowering, to memory, returning that the call has completed).
 fn call_lowered<T>(
     mut caller: Caller<'_, T>,
     lowering: &Lowering<T>,
@@ -413,8 +442,9 @@ fn call_lowered<T>(
     check_may_leave(&store, id, options.instance)?;
     let fty = info.types.funcs[ty].clone();
     let side = side(id, options, &store.0.opaque);
-    let flat_params = info.types.flat_params(ty);
-    let flat_results = info.types.flat_results(ty);
+    let flat_params = if options.async_ { async_flat_params(info, ty) } else { info.types.flat_params(ty) };
+    // An async lowering always writes its result to memory.
+    let flat_results = if options.async_ { None } else { info.types.flat_results(ty) };
     let scope = canonical::enter_scope(&mut store);
     let fused = matches!(callee, Callee::Lifted(..));
     let outcome = (|| -> Result<()> {
@@ -468,6 +498,9 @@ fn call_lowered<T>(
                     cx.store_val(result, value, ptr as u32 as usize)?;
                 }
             }
+        }
+        if options.async_ {
+            results[0] = CoreVal::I32(SUBTASK_RETURNED);
         }
         Ok(())
     })();
@@ -558,7 +591,7 @@ pub(crate) fn instantiate<T: 'static>(
                     ),
                     LowerSource::Lifted(l) => Callee::Lifted(l.clone(), resolve_func(&mut store, id, &l.func)?),
                 };
-                let core_ty = lowered_core_type(&info, *ty);
+                let core_ty = lowered_core_type(&info, *ty, options.async_);
                 let lowering = Lowering { info: info.clone(), id, ty: *ty, options: options.clone(), callee };
                 let func = crate::Func::new(&mut store, core_ty, move |caller, params, results| {
                     call_lowered(caller, &lowering, params, results)
@@ -633,6 +666,39 @@ fn resolve_extern<T: 'static>(
                 check_may_leave(&store, id, rci)?;
                 let CoreVal::I32(h) = params[0] else { return Err(Error::Other("internal: handle".into())) };
                 drop_handle(&mut store, id, r, rci, h as u32, host_dtor.as_deref())
+            }))
+        }
+        CoreDef::TaskReturn { result, options } => {
+            let (result, options, info) = (*result, options.clone(), info.clone());
+            let flat = result.map(|t| info.types.flat(t)).unwrap_or_default();
+            let in_memory = flat.len() > kiln_environ::component::MAX_FLAT_PARAMS;
+            let params: Vec<ValType> =
+                if in_memory { vec![ValType::I32] } else { flat.iter().map(|t| core_type(*t)).collect() };
+            Extern::Func(crate::Func::new(&mut *store, FuncType::new(params, []), move |mut caller, params, _| {
+                let mut store = StoreContextMut::from(&mut caller);
+                check_may_leave(&store, id, options.instance)?;
+                let scope = store.0.opaque.components.scopes.len().checked_sub(1);
+                let task = scope.and_then(|s| store.0.opaque.components.scopes.get(s));
+                let (Some(scope), Some(task)) = (scope, task) else {
+                    return Err(trap("task.return called outside of an async task"));
+                };
+                if !task.async_task || task.returned.is_some() {
+                    return Err(trap("task.return called twice, or by a task that returns synchronously"));
+                }
+                let side = side(id, &options, &store.0.opaque);
+                let mut cx = Cx { store: &mut store, info: info.clone(), side: &side, scope, fused: false };
+                let values = match result {
+                    None => Vec::new(),
+                    Some(t) if in_memory => {
+                        let CoreVal::I32(ptr) = params[0] else { return Err(Error::Other("internal: pointer".into())) };
+                        let l = info.types.layout(t);
+                        cx.check_range(ptr as u32, l.align, l.size as usize, "result pointer")?;
+                        vec![cx.load(t, ptr as u32 as usize)?]
+                    }
+                    Some(t) => vec![cx.lift_flat(t, &mut params.iter().cloned())?],
+                };
+                store.0.opaque.components.scopes[scope].returned = Some(values);
+                Ok(())
             }))
         }
         CoreDef::ContextGet(slot) => {

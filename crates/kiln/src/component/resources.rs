@@ -138,6 +138,11 @@ pub(crate) struct CallScope {
     pub borrows: u32,
     /// The task's context slots (`context.get`/`context.set`).
     pub context: [u32; 2],
+    /// Whether the call is of an `async` lifted function, which returns through
+    /// `task.return`.
+    pub async_task: bool,
+    /// What `task.return` gave, once it has been called.
+    pub returned: Option<Vec<super::values::Val>>,
     /// Own handles lent out for the call: the table's instance (`None`: the host's) and index.
     pub lends: Vec<(Option<(super::store::ComponentInstanceId, RuntimeComponentInstanceIndex)>, u32)>,
 }
