@@ -257,3 +257,73 @@ fn host_resources_are_created_borrowed_and_destroyed() -> kiln::Result<()> {
     assert!(err.to_string().contains("[constructor]counter"), "{err}");
     Ok(())
 }
+
+/// A callee that keeps a borrow past its call traps, the borrow is taken back, and the
+/// callee may not be entered again.
+#[test]
+fn a_borrow_kept_past_the_call_traps_and_poisons_the_callee() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let component = Component::new(
+        &engine,
+        r#"(component
+          (component $A
+            (type $r (resource (rep i32)))
+            (core func $new (canon resource.new $r))
+            (core module $M
+              (import "" "new" (func $new (param i32) (result i32)))
+              (func (export "make") (result i32) (call $new (i32.const 7))))
+            (core instance $m (instantiate $M (with "" (instance (export "new" (func $new))))))
+            (export $r' "r" (type $r))
+            (func (export "make") (result (own $r')) (canon lift (core func $m "make"))))
+          (instance $a (instantiate $A))
+          (alias export $a "r" (type $r))
+          (component $B
+            (import "r" (type $r (sub resource)))
+            (core module $M (func (export "keep") (param i32)))
+            (core instance $m (instantiate $M))
+            (func (export "keep") (param "x" (borrow $r)) (canon lift (core func $m "keep"))))
+          (instance $b (instantiate $B (with "r" (type $r))))
+          (export "a" (instance $a))
+          (export "b" (instance $b)))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &component)?;
+    let made = call(&mut store, &instance, "a#make", &[])?;
+    let err = call(&mut store, &instance, "b#keep", &made).unwrap_err();
+    assert!(err.to_string().contains("borrow handles still remain"), "{err}");
+    let err = call(&mut store, &instance, "b#keep", &made).unwrap_err();
+    assert!(err.to_string().contains("cannot enter component instance"), "{err}");
+    Ok(())
+}
+
+/// Strings that all point at the same bytes cannot make the host lift more than a bounded
+/// multiple of the guest's memory.
+#[test]
+fn aliased_strings_cannot_make_the_host_allocate_without_bound() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let component = Component::new(
+        &engine,
+        r#"(component
+          (core module $M
+            (memory (export "mem") 2)
+            ;; 4000 entries at 65536, each the string (0, 65536): zeros, valid UTF-8
+            (func (export "f") (result i32)
+              (local $i i32)
+              (block $done (loop $again
+                (br_if $done (i32.ge_u (local.get $i) (i32.const 4000)))
+                (i32.store (i32.add (i32.const 65536) (i32.mul (local.get $i) (i32.const 8))) (i32.const 0))
+                (i32.store (i32.add (i32.const 65540) (i32.mul (local.get $i) (i32.const 8))) (i32.const 65536))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $again)))
+              (i32.store (i32.const 100000) (i32.const 65536))
+              (i32.store (i32.const 100004) (i32.const 4000))
+              (i32.const 100000)))
+          (core instance $m (instantiate $M))
+          (func (export "f") (result (list string)) (canon lift (core func $m "f") (memory (core memory $m "mem")))))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &component)?;
+    let err = call(&mut store, &instance, "f", &[]).unwrap_err();
+    assert!(matches!(err, kiln::Error::Limit(_)), "{err}");
+    Ok(())
+}

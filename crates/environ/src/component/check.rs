@@ -229,6 +229,19 @@ impl Checker<'_> {
         Ok(())
     }
 
+    /// That `r` is a resource a component instance defines (`instance`, when given).
+    fn defined_by(
+        &self,
+        r: super::types::ResourceIndex,
+        instance: Option<super::info::RuntimeComponentInstanceIndex>,
+    ) -> Result<(), String> {
+        match self.info.resources.get(r) {
+            Some(ResourceDef::Defined { instance: i }) if instance.is_none_or(|want| want == *i) => Ok(()),
+            Some(_) => Err(format!("resource {} is not one this instance defines", r.index())),
+            None => Err(out_of_range("resource", r.index())),
+        }
+    }
+
     fn import(&self, i: super::info::RuntimeImportIndex) -> Result<(), String> {
         if i.index() >= self.info.imports.len() {
             return Err(out_of_range("import", i.index()));
@@ -246,7 +259,12 @@ impl Checker<'_> {
                 Err(format!("lowered function {} used before it is created", l.index()))
             }
             CoreDef::Lowered(_) => Ok(()),
-            CoreDef::ResourceNew(r, i) | CoreDef::ResourceRep(r, i) | CoreDef::ResourceDrop(r, i) => {
+            CoreDef::ResourceNew(r, i) | CoreDef::ResourceRep(r, i) => {
+                // Only the instance that defines a resource makes and reads its handles.
+                self.defined_by(*r, Some(*i))?;
+                self.component_instance(*i)
+            }
+            CoreDef::ResourceDrop(r, i) => {
                 self.resource(*r)?;
                 self.component_instance(*i)
             }
@@ -334,7 +352,7 @@ impl Checker<'_> {
                     created.post_returns += 1;
                 }
                 Initializer::ResourceDtor { resource, dtor } => {
-                    self.resource(*resource)?;
+                    self.defined_by(*resource, None)?;
                     self.core_def(dtor, &created)?;
                 }
             }
@@ -396,7 +414,12 @@ impl ComponentInfo {
         for def in self.resources.values() {
             match def {
                 ResourceDef::Defined { instance } => checker.component_instance(*instance)?,
-                ResourceDef::Imported(i) => checker.import(*i)?,
+                ResourceDef::Imported(i) => {
+                    checker.import(*i)?;
+                    if !matches!(self.imports[*i].2, ImportType::Resource) {
+                        return Err(format!("resource import {} is not a resource", i.index()));
+                    }
+                }
             }
         }
         let created = checker.initializers()?;

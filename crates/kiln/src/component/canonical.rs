@@ -183,6 +183,21 @@ impl<T> Cx<'_, '_, T> {
         Ok(())
     }
 
+    /// Counts `bytes` of host memory that lifting a value takes, against a limit of four
+    /// times the guest's memory (at least 16 MiB) per call: a guest's values may point at the
+    /// same bytes many times over, so their lifted size is not bounded by its memory alone.
+    fn charge(&mut self, bytes: usize) -> Result<()> {
+        let limit = self.mem_len().unwrap_or(0).saturating_mul(4).max(16 << 20);
+        let Some(scope) = self.store.0.opaque.components.scopes.get_mut(self.scope) else { return Ok(()) };
+        scope.lifted = scope.lifted.saturating_add(bytes);
+        if scope.lifted > limit {
+            return Err(Error::Limit(format!(
+                "the values of one call take more than {limit} bytes of host memory lifted"
+            )));
+        }
+        Ok(())
+    }
+
     /// Checks that `size` bytes at `ptr` aligned to `align` lie inside the memory.
     pub fn check_range(&self, ptr: u32, align: u32, size: usize, what: &str) -> Result<()> {
         if !ptr.is_multiple_of(align) {
@@ -267,23 +282,26 @@ impl<T> Cx<'_, '_, T> {
                 self.lift_map(i, ptr, len)?
             }
             InterfaceType::Record(i) => {
-                let fields = self.types().records[i].fields.clone();
+                let info = self.info.clone();
+                let fields = &info.types.records[i].fields;
                 let mut out = Vec::with_capacity(fields.len());
                 for (name, t) in fields {
-                    out.push((name, self.lift_flat(t, src)?));
+                    out.push((name.clone(), self.lift_flat(*t, src)?));
                 }
                 Val::Record(out)
             }
             InterfaceType::Tuple(i) => {
-                let types = self.types().tuples[i].types.clone();
+                let info = self.info.clone();
+                let types = &info.types.tuples[i].types;
                 let mut out = Vec::with_capacity(types.len());
                 for t in types {
-                    out.push(self.lift_flat(t, src)?);
+                    out.push(self.lift_flat(*t, src)?);
                 }
                 Val::Tuple(out)
             }
             InterfaceType::Flags(i) => {
-                let names = self.types().flags[i].names.clone();
+                let info = self.info.clone();
+                let names = &info.types.flags[i].names;
                 let mut set = Vec::new();
                 for chunk in names.chunks(32) {
                     let bits = next_i32(src)? as u32;
@@ -381,17 +399,20 @@ impl<T> Cx<'_, '_, T> {
                 self.lift_map(i, p, l)?
             }
             InterfaceType::Record(i) => {
-                let fields = self.types().records[i].fields.clone();
+                let info = self.info.clone();
+                let fields = &info.types.records[i].fields;
                 let types: Vec<InterfaceType> = fields.iter().map(|(_, t)| *t).collect();
                 let values = self.load_fields(&types, ptr)?;
-                Val::Record(fields.into_iter().map(|(n, _)| n).zip(values).collect())
+                Val::Record(fields.iter().map(|(n, _)| n.clone()).zip(values).collect())
             }
             InterfaceType::Tuple(i) => {
-                let types = self.types().tuples[i].types.clone();
-                Val::Tuple(self.load_fields(&types, ptr)?)
+                let info = self.info.clone();
+                let types = &info.types.tuples[i].types;
+                Val::Tuple(self.load_fields(types, ptr)?)
             }
             InterfaceType::Flags(i) => {
-                let names = self.types().flags[i].names.clone();
+                let info = self.info.clone();
+                let names = &info.types.flags[i].names;
                 let size = self.types().layout(ty).size as usize;
                 let mut set = Vec::new();
                 for (b, name) in names.iter().enumerate() {
@@ -455,6 +476,17 @@ impl<T> Cx<'_, '_, T> {
         Ok(())
     }
 
+    /// Charges the `Val`s of `len` elements of `size` bytes each, refusing long lists of
+    /// elements that take no memory at all.
+    fn charge_elements(&mut self, len: u32, size: u32) -> Result<()> {
+        if size == 0 && len > MAX_ZERO_SIZED_LIST {
+            return Err(Error::Limit(format!(
+                "a list of {len} zero-sized elements (Kiln lifts at most {MAX_ZERO_SIZED_LIST})"
+            )));
+        }
+        self.charge((len as usize).saturating_mul(size_of::<Val>()))
+    }
+
     fn lift_string(&mut self, ptr: u32, len: u32) -> Result<String> {
         let (units, utf16) = match self.side.encoding {
             StringEncoding::Utf8 => (len, false),
@@ -466,15 +498,17 @@ impl<T> Cx<'_, '_, T> {
         if !ptr.is_multiple_of(align) {
             return Err(trap("unaligned pointer"));
         }
-        let m = self.memory()?;
-        let data = m.data(self.store.as_context());
-        let Some(slice) = (ptr as usize).checked_add(bytes).and_then(|end| data.get(ptr as usize..end)) else {
+        let end = (ptr as usize).checked_add(bytes).filter(|end| *end <= self.mem_len().unwrap_or(0));
+        let Some(end) = end else {
             return Err(trap(if self.fused {
                 "string content out-of-bounds"
             } else {
                 "string pointer/length out of bounds of memory"
             }));
         };
+        self.charge(bytes)?;
+        let m = self.memory()?;
+        let slice = &m.data(self.store.as_context())[ptr as usize..end];
         match (self.side.encoding, utf16) {
             (StringEncoding::Utf8, _) => {
                 std::str::from_utf8(slice).map(str::to_string).map_err(|e| trap(e.to_string()))
@@ -493,11 +527,7 @@ impl<T> Cx<'_, '_, T> {
         let l = self.types().layout(elem);
         let bytes = (len as usize).checked_mul(l.size as usize).ok_or_else(|| trap("list content out-of-bounds"))?;
         self.check_range(ptr, l.align, bytes, "list content")?;
-        if l.size == 0 && len > MAX_ZERO_SIZED_LIST {
-            return Err(Error::Limit(format!(
-                "a list of {len} zero-sized elements (Kiln lifts at most {MAX_ZERO_SIZED_LIST})"
-            )));
-        }
+        self.charge_elements(len, l.size)?;
         let mut out = Vec::with_capacity(len as usize);
         for i in 0..len as usize {
             out.push(self.load(elem, ptr as usize + i * l.size as usize)?);
@@ -510,6 +540,7 @@ impl<T> Cx<'_, '_, T> {
         let (key, value) = (self.types().maps[map].key, self.types().maps[map].value);
         let bytes = (len as usize).checked_mul(l.size as usize).ok_or_else(|| trap("list content out-of-bounds"))?;
         self.check_range(ptr, l.align, bytes, "list content")?;
+        self.charge_elements(len, l.size)?;
         let mut out = Vec::with_capacity(len as usize);
         for i in 0..len as usize {
             let at = ptr as usize + i * l.size as usize;
@@ -595,7 +626,8 @@ impl<T> Cx<'_, '_, T> {
                 }
             }
             (InterfaceType::Tuple(i), Val::Tuple(items)) => {
-                let types = self.types().tuples[i].types.clone();
+                let info = self.info.clone();
+                let types = &info.types.tuples[i].types;
                 if types.len() != items.len() {
                     return Err(mismatch("a tuple of another length", val));
                 }
@@ -725,11 +757,12 @@ impl<T> Cx<'_, '_, T> {
                 self.store_fields(&types, fields.iter().map(|(_, v)| v), ptr)
             }
             (InterfaceType::Tuple(i), Val::Tuple(items)) => {
-                let types = self.types().tuples[i].types.clone();
+                let info = self.info.clone();
+                let types = &info.types.tuples[i].types;
                 if types.len() != items.len() {
                     return Err(mismatch("a tuple of another length", val));
                 }
-                self.store_fields(&types, items.iter(), ptr)
+                self.store_fields(types, items.iter(), ptr)
             }
             (InterfaceType::Flags(i), Val::Flags(set)) => {
                 let size = self.types().layout(ty).size as usize;
@@ -842,9 +875,10 @@ impl<T> Cx<'_, '_, T> {
         }
         let (id, rci, scope) = (self.side.instance, self.side.rci, self.scope);
         let components = &mut self.store.0.opaque.components;
-        let h = components.instances[id].tables[rci].insert(Slot::Borrow { rep, ty, scope })?;
+        let scope_id = components.scopes.get(scope).map_or(u64::MAX, |s| s.id);
+        let h = components.instances[id].tables[rci].insert(Slot::Borrow { rep, ty, scope: scope_id })?;
         if let Some(s) = components.scopes.get_mut(scope) {
-            s.borrows += 1;
+            s.borrowed.push((id, rci, h));
         }
         Ok(h)
     }
@@ -871,13 +905,16 @@ fn canonical_f64(v: f64) -> f64 {
 
 /// Makes a new call scope; lends and borrows of the call are recorded in it.
 pub(crate) fn enter_scope<T>(store: &mut StoreContextMut<'_, T>) -> usize {
-    let scopes = &mut store.0.opaque.components.scopes;
-    scopes.push(CallScope::default());
-    scopes.len() - 1
+    let components = &mut store.0.opaque.components;
+    let id = components.next_scope;
+    components.next_scope += 1;
+    components.scopes.push(CallScope { id, ..CallScope::default() });
+    components.scopes.len() - 1
 }
 
-/// Ends the innermost call scope: returns lent handles, and traps if the callee kept a
-/// borrow.
+/// Ends the innermost call scope: returns lent handles, takes back every borrow handle the
+/// callee kept (it can never use one after the call), and then, with `check`, traps if
+/// there was one.
 pub(crate) fn exit_scope<T>(store: &mut StoreContextMut<'_, T>, check: bool) -> Result<()> {
     let components = &mut store.0.opaque.components;
     let Some(scope) = components.scopes.pop() else { return Ok(()) };
@@ -887,7 +924,13 @@ pub(crate) fn exit_scope<T>(store: &mut StoreContextMut<'_, T>, check: bool) -> 
             inst.tables[rci].end_lend(handle);
         }
     }
-    if check && scope.borrows != 0 {
+    let kept = !scope.borrowed.is_empty();
+    for (id, rci, handle) in scope.borrowed {
+        if let Some(inst) = components.instances.get_mut(id) {
+            inst.tables[rci].remove_borrow(handle, scope.id);
+        }
+    }
+    if check && kept {
         return Err(trap("borrow handles still remain at the end of the call"));
     }
     Ok(())

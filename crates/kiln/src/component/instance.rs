@@ -257,18 +257,18 @@ fn call_lifted<T>(
         state.running[rci] = true;
     }
     let scope = canonical::enter_scope(store);
+    store.0.opaque.components.scopes[scope].task = Some((rci, info.types.funcs[lifted.ty].result));
     let result = call_lifted_in_scope(store, info, id, lifted, core, args, (scope, fused));
+    let ended = canonical::exit_scope(store, result.is_ok());
+    let result = result.and_then(|values| ended.map(|()| values));
     let state = &mut store.0.opaque.components.instances[id];
     state.running[rci] = false;
     if matches!(result, Err(Error::Trap(..) | Error::ComponentTrap(_))) {
-        // A trap leaves the instance's state unknown; the canonical ABI forbids entering
-        // it again.
+        // A trap (the callee's, or a borrow it kept) leaves the instance's state unknown;
+        // the canonical ABI forbids entering it again.
         state.poisoned[rci] = true;
     }
-    let ended = canonical::exit_scope(store, result.is_ok());
-    let values = result?;
-    ended?;
-    Ok(values)
+    result
 }
 
 fn call_lifted_in_scope<T>(
@@ -280,7 +280,7 @@ fn call_lifted_in_scope<T>(
     args: &[Val],
     (scope, fused): (usize, bool),
 ) -> Result<Vec<Val>> {
-    let ty = info.types.funcs[lifted.ty].clone();
+    let ty = &info.types.funcs[lifted.ty];
     let side = side(id, &lifted.options, &store.0.opaque);
     let flat_params = info.types.flat_params(lifted.ty);
     let flat_results = info.types.flat_results(lifted.ty);
@@ -440,7 +440,7 @@ fn call_lowered<T>(
     let (id, ty) = (*id, *ty);
     let mut store = StoreContextMut::from(&mut caller);
     check_may_leave(&store, id, options.instance)?;
-    let fty = info.types.funcs[ty].clone();
+    let fty = &info.types.funcs[ty];
     let side = side(id, options, &store.0.opaque);
     let flat_params = if options.async_ { async_flat_params(info, ty) } else { info.types.flat_params(ty) };
     // An async lowering always writes its result to memory.
@@ -685,6 +685,9 @@ fn resolve_extern<T: 'static>(
                 if !task.async_task || task.returned.is_some() {
                     return Err(trap("task.return called twice, or by a task that returns synchronously"));
                 }
+                if task.task != Some((options.instance, result)) {
+                    return Err(trap("task.return's type or instance is not the current task's"));
+                }
                 let side = side(id, &options, &store.0.opaque);
                 let mut cx = Cx { store: &mut store, info: info.clone(), side: &side, scope, fused: false };
                 let values = match result {
@@ -770,8 +773,8 @@ fn drop_handle<T>(
         }
         Slot::Borrow { ty: t, scope, .. } if t == ty => {
             state.tables[rci].remove(h)?;
-            if let Some(s) = components.scopes.get_mut(scope) {
-                s.borrows = s.borrows.saturating_sub(1);
+            if let Some(s) = components.scopes.iter_mut().rev().find(|s| s.id == scope) {
+                s.borrowed.retain(|b| *b != (id, rci, h));
             }
             return Ok(());
         }
@@ -781,7 +784,24 @@ fn drop_handle<T>(
         }
     };
     if let Some(dtor) = state.dtors[r] {
-        return dtor.call(&mut *store, &[CoreVal::I32(rep as i32)], &mut []);
+        // The destructor runs in the instance that defines the resource: entering it obeys
+        // the same rules as a call.
+        let owner = match store.0.opaque.components.instances[id].component.inner.info.resources.get(r) {
+            Some(ResourceDef::Defined { instance }) => *instance,
+            _ => rci,
+        };
+        let state = &mut store.0.opaque.components.instances[id];
+        if owner != rci && (state.running[owner] || state.poisoned[owner]) {
+            return Err(trap("cannot enter component instance"));
+        }
+        let was_running = std::mem::replace(&mut state.running[owner], true);
+        let result = dtor.call(&mut *store, &[CoreVal::I32(rep as i32)], &mut []);
+        let state = &mut store.0.opaque.components.instances[id];
+        state.running[owner] = was_running;
+        if matches!(result, Err(Error::Trap(..) | Error::ComponentTrap(_))) {
+            state.poisoned[owner] = true;
+        }
+        return result;
     }
     if let Some(dtor) = host_dtor {
         return dtor(store.as_context_mut(), rep);

@@ -13,8 +13,17 @@ const MAX_HANDLES: usize = (1 << 28) - 1;
 #[derive(Clone, Debug)]
 pub(crate) enum Slot {
     Free,
-    Own { rep: u32, ty: ResourceType, lend: u32 },
-    Borrow { rep: u32, ty: ResourceType, scope: usize },
+    Own {
+        rep: u32,
+        ty: ResourceType,
+        lend: u32,
+    },
+    /// A borrow given to a callee for the call whose scope has id `scope`.
+    Borrow {
+        rep: u32,
+        ty: ResourceType,
+        scope: u64,
+    },
 }
 
 /// A handle table: index 0 is never a handle; freed indices are reused last-freed first.
@@ -124,6 +133,14 @@ impl HandleTable {
         }
     }
 
+    /// Frees `index` if it still holds a borrow of the scope `scope`.
+    pub fn remove_borrow(&mut self, index: u32, scope: u64) {
+        if matches!(self.slots.get(index as usize), Some(Slot::Borrow { scope: s, .. }) if *s == scope) {
+            self.slots[index as usize] = Slot::Free;
+            self.free.push(index);
+        }
+    }
+
     pub fn end_lend(&mut self, index: u32) {
         if let Some(Slot::Own { lend, .. }) = self.slots.get_mut(index as usize) {
             *lend = lend.saturating_sub(1);
@@ -134,10 +151,17 @@ impl HandleTable {
 /// What one call across the canonical ABI has lent and borrowed, checked when it ends.
 #[derive(Default, Debug)]
 pub(crate) struct CallScope {
-    /// Borrow handles given to the callee that it has not dropped yet.
-    pub borrows: u32,
+    /// The scope's id, which its borrow handles record (unique in the store).
+    pub id: u64,
+    /// Borrow handles given to the callee that it has not dropped yet: its instance, table
+    /// and handle.
+    pub borrowed: Vec<(super::store::ComponentInstanceId, RuntimeComponentInstanceIndex, u32)>,
+    /// Host bytes the values lifted in this call take so far (see `Cx::charge`).
+    pub lifted: usize,
     /// The task's context slots (`context.get`/`context.set`).
     pub context: [u32; 2],
+    /// For a call of a lifted function: the callee's instance and its result type.
+    pub task: Option<(RuntimeComponentInstanceIndex, Option<kiln_environ::component::InterfaceType>)>,
     /// Whether the call is of an `async` lifted function, which returns through
     /// `task.return`.
     pub async_task: bool,

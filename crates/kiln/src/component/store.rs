@@ -45,4 +45,6 @@ pub(crate) struct ComponentStore {
     pub instances: PrimaryMap<ComponentInstanceId, InstanceState>,
     pub host: HostTable,
     pub scopes: Vec<CallScope>,
+    /// The id the next call scope gets.
+    pub next_scope: u64,
 }
