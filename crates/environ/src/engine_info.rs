@@ -10,8 +10,9 @@ use crate::artifact::ArtifactError;
 /// table elements), bumps it, so that no artifact or cache entry made before loads after.
 /// A test in `vmoffsets.rs` fails when the layouts change without it. (4: an artifact holds
 /// a module or a whole component — several module descriptions, images named by module —
-/// and wasm-to-array trampolines are keyed by their module.)
-pub const FORMAT_VERSION: u32 = 4;
+/// and wasm-to-array trampolines are keyed by their module; 5: a component's exported
+/// instances are stored flat, in `ComponentInfo::export_instances`.)
+pub const FORMAT_VERSION: u32 = 5;
 
 /// Ordered settings, each `(key, value)`. Keys starting with `cpu.` are CPU features the
 /// code may use (`true`) or not (`false`).

@@ -362,15 +362,24 @@ impl Checker<'_> {
 
     /// Every export, nested instances included (with an explicit stack).
     fn exports(&self, created: &Created) -> Result<(), String> {
-        let mut work: Vec<&Export> = self.info.exports.iter().map(|(_, e)| e).collect();
-        while let Some(export) = work.pop() {
+        // Each list is checked once; an instance inside another must have a lower index,
+        // so the lists cannot refer to themselves.
+        let lists = &self.info.export_instances;
+        let mut work: Vec<(&Export, usize)> = self.info.exports.iter().map(|(_, e)| (e, lists.len())).collect();
+        for (i, items) in lists.iter() {
+            work.extend(items.iter().map(|(_, e)| (e, i.index())));
+        }
+        while let Some((export, within)) = work.pop() {
             match export {
                 Export::LiftedFunction(lifted) => self.lifted(lifted, created)?,
                 Export::ImportedFunction(i, ty) => {
                     self.import(*i)?;
                     self.func_type(*ty)?;
                 }
-                Export::Instance(items) => work.extend(items.iter().map(|(_, e)| e)),
+                Export::Instance(i) if i.index() >= within => {
+                    return Err(format!("exported instance {} out of order", i.index()));
+                }
+                Export::Instance(_) => {}
                 Export::Resource(r) => self.resource(*r)?,
                 Export::Module(m) if m.index() >= self.num_modules => {
                     return Err(out_of_range("core module", m.index()));
@@ -475,6 +484,14 @@ mod tests {
         i.instance_parents[me] = Some(me);
         i.num_component_instances += 1;
         assert!(i.check_consistent(modules).unwrap_err().contains("a parent created after it"));
+        // An exported instance that contains itself, and one that names no list.
+        let mut i = info.clone();
+        let me = i.export_instances.next_key();
+        i.export_instances.push(vec![("me".into(), Export::Instance(me))]);
+        assert!(i.check_consistent(modules).unwrap_err().contains("out of order"));
+        let mut i = info.clone();
+        i.exports.push(("nothing".into(), Export::Instance(i.export_instances.next_key())));
+        assert!(i.check_consistent(modules).unwrap_err().contains("out of order"));
         // A record that contains itself, directly or through a list.
         let mut i = info.clone();
         let next = TypeRecordIndex::new(i.types.records.len());

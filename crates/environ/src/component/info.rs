@@ -26,6 +26,8 @@ crate::index::index_type! {
     RuntimePostReturnIndex, "runtime_post_return";
     /// One item the root component imports (a function, or a resource type), by its path.
     RuntimeImportIndex, "runtime_import";
+    /// An exported instance's list of exports (kept flat, so that nothing decodes nested).
+    ExportInstanceIndex, "export_instance";
 }
 
 /// The string encoding named by canonical options.
@@ -176,8 +178,9 @@ pub enum Export {
     LiftedFunction(LiftedFunction),
     /// A function the root imported, exported again.
     ImportedFunction(RuntimeImportIndex, TypeFuncIndex),
-    /// An instance: its exports by name.
-    Instance(Vec<(String, Export)>),
+    /// An instance: its exports by name, in `ComponentInfo::export_instances` (an instance
+    /// inside it has a lower index than it).
+    Instance(ExportInstanceIndex),
     /// A resource type.
     Resource(ResourceIndex),
     /// A core module the component defines.
@@ -214,4 +217,6 @@ pub struct ComponentInfo {
     pub instance_parents: PrimaryMap<RuntimeComponentInstanceIndex, Option<RuntimeComponentInstanceIndex>>,
     /// The root's exports, in order.
     pub exports: Vec<(String, Export)>,
+    /// The exports of every exported instance.
+    pub export_instances: PrimaryMap<ExportInstanceIndex, Vec<(String, Export)>>,
 }

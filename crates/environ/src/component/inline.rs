@@ -614,7 +614,7 @@ impl Inliner<'_> {
         Ok(())
     }
 
-    fn export(&self, val: &Val, depth: usize) -> Result<Export, CompileError> {
+    fn export(&mut self, val: &Val, depth: usize) -> Result<Export, CompileError> {
         if depth > MAX_DEPTH {
             return Err(limit("exported instances nested more than 100 deep"));
         }
@@ -622,11 +622,11 @@ impl Inliner<'_> {
             Val::Func(FuncVal::Lifted(l)) => Export::LiftedFunction((**l).clone()),
             Val::Func(FuncVal::Import(i, ty)) => Export::ImportedFunction(*i, *ty),
             Val::Instance(i) => {
-                Export::Instance(i.iter().map(|(n, v)| Ok((n.clone(), self.export(v, depth + 1)?))).collect::<Result<
-                    _,
-                    CompileError,
-                >>(
-                )?)
+                let mut items = Vec::with_capacity(i.len());
+                for (n, v) in i.iter() {
+                    items.push((n.clone(), self.export(v, depth + 1)?));
+                }
+                Export::Instance(self.info.export_instances.push(items))
             }
             Val::Type(TypeVal::Resource(r)) => Export::Resource(*r),
             Val::Type(TypeVal::Other) => Export::Type,

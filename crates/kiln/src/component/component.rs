@@ -152,8 +152,9 @@ impl Component {
             match export {
                 Export::LiftedFunction(f) => out.push((name, describe_func(info, f.ty))),
                 Export::ImportedFunction(_, ty) => out.push((name, describe_func(info, *ty))),
-                Export::Instance(items) => {
+                Export::Instance(i) => {
                     out.push((name.clone(), "instance".into()));
+                    let items = &info.export_instances[*i];
                     work.extend(items.iter().rev().map(|(n, e)| (format!("{name}#{n}"), e)));
                 }
                 Export::Resource(_) => out.push((name, "resource".into())),

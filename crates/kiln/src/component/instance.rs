@@ -60,7 +60,7 @@ impl Instance {
             let i = exports.iter().position(|(n, _)| n == part)?;
             path[depth] = i as u32;
             match &exports[i].1 {
-                Export::Instance(items) if depth + 1 < parts.len() => exports = items,
+                Export::Instance(i) if depth + 1 < parts.len() => exports = &info.export_instances[*i],
                 Export::LiftedFunction(_) | Export::ImportedFunction(..) if depth + 1 == parts.len() => {
                     return Some(Func { instance: *self, path, depth: depth as u8 + 1 });
                 }
@@ -151,8 +151,8 @@ impl Func {
         let mut exports = &info.exports;
         let mut export = &exports[self.path[0] as usize].1;
         for d in 1..self.depth as usize {
-            if let Export::Instance(items) = export {
-                exports = items;
+            if let Export::Instance(i) = export {
+                exports = &info.export_instances[*i];
                 export = &exports[self.path[d] as usize].1;
             }
         }
