@@ -327,3 +327,36 @@ fn aliased_strings_cannot_make_the_host_allocate_without_bound() -> kiln::Result
     assert!(matches!(err, kiln::Error::Limit(_)), "{err}");
     Ok(())
 }
+
+/// An `own` the host got from a component is dropped by the host with its destructor run,
+/// once.
+#[test]
+fn the_host_drops_a_guest_resource_and_its_destructor_runs() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let component = Component::new(
+        &engine,
+        r#"(component
+          (core module $D
+            (global $drops (mut i32) (i32.const 0))
+            (func (export "dtor") (param i32) (global.set $drops (i32.add (global.get $drops) (i32.const 1))))
+            (func (export "drops") (result i32) (global.get $drops)))
+          (core instance $d (instantiate $D))
+          (type $r (resource (rep i32) (dtor (core func $d "dtor"))))
+          (core func $new (canon resource.new $r))
+          (core module $M
+            (import "" "new" (func $new (param i32) (result i32)))
+            (func (export "make") (result i32) (call $new (i32.const 5))))
+          (core instance $m (instantiate $M (with "" (instance (export "new" (func $new))))))
+          (export $r' "r" (type $r))
+          (func (export "make") (result (own $r')) (canon lift (core func $m "make")))
+          (func (export "drops") (result u32) (canon lift (core func $d "drops"))))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &component)?;
+    let [Val::Resource(r)] = call(&mut store, &instance, "make", &[])?[..] else { panic!("an own") };
+    assert_eq!(call(&mut store, &instance, "drops", &[])?, vec![Val::U32(0)]);
+    r.resource_drop(&mut store)?;
+    assert_eq!(call(&mut store, &instance, "drops", &[])?, vec![Val::U32(1)]);
+    assert!(r.resource_drop(&mut store).is_err(), "a handle drops once");
+    Ok(())
+}

@@ -567,7 +567,7 @@ impl<T> Cx<'_, '_, T> {
         let ty = self.resource_type(r);
         let (id, rci) = (self.side.instance, self.side.rci);
         let rep = self.store.0.opaque.components.instances[id].tables[rci].take_own(handle, ty)?;
-        Ok(Val::Resource(self.store.0.opaque.components.host.insert(rep, ty)))
+        Ok(Val::Resource(self.store.0.opaque.components.host.insert(rep, ty)?))
     }
 
     fn lift_borrow(&mut self, r: ResourceIndex, handle: u32) -> Result<Val> {

@@ -751,6 +751,59 @@ fn resolve_extern<T: 'static>(
     })
 }
 
+/// Runs the guest destructor of resource `r` (of the component instance `id`) on `rep`, in
+/// the instance that defines it: entering it obeys the same rules as a call (`caller`, the
+/// instance dropping the handle, if a guest drops it, may be that instance itself).
+fn run_dtor<T>(
+    store: &mut StoreContextMut<'_, T>,
+    id: ComponentInstanceId,
+    r: ResourceIndex,
+    caller: Option<RuntimeComponentInstanceIndex>,
+    rep: u32,
+) -> Result<()> {
+    let state = &store.0.opaque.components.instances[id];
+    let (Some(dtor), Some(ResourceDef::Defined { instance: owner })) =
+        (state.dtors[r], state.component.inner.info.resources.get(r).cloned())
+    else {
+        return Ok(());
+    };
+    let state = &mut store.0.opaque.components.instances[id];
+    if caller != Some(owner) && (state.running[owner] || state.poisoned[owner]) {
+        return Err(trap("cannot enter component instance"));
+    }
+    let was_running = std::mem::replace(&mut state.running[owner], true);
+    let result = dtor.call(&mut *store, &[CoreVal::I32(rep as i32)], &mut []);
+    let state = &mut store.0.opaque.components.instances[id];
+    state.running[owner] = was_running;
+    if matches!(result, Err(Error::Trap(..) | Error::ComponentTrap(_))) {
+        state.poisoned[owner] = true;
+    }
+    result
+}
+
+impl super::ResourceAny {
+    /// Drops an owned handle the host holds: takes it out of the host's table and, for a
+    /// resource a component defines, runs its destructor there. (A host resource's
+    /// representation is the host's own to free.)
+    ///
+    /// # Errors
+    /// For a borrowed handle, one already moved or dropped, or a trap of the destructor.
+    pub fn resource_drop<T>(self, mut store: impl AsContextMut<Data = T>) -> Result<()> {
+        if !self.own {
+            return Err(Error::Other("a borrowed handle is not the host's to drop".into()));
+        }
+        let mut cx = store.as_context_mut();
+        let rep = cx.0.opaque.components.host.take(&self)?;
+        if let ResourceTypeKind::Guest(uid, r) = self.ty.0 {
+            let id = ComponentInstanceId::from_u32(uid as u32);
+            if cx.0.opaque.components.instances.get(id).is_some() {
+                return run_dtor(&mut cx, id, r, None, rep);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `resource.drop`: removes the handle and, for an `own`, runs the destructor.
 fn drop_handle<T>(
     store: &mut StoreContextMut<'_, T>,
@@ -783,25 +836,8 @@ fn drop_handle<T>(
             return Err(trap(format!("unknown handle index {h}")));
         }
     };
-    if let Some(dtor) = state.dtors[r] {
-        // The destructor runs in the instance that defines the resource: entering it obeys
-        // the same rules as a call.
-        let owner = match store.0.opaque.components.instances[id].component.inner.info.resources.get(r) {
-            Some(ResourceDef::Defined { instance }) => *instance,
-            _ => rci,
-        };
-        let state = &mut store.0.opaque.components.instances[id];
-        if owner != rci && (state.running[owner] || state.poisoned[owner]) {
-            return Err(trap("cannot enter component instance"));
-        }
-        let was_running = std::mem::replace(&mut state.running[owner], true);
-        let result = dtor.call(&mut *store, &[CoreVal::I32(rep as i32)], &mut []);
-        let state = &mut store.0.opaque.components.instances[id];
-        state.running[owner] = was_running;
-        if matches!(result, Err(Error::Trap(..) | Error::ComponentTrap(_))) {
-            state.poisoned[owner] = true;
-        }
-        return result;
+    if state.dtors[r].is_some() {
+        return run_dtor(store, id, r, Some(rci), rep);
     }
     if let Some(dtor) = host_dtor {
         return dtor(store.as_context_mut(), rep);

@@ -6,8 +6,9 @@ use kiln_environ::component::RuntimeComponentInstanceIndex;
 use super::values::{ResourceAny, ResourceType, ResourceTypeKind};
 use crate::{Error, Result};
 
-/// The most handles one table may hold (the canonical ABI's limit).
-const MAX_HANDLES: usize = (1 << 28) - 1;
+/// The most handles one table may hold: Kiln's limit, below the canonical ABI's 2^28 - 1 so
+/// that a guest minting handles in a loop costs at most some tens of MiB of host memory.
+const MAX_HANDLES: usize = 1 << 20;
 
 /// One entry of a handle table.
 #[derive(Clone, Debug)]
@@ -180,7 +181,7 @@ pub(crate) struct HostSlot {
 }
 
 /// The handles the host holds: `own`s lifted out of components (and host resources the
-/// embedder made), each a generation-checked slot.
+/// embedder made), each a generation-checked slot, at most `MAX_HANDLES` live at once.
 #[derive(Default, Debug)]
 pub(crate) struct HostTable {
     slots: Vec<HostSlot>,
@@ -188,7 +189,12 @@ pub(crate) struct HostTable {
 }
 
 impl HostTable {
-    pub fn insert(&mut self, rep: u32, ty: ResourceType) -> ResourceAny {
+    pub fn insert(&mut self, rep: u32, ty: ResourceType) -> Result<ResourceAny> {
+        if self.free.is_empty() && self.slots.len() >= MAX_HANDLES {
+            return Err(Error::Limit(format!(
+                "the host holds {MAX_HANDLES} resource handles already (drop some with ResourceAny::resource_drop)"
+            )));
+        }
         let index = match self.free.pop() {
             Some(i) => {
                 let slot = &mut self.slots[i as usize];
@@ -202,7 +208,7 @@ impl HostTable {
                 (self.slots.len() - 1) as u32
             }
         };
-        ResourceAny { index, generation: self.slots[index as usize].generation, ty, own: true }
+        Ok(ResourceAny { index, generation: self.slots[index as usize].generation, ty, own: true })
     }
 
     /// Takes the representation of an owned handle out (it moves into a component).

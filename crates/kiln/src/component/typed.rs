@@ -433,7 +433,7 @@ impl<T: 'static> Lower for Resource<T> {
     fn lower_val(&self, cx: &mut ValCx<'_>) -> Result<Val> {
         let ty = ResourceType::host::<T>();
         Ok(Val::Resource(if self.own {
-            cx.host.insert(self.rep, ty)
+            cx.host.insert(self.rep, ty)?
         } else {
             ResourceAny { index: self.rep, generation: u32::MAX, ty, own: false }
         }))
