@@ -185,7 +185,8 @@ impl Func {
             return Err(Error::Unsupported("calling an exported function that is a host import".into()));
         };
         let core = resolve_func(&mut cx, self.instance.id, &lifted.func)?;
-        let values = call_lifted(&mut cx, &info, self.instance.id, &lifted, core, params, false)?;
+        let call = LiftedCall { info: &info, id: self.instance.id, lifted: &lifted, core, args: params, fused: false };
+        let values = call_lifted(&mut cx, call)?;
         if values.len() != results.len() {
             return Err(Error::Other(format!(
                 "function returns {} results, {} slots given",
@@ -233,17 +234,21 @@ fn resolve<T>(store: &mut StoreContextMut<'_, T>, id: ComponentInstanceId, def: 
     }
 }
 
+/// One call of a lifted function.
+struct LiftedCall<'a> {
+    info: &'a Arc<ComponentInfo>,
+    id: ComponentInstanceId,
+    lifted: &'a LiftedFunction,
+    core: crate::Func,
+    args: &'a [Val],
+    /// Whether the caller is another component (see `Cx::fused`).
+    fused: bool,
+}
+
 /// Calls a lifted function: lower `args` into the callee, call, lift the results, run
 /// post-return.
-fn call_lifted<T>(
-    store: &mut StoreContextMut<'_, T>,
-    info: &Arc<ComponentInfo>,
-    id: ComponentInstanceId,
-    lifted: &LiftedFunction,
-    core: crate::Func,
-    args: &[Val],
-    fused: bool,
-) -> Result<Vec<Val>> {
+fn call_lifted<T>(store: &mut StoreContextMut<'_, T>, call: LiftedCall<'_>) -> Result<Vec<Val>> {
+    let LiftedCall { info, id, lifted, args, .. } = call;
     let rci = lifted.options.instance;
     let ty = &info.types.funcs[lifted.ty];
     if args.len() != ty.params.len() {
@@ -258,7 +263,7 @@ fn call_lifted<T>(
     }
     let scope = canonical::enter_scope(store);
     store.0.opaque.components.scopes[scope].task = Some((rci, info.types.funcs[lifted.ty].result));
-    let result = call_lifted_in_scope(store, info, id, lifted, core, args, (scope, fused));
+    let result = call_lifted_in_scope(store, &call, scope);
     let ended = canonical::exit_scope(store, result.is_ok());
     let result = result.and_then(|values| ended.map(|()| values));
     let state = &mut store.0.opaque.components.instances[id];
@@ -273,13 +278,10 @@ fn call_lifted<T>(
 
 fn call_lifted_in_scope<T>(
     store: &mut StoreContextMut<'_, T>,
-    info: &Arc<ComponentInfo>,
-    id: ComponentInstanceId,
-    lifted: &LiftedFunction,
-    core: crate::Func,
-    args: &[Val],
-    (scope, fused): (usize, bool),
+    call: &LiftedCall<'_>,
+    scope: usize,
 ) -> Result<Vec<Val>> {
+    let &LiftedCall { info, id, lifted, core, args, fused } = call;
     let ty = &info.types.funcs[lifted.ty];
     let side = side(id, &lifted.options, &store.0.opaque);
     let flat_params = info.types.flat_params(lifted.ty);
@@ -475,7 +477,7 @@ fn call_lowered<T>(
                 if related(info, options.instance, lifted.options.instance) {
                     return Err(trap("cannot enter component instance"));
                 }
-                call_lifted(cx.store, info, id, lifted, *core, &args, true)?
+                call_lifted(cx.store, LiftedCall { info, id, lifted, core: *core, args: &args, fused: true })?
             }
         };
         let mut cx = Cx { store: &mut store, info: info.clone(), side: &side, scope, fused };

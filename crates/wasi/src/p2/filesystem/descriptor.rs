@@ -286,13 +286,24 @@ pub(super) fn link_at(
     h: &mut Host<'_>,
     (d, flags, old, new_d, new): (D, PathFlags, String, D, String),
 ) -> FsResult<()> {
+    between(h, (d, old, new_d, new), |old_dir, old, new_dir, new, refused| {
+        sandbox::link(old_dir, old, flags.symlink_follow, new_dir, new, refused)
+    })
+}
+
+/// `f` on two paths, each under its own directory, both of which it may change.
+fn between(
+    h: &mut Host<'_>,
+    (d, old, new_d, new): (D, String, D, String),
+    f: impl FnOnce(&Dir, &Path, &Dir, &Path, &mut Option<Refusal>) -> Result<(), Errno>,
+) -> FsResult<()> {
     let (d, new_d) = (h.table.get(&d)?, h.table.get(&new_d)?);
     let refused = &mut h.ctx.refused;
     fs(|| {
         let (old, new) = (path(&old)?, path(&new)?);
         let old_dir = d.mutable_dir(&old, refused)?;
         let new_dir = new_d.mutable_dir(&new, refused)?;
-        Ok(sandbox::link(old_dir, &old, flags.symlink_follow, new_dir, &new, refused)?)
+        Ok(f(old_dir, &old, new_dir, &new, refused)?)
     })
 }
 
@@ -375,15 +386,8 @@ pub(super) fn unlink_file_at(h: &mut Host<'_>, (d, p): (D, String)) -> FsResult<
     change_at(h, d, &p, sandbox::unlink)
 }
 
-pub(super) fn rename_at(h: &mut Host<'_>, (d, old, new_d, new): (D, String, D, String)) -> FsResult<()> {
-    let (d, new_d) = (h.table.get(&d)?, h.table.get(&new_d)?);
-    let refused = &mut h.ctx.refused;
-    fs(|| {
-        let (old, new) = (path(&old)?, path(&new)?);
-        let old_dir = d.mutable_dir(&old, refused)?;
-        let new_dir = new_d.mutable_dir(&new, refused)?;
-        Ok(sandbox::rename(old_dir, &old, new_dir, &new, refused)?)
-    })
+pub(super) fn rename_at(h: &mut Host<'_>, args: (D, String, D, String)) -> FsResult<()> {
+    between(h, args, sandbox::rename)
 }
 
 pub(super) fn symlink_at(h: &mut Host<'_>, (d, target, new): (D, String, String)) -> FsResult<()> {
