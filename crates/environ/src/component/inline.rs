@@ -35,6 +35,8 @@ const IMPORTED_COMPONENT: BodyIndex = usize::MAX;
 
 /// The most items the flattening may interpret, over all instantiations.
 const MAX_STEPS: usize = 1_000_000;
+/// The most defined types the flattening may convert, over all scopes.
+const MAX_TYPE_STEPS: usize = 10_000_000;
 /// The deepest a type, an instance or the nesting of instantiations may go.
 const MAX_DEPTH: usize = 100;
 
@@ -85,6 +87,8 @@ struct Scope {
     components: RefCell<Vec<ComponentVal>>,
     types: RefCell<Vec<TypeVal>>,
     resources: RefCell<HashMap<ResourceId, ResourceIndex>>,
+    /// Defined types already converted in this scope.
+    converted: RefCell<HashMap<wasmparser::component_types::ComponentDefinedTypeId, InterfaceType>>,
     parent: Option<Rc<Scope>>,
 }
 
@@ -136,6 +140,8 @@ struct Inliner<'a> {
     num_instances: u32,
     num_lowered: u32,
     num_core_instances: u32,
+    /// How many defined types have been converted (see `val_type`).
+    type_steps: usize,
 }
 
 fn internal(what: &str) -> CompileError {
@@ -164,6 +170,7 @@ pub fn inline(translation: &Translation) -> Result<ComponentInfo, CompileError> 
         num_instances: 0,
         num_lowered: 0,
         num_core_instances: 0,
+        type_steps: 0,
     };
     let root_scope = Rc::new(Scope::default());
     let mut stack = vec![inliner.frame(0, root_scope, HashMap::new(), None)];
@@ -656,6 +663,9 @@ impl Inliner<'_> {
         Ok(self.builder.func(TypeFunc { params, result }))
     }
 
+    /// The interface type of `ty` in `scope`. Each defined type converts once per scope (a
+    /// scope's resource bindings never change once made), and every conversion counts
+    /// against a budget, since a large type converted in many instantiations multiplies.
     fn val_type(&mut self, scope: &Scope, ty: &ComponentValType, depth: usize) -> Result<InterfaceType, CompileError> {
         if depth > MAX_DEPTH {
             return Err(limit("component value types nested more than 100 deep"));
@@ -664,6 +674,24 @@ impl Inliner<'_> {
             ComponentValType::Primitive(p) => return primitive(*p),
             ComponentValType::Type(id) => *id,
         };
+        if let Some(t) = scope.converted.borrow().get(&id) {
+            return Ok(*t);
+        }
+        self.type_steps += 1;
+        if self.type_steps > MAX_TYPE_STEPS {
+            return Err(limit("converting the component's types takes more than 10,000,000 steps"));
+        }
+        let t = self.defined_type(scope, id, depth)?;
+        scope.converted.borrow_mut().insert(id, t);
+        Ok(t)
+    }
+
+    fn defined_type(
+        &mut self,
+        scope: &Scope,
+        id: wasmparser::component_types::ComponentDefinedTypeId,
+        depth: usize,
+    ) -> Result<InterfaceType, CompileError> {
         let types = self.types;
         let d = depth + 1;
         Ok(match &types[id] {
