@@ -19,27 +19,12 @@ struct Host {
     limits: StoreLimits,
 }
 
-/// Whether `file` holds a component — in the binary format or as text — rather than a
-/// module or an artifact.
-pub fn is_component_file(file: &Path) -> Result<bool> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    if bytes.starts_with(b"\x7fELF") {
-        // An artifact that does not parse is left for the module path to report.
-        let kind = kiln_environ::artifact::Artifact::parse(&bytes).map(|a| a.kind);
-        return Ok(kind.is_ok_and(|k| k == kiln_environ::artifact::ArtifactKind::Component));
-    }
-    if bytes.starts_with(b"\0asm") {
-        return Ok(kiln_environ::component::is_component(&bytes));
-    }
-    // Text: a component is what the text parser makes one of (an error is left for the
-    // module path to report).
-    Ok(wat::parse_bytes(&bytes).is_ok_and(|b| kiln_environ::component::is_component(&b)))
-}
-
-/// Compiles `file`, or loads it if it is an artifact and precompiled code is allowed.
-fn load(engine: &Engine, file: &Path, allow_precompiled: bool, grants: &Grants) -> Result<Component> {
+/// Compiles `file` (read as `bytes`), or loads it if it is an artifact and precompiled code
+/// is allowed.
+fn load(engine: &Engine, file: &Path, bytes: Vec<u8>, allow_precompiled: bool, grants: &Grants) -> Result<Component> {
     crate::run::load_with(
         file,
+        bytes,
         allow_precompiled,
         grants,
         |bytes| Component::new(engine, bytes),
@@ -72,9 +57,9 @@ fn forward(linker: &mut Linker<Host>, name: &str, component: &Component, instanc
     Ok(())
 }
 
-/// Runs the component `r.file`; the process's exit code.
-pub fn run(engine: &Engine, r: &RunArgs<'_>, wasi: WasiCtx, grants: &Grants) -> Result<ExitCode> {
-    let component = load(engine, r.file, r.allow_precompiled, grants)?;
+/// Runs the component `r.file`, read as `bytes`; the process's exit code.
+pub fn run(engine: &Engine, r: &RunArgs<'_>, bytes: Vec<u8>, wasi: WasiCtx, grants: &Grants) -> Result<ExitCode> {
+    let component = load(engine, r.file, bytes, r.allow_precompiled, grants)?;
     let mut store = Store::new(engine, Host { wasi, table: ResourceTable::new(), limits: r.wasm.limits() });
     store.limiter(|h| &mut h.limits);
     r.wasm.start(engine, &mut store)?;
@@ -82,7 +67,8 @@ pub fn run(engine: &Engine, r: &RunArgs<'_>, wasi: WasiCtx, grants: &Grants) -> 
     kiln_wasi::p2::add_to_linker(&mut linker, |h: &mut Host| (&mut h.wasi, &mut h.table))?;
     for p in r.preloads {
         let (name, path) = p.split_once('=').ok_or_else(|| anyhow!("--preload {p}: expected NAME=FILE"))?;
-        let pre = load(engine, Path::new(path), r.allow_precompiled, grants)?;
+        let pre = crate::run::read_program(Path::new(path))?.bytes;
+        let pre = load(engine, Path::new(path), pre, r.allow_precompiled, grants)?;
         let instance = linker.instantiate(&mut store, &pre).with_context(|| format!("failed to instantiate {path}"))?;
         forward(&mut linker, name, &pre, instance)?;
     }

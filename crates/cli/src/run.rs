@@ -156,12 +156,39 @@ fn show(v: &Val) -> String {
     }
 }
 
-/// Compile `file`, or load it if it is an artifact and precompiled ones are allowed. An
-/// artifact the guest could change is read into memory rather than mapped: a mapped file that
-/// shrinks under a running program would take its pages with it.
-fn load(engine: &Engine, file: &Path, allow_precompiled: bool, grants: &Grants) -> Result<Module> {
+/// A program file as read once: its bytes (text already turned into the binary format when
+/// it parses; otherwise left as they are, for the compiler to report), and whether they
+/// hold a component (binary, text or artifact) rather than a module.
+pub(crate) struct Program {
+    pub bytes: Vec<u8>,
+    pub is_component: bool,
+}
+
+/// Reads `file` once, for everything `kiln run` does with it.
+pub(crate) fn read_program(file: &Path) -> Result<Program> {
+    let mut bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let is_component = if bytes.starts_with(b"\x7fELF") {
+        // An artifact that does not parse is left for the loader to report.
+        let kind = kiln_environ::artifact::Artifact::parse(&bytes).map(|a| a.kind);
+        kind.is_ok_and(|k| k == kiln_environ::artifact::ArtifactKind::Component)
+    } else {
+        if !bytes.starts_with(b"\0asm")
+            && let Ok(binary) = wat::parse_bytes(&bytes)
+        {
+            bytes = binary.into_owned();
+        }
+        kiln_environ::component::is_component(&bytes)
+    };
+    Ok(Program { bytes, is_component })
+}
+
+/// Compile `file` (read as `bytes`), or load it if it is an artifact and precompiled ones are
+/// allowed. An artifact the guest could change is read into memory rather than mapped: a
+/// mapped file that shrinks under a running program would take its pages with it.
+fn load(engine: &Engine, file: &Path, bytes: Vec<u8>, allow_precompiled: bool, grants: &Grants) -> Result<Module> {
     load_with(
         file,
+        bytes,
         allow_precompiled,
         grants,
         |bytes| Module::new(engine, bytes),
@@ -175,13 +202,13 @@ fn load(engine: &Engine, file: &Path, allow_precompiled: bool, grants: &Grants) 
 /// when the guest could reach the file) or the file (`from_file`).
 pub(crate) fn load_with<T>(
     file: &Path,
+    bytes: Vec<u8>,
     allow_precompiled: bool,
     grants: &Grants,
     compile: impl FnOnce(&[u8]) -> kiln::Result<T>,
     from_bytes: impl FnOnce(Vec<u8>) -> kiln::Result<T>,
     from_file: impl FnOnce(&Path) -> kiln::Result<T>,
 ) -> Result<T> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     if !bytes.starts_with(b"\x7fELF") {
         return compile(&bytes).with_context(|| format!("failed to compile {}", file.display()));
     }
@@ -223,10 +250,11 @@ fn run_with(
     dirs: &[(PathBuf, String, DirAccess)],
     grants: &Grants,
 ) -> Result<ExitCode> {
-    if crate::component::is_component_file(r.file)? {
-        return crate::component::run(engine, r, wasi_ctx(r, dirs)?, grants);
+    let program = read_program(r.file)?;
+    if program.is_component {
+        return crate::component::run(engine, r, program.bytes, wasi_ctx(r, dirs)?, grants);
     }
-    let module = load(engine, r.file, r.allow_precompiled, grants)?;
+    let module = load(engine, r.file, program.bytes, r.allow_precompiled, grants)?;
     let mut store = Store::new(engine, Host { wasi: wasi_ctx(r, dirs)?, limits: r.wasm.limits() });
     store.limiter(|h| &mut h.limits);
     r.wasm.start(engine, &mut store)?;
@@ -234,7 +262,7 @@ fn run_with(
     kiln_wasi::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi)?;
     for p in r.preloads {
         let (name, path) = p.split_once('=').ok_or_else(|| anyhow!("--preload {p}: expected NAME=FILE"))?;
-        let m = load(engine, Path::new(path), r.allow_precompiled, grants)?;
+        let m = load(engine, Path::new(path), read_program(Path::new(path))?.bytes, r.allow_precompiled, grants)?;
         let instance = linker.instantiate(&mut store, &m).with_context(|| format!("failed to instantiate {path}"))?;
         linker.instance(&mut store, name, instance)?;
     }

@@ -20,6 +20,7 @@ use super::resources::{Slot, trap};
 use super::store::{ComponentInstanceId, InstanceState};
 use super::typed::{LiftList, LowerList, TypedFunc};
 use super::values::{ResourceType, ResourceTypeKind, Val};
+use crate::store::StoreOpaqueExt;
 use crate::{
     AsContext, AsContextMut, Caller, Error, Extern, FuncType, Result, StoreContextMut, Val as CoreVal, ValType,
 };
@@ -42,7 +43,7 @@ pub struct Func {
 
 impl Instance {
     fn state<'s>(&self, store: &'s crate::vm::store::StoreOpaque) -> &'s InstanceState {
-        &store.assert_store_component(self.store).components.instances[self.id]
+        &store.assert_store(self.store).components.instances[self.id]
     }
 
     /// The exported function `name`; a function inside an exported instance is named
@@ -69,9 +70,7 @@ impl Instance {
         }
         None
     }
-}
 
-impl Instance {
     /// The component this is an instance of.
     pub fn component(&self, store: impl AsContext) -> Component {
         let cx = store.as_context();
@@ -92,17 +91,11 @@ impl Instance {
             self.get_func(&mut store, name).ok_or_else(|| Error::Other(format!("no exported function `{name}`")))?;
         let cx = store.as_context();
         let info = self.state(&cx.0.opaque).component.inner.info.clone();
-        let ty = match func.export(&info) {
-            Export::LiftedFunction(f) => f.ty,
-            Export::ImportedFunction(_, ty) => *ty,
-            _ => return Err(Error::Other(format!("`{name}` is not a function"))),
-        };
+        let ty = func.ty_index(&info).ok_or_else(|| Error::Other(format!("`{name}` is not a function")))?;
         super::typed::typecheck_func::<P, R>(&info.types, ty).map_err(|e| Error::Other(format!("`{name}`: {e}")))?;
         Ok(TypedFunc::new(func))
     }
-}
 
-impl Instance {
     /// Parses `invocation` — `name(arg, ...)` with the arguments in WAVE syntax — against
     /// the exported function's parameter types, calls it, and returns its results.
     ///
@@ -118,11 +111,7 @@ impl Instance {
                 let func = self
                     .get_func(&mut cx, name)
                     .ok_or_else(|| Error::Other(format!("no exported function `{name}`")))?;
-                let ty = match func.export(&info) {
-                    Export::LiftedFunction(f) => f.ty,
-                    Export::ImportedFunction(_, ty) => *ty,
-                    _ => return Err(Error::Other(format!("`{name}` is not a function"))),
-                };
+                let ty = func.ty_index(&info).ok_or_else(|| Error::Other(format!("`{name}` is not a function")))?;
                 found = Some(func);
                 Ok(info.types.funcs[ty].params.iter().map(|(_, t)| *t).collect())
             },
@@ -132,17 +121,6 @@ impl Instance {
         let mut results = vec![Val::Bool(false); func.results_len(&cx)];
         func.call(&mut cx, &args, &mut results)?;
         Ok(results)
-    }
-}
-
-trait OpaqueExt {
-    fn assert_store_component(&self, id: crate::vm::ids::StoreId) -> &Self;
-}
-
-impl OpaqueExt for crate::vm::store::StoreOpaque {
-    fn assert_store_component(&self, id: crate::vm::ids::StoreId) -> &Self {
-        assert!(self.id() == id, "a component instance used with another store");
-        self
     }
 }
 
@@ -159,15 +137,20 @@ impl Func {
         export
     }
 
+    /// The function's type.
+    fn ty_index(&self, info: &ComponentInfo) -> Option<TypeFuncIndex> {
+        match self.export(info) {
+            Export::LiftedFunction(f) => Some(f.ty),
+            Export::ImportedFunction(_, ty) => Some(*ty),
+            _ => None,
+        }
+    }
+
     /// How many results the function returns: 0 or 1.
     pub fn results_len(&self, store: impl AsContext) -> usize {
         let cx = store.as_context();
         let info = self.instance.state(&cx.0.opaque).component.inner.info.clone();
-        let ty = match self.export(&info) {
-            Export::LiftedFunction(f) => f.ty,
-            Export::ImportedFunction(_, ty) => *ty,
-            _ => return 0,
-        };
+        let Some(ty) = self.ty_index(&info) else { return 0 };
         info.types.funcs[ty].result.is_some() as usize
     }
 
