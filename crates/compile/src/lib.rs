@@ -94,21 +94,21 @@ pub fn compile_module(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result
 /// defines, into one artifact.
 pub fn compile_component(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result<CompiledComponent, CompileError> {
     let component = stage("translate component", || kiln_environ::component::translate_component(wasm))?;
-    if component.modules.len() > FuncKey::MAX_MODULES {
-        return Err(CompileError::Limit(format!("a component of {} core modules", component.modules.len())));
+    let num_modules = component.modules.len() + component.adapters.len();
+    if num_modules > FuncKey::MAX_MODULES {
+        return Err(CompileError::Limit(format!("a component of {num_modules} core modules and adapters")));
     }
     let translations = stage("translate modules", || {
-        let results: Vec<_> = component
-            .modules
-            .par_iter()
-            .map(|range| {
-                let bytes =
-                    wasm.get(range.clone()).ok_or_else(|| internal("a core module lies outside the component"))?;
-                kiln_environ::translate_module(bytes)
-            })
-            .collect();
+        // The component's own modules, then its fused adapters.
+        let mut sources = Vec::with_capacity(num_modules);
+        for range in &component.modules {
+            sources.push(wasm.get(range.clone()).ok_or_else(|| internal("a core module lies outside the component"))?);
+        }
+        sources.extend(component.adapters.iter().map(Vec::as_slice));
+        let results: Vec<_> = sources.par_iter().map(|bytes| kiln_environ::translate_module(bytes)).collect();
         results.into_iter().collect::<Result<Vec<_>, _>>()
     })?;
+    log::debug!("{} calls between component instances compiled as fused adapters", component.adapters.len());
     let (modules, elf) = compile_and_link(isa, tunables, translations, Some(&component.info))?;
     Ok(CompiledComponent { info: component.info, modules, elf })
 }

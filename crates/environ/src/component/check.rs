@@ -277,6 +277,21 @@ impl Checker<'_> {
                 }
                 self.options(options, created)
             }
+            CoreDef::Memory(m) | CoreDef::ValidateString { memory: m, .. } if m.index() >= created.memories => {
+                Err(format!("memory {} used before it is extracted", m.index()))
+            }
+            CoreDef::Realloc(r) if r.index() >= created.reallocs => {
+                Err(format!("realloc {} used before it is extracted", r.index()))
+            }
+            CoreDef::PostReturn(p) if p.index() >= created.post_returns => {
+                Err(format!("post-return {} used before it is extracted", p.index()))
+            }
+            CoreDef::InstanceFlags(i) => self.component_instance(*i),
+            CoreDef::Memory(_)
+            | CoreDef::ValidateString { .. }
+            | CoreDef::Realloc(_)
+            | CoreDef::PostReturn(_)
+            | CoreDef::AdapterTrap => Ok(()),
         }
     }
 
@@ -334,6 +349,14 @@ impl Checker<'_> {
                     match source {
                         LowerSource::Import(i) => self.import(*i)?,
                         LowerSource::Lifted(lifted) => self.lifted(lifted, &created)?,
+                        LowerSource::Adapter { module, args } => {
+                            if module.index() >= self.num_modules {
+                                return Err(out_of_range("core module", module.index()));
+                            }
+                            for arg in args {
+                                self.core_def(arg, &created)?;
+                            }
+                        }
                     }
                     self.func_type(*ty)?;
                     self.options(options, &created)?;

@@ -102,6 +102,27 @@ pub enum CoreDef {
         /// The instance that defines it.
         instance: RuntimeComponentInstanceIndex,
     },
+    /// A memory canonical options name (for a fused adapter).
+    Memory(RuntimeMemoryIndex),
+    /// A `realloc` canonical options name (for a fused adapter).
+    Realloc(RuntimeReallocIndex),
+    /// A `post-return` canonical options name (for a fused adapter).
+    PostReturn(RuntimePostReturnIndex),
+    /// The canonical ABI's flags of a component instance: a mutable `i32` global (see
+    /// `adapter::FLAG_MAY_LEAVE` and `FLAG_MAY_ENTER`).
+    InstanceFlags(RuntimeComponentInstanceIndex),
+    /// The function `(param i32)` a fused adapter calls to raise the canonical ABI trap
+    /// whose `AdapterTrap` code it passes.
+    AdapterTrap,
+    /// The function `(param i32 i32)` a fused adapter calls to check that the string at a
+    /// pointer, of a length (in code units, tagged for latin1+utf16), in this memory is
+    /// encoded as `encoding` says.
+    ValidateString {
+        /// The memory the string is in.
+        memory: RuntimeMemoryIndex,
+        /// Its encoding.
+        encoding: StringEncoding,
+    },
 }
 
 /// A function lifted by `canon lift`.
@@ -120,8 +141,17 @@ pub struct LiftedFunction {
 pub enum LowerSource {
     /// A function the root imports from the host.
     Import(RuntimeImportIndex),
-    /// A function another component instance lifted: a call from one component to another.
+    /// A function another component instance lifted: a call from one component to another,
+    /// made by the runtime.
     Lifted(LiftedFunction),
+    /// The same call, compiled: the export `adapter::ADAPTER_EXPORT` of an instance of this
+    /// fused adapter module, instantiated with `args`.
+    Adapter {
+        /// The adapter module (after the component's own modules).
+        module: StaticModuleIndex,
+        /// One definition per import of the module.
+        args: Vec<CoreDef>,
+    },
 }
 
 /// One step of instantiation, in order.

@@ -1,14 +1,17 @@
 //! The component model, compile-time side: translating a component (validation and one
 //! record per body, `translate`), flattening it into the initializers a runtime runs
 //! (`inline`), and the description that results (`info`) with its value types (`types`).
-//! A description decoded from an artifact is checked before use (`check`).
+//! Calls from one component instance to another are compiled as fused adapters
+//! (`adapter`). A description decoded from an artifact is checked before use (`check`).
 //! The runtime's side is `kiln::component`.
+mod adapter;
 mod check;
 mod info;
 mod inline;
 mod translate;
 mod types;
 
+pub use adapter::{ADAPTER_EXPORT, AdapterTrap, FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
 pub use info::*;
 pub use types::*;
 
@@ -37,6 +40,8 @@ pub struct ComponentTranslation {
     pub info: ComponentInfo,
     /// The byte range of every core module the component defines, by static index.
     pub modules: Vec<std::ops::Range<usize>>,
+    /// The fused adapters' modules, whose static indices follow those of `modules`.
+    pub adapters: Vec<Vec<u8>>,
 }
 
 /// Validates and flattens the component `wasm`.
@@ -46,8 +51,9 @@ pub struct ComponentTranslation {
 /// features Kiln does not run yet; [`CompileError::Limit`] when flattening would be too large.
 pub fn translate_component(wasm: &[u8]) -> Result<ComponentTranslation, CompileError> {
     let translation = translate::translate(wasm)?;
-    let info = inline::inline(&translation)?;
-    Ok(ComponentTranslation { info, modules: translation.modules.iter().map(|m| m.range.clone()).collect() })
+    let mut info = inline::inline(&translation)?;
+    let adapters = adapter::fuse(&mut info, translation.modules.len());
+    Ok(ComponentTranslation { info, modules: translation.modules.iter().map(|m| m.range.clone()).collect(), adapters })
 }
 
 /// Whether `wasm` starts with a component's header rather than a core module's.

@@ -510,15 +510,8 @@ impl<T> Cx<'_, '_, T> {
         let m = self.memory()?;
         let slice = &m.data(self.store.as_context())[ptr as usize..end];
         match (self.side.encoding, utf16) {
-            (StringEncoding::Utf8, _) => {
-                std::str::from_utf8(slice).map(str::to_string).map_err(|e| trap(e.to_string()))
-            }
-            (_, true) => {
-                let units = slice.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-                char::decode_utf16(units)
-                    .collect::<Result<String, _>>()
-                    .map_err(|e| trap(format!("invalid utf-16: {e}")))
-            }
+            (StringEncoding::Utf8, _) => utf8(slice).map(str::to_string),
+            (_, true) => utf16_chars(slice).collect(),
             (_, false) => Ok(slice.iter().map(|b| *b as char).collect()),
         }
     }
@@ -881,6 +874,34 @@ impl<T> Cx<'_, '_, T> {
             s.borrowed.push((id, rci, h));
         }
         Ok(h)
+    }
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|e| trap(e.to_string()))
+}
+
+fn utf16_chars(bytes: &[u8]) -> impl Iterator<Item = Result<char>> + '_ {
+    let units = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
+    char::decode_utf16(units).map(|c| c.map_err(|e| trap(format!("invalid utf-16: {e}"))))
+}
+
+/// Checks, for a fused adapter, that the string of `len` code units (tagged for
+/// latin1+utf16) at `ptr` in `memory` is encoded as `encoding` says, with the traps lifting
+/// it would give. (The adapter has checked its bounds; they are checked again here.)
+pub(crate) fn validate_string(memory: &[u8], encoding: StringEncoding, ptr: u32, len: u32) -> Result<()> {
+    let (units, utf16) = match encoding {
+        StringEncoding::Utf8 => (len, false),
+        StringEncoding::Utf16 => (len, true),
+        StringEncoding::CompactUtf16 => (len & !UTF16_TAG, len & UTF16_TAG != 0),
+    };
+    let bytes = if utf16 { units as usize * 2 } else { units as usize };
+    let slice =
+        memory.get(ptr as usize..).and_then(|m| m.get(..bytes)).ok_or_else(|| trap("string content out-of-bounds"))?;
+    match (encoding, utf16) {
+        (StringEncoding::Utf8, _) => utf8(slice).map(drop),
+        (_, true) => utf16_chars(slice).try_for_each(|c| c.map(drop)),
+        (_, false) => Ok(()),
     }
 }
 

@@ -4,13 +4,15 @@
 //! exports. A lifted function is called by lowering its arguments into the callee (under its
 //! options), calling the core function, lifting the results, then running `post-return`;
 //! a lowered function does the reverse for its caller. A call from one component to another
-//! is both, through host code (compiled fused adapters are still to come).
+//! is a fused adapter, compiled into the artifact (see `kiln_environ::component`'s
+//! `adapter`), or, for what adapters do not cover, both of these through host code.
 use std::sync::Arc;
 
 use cranelift_entity::{PrimaryMap, SecondaryMap};
 use kiln_environ::component::{
-    CanonicalOptions, ComponentInfo, CoreDef, Export, ImportType, Initializer, InterfaceType, LiftedFunction,
-    LowerSource, ResourceDef, ResourceIndex, RuntimeComponentInstanceIndex, TypeFuncIndex,
+    ADAPTER_EXPORT, AdapterTrap, CanonicalOptions, ComponentInfo, CoreDef, Export, FLAG_MAY_ENTER, FLAG_MAY_LEAVE,
+    ImportType, Initializer, InterfaceType, LiftedFunction, LowerSource, ResourceDef, ResourceIndex,
+    RuntimeComponentInstanceIndex, TypeFuncIndex,
 };
 
 use super::Component;
@@ -237,24 +239,21 @@ fn call_lifted<T>(store: &mut StoreContextMut<'_, T>, call: LiftedCall<'_>) -> R
     if args.len() != ty.params.len() {
         return Err(Error::Other(format!("function takes {} arguments, {} given", ty.params.len(), args.len())));
     }
-    {
-        let state = &mut store.0.opaque.components.instances[id];
-        if state.running[rci] || state.poisoned[rci] {
-            return Err(trap("cannot enter component instance"));
-        }
-        state.running[rci] = true;
+    let flags = instance_flags(store, id, rci)?;
+    if flags & FLAG_MAY_ENTER == 0 {
+        return Err(trap("cannot enter component instance"));
     }
+    set_instance_flags(store, id, rci, flags & !FLAG_MAY_ENTER)?;
     let scope = canonical::enter_scope(store);
     store.0.opaque.components.scopes[scope].task = Some((rci, info.types.funcs[lifted.ty].result));
     let result = call_lifted_in_scope(store, &call, scope);
     let ended = canonical::exit_scope(store, result.is_ok());
     let result = result.and_then(|values| ended.map(|()| values));
-    let state = &mut store.0.opaque.components.instances[id];
-    state.running[rci] = false;
-    if matches!(result, Err(Error::Trap(..) | Error::ComponentTrap(_))) {
-        // A trap (the callee's, or a borrow it kept) leaves the instance's state unknown;
-        // the canonical ABI forbids entering it again.
-        state.poisoned[rci] = true;
+    // A trap (the callee's, or a borrow it kept) leaves the instance's state unknown: the
+    // canonical ABI forbids entering it again, so `may_enter` stays clear.
+    if !matches!(result, Err(Error::Trap(..) | Error::ComponentTrap(_))) {
+        let flags = instance_flags(store, id, rci)?;
+        set_instance_flags(store, id, rci, flags | FLAG_MAY_ENTER)?;
     }
     result
 }
@@ -321,10 +320,11 @@ fn call_lifted_in_scope<T>(
     if let Some(pr) = lifted.options.post_return {
         let post_return = store.0.opaque.components.instances[id].post_returns[pr];
         let rci = lifted.options.instance;
-        store.0.opaque.components.instances[id].may_leave[rci] = false;
-        let r = post_return.call(&mut *store, &core_results, &mut []);
-        store.0.opaque.components.instances[id].may_leave[rci] = true;
-        r?;
+        let flags = instance_flags(store, id, rci)?;
+        set_instance_flags(store, id, rci, flags & !FLAG_MAY_LEAVE)?;
+        post_return.call(&mut *store, &core_results, &mut [])?;
+        let flags = instance_flags(store, id, rci)?;
+        set_instance_flags(store, id, rci, flags | FLAG_MAY_LEAVE)?;
     }
     Ok(values)
 }
@@ -383,15 +383,38 @@ fn async_flat_params(info: &ComponentInfo, ty: TypeFuncIndex) -> Option<Vec<kiln
 const SUBTASK_RETURNED: i32 = 2;
 
 fn check_may_leave<T>(
-    store: &StoreContextMut<'_, T>,
+    store: &mut StoreContextMut<'_, T>,
     id: ComponentInstanceId,
     rci: RuntimeComponentInstanceIndex,
 ) -> Result<()> {
-    if store.0.opaque.components.instances[id].may_leave[rci] {
+    if instance_flags(store, id, rci)? & FLAG_MAY_LEAVE != 0 {
         Ok(())
     } else {
         Err(trap("cannot leave component instance"))
     }
+}
+
+/// The canonical ABI's flags of component instance `rci` of `id`.
+fn instance_flags<T>(
+    store: &mut StoreContextMut<'_, T>,
+    id: ComponentInstanceId,
+    rci: RuntimeComponentInstanceIndex,
+) -> Result<i32> {
+    let global = store.0.opaque.components.instances[id].flags[rci];
+    match global.get(&mut *store) {
+        CoreVal::I32(flags) => Ok(flags),
+        _ => Err(Error::Other("internal: instance flags of the wrong type".into())),
+    }
+}
+
+fn set_instance_flags<T>(
+    store: &mut StoreContextMut<'_, T>,
+    id: ComponentInstanceId,
+    rci: RuntimeComponentInstanceIndex,
+    flags: i32,
+) -> Result<()> {
+    let global = store.0.opaque.components.instances[id].flags[rci];
+    global.set(&mut *store, CoreVal::I32(flags))
 }
 
 /// The host's resource types and destructors, by the import they satisfy.
@@ -424,7 +447,7 @@ fn call_lowered<T>(
     let Lowering { info, id, ty, options, callee } = lowering;
     let (id, ty) = (*id, *ty);
     let mut store = StoreContextMut::from(&mut caller);
-    check_may_leave(&store, id, options.instance)?;
+    check_may_leave(&mut store, id, options.instance)?;
     let fty = &info.types.funcs[ty];
     let side = side(id, options, &store.0.opaque);
     let flat_params = if options.async_ { async_flat_params(info, ty) } else { info.types.flat_params(ty) };
@@ -537,11 +560,10 @@ pub(crate) fn instantiate<T: 'static>(
     for _ in 0..info.num_component_instances {
         tables.push(Default::default());
     }
-    let mut may_leave = SecondaryMap::with_default(true);
-    let mut running = SecondaryMap::with_default(false);
-    for rci in tables.keys() {
-        may_leave[rci] = true;
-        running[rci] = false;
+    let mut flags = PrimaryMap::new();
+    for _ in tables.keys() {
+        let ty = crate::GlobalType::new(ValType::I32, crate::Mutability::Var);
+        flags.push(crate::Global::new(&mut store, ty, CoreVal::I32(FLAG_MAY_LEAVE | FLAG_MAY_ENTER))?);
     }
     store.0.opaque.components.instances.push(InstanceState {
         component: component.clone(),
@@ -553,10 +575,8 @@ pub(crate) fn instantiate<T: 'static>(
         resource_types,
         dtors: SecondaryMap::new(),
         backpressure: SecondaryMap::new(),
-        poisoned: SecondaryMap::new(),
         tables,
-        may_leave,
-        running,
+        flags,
     });
     for init in &info.initializers {
         match init {
@@ -575,6 +595,20 @@ pub(crate) fn instantiate<T: 'static>(
                         host_funcs[*i].clone().ok_or_else(|| Error::Link("internal: unresolved import".into()))?,
                     ),
                     LowerSource::Lifted(l) => Callee::Lifted(l.clone(), resolve_func(&mut store, id, &l.func)?),
+                    LowerSource::Adapter { module, args } => {
+                        // A fused call: the adapter's export is the lowered function.
+                        let mut imports = Vec::with_capacity(args.len());
+                        for def in args {
+                            imports.push(resolve_extern(&mut store, &info, id, def, &host_resources)?);
+                        }
+                        let module = &component.inner.modules[*module];
+                        let adapter = crate::Instance::new(&mut store, module, &imports)?;
+                        let Some(Extern::Func(func)) = adapter.get_export(&mut store, ADAPTER_EXPORT) else {
+                            return Err(Error::Other("internal: an adapter without its function".into()));
+                        };
+                        store.0.opaque.components.instances[id].lowered.push(func);
+                        continue;
+                    }
                 };
                 let core_ty = lowered_core_type(&info, *ty, options.async_);
                 let lowering = Lowering { info: info.clone(), id, ty: *ty, options: options.clone(), callee };
@@ -619,8 +653,8 @@ fn resolve_extern<T: 'static>(
         CoreDef::ResourceNew(r, rci) => {
             let (r, rci) = (*r, *rci);
             Extern::Func(crate::Func::new(&mut *store, i32_ty(1, 1), move |mut caller, params, results| {
-                let store = StoreContextMut::from(&mut caller);
-                check_may_leave(&store, id, rci)?;
+                let mut store = StoreContextMut::from(&mut caller);
+                check_may_leave(&mut store, id, rci)?;
                 let CoreVal::I32(rep) = params[0] else { return Err(Error::Other("internal: rep".into())) };
                 let state = &mut store.0.opaque.components.instances[id];
                 let ty = state.resource_types[r];
@@ -648,7 +682,7 @@ fn resolve_extern<T: 'static>(
             };
             Extern::Func(crate::Func::new(&mut *store, i32_ty(1, 0), move |mut caller, params, _| {
                 let mut store = StoreContextMut::from(&mut caller);
-                check_may_leave(&store, id, rci)?;
+                check_may_leave(&mut store, id, rci)?;
                 let CoreVal::I32(h) = params[0] else { return Err(Error::Other("internal: handle".into())) };
                 drop_handle(&mut store, id, r, rci, h as u32, host_dtor.as_deref())
             }))
@@ -661,7 +695,7 @@ fn resolve_extern<T: 'static>(
                 if in_memory { vec![ValType::I32] } else { flat.iter().map(|t| core_type(*t)).collect() };
             Extern::Func(crate::Func::new(&mut *store, FuncType::new(params, []), move |mut caller, params, _| {
                 let mut store = StoreContextMut::from(&mut caller);
-                check_may_leave(&store, id, options.instance)?;
+                check_may_leave(&mut store, id, options.instance)?;
                 let scope = store.0.opaque.components.scopes.len().checked_sub(1);
                 let task = scope.and_then(|s| store.0.opaque.components.scopes.get(s));
                 let (Some(scope), Some(task)) = (scope, task) else {
@@ -727,9 +761,29 @@ fn resolve_extern<T: 'static>(
             let (name, rci) = (name.clone(), *rci);
             let ty = FuncType::new(params.iter().map(|t| core_type(*t)), results.iter().map(|t| core_type(*t)));
             Extern::Func(crate::Func::new(&mut *store, ty, move |mut caller, _, _| {
-                let store = StoreContextMut::from(&mut caller);
-                check_may_leave(&store, id, rci)?;
+                let mut store = StoreContextMut::from(&mut caller);
+                check_may_leave(&mut store, id, rci)?;
                 Err(Error::Unsupported(format!("component-model async (canon {name})")))
+            }))
+        }
+        CoreDef::Memory(m) => Extern::Memory(store.0.opaque.components.instances[id].memories[*m]),
+        CoreDef::Realloc(r) => Extern::Func(store.0.opaque.components.instances[id].reallocs[*r]),
+        CoreDef::PostReturn(p) => Extern::Func(store.0.opaque.components.instances[id].post_returns[*p]),
+        CoreDef::InstanceFlags(rci) => Extern::Global(store.0.opaque.components.instances[id].flags[*rci]),
+        CoreDef::AdapterTrap => Extern::Func(crate::Func::new(&mut *store, i32_ty(1, 0), |_, params, _| {
+            let code = match params[0] {
+                CoreVal::I32(code) => AdapterTrap::from_code(code as u32),
+                _ => None,
+            };
+            Err(code.map_or_else(|| Error::Other("internal: unknown adapter trap".into()), |t| trap(t.message())))
+        })),
+        CoreDef::ValidateString { memory, encoding } => {
+            let (memory, encoding) = (store.0.opaque.components.instances[id].memories[*memory], *encoding);
+            Extern::Func(crate::Func::new(&mut *store, i32_ty(2, 0), move |caller, params, _| {
+                let (&CoreVal::I32(ptr), &CoreVal::I32(len)) = (&params[0], &params[1]) else {
+                    return Err(Error::Other("internal: string pointer".into()));
+                };
+                canonical::validate_string(memory.data(&caller), encoding, ptr as u32, len as u32)
             }))
         }
         other => resolve(store, id, other)?,
@@ -752,16 +806,16 @@ fn run_dtor<T>(
     else {
         return Ok(());
     };
-    let state = &mut store.0.opaque.components.instances[id];
-    if caller != Some(owner) && (state.running[owner] || state.poisoned[owner]) {
+    let flags = instance_flags(store, id, owner)?;
+    if caller != Some(owner) && flags & FLAG_MAY_ENTER == 0 {
         return Err(trap("cannot enter component instance"));
     }
-    let was_running = std::mem::replace(&mut state.running[owner], true);
+    set_instance_flags(store, id, owner, flags & !FLAG_MAY_ENTER)?;
     let result = dtor.call(&mut *store, &[CoreVal::I32(rep as i32)], &mut []);
-    let state = &mut store.0.opaque.components.instances[id];
-    state.running[owner] = was_running;
-    if matches!(result, Err(Error::Trap(..) | Error::ComponentTrap(_))) {
-        state.poisoned[owner] = true;
+    // As for a call, a trap leaves the instance poisoned.
+    if !matches!(result, Err(Error::Trap(..) | Error::ComponentTrap(_))) {
+        let now = instance_flags(store, id, owner)?;
+        set_instance_flags(store, id, owner, (now & !FLAG_MAY_ENTER) | (flags & FLAG_MAY_ENTER))?;
     }
     result
 }

@@ -11,7 +11,7 @@ use kiln_environ::component::{
 use super::Component;
 use super::resources::{CallScope, HandleTable, HostTable};
 use super::values::ResourceType;
-use crate::{Func, Memory};
+use crate::{Func, Global, Memory};
 
 /// A component instance in a store.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,14 +29,12 @@ pub(crate) struct InstanceState {
     pub resource_types: PrimaryMap<ResourceIndex, ResourceType>,
     pub dtors: SecondaryMap<ResourceIndex, Option<Func>>,
     pub tables: PrimaryMap<RuntimeComponentInstanceIndex, HandleTable>,
-    /// `may_leave`: false while the instance runs a post-return function.
-    pub may_leave: SecondaryMap<RuntimeComponentInstanceIndex, bool>,
     /// The `backpressure.inc`/`.dec` counter.
     pub backpressure: SecondaryMap<RuntimeComponentInstanceIndex, u32>,
-    /// Whether a trap left the instance in an unknown state: it may not be entered again.
-    pub poisoned: SecondaryMap<RuntimeComponentInstanceIndex, bool>,
-    /// Whether the instance is running (it may not be entered again until it returns).
-    pub running: SecondaryMap<RuntimeComponentInstanceIndex, bool>,
+    /// The canonical ABI's flags of each component instance (`FLAG_MAY_LEAVE`,
+    /// `FLAG_MAY_ENTER`), in a mutable `i32` global that fused adapters read and write too:
+    /// `may_enter` is clear while the instance runs, and stays clear once a trap left it.
+    pub flags: PrimaryMap<RuntimeComponentInstanceIndex, Global>,
 }
 
 /// Everything a store holds for components.
