@@ -1,8 +1,9 @@
 //! Calls from one component to another, which Kiln compiles as fused adapters: values of
 //! every fused kind cross both ways between two memories (flat, through memory, strings,
 //! lists copied whole and element by element, variants), canonical-ABI violations inside
-//! the adapter trap with the canonical ABI's message and poison the instances, and a host
-//! function cannot re-enter the callee while the adapter is in it.
+//! the adapter trap with the canonical ABI's message and poison the instances, a host
+//! function cannot re-enter the callee while the adapter is in it, and handles move and are
+//! lent between three components.
 use kiln::component::{Component, Linker, Val};
 use kiln::{Engine, Store};
 
@@ -256,5 +257,97 @@ fn the_host_cannot_reenter_a_callee_a_fused_call_is_in() -> kiln::Result<()> {
     assert!(seen.contains("cannot enter component instance"), "{seen}");
     // Once the fused call has returned, the callee may be entered again.
     assert_eq!(call(&mut store, &instance, "callee-echo-u8", &[Val::U8(9)])?, vec![Val::U8(9)]);
+    Ok(())
+}
+
+/// Handles across fused calls: `A` defines a resource, `C` borrows it without owning it, and
+/// `B` makes one in `A`, lends it to both, then gives it back to `A`.
+const HANDLES: &str = r#"
+(component
+  (component $A
+    (type $r' (resource (rep i32)))
+    (export $r "r" (type $r'))
+    (core func $new (canon resource.new $r'))
+    (core func $rep (canon resource.rep $r'))
+    (core func $drop (canon resource.drop $r'))
+    (core module $M
+      (import "" "new" (func $new (param i32) (result i32)))
+      (import "" "rep" (func $rep (param i32) (result i32)))
+      (import "" "drop" (func $drop (param i32)))
+      (func (export "make") (param i32) (result i32) (call $new (local.get 0)))
+      ;; a borrow given to the resource's owner is its representation
+      (func (export "value") (param i32) (result i32) (local.get 0))
+      (func (export "consume") (param i32) (result i32)
+        (local $v i32)
+        (local.set $v (call $rep (local.get 0)))
+        (call $drop (local.get 0))
+        (local.get $v)))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "new" (func $new)) (export "rep" (func $rep)) (export "drop" (func $drop))))))
+    (func (export "make") (param "v" u32) (result (own $r)) (canon lift (core func $m "make")))
+    (func (export "value") (param "h" (borrow $r)) (result u32) (canon lift (core func $m "value")))
+    (func (export "consume") (param "h" (own $r)) (result u32) (canon lift (core func $m "consume"))))
+  (component $C
+    (import "r" (type $r (sub resource)))
+    (core func $drop (canon resource.drop $r))
+    (core module $M
+      (import "" "drop" (func $drop (param i32)))
+      (func (export "peek") (param i32) (result i32) (call $drop (local.get 0)) (i32.const 7))
+      (func (export "keep") (param i32)))
+    (core instance $m (instantiate $M (with "" (instance (export "drop" (func $drop))))))
+    (func (export "peek") (param "h" (borrow $r)) (result u32) (canon lift (core func $m "peek")))
+    (func (export "keep") (param "h" (borrow $r)) (canon lift (core func $m "keep"))))
+  (component $B
+    (import "r" (type $r (sub resource)))
+    (import "make" (func $make (param "v" u32) (result (own $r))))
+    (import "value" (func $value (param "h" (borrow $r)) (result u32)))
+    (import "consume" (func $consume (param "h" (own $r)) (result u32)))
+    (import "peek" (func $peek (param "h" (borrow $r)) (result u32)))
+    (import "keep" (func $keep (param "h" (borrow $r))))
+    (core func $make' (canon lower (func $make)))
+    (core func $value' (canon lower (func $value)))
+    (core func $consume' (canon lower (func $consume)))
+    (core func $peek' (canon lower (func $peek)))
+    (core func $keep' (canon lower (func $keep)))
+    (core module $M
+      (import "" "make" (func $make (param i32) (result i32)))
+      (import "" "value" (func $value (param i32) (result i32)))
+      (import "" "consume" (func $consume (param i32) (result i32)))
+      (import "" "peek" (func $peek (param i32) (result i32)))
+      (import "" "keep" (func $keep (param i32)))
+      (func (export "run") (result i32)
+        (local $h i32)
+        (local.set $h (call $make (i32.const 41)))
+        (i32.add (i32.add (call $value (local.get $h)) (call $peek (local.get $h)))
+                 (call $consume (local.get $h))))
+      (func (export "run-keep") (call $keep (call $make (i32.const 1)))))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "make" (func $make')) (export "value" (func $value')) (export "consume" (func $consume'))
+      (export "peek" (func $peek')) (export "keep" (func $keep'))))))
+    (func (export "run") (result u32) (canon lift (core func $m "run")))
+    (func (export "run-keep") (canon lift (core func $m "run-keep"))))
+  (instance $a (instantiate $A))
+  (instance $c (instantiate $C (with "r" (type $a "r"))))
+  (instance $b (instantiate $B (with "r" (type $a "r"))
+    (with "make" (func $a "make")) (with "value" (func $a "value")) (with "consume" (func $a "consume"))
+    (with "peek" (func $c "peek")) (with "keep" (func $c "keep"))))
+  (export "run" (func $b "run"))
+  (export "run-keep" (func $b "run-keep")))
+"#;
+
+#[test]
+fn handles_move_and_lend_through_fused_calls() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let component = Component::new(&engine, HANDLES)?;
+    let mut store = Store::new(&engine, Host::default());
+    let instance = Linker::<Host>::new(&engine).instantiate(&mut store, &component)?;
+    // 41 (A reads its own rep) + 7 (C drops its borrow) + 41 (A takes the handle back).
+    assert_eq!(call(&mut store, &instance, "run", &[])?, vec![Val::U32(89)]);
+    assert_eq!(call(&mut store, &instance, "run", &[])?, vec![Val::U32(89)], "nothing was left behind");
+    let err = call(&mut store, &instance, "run-keep", &[]).unwrap_err();
+    assert!(err.to_string().contains("borrow handles still remain at the end of the call"), "{err}");
+    // The trap left no call scope behind: a new instance in the same store lends as before.
+    let fresh = Linker::<Host>::new(&engine).instantiate(&mut store, &component)?;
+    assert_eq!(call(&mut store, &fresh, "run", &[])?, vec![Val::U32(89)]);
     Ok(())
 }

@@ -13,8 +13,10 @@
 //! [`CoreDef::AdapterTrap`] with its [`AdapterTrap`] code; string encodings are checked by
 //! the imported [`CoreDef::ValidateString`] on the source memory, before anything is copied.
 //!
-//! What is not fused keeps the runtime's host-side path, which is exact for every type:
-//! handles (`own`, `borrow`, whose tables the runtime keeps), maps, strings unless both
+//! Handles (`own`, `borrow`) move between the runtime's handle tables through the imported
+//! `ResourceTransfer*` functions, borrows inside a scope `ResourceEnterCall` opens and
+//! `ResourceExitCall` checks. What is not fused keeps the runtime's host-side path, which
+//! is exact for every type: maps, strings unless both
 //! sides use utf8 or both utf16 (other pairs transcode), async functions and components that use the task intrinsics (a
 //! fused call would not open the task they read), and calls between an instance and its
 //! ancestor (refused at run time).
@@ -27,8 +29,9 @@ use super::info::{
     CanonicalOptions, ComponentInfo, CoreDef, Initializer, LiftedFunction, LowerSource, RuntimeComponentInstanceIndex,
     StringEncoding,
 };
-use super::types::{ComponentTypes, FlatType, InterfaceType, TypeFuncIndex, discriminant_size};
+use super::types::{ComponentTypes, FlatType, InterfaceType, ResourceIndex, TypeFuncIndex, discriminant_size};
 use crate::StaticModuleIndex;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The flags bit set while an instance may call out of itself (clear during `post-return`).
 pub const FLAG_MAY_LEAVE: i32 = 1;
@@ -155,13 +158,20 @@ struct Plan {
     results_strings: bool,
     params_lists: bool,
     results_lists: bool,
+    /// The handles the parameters and the result hold (borrows only in parameters).
+    params_handles: BTreeSet<Handle>,
+    results_handles: BTreeSet<Handle>,
 }
+
+/// A handle type: whether it is a borrow, and its resource.
+type Handle = (bool, ResourceIndex);
 
 /// What a type contains that decides an adapter's imports.
 #[derive(Default)]
 struct Contents {
     strings: bool,
     lists: bool,
+    handles: BTreeSet<Handle>,
     unfusable: bool,
 }
 
@@ -176,7 +186,9 @@ fn contents(types: &ComponentTypes, roots: impl Iterator<Item = InterfaceType>) 
                 c.lists = true;
                 work.push(types.lists[i]);
             }
-            InterfaceType::Map(_) | InterfaceType::Own(_) | InterfaceType::Borrow(_) => c.unfusable = true,
+            InterfaceType::Own(r) => _ = c.handles.insert((false, r)),
+            InterfaceType::Borrow(r) => _ = c.handles.insert((true, r)),
+            InterfaceType::Map(_) => c.unfusable = true,
             InterfaceType::Record(i) => work.extend(types.records[i].fields.iter().map(|(_, t)| *t)),
             InterfaceType::Tuple(i) => work.extend(types.tuples[i].types.iter().copied()),
             InterfaceType::Variant(i) => work.extend(types.variants[i].cases.iter().filter_map(|(_, t)| *t)),
@@ -225,6 +237,8 @@ impl Plan {
             results_strings: results.strings,
             params_lists: params.lists,
             results_lists: results.lists,
+            params_handles: params.handles,
+            results_handles: results.handles,
         };
         let needs_memory = plan.params_need_memory || plan.results_need_memory;
         let memories_present = caller.memory.is_some() && callee.memory.is_some();
@@ -257,17 +271,13 @@ impl Plan {
         };
         let mut type_section = TypeSection::new();
         let mut num_types = 0u32;
-        let mut func_type = |params: &[ValType], results: &[ValType]| {
-            type_section.ty().function(params.iter().copied(), results.iter().copied());
-            num_types += 1;
-            num_types - 1
-        };
-        let t_callee = func_type(&flat_params, &lift_results);
-        let t_trap = func_type(&[ValType::I32], &[]);
-        let t_realloc = func_type(&[ValType::I32; 4], &[ValType::I32]);
-        let t_post = func_type(&lift_results, &[]);
-        let t_validate = func_type(&[ValType::I32, ValType::I32], &[]);
-        let t_adapter = func_type(&lower_params, &lower_results);
+        let (ts, n) = (&mut type_section, &mut num_types);
+        let t_callee = func_type_after(ts, n, &flat_params, &lift_results);
+        let t_trap = func_type_after(ts, n, &[ValType::I32], &[]);
+        let t_realloc = func_type_after(ts, n, &[ValType::I32; 4], &[ValType::I32]);
+        let t_post = func_type_after(ts, n, &lift_results, &[]);
+        let t_validate = func_type_after(ts, n, &[ValType::I32, ValType::I32], &[]);
+        let t_adapter = func_type_after(ts, n, &lower_params, &lower_results);
 
         let mut imports = ImportSection::new();
         let mut args = Vec::new();
@@ -296,6 +306,27 @@ impl Plan {
             validate(&self.caller, self.params_strings).map(|d| import_func(&mut imports, &mut args, t_validate, d));
         let f_validate_callee =
             validate(&self.callee, self.results_strings).map(|d| import_func(&mut imports, &mut args, t_validate, d));
+        // Handles move through the runtime's tables; borrows within a scope of the call.
+        let t_transfer = func_type_after(&mut type_section, &mut num_types, &[ValType::I32], &[ValType::I32]);
+        let t_void = func_type_after(&mut type_section, &mut num_types, &[], &[]);
+        let (from, to) = (self.caller.instance, self.callee.instance);
+        let mut transfers = BTreeMap::new();
+        for (results, handles) in [(false, &self.params_handles), (true, &self.results_handles)] {
+            let (from, to) = if results { (to, from) } else { (from, to) };
+            for &(borrow, resource) in handles {
+                let def = if borrow {
+                    CoreDef::ResourceTransferBorrow { resource, from, to }
+                } else {
+                    CoreDef::ResourceTransferOwn { resource, from, to }
+                };
+                transfers.insert((results, borrow, resource), import_func(&mut imports, &mut args, t_transfer, def));
+            }
+        }
+        let borrows = self.params_handles.iter().any(|(borrow, _)| *borrow);
+        let f_scope = borrows.then(|| {
+            let enter = import_func(&mut imports, &mut args, t_void, CoreDef::ResourceEnterCall);
+            (enter, import_func(&mut imports, &mut args, t_void, CoreDef::ResourceExitCall))
+        });
         // Both memories, when either is used (`Plan::new` checked that both exist): the
         // caller's is memory 0, the callee's memory 1.
         let (m_caller, m_callee) = (0, 1);
@@ -322,6 +353,8 @@ impl Plan {
             src: SideRefs { memory: m_caller, realloc: f_caller_realloc, validate: f_validate_caller },
             dst: SideRefs { memory: m_callee, realloc: f_callee_realloc, validate: f_validate_callee },
             encoding: self.caller.string_encoding,
+            transfers,
+            results: false,
         };
         let param_types: Vec<InterfaceType> = func.params.iter().map(|(_, t)| *t).collect();
         // The caller may leave, the callee may be entered (and may not be again until this
@@ -329,6 +362,9 @@ impl Plan {
         g.trap_unless_flag(g_caller, FLAG_MAY_LEAVE, AdapterTrap::CannotLeave);
         g.trap_unless_flag(g_callee, FLAG_MAY_ENTER, AdapterTrap::CannotEnter);
         g.update_flag(g_callee, FLAG_MAY_ENTER, false);
+        if let Some((enter, _)) = f_scope {
+            g.code.push(I::Call(enter));
+        }
         // Parameters: from the caller's flat values or memory into the callee's.
         let flat_param_types = types.flat_params(self.ty);
         match &flat_param_types {
@@ -359,8 +395,13 @@ impl Plan {
         for (l, _) in result_locals.iter().rev() {
             g.code.push(I::LocalSet(*l));
         }
+        // The callee may keep no borrow past its return.
+        if let Some((_, exit)) = f_scope {
+            g.code.push(I::Call(exit));
+        }
         // Results: from the callee's into the caller's (whose `realloc` now allocates).
         std::mem::swap(&mut g.src, &mut g.dst);
+        g.results = true;
         let mut out_locals = Vec::new();
         if let Some(result) = func.result {
             match types.flat_results(self.ty) {
@@ -419,6 +460,13 @@ impl Plan {
             .section(&names);
         (module.finish(), args)
     }
+}
+
+/// Appends a function type to `section`, returning its index.
+fn func_type_after(section: &mut TypeSection, count: &mut u32, params: &[ValType], results: &[ValType]) -> u32 {
+    section.ty().function(params.iter().copied(), results.iter().copied());
+    *count += 1;
+    *count - 1
 }
 
 /// Whether one of two component instances is the other or an ancestor of it.
@@ -518,6 +566,10 @@ struct Gen<'a> {
     src: SideRefs,
     dst: SideRefs,
     encoding: StringEncoding,
+    /// The function moving each handle type, by (results?, borrow?, resource).
+    transfers: BTreeMap<(bool, bool, ResourceIndex), u32>,
+    /// Whether results are being copied (from the callee to the caller).
+    results: bool,
 }
 
 impl Gen<'_> {
@@ -747,8 +799,10 @@ impl Gen<'_> {
             }
             InterfaceType::String => self.translate_string(src, dst),
             InterfaceType::List(i) => self.translate_list(types.lists[i], src, dst),
+            InterfaceType::Own(r) => self.translate_handle((false, r), src, dst),
+            InterfaceType::Borrow(r) => self.translate_handle((true, r), src, dst),
             // Not fused (see `contents`).
-            InterfaceType::Map(_) | InterfaceType::Own(_) | InterfaceType::Borrow(_) => self.code.push(I::Unreachable),
+            InterfaceType::Map(_) => self.code.push(I::Unreachable),
             prim => self.translate_prim(prim, src, dst),
         }
     }
@@ -927,6 +981,24 @@ impl Gen<'_> {
             ]);
             self.translate(*p, &psrc, &pdst);
             self.code.push(I::End);
+        }
+    }
+
+    /// A handle: the runtime moves (or lends) it from one table to the other and gives the
+    /// new index.
+    fn translate_handle(&mut self, (borrow, r): Handle, src: &Src, dst: &Dst) {
+        let transfer = self.transfers.get(&(self.results, borrow, r)).copied().unwrap_or(u32::MAX);
+        if let Dst::Mem(a) = dst {
+            self.code.push(I::LocalGet(a.base));
+        }
+        match src {
+            Src::Stack(locals) => self.get(locals[0], FlatType::I32),
+            Src::Mem(a) => self.code.extend([I::LocalGet(a.base), I::I32Load(a.arg(4))]),
+        }
+        self.code.push(I::Call(transfer));
+        match dst {
+            Dst::Stack(locals) => self.set(FlatType::I32, locals[0]),
+            Dst::Mem(a) => self.code.push(I::I32Store(a.arg(4))),
         }
     }
 

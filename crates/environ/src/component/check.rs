@@ -287,10 +287,18 @@ impl Checker<'_> {
                 Err(format!("post-return {} used before it is extracted", p.index()))
             }
             CoreDef::InstanceFlags(i) => self.component_instance(*i),
+            CoreDef::ResourceTransferOwn { resource, from, to }
+            | CoreDef::ResourceTransferBorrow { resource, from, to } => {
+                self.resource(*resource)?;
+                self.component_instance(*from)?;
+                self.component_instance(*to)
+            }
             CoreDef::Memory(_)
             | CoreDef::ValidateString { .. }
             | CoreDef::Realloc(_)
             | CoreDef::PostReturn(_)
+            | CoreDef::ResourceEnterCall
+            | CoreDef::ResourceExitCall
             | CoreDef::AdapterTrap => Ok(()),
         }
     }

@@ -111,6 +111,34 @@ pub enum CoreDef {
     /// The canonical ABI's flags of a component instance: a mutable `i32` global (see
     /// `adapter::FLAG_MAY_LEAVE` and `FLAG_MAY_ENTER`).
     InstanceFlags(RuntimeComponentInstanceIndex),
+    /// The function `(param i32) (result i32)` a fused adapter calls to move an `own` handle
+    /// of `resource` from the table of `from` into that of `to`.
+    ResourceTransferOwn {
+        /// The handle's resource type.
+        resource: ResourceIndex,
+        /// The instance giving the handle away.
+        from: RuntimeComponentInstanceIndex,
+        /// The instance receiving it.
+        to: RuntimeComponentInstanceIndex,
+    },
+    /// The function `(param i32) (result i32)` a fused adapter calls to lend a handle of
+    /// `resource` in the table of `from` to `to` for the call: `to` receives the
+    /// representation if it defines the resource, else a borrow handle the call's end
+    /// takes back.
+    ResourceTransferBorrow {
+        /// The handle's resource type.
+        resource: ResourceIndex,
+        /// The lending instance.
+        from: RuntimeComponentInstanceIndex,
+        /// The borrowing instance.
+        to: RuntimeComponentInstanceIndex,
+    },
+    /// The function `(param)` a fused adapter whose parameters hold borrows calls before
+    /// it moves them: it opens the call's scope of lends and borrows.
+    ResourceEnterCall,
+    /// The function `(param)` such an adapter calls when the callee has returned: it ends
+    /// the scope, trapping if the callee kept a borrow.
+    ResourceExitCall,
     /// The function `(param i32)` a fused adapter calls to raise the canonical ABI trap
     /// whose `AdapterTrap` code it passes.
     AdapterTrap,

@@ -933,10 +933,22 @@ pub(crate) fn enter_scope<T>(store: &mut StoreContextMut<'_, T>) -> usize {
     components.scopes.len() - 1
 }
 
-/// Ends the innermost call scope: returns lent handles, takes back every borrow handle the
-/// callee kept (it can never use one after the call), and then, with `check`, traps if
-/// there was one.
-pub(crate) fn exit_scope<T>(store: &mut StoreContextMut<'_, T>, check: bool) -> Result<()> {
+/// Ends the call scope at index `at` (the innermost, unless a trap unwound through fused
+/// adapters that opened scopes above it: those end first): returns lent handles, takes
+/// back every borrow handle the callee kept (it can never use one after the call), and
+/// then, with `check`, traps if there was one.
+pub(crate) fn exit_scope<T>(store: &mut StoreContextMut<'_, T>, at: usize, check: bool) -> Result<()> {
+    while store.0.opaque.components.scopes.len() > at + 1 {
+        end_scope(store, false)?;
+    }
+    if store.0.opaque.components.scopes.len() != at + 1 {
+        return Ok(());
+    }
+    end_scope(store, check)
+}
+
+/// Ends the innermost call scope, as [`exit_scope`] does.
+pub(crate) fn end_scope<T>(store: &mut StoreContextMut<'_, T>, check: bool) -> Result<()> {
     let components = &mut store.0.opaque.components;
     let Some(scope) = components.scopes.pop() else { return Ok(()) };
     for (owner, handle) in scope.lends {

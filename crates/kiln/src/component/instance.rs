@@ -247,7 +247,7 @@ fn call_lifted<T>(store: &mut StoreContextMut<'_, T>, call: LiftedCall<'_>) -> R
     let scope = canonical::enter_scope(store);
     store.0.opaque.components.scopes[scope].task = Some((rci, info.types.funcs[lifted.ty].result));
     let result = call_lifted_in_scope(store, &call, scope);
-    let ended = canonical::exit_scope(store, result.is_ok());
+    let ended = canonical::exit_scope(store, scope, result.is_ok());
     let result = result.and_then(|values| ended.map(|()| values));
     // A trap (the callee's, or a borrow it kept) leaves the instance's state unknown: the
     // canonical ABI forbids entering it again, so `may_enter` stays clear.
@@ -512,7 +512,7 @@ fn call_lowered<T>(
         }
         Ok(())
     })();
-    let ended = canonical::exit_scope(&mut store, false);
+    let ended = canonical::exit_scope(&mut store, scope, false);
     outcome?;
     ended
 }
@@ -770,6 +770,52 @@ fn resolve_extern<T: 'static>(
         CoreDef::Realloc(r) => Extern::Func(store.0.opaque.components.instances[id].reallocs[*r]),
         CoreDef::PostReturn(p) => Extern::Func(store.0.opaque.components.instances[id].post_returns[*p]),
         CoreDef::InstanceFlags(rci) => Extern::Global(store.0.opaque.components.instances[id].flags[*rci]),
+        CoreDef::ResourceTransferOwn { resource, from, to } => {
+            let (r, from, to) = (*resource, *from, *to);
+            Extern::Func(crate::Func::new(&mut *store, i32_ty(1, 1), move |mut caller, params, results| {
+                let store = StoreContextMut::from(&mut caller);
+                let CoreVal::I32(h) = params[0] else { return Err(Error::Other("internal: handle".into())) };
+                let state = &mut store.0.opaque.components.instances[id];
+                let ty = state.resource_types[r];
+                let rep = state.tables[from].take_own(h as u32, ty)?;
+                results[0] = CoreVal::I32(state.tables[to].insert(Slot::Own { rep, ty, lend: 0 })? as i32);
+                Ok(())
+            }))
+        }
+        CoreDef::ResourceTransferBorrow { resource, from, to } => {
+            let (r, from, to) = (*resource, *from, *to);
+            let owner = matches!(info.resources[r], ResourceDef::Defined { instance } if instance == to);
+            Extern::Func(crate::Func::new(&mut *store, i32_ty(1, 1), move |mut caller, params, results| {
+                let store = StoreContextMut::from(&mut caller);
+                let CoreVal::I32(h) = params[0] else { return Err(Error::Other("internal: handle".into())) };
+                let components = &mut store.0.opaque.components;
+                let state = &mut components.instances[id];
+                let ty = state.resource_types[r];
+                let (rep, lent) = state.tables[from].lend(h as u32, ty)?;
+                // The scope the adapter opened for this call.
+                let Some(scope) = components.scopes.last_mut() else {
+                    return Err(Error::Other("internal: a borrow outside a call".into()));
+                };
+                if lent {
+                    scope.lends.push((Some((id, from)), h as u32));
+                }
+                results[0] = CoreVal::I32(if owner {
+                    rep as i32
+                } else {
+                    let b = state.tables[to].insert(Slot::Borrow { rep, ty, scope: scope.id })?;
+                    scope.borrowed.push((id, to, b));
+                    b as i32
+                });
+                Ok(())
+            }))
+        }
+        CoreDef::ResourceEnterCall => Extern::Func(crate::Func::new(&mut *store, i32_ty(0, 0), |mut caller, _, _| {
+            canonical::enter_scope(&mut StoreContextMut::from(&mut caller));
+            Ok(())
+        })),
+        CoreDef::ResourceExitCall => Extern::Func(crate::Func::new(&mut *store, i32_ty(0, 0), |mut caller, _, _| {
+            canonical::end_scope(&mut StoreContextMut::from(&mut caller), true)
+        })),
         CoreDef::AdapterTrap => Extern::Func(crate::Func::new(&mut *store, i32_ty(1, 0), |_, params, _| {
             let code = match params[0] {
                 CoreVal::I32(code) => AdapterTrap::from_code(code as u32),
