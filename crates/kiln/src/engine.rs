@@ -38,6 +38,8 @@ type TypeKey = (WasmFuncType, Option<(u64, u32)>);
 /// A registered type and how many registrations hold it.
 struct Entry {
     key: TypeKey,
+    /// The type, shared with every caller that asks for it.
+    ty: Arc<WasmFuncType>,
     holders: usize,
 }
 
@@ -190,7 +192,7 @@ impl Engine {
             }
             return id;
         }
-        let entry = Some(Entry { key: key.clone(), holders: 1 });
+        let entry = Some(Entry { ty: Arc::new(key.0.clone()), key: key.clone(), holders: 1 });
         let id = match reg.free.pop() {
             Some(id) => {
                 reg.entries[id] = entry;
@@ -221,9 +223,9 @@ impl Engine {
     ///
     /// # Panics
     /// If nothing holds `id`: every id in use is held by a live module or store.
-    pub(crate) fn func_type(&self, id: SharedTypeIndex) -> WasmFuncType {
+    pub(crate) fn func_type(&self, id: SharedTypeIndex) -> Arc<WasmFuncType> {
         let mut reg = self.registry();
-        reg.entry(id).map(|e| e.key.0.clone()).expect("a type in use is registered")
+        reg.entry(id).map(|e| e.ty.clone()).expect("a type in use is registered")
     }
 
     /// How many types are registered, for tests of forgetting.

@@ -355,6 +355,14 @@ fn the_host_drops_a_guest_resource_and_its_destructor_runs() -> kiln::Result<()>
     let instance = Linker::new(&engine).instantiate(&mut store, &component)?;
     let [Val::Resource(r)] = call(&mut store, &instance, "make", &[])?[..] else { panic!("an own") };
     assert_eq!(call(&mut store, &instance, "drops", &[])?, vec![Val::U32(0)]);
+    // A handle belongs to its store: another store with the same component refuses it.
+    let mut other = Store::new(&engine, ());
+    let there = Linker::new(&engine).instantiate(&mut other, &component)?;
+    let [Val::Resource(theirs)] = call(&mut other, &there, "make", &[])?[..] else { panic!("an own") };
+    let err = r.resource_drop(&mut other).unwrap_err();
+    assert!(err.to_string().contains("another store"), "{err}");
+    assert_eq!(call(&mut other, &there, "drops", &[])?, vec![Val::U32(0)], "nothing of the other store dropped");
+    theirs.resource_drop(&mut other)?;
     r.resource_drop(&mut store)?;
     assert_eq!(call(&mut store, &instance, "drops", &[])?, vec![Val::U32(1)]);
     assert!(r.resource_drop(&mut store).is_err(), "a handle drops once");

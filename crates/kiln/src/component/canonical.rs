@@ -571,7 +571,7 @@ impl<T> Cx<'_, '_, T> {
         if let (true, Some(scope)) = (lent, components.scopes.get_mut(self.scope)) {
             scope.lends.push((Some((id, rci)), handle));
         }
-        Ok(Val::Resource(ResourceAny { index: rep, generation: u32::MAX, ty, own: false }))
+        Ok(Val::Resource(components.host.borrowed(rep, ty)))
     }
 
     // ---- lowering ------------------------------------------------------------------------
@@ -862,6 +862,7 @@ impl<T> Cx<'_, '_, T> {
             return Err(Error::Other("resource of the wrong type".into()));
         }
         let components = &mut self.store.0.opaque.components;
+        components.host.check(res)?;
         let rep = if res.own { components.host.rep(res)? } else { res.index };
         if self.implements(r) {
             return Ok(rep);

@@ -4,6 +4,7 @@
 use kiln_environ::component::RuntimeComponentInstanceIndex;
 
 use super::values::{ResourceAny, ResourceType, ResourceTypeKind};
+use crate::vm::ids::StoreId;
 use crate::{Error, Result};
 
 /// The most handles one table may hold: Kiln's limit, below the canonical ABI's 2^28 - 1 so
@@ -182,13 +183,29 @@ pub(crate) struct HostSlot {
 
 /// The handles the host holds: `own`s lifted out of components (and host resources the
 /// embedder made), each a generation-checked slot, at most `MAX_HANDLES` live at once.
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub(crate) struct HostTable {
+    /// The store whose table this is: a handle of another store is refused.
+    store: StoreId,
     slots: Vec<HostSlot>,
     free: Vec<u32>,
 }
 
 impl HostTable {
+    pub fn new(store: StoreId) -> HostTable {
+        HostTable { store, slots: Vec::new(), free: Vec::new() }
+    }
+
+    /// A borrowed handle (of representation `rep`) in this store.
+    pub fn borrowed(&self, rep: u32, ty: ResourceType) -> ResourceAny {
+        ResourceAny { store: self.store, index: rep, generation: u32::MAX, ty, own: false }
+    }
+
+    /// Refuses a handle of another store.
+    pub fn check(&self, r: &ResourceAny) -> Result<()> {
+        if r.store == self.store { Ok(()) } else { Err(Error::Other("a resource handle of another store".into())) }
+    }
+
     pub fn insert(&mut self, rep: u32, ty: ResourceType) -> Result<ResourceAny> {
         if self.free.is_empty() && self.slots.len() >= MAX_HANDLES {
             return Err(Error::Limit(format!(
@@ -208,11 +225,12 @@ impl HostTable {
                 (self.slots.len() - 1) as u32
             }
         };
-        Ok(ResourceAny { index, generation: self.slots[index as usize].generation, ty, own: true })
+        Ok(ResourceAny { store: self.store, index, generation: self.slots[index as usize].generation, ty, own: true })
     }
 
     /// Takes the representation of an owned handle out (it moves into a component).
     pub fn take(&mut self, r: &ResourceAny) -> Result<u32> {
+        self.check(r)?;
         let slot = self
             .slots
             .get_mut(r.index as usize)
@@ -225,6 +243,7 @@ impl HostTable {
 
     /// The representation of a live handle.
     pub fn rep(&self, r: &ResourceAny) -> Result<u32> {
+        self.check(r)?;
         self.slots
             .get(r.index as usize)
             .filter(|s| s.generation == r.generation)

@@ -38,11 +38,17 @@ pub(crate) struct InstanceState {
 }
 
 /// Everything a store holds for components.
-#[derive(Default)]
 pub(crate) struct ComponentStore {
     pub instances: PrimaryMap<ComponentInstanceId, InstanceState>,
     pub host: HostTable,
     pub scopes: Vec<CallScope>,
     /// The id the next call scope gets.
     pub next_scope: u64,
+}
+
+impl ComponentStore {
+    /// The component state of the store `store`.
+    pub fn new(store: crate::vm::ids::StoreId) -> ComponentStore {
+        ComponentStore { instances: PrimaryMap::new(), host: HostTable::new(store), scopes: Vec::new(), next_scope: 0 }
+    }
 }

@@ -432,11 +432,7 @@ impl<T: 'static> ComponentType for Resource<T> {
 impl<T: 'static> Lower for Resource<T> {
     fn lower_val(&self, cx: &mut ValCx<'_>) -> Result<Val> {
         let ty = ResourceType::host::<T>();
-        Ok(Val::Resource(if self.own {
-            cx.host.insert(self.rep, ty)?
-        } else {
-            ResourceAny { index: self.rep, generation: u32::MAX, ty, own: false }
-        }))
+        Ok(Val::Resource(if self.own { cx.host.insert(self.rep, ty)? } else { cx.host.borrowed(self.rep, ty) }))
     }
 }
 
@@ -446,6 +442,7 @@ impl<T: 'static> Lift for Resource<T> {
         if r.ty != ResourceType::host::<T>() {
             return Err(Error::Other("a resource of another type".into()));
         }
+        cx.host.check(&r)?;
         Ok(if r.own { Resource::new_own(cx.host.take(&r)?) } else { Resource::new_borrow(r.index) })
     }
 }

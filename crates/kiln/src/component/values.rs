@@ -77,6 +77,8 @@ impl ResourceType {
 /// A resource handle held by the host: an index into the store's host handle table.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct ResourceAny {
+    /// The store whose host table (or, for a borrow, whose component) it belongs to.
+    pub(crate) store: crate::vm::ids::StoreId,
     pub(crate) index: u32,
     pub(crate) generation: u32,
     pub(crate) ty: ResourceType,

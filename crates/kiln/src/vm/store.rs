@@ -126,8 +126,9 @@ impl<T> StoreInner<T> {
 
 impl StoreOpaque {
     fn new(engine: &Engine) -> StoreOpaque {
+        let id = StoreId::allocate();
         StoreOpaque {
-            id: StoreId::allocate(),
+            id,
             engine: engine.clone(),
             context: StoreBox::new(VMStoreContext::new(engine.epoch_counter())),
             instances: PrimaryMap::new(),
@@ -147,7 +148,7 @@ impl StoreOpaque {
             epoch_callback: None,
             limiter: None,
             counts: ResourceCounts::default(),
-            components: Default::default(),
+            components: crate::component::store::ComponentStore::new(id),
         }
     }
 
