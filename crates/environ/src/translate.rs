@@ -61,6 +61,14 @@ fn inv(e: wasmparser::BinaryReaderError) -> CompileError {
     invalid_from_wasmparser(e)
 }
 
+/// Validate the whole of `wasm`, function bodies included, with Kiln's features.
+///
+/// # Errors
+/// [`CompileError::Invalid`] (with the offset) for a malformed or invalid module.
+pub fn validate_module(wasm: &[u8]) -> Result<(), CompileError> {
+    Validator::new_with_features(wasm_features()).validate_all(wasm).map(drop).map_err(inv)
+}
+
 /// Parse and validate `wasm` (all but the function bodies) into a [`ModuleTranslation`].
 ///
 /// # Errors

@@ -57,7 +57,27 @@ impl TypeRegistry {
     }
 }
 
+/// What a precompiled artifact holds, as [`Engine::detect_precompiled`] tells.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Precompiled {
+    /// A module's artifact (`Module::deserialize`).
+    Module,
+    /// A component's artifact (`component::Component::deserialize`).
+    Component,
+}
+
 impl Engine {
+    /// Whether `bytes` are an artifact Kiln wrote, and of what: `None` for anything else (a
+    /// wasm binary, text). This reads the artifact's headers only; whether this engine can
+    /// load it is for `deserialize` to say.
+    pub fn detect_precompiled(&self, bytes: &[u8]) -> Option<Precompiled> {
+        use kiln_environ::artifact::{Artifact, ArtifactKind};
+        match Artifact::parse(bytes).ok()?.kind {
+            ArtifactKind::Module => Some(Precompiled::Module),
+            ArtifactKind::Component => Some(Precompiled::Component),
+        }
+    }
+
     /// An engine with `config`'s settings.
     ///
     /// # Errors

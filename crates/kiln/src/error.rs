@@ -40,7 +40,24 @@ pub enum Error {
     Other(String),
 }
 
+/// The error of [`Error::msg`]: a message.
+#[derive(Debug)]
+struct Message(String);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
+
 impl Error {
+    /// A host error with this message, for host functions that fail.
+    pub fn msg(message: impl fmt::Display) -> Error {
+        Error::Host(Box::new(Message(message.to_string())))
+    }
+
     /// The trap, if this error is one.
     pub fn as_trap(&self) -> Option<&Trap> {
         match self {

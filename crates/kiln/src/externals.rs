@@ -261,6 +261,37 @@ impl Memory {
         store.as_context().opaque().assert_store(self.store).memories[self.index].pages()
     }
 
+    /// Copies `buf.len()` bytes at `offset` into `buf`.
+    ///
+    /// # Errors
+    /// [`Error::Other`] (`out of bounds memory access`) when they do not all lie in the
+    /// memory; `buf` is then unchanged.
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
+    pub fn read(&self, store: impl AsContext, offset: usize, buf: &mut [u8]) -> Result<()> {
+        let cx = store.as_context();
+        let data = cx.0.opaque.assert_store(self.store).memories[self.index].data();
+        let bytes = offset.checked_add(buf.len()).and_then(|end| data.get(offset..end)).ok_or_else(out_of_bounds)?;
+        buf.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Copies `bytes` into the memory at `offset`.
+    ///
+    /// # Errors
+    /// As for [`Memory::read`]: nothing is written when they do not all fit.
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
+    pub fn write(&self, mut store: impl AsContextMut, offset: usize, bytes: &[u8]) -> Result<()> {
+        let mut cx = store.as_context_mut();
+        let data = self.data_mut(cx.as_context_mut());
+        let to = offset.checked_add(bytes.len()).and_then(|end| data.get_mut(offset..end)).ok_or_else(out_of_bounds)?;
+        to.copy_from_slice(bytes);
+        Ok(())
+    }
+
     /// The memory's bytes.
     ///
     /// # Panics
@@ -306,4 +337,8 @@ impl Memory {
         crate::vm::limits::grow_memory(&mut cx.whole(), self.index, delta)?
             .ok_or_else(|| Error::Limit(format!("failed to grow memory by {delta} pages")))
     }
+}
+
+fn out_of_bounds() -> Error {
+    Error::Other("out of bounds memory access".into())
 }

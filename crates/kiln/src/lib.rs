@@ -74,7 +74,7 @@ mod vm;
 pub use backtrace::{FrameInfo, WasmBacktrace};
 pub use cache::{cache_key, cache_key_file, clean_cache, default_cache_dir, discard_cache_key};
 pub use config::{Config, parse_bool, parse_bytes};
-pub use engine::Engine;
+pub use engine::{Engine, Precompiled};
 pub use error::{Error, Result};
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};
@@ -83,7 +83,7 @@ pub use kiln_environ::Trap;
 pub use limits::{
     DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT, ResourceLimiter, StoreLimits, StoreLimitsBuilder,
 };
-pub use linker::Linker;
+pub use linker::{InstancePre, Linker};
 pub use module::{ExportType, ImportType, Module};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, UpdateDeadline};
 pub use typed_func::{IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};

@@ -97,6 +97,15 @@ impl Module {
         Module::from_binary(engine, &wasm_binary(bytes.as_ref())?)
     }
 
+    /// Whether `wasm` (a binary) is a valid module for `engine`, without compiling it.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a malformed or invalid module.
+    pub fn validate(engine: &Engine, wasm: &[u8]) -> Result<()> {
+        let _ = engine;
+        kiln_environ::validate_module(wasm).map_err(Error::from)
+    }
+
     /// Compile a module from its binary format.
     ///
     /// # Errors

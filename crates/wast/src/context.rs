@@ -85,6 +85,8 @@ impl WastContext {
         let engine = Engine::new(config).map_err(|e| anyhow::anyhow!("failed to create engine: {e}"))?;
         let mut store = new_store(&engine);
         let mut linker = Linker::new(&engine);
+        // Scripts register a name again for a later module, which then replaces the first.
+        linker.allow_shadowing(true);
         spectest::define(&mut linker, &mut store)
             .map_err(|e| anyhow::anyhow!("failed to define the spectest module: {e}"))?;
         let component_linker = kiln::component::Linker::new(&engine);

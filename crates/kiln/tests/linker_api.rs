@@ -1,0 +1,133 @@
+//! The parts of the embedding API a wasmtime user reaches for first: a linker that refuses
+//! a second definition unless shadowing is allowed, `instantiate_pre`, `Linker::module`,
+//! imports defined as traps, `Module::validate`, `Engine::detect_precompiled`,
+//! `Memory::read`/`write`, and host functions failing with `Error::msg`.
+use kiln::{Engine, Error, Extern, Instance, Linker, Module, Precompiled, Store};
+
+const USES_HOST: &str = r#"(module
+  (import "host" "f" (func $f (param i32) (result i32)))
+  (memory (export "mem") 1)
+  (func (export "run") (param i32) (result i32) (call $f (local.get 0))))"#;
+
+#[test]
+fn a_second_definition_is_refused_unless_shadowing_is_allowed() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let mut linker = Linker::<()>::new(&engine);
+    linker.func_wrap("host", "f", |x: i32| x + 1)?;
+    let err = linker.func_wrap("host", "f", |x: i32| x + 2).err().expect("refused");
+    assert!(matches!(err, Error::Link(_)) && err.to_string().contains("`host::f` is defined twice"), "{err}");
+    linker.allow_shadowing(true).func_wrap("host", "f", |x: i32| x + 2)?;
+    let module = Module::new(&engine, USES_HOST)?;
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &module)?;
+    let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
+    assert_eq!(run.call(&mut store, 1)?, 3, "the second definition replaced the first");
+    Ok(())
+}
+
+#[test]
+fn an_instance_pre_instantiates_a_thousand_times() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let mut linker = Linker::<u32>::new(&engine);
+    linker.func_wrap("host", "f", |x: i32| x * 2)?;
+    let pre = linker.instantiate_pre(&Module::new(&engine, USES_HOST)?)?;
+    let mut store = Store::new(&engine, 0);
+    for i in 0..1000 {
+        let instance = pre.instantiate(&mut store)?;
+        let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
+        assert_eq!(run.call(&mut store, i)?, i * 2);
+    }
+    // Another store, the same resolution: host functions are made in each store.
+    let mut other = Store::new(&engine, 0);
+    let instance = pre.clone().instantiate(&mut other)?;
+    assert_eq!(instance.get_typed_func::<i32, i32>(&mut other, "run")?.call(&mut other, 21)?, 42);
+    let err = Linker::<u32>::new(&engine).instantiate_pre(pre.module()).err().expect("unresolved");
+    assert!(err.to_string().contains("unknown import: `host::f`"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn linker_module_registers_an_initialized_reactor() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let reactor = Module::new(
+        &engine,
+        r#"(module
+          (global $ready (mut i32) (i32.const 0))
+          (func (export "_initialize") (global.set $ready (i32.const 40)))
+          (func (export "f") (param i32) (result i32) (i32.add (global.get $ready) (local.get 0))))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker.module(&mut store, "host", &reactor)?;
+    let instance = linker.instantiate(&mut store, &Module::new(&engine, USES_HOST)?)?;
+    assert_eq!(instance.get_typed_func::<i32, i32>(&mut store, "run")?.call(&mut store, 2)?, 42);
+    Ok(())
+}
+
+#[test]
+fn unknown_imports_can_be_defined_as_traps() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let module = Module::new(&engine, USES_HOST)?;
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker.define_unknown_imports_as_traps(&module)?;
+    let instance = linker.instantiate(&mut store, &module)?;
+    let err = instance.get_typed_func::<i32, i32>(&mut store, "run")?.call(&mut store, 1).unwrap_err();
+    assert!(err.to_string().contains("called the undefined import `host::f`"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn host_functions_fail_with_a_message() -> kiln::Result<()> {
+    fn parse(x: i32) -> kiln::Result<i32> {
+        let digits = x.to_string();
+        let n: i32 = digits.parse().map_err(Error::msg)?;
+        if n > 9 { Err(Error::msg(format!("{n} has more than one digit"))) } else { Ok(n) }
+    }
+    let engine = Engine::default();
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("host", "f", parse)?;
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &Module::new(&engine, USES_HOST)?)?;
+    let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
+    assert_eq!(run.call(&mut store, 7)?, 7);
+    let err = run.call(&mut store, 12).unwrap_err();
+    assert!(matches!(err, Error::Host(_)) && err.to_string().contains("12 has more than one digit"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn modules_validate_and_artifacts_are_recognized() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let wasm = wat::parse_str(USES_HOST).expect("parses");
+    Module::validate(&engine, &wasm)?;
+    let invalid = wat::parse_str(r#"(module (func (result i32) (i64.const 1)))"#).expect("parses");
+    assert!(matches!(Module::validate(&engine, &invalid), Err(Error::Invalid(_))));
+    assert!(Module::validate(&engine, b"not wasm").is_err());
+    let artifact = engine.precompile_module(&wasm)?;
+    assert_eq!(engine.detect_precompiled(&artifact), Some(Precompiled::Module));
+    let component = engine.precompile_component(&wat::parse_str("(component)").expect("parses"))?;
+    assert_eq!(engine.detect_precompiled(&component), Some(Precompiled::Component));
+    assert_eq!(engine.detect_precompiled(&wasm), None);
+    assert_eq!(engine.detect_precompiled(b"\x7fELF and then nothing"), None);
+    Ok(())
+}
+
+#[test]
+fn memories_are_read_and_written_within_bounds() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("host", "f", |x: i32| x)?;
+    let instance: Instance = linker.instantiate(&mut store, &Module::new(&engine, USES_HOST)?)?;
+    let Some(Extern::Memory(memory)) = instance.get_export(&mut store, "mem") else { panic!("a memory") };
+    memory.write(&mut store, 65_532, b"kiln")?;
+    let mut buf = [0u8; 4];
+    memory.read(&store, 65_532, &mut buf)?;
+    assert_eq!(&buf, b"kiln");
+    assert!(memory.write(&mut store, 65_533, b"kiln").is_err(), "one byte past the end");
+    assert!(memory.read(&store, usize::MAX, &mut buf).is_err(), "an offset that overflows");
+    memory.read(&store, 65_532, &mut buf)?;
+    assert_eq!(&buf, b"kiln", "a refused write writes nothing");
+    Ok(())
+}
