@@ -1,5 +1,5 @@
-//! The `kiln` command: `kiln run` runs a module (a WASI command, or an export with
-//! `--invoke`), `kiln compile` writes a module's or a component's artifact, `kiln objdump`
+//! The `kiln` command: `kiln run` (or `kiln FILE`) runs a module or component (a WASI
+//! command, or an export with `--invoke`), `kiln compile` writes a module's or a component's artifact, `kiln objdump`
 //! shows one, `kiln cache` manages the compilation cache, and `kiln wast` runs WebAssembly
 //! spec-test scripts. Options
 //! come before the file, as with wasmtime; `-O key=value` sets engine options, `-W key=value`
@@ -99,11 +99,14 @@ enum Command {
         /// code runs as it is, so only trusted artifacts may be run.
         #[arg(long)]
         allow_precompiled: bool,
-        /// The module (.wasm, .wat, or with --allow-precompiled a .cwasm).
-        file: PathBuf,
-        /// The program's arguments (after argv[0], the file), or the values for --invoke.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        /// The program's argv[0] (default: FILE as given).
+        #[arg(long, value_name = "NAME")]
+        argv0: Option<String>,
+        /// The module or component (.wasm, .wat, or with --allow-precompiled a .cwasm), then
+        /// the program's arguments (or the values for --invoke): everything after FILE is
+        /// the program's, flags included.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "FILE [ARGS]")]
+        program: Vec<String>,
     },
     /// Compile a module or a component to an artifact that `kiln run --allow-precompiled`
     /// loads.
@@ -163,7 +166,7 @@ fn cache(action: &CacheAction) -> Result<ExitCode> {
 fn compile(options: &Options, output: Option<&PathBuf>, file: &PathBuf) -> Result<ExitCode> {
     let engine = Engine::new(&options.config()?)?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let wasm = wat::parse_bytes(&bytes).with_context(|| format!("failed to parse {}", file.display()))?;
+    let wasm = run::binary(file, bytes)?;
     let artifact = if kiln_environ::component::is_component(&wasm) {
         engine.precompile_component(&wasm)
     } else {
@@ -188,6 +191,19 @@ fn wast(options: &Options, files: &[PathBuf]) -> Result<ExitCode> {
     }
     say(format_args!("{passed} passed, {failed} failed"))?;
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `kiln FILE ARGS…` is `kiln run FILE ARGS…`, as with wasmtime: a first argument that is
+/// neither a subcommand nor a help or version flag starts a `run`.
+fn implicit_run(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let Some(first) = args.get(1).and_then(|a| a.to_str()) else { return args };
+    let command = Cli::command();
+    let known = command.get_subcommands().any(|c| c.get_name() == first || c.get_all_aliases().any(|a| a == first));
+    if !known && !matches!(first, "help" | "-h" | "--help" | "-V" | "--version") {
+        args.insert(1, "run".into());
+    }
+    args
 }
 
 /// Print a line to stdout; a stdout that is closed or full is an error, not a panic.
@@ -222,9 +238,13 @@ fn main() -> ExitCode {
     // `RUST_LOG=kiln_compile=debug` shows each compile stage's time, `=trace` each inlining
     // decision; warnings (an unusable cache entry, say) show by default.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(implicit_run(std::env::args_os().collect()));
     let result = match &cli.command {
-        Command::Run { options, invoke, dirs, envs, preloads, profile, allow_precompiled, file, args } => {
+        Command::Run { options, invoke, dirs, envs, preloads, profile, allow_precompiled, argv0, program } => {
+            let (file, args) = match program.split_first() {
+                Some((file, args)) => (PathBuf::from(file), args),
+                None => (PathBuf::new(), &[][..]),
+            };
             let cache = options.cache_dir();
             let config = options.config().and_then(|mut c| {
                 match profile.as_deref() {
@@ -242,7 +262,8 @@ fn main() -> ExitCode {
                     wasm: WasmOptions::parse(&options.wasm)?,
                     cache: cache?,
                     invoke: invoke.as_deref(),
-                    file,
+                    file: &file,
+                    argv0: argv0.as_deref(),
                     args,
                     dirs,
                     envs,

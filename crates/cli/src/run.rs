@@ -1,5 +1,5 @@
 //! `kiln run`: compile a module and run it. A WASI command has `_start` called with the
-//! program's arguments (argv[0] is the file as given), the directories of `--dir`, the
+//! program's arguments (argv[0] is the file as given, or `--argv0`), the directories of `--dir`, the
 //! variables of `--env`, the modules of `--preload`, and the host's standard streams; its
 //! exit status is the one it passes to `proc_exit`. `--invoke NAME` calls another export with
 //! arguments parsed as wasm values and prints its results. A component runs as a
@@ -22,6 +22,8 @@ pub struct RunArgs<'a> {
     pub cache: Option<PathBuf>,
     pub invoke: Option<&'a str>,
     pub file: &'a Path,
+    /// The program's argv[0], if not the file as given.
+    pub argv0: Option<&'a str>,
     pub args: &'a [String],
     pub dirs: &'a [String],
     pub envs: &'a [String],
@@ -56,7 +58,7 @@ fn wasi_ctx(r: &RunArgs<'_>, dirs: &[(PathBuf, String, DirAccess)]) -> Result<Wa
     let mut b = WasiCtx::builder();
     b.inherit_stdio();
     if r.invoke.is_none() {
-        b.arg(r.file.display().to_string()).args(r.args.iter().cloned());
+        b.arg(r.argv0.map_or_else(|| r.file.display().to_string(), str::to_string)).args(r.args.iter().cloned());
     }
     for e in r.envs {
         match e.split_once('=') {
@@ -172,14 +174,25 @@ pub(crate) fn read_program(file: &Path) -> Result<Program> {
         let kind = kiln_environ::artifact::Artifact::parse(&bytes).map(|a| a.kind);
         kind.is_ok_and(|k| k == kiln_environ::artifact::ArtifactKind::Component)
     } else {
-        if !bytes.starts_with(b"\0asm")
-            && let Ok(binary) = wat::parse_bytes(&bytes)
-        {
-            bytes = binary.into_owned();
-        }
+        bytes = binary(file, bytes)?;
         kiln_environ::component::is_component(&bytes)
     };
     Ok(Program { bytes, is_component })
+}
+
+/// The binary of a program read from `file`: `bytes` themselves, or the module or component
+/// they are the text of (a syntax error names the file, line and column).
+pub(crate) fn binary(file: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes);
+    }
+    match wat::parse_bytes(&bytes) {
+        Ok(binary) => Ok(binary.into_owned()),
+        Err(mut e) => {
+            e.set_path(file);
+            bail!("failed to parse {}: {e}", file.display())
+        }
+    }
 }
 
 /// Compile `file` (read as `bytes`), or load it if it is an artifact and precompiled ones are
@@ -268,6 +281,8 @@ fn run_with(
     }
     let instance = match linker.instantiate(&mut store, &module) {
         Ok(i) => i,
+        // A trap in the start function is the program trapping: exit 134 with its backtrace.
+        Err(e @ kiln::Error::Trap(..)) => return Err(e.into()),
         Err(e) => {
             let hint = import_hint(&module, &linker, &mut store).map(|h| format!("\nhint: {h}")).unwrap_or_default();
             bail!("failed to instantiate {}: {e}{hint}", r.file.display());

@@ -41,7 +41,7 @@ mod linker;
 pub mod p2;
 mod path;
 mod poll;
-mod proc;
+pub(crate) mod proc;
 mod readdir;
 mod sandbox;
 mod sock;

@@ -1,7 +1,8 @@
 //! `add_to_linker`: defines every `wasi_snapshot_preview1` function on a `Linker`. Each host
 //! function borrows the caller's exported `memory` and the store's `WasiCtx`, runs the call,
-//! and returns its errno (0 for success); `proc_exit` unwinds with an `I32Exit` instead.
-use crate::{Errno, GuestMemory, I32Exit, WasiCtx};
+//! and returns its errno (0 for success); `proc_exit` unwinds with an `I32Exit` instead (or,
+//! for a status outside `0..126`, an error).
+use crate::{Errno, GuestMemory, WasiCtx};
 use kiln::{Caller, Extern, Linker};
 
 /// The import module name of WASI preview1.
@@ -88,8 +89,6 @@ pub fn add_to_linker<T: 'static>(
         sock::sock_send(fd: i32, iovs: i32, iovs_len: i32, flags: i32, len: i32);
         sock::sock_shutdown(fd: i32, how: i32);
     }
-    linker.func_wrap(MODULE, "proc_exit", |code: i32| -> kiln::Result<()> {
-        Err(kiln::Error::Host(Box::new(I32Exit(code))))
-    })?;
+    linker.func_wrap(MODULE, "proc_exit", |code: i32| -> kiln::Result<()> { Err(crate::proc::exit(code)) })?;
     Ok(())
 }

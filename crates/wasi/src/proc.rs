@@ -17,6 +17,17 @@ impl fmt::Display for I32Exit {
 
 impl std::error::Error for I32Exit {}
 
+/// What `proc_exit(status)` unwinds with: an [`I32Exit`] for a status in `0..126`, which a
+/// process can exit with unambiguously; any other status is an error (as in wasmtime), so
+/// that no guest exits 0 by passing 256 or looks like a trap (134) or a signal.
+pub fn exit(status: i32) -> kiln::Error {
+    if (0..126).contains(&status) {
+        kiln::Error::Host(Box::new(I32Exit(status)))
+    } else {
+        kiln::Error::Other(format!("exit with invalid exit status outside of [0..126): {status}"))
+    }
+}
+
 /// Signals cannot be raised in a WASI program.
 pub fn proc_raise(_: &mut WasiCtx, _: &mut GuestMemory<'_>, _sig: u32) -> Result<(), Errno> {
     Err(Errno::NotSup)

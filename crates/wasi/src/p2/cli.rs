@@ -1,10 +1,11 @@
 //! `wasi:cli`: the program's arguments and environment, `exit`, its standard streams and
 //! whether they are terminals (`run` is what a command exports; see [`super::run`]).
-//! `exit` unwinds the guest with [`I32Exit`], as preview1's `proc_exit` does. The context
+//! `exit` unwinds the guest with [`crate::I32Exit`], as preview1's `proc_exit` does (and
+//! refuses the same statuses). The context
 //! grants no working directory, so `initial-cwd` is `none`.
 use super::io::{InputStream, OutputStream};
 use super::{Interface, WasiView};
-use crate::I32Exit;
+use crate::proc::exit;
 use kiln::component::{Linker, Resource};
 
 /// `wasi:cli/terminal-input.terminal-input`.
@@ -12,10 +13,6 @@ pub(crate) struct TerminalInput;
 
 /// `wasi:cli/terminal-output.terminal-output`.
 pub(crate) struct TerminalOutput;
-
-fn exit(code: i32) -> kiln::Error {
-    kiln::Error::Host(Box::new(I32Exit(code)))
-}
 
 pub(super) fn add_to_linker<T: 'static>(linker: &mut Linker<T>, view: WasiView<T>) -> kiln::Result<()> {
     let mut env = Interface::new(linker, view, "wasi:cli/environment")?;
