@@ -1,14 +1,16 @@
 //! The `kiln` command: `kiln run` (or `kiln FILE`) runs a module or component (a WASI
-//! command, or an export with `--invoke`), `kiln compile` writes a module's or a component's artifact, `kiln objdump`
-//! shows one, `kiln cache` manages the compilation cache, and `kiln wast` runs WebAssembly
-//! spec-test scripts. Options
-//! come before the file, as with wasmtime; `-O key=value` sets engine options, `-W key=value`
-//! the controls on a guest (fuel, timeout, resource limits), and `-C cache=y|n` the cache.
+//! command, or an export with `--invoke`), `kiln compile` writes a module's or a component's
+//! artifact, `kiln objdump` shows one, `kiln cache` manages the compilation cache, and `kiln
+//! wast` runs WebAssembly spec-test scripts. Options come before the file, as with wasmtime,
+//! in wasmtime's groups, each with `help`: `-O` optimization and memory layout (the engine
+//! settings of `kiln_environ::settings`), `-W` what wasm may do (fuel, timeout, resource
+//! limits), `-C` the cache, `-S` WASI, `-D` debugging.
 #![forbid(unsafe_code)]
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 use kiln::{Config, Engine};
+use kiln_environ::settings;
 
 mod component;
 mod grants;
@@ -26,33 +28,81 @@ struct Cli {
     command: Command,
 }
 
+/// The option groups, spelled as wasmtime spells them; each takes `help`, and several
+/// `key=value`s may share one flag, comma-separated.
 #[derive(clap::Args)]
 struct Options {
-    /// Engine option `key=value` (memory-reservation, memory-guard-size, max-wasm-stack,
-    /// memory-init-cow, table-lazy-init, inlining, inlining-intra-module,
-    /// inlining-small-callee-size, inlining-sum-size-threshold).
+    /// Optimization and memory layout `key=value` (`-O help` lists them).
     #[arg(short = 'O', value_name = "KEY=VALUE")]
     options: Vec<String>,
-    /// Tool option `key=value`: `cache=y|n` (the compilation cache, on by default).
+    /// Codegen and tool `key=value` (`-C help` lists them).
     #[arg(short = 'C', value_name = "KEY=VALUE")]
     tool: Vec<String>,
-    /// Guest control `key=value` (fuel, timeout, consume-fuel, epoch-interruption,
-    /// max-wasm-stack, max-memory-size, max-table-elements, max-instances, max-tables,
-    /// max-memories, trap-on-grow-failure); several may share one -W, comma-separated.
+    /// What wasm may do: guest controls and limits (`-W help` lists them).
     #[arg(short = 'W', value_name = "KEY=VALUE")]
     wasm: Vec<String>,
+    /// Debugging `key=value` (`-D help` lists them).
+    #[arg(short = 'D', value_name = "KEY=VALUE")]
+    debug: Vec<String>,
+}
+
+/// The `-C` keys, with their values and doc.
+const CODEGEN_KEYS: &[(&str, &str)] = &[("cache", "y|n (default y): the compilation cache")];
+
+/// The `-D` keys, with their values and doc: none is implemented yet, and each says so.
+const DEBUG_KEYS: &[(&str, &str)] = &[
+    ("debug-info", "y|n: DWARF for the compiled code (unsupported)"),
+    ("address-map", "y|n: a map from native code to wasm offsets (unsupported)"),
+    ("logging", "y|n: log output (use RUST_LOG, e.g. RUST_LOG=kiln_compile=debug)"),
+];
+
+/// Every `key=value` of a group's flags, the comma-separated ones split.
+pub(crate) fn items(flags: &[String]) -> impl Iterator<Item = (&str, &str)> {
+    flags.iter().flat_map(|f| f.split(',')).map(|item| item.split_once('=').unwrap_or((item, "y")))
+}
+
+/// One line per key of a table of `(key, doc)`.
+pub(crate) fn key_help(keys: &[(&str, &str)]) -> String {
+    keys.iter().map(|(k, doc)| format!("  {k}={doc}\n")).collect()
 }
 
 impl Options {
+    /// The help a group was asked for (`-O help`, …), if any.
+    fn help(&self) -> Option<String> {
+        let asked = |flags: &[String]| items(flags).any(|(k, _)| k == "help");
+        if asked(&self.options) {
+            return Some(format!("-O: optimization and memory layout\n{}", settings::help(settings::Group::Optimize)));
+        }
+        if asked(&self.wasm) {
+            return Some(wasm_options::help());
+        }
+        if asked(&self.tool) {
+            return Some(format!("-C: codegen and tools\n{}", key_help(CODEGEN_KEYS)));
+        }
+        if asked(&self.debug) {
+            return Some(format!("-D: debugging\n{}", key_help(DEBUG_KEYS)));
+        }
+        None
+    }
+
     fn config(&self) -> Result<Config> {
         let mut config = Config::new();
         WasmOptions::parse(&self.wasm)?.configure(&mut config)?;
-        for o in &self.options {
-            let (k, v) = o.split_once('=').ok_or_else(|| anyhow!("-O {o}: expected KEY=VALUE"))?;
+        for (k, v) in items(&self.options) {
             config.set(k, v).map_err(|e| match e {
-                kiln::Error::Setting { message, .. } => anyhow!("-O {o}: {message}"),
+                kiln::Error::Setting { message, .. } => anyhow!("-O {k}={v}: {message} (-O help describes them)"),
                 other => other.into(),
             })?;
+        }
+        for (k, v) in items(&self.debug) {
+            match k {
+                "debug-info" | "address-map" if kiln::parse_bool(k, v)? => {
+                    return Err(kiln::Error::Unsupported(format!("-D {k} (not implemented yet)")).into());
+                }
+                "debug-info" | "address-map" => {}
+                "logging" => {}
+                _ => bail!("-D {k}: unknown option; the known ones are:\n{}", key_help(DEBUG_KEYS)),
+            }
         }
         config.cache_dir(self.cache_dir()?);
         Ok(config)
@@ -61,11 +111,10 @@ impl Options {
     /// The compilation cache's directory, unless `-C cache=n` turned it off.
     fn cache_dir(&self) -> Result<Option<PathBuf>> {
         let mut cache = true;
-        for o in &self.tool {
-            cache = match o.as_str() {
-                "cache=y" | "cache=yes" | "cache=true" => true,
-                "cache=n" | "cache=no" | "cache=false" => false,
-                _ => return Err(anyhow!("-C {o}: unknown option (known: cache=y|n)")),
+        for (k, v) in items(&self.tool) {
+            cache = match k {
+                "cache" => kiln::parse_bool(k, v)?,
+                _ => bail!("-C {k}: unknown option; the known ones are:\n{}", key_help(CODEGEN_KEYS)),
             };
         }
         Ok(if cache { kiln::default_cache_dir() } else { None })
@@ -88,6 +137,9 @@ enum Command {
         /// Set an environment variable for the program; a bare NAME passes the host's value.
         #[arg(long = "env", value_name = "NAME[=VALUE]")]
         envs: Vec<String>,
+        /// WASI `key=value` (`-S help` lists them).
+        #[arg(short = 'S', value_name = "KEY=VALUE")]
+        wasi: Vec<String>,
         /// Instantiate FILE first and provide its exports as module NAME.
         #[arg(long = "preload", value_name = "NAME=FILE")]
         preloads: Vec<String>,
@@ -105,7 +157,7 @@ enum Command {
         /// The module or component (.wasm, .wat, or with --allow-precompiled a .cwasm), then
         /// the program's arguments (or the values for --invoke): everything after FILE is
         /// the program's, flags included.
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "FILE [ARGS]")]
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "FILE [ARGS]")]
         program: Vec<String>,
     },
     /// Compile a module or a component to an artifact that `kiln run --allow-precompiled`
@@ -116,8 +168,12 @@ enum Command {
         /// The output file (default: FILE with extension .cwasm).
         #[arg(short = 'o', value_name = "OUT")]
         output: Option<PathBuf>,
+        /// Compile for this target's baseline CPU instead of this host's (for x86-64 Linux,
+        /// x86-64-v2), so the artifact runs on any such machine.
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
         /// The module or component (.wasm or .wat).
-        file: PathBuf,
+        file: Option<PathBuf>,
     },
     /// Show an artifact's functions (of every core module, for a component's), their code
     /// ranges and trap sites.
@@ -127,6 +183,13 @@ enum Command {
         disassemble: bool,
         /// The artifact (.cwasm).
         file: PathBuf,
+    },
+    /// Print the Cranelift settings Kiln compiles with and the CPU features its code would
+    /// use, beside those this host has.
+    Settings {
+        /// For this target's baseline CPU instead of this host's.
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
     },
     /// Manage the compilation cache.
     Cache {
@@ -163,8 +226,12 @@ fn cache(action: &CacheAction) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn compile(options: &Options, output: Option<&PathBuf>, file: &PathBuf) -> Result<ExitCode> {
-    let engine = Engine::new(&options.config()?)?;
+fn compile(options: &Options, output: Option<&PathBuf>, target: Option<&str>, file: &PathBuf) -> Result<ExitCode> {
+    let mut config = options.config()?;
+    if let Some(triple) = target {
+        config.target(triple);
+    }
+    let engine = Engine::new(&config)?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let wasm = run::binary(file, bytes)?;
     let artifact = if kiln_environ::component::is_component(&wasm) {
@@ -175,6 +242,36 @@ fn compile(options: &Options, output: Option<&PathBuf>, file: &PathBuf) -> Resul
     let artifact = artifact.with_context(|| format!("failed to compile {}", file.display()))?;
     let out = output.cloned().unwrap_or_else(|| file.with_extension("cwasm"));
     std::fs::write(&out, artifact).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kiln settings`: the engine's settings that code depends on, then each CPU feature with
+/// whether Kiln's code may use it and whether this host has it.
+fn settings(target: Option<&str>) -> Result<ExitCode> {
+    let mut config = Config::new();
+    if let Some(triple) = target {
+        config.target(triple);
+    }
+    let engine = Engine::new(&config)?;
+    let entries = engine.artifact_settings();
+    let value = |key: &str| entries.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str());
+    let base = if target.is_some() { "baseline CPU" } else { "this host's CPU" };
+    say(format_args!("target: {} ({base})", value("target")))?;
+    say(format_args!("Cranelift settings:"))?;
+    for (k, v) in &entries {
+        if let Some(name) = k.strip_prefix("cranelift.") {
+            say(format_args!("  {name} = {v}"))?;
+        }
+    }
+    let host = kiln::host_cpu_features();
+    say(format_args!("CPU features: {:<20} {:>5} {:>5}", "", "code", "host"))?;
+    for (k, v) in &entries {
+        if let Some(name) = k.strip_prefix("cpu.") {
+            let has = host.iter().find(|(f, _)| *f == name).map_or("?", |(_, h)| if *h { "yes" } else { "no" });
+            let uses = if v == "true" { "yes" } else { "no" };
+            say(format_args!("  {name:<32} {uses:>5} {has:>5}"))?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -239,12 +336,31 @@ fn main() -> ExitCode {
     // decision; warnings (an unusable cache entry, say) show by default.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse_from(implicit_run(std::env::args_os().collect()));
+    let options = match &cli.command {
+        Command::Run { options, .. } | Command::Compile { options, .. } | Command::Wast { options, .. } => {
+            Some(options)
+        }
+        _ => None,
+    };
+    if let Some(help) = options.and_then(Options::help) {
+        return match say(format_args!("{}", help.trim_end())) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
     let result = match &cli.command {
-        Command::Run { options, invoke, dirs, envs, preloads, profile, allow_precompiled, argv0, program } => {
-            let (file, args) = match program.split_first() {
-                Some((file, args)) => (PathBuf::from(file), args),
-                None => (PathBuf::new(), &[][..]),
+        Command::Run { options, invoke, dirs, envs, wasi, preloads, profile, allow_precompiled, argv0, program } => {
+            if items(wasi).any(|(k, _)| k == "help") {
+                return match say(format_args!("{}", run::WasiOptions::help().trim_end())) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(_) => ExitCode::FAILURE,
+                };
+            }
+            let Some((file, args)) = program.split_first() else {
+                complain(format_args!("error: a FILE to run is required (kiln run --help)\n"));
+                return ExitCode::from(2);
             };
+            let file = PathBuf::from(file);
             let cache = options.cache_dir();
             let config = options.config().and_then(|mut c| {
                 match profile.as_deref() {
@@ -259,6 +375,7 @@ fn main() -> ExitCode {
             config.and_then(|config| {
                 run::run(run::RunArgs {
                     config,
+                    wasi: run::WasiOptions::parse(wasi)?,
                     wasm: WasmOptions::parse(&options.wasm)?,
                     cache: cache?,
                     invoke: invoke.as_deref(),
@@ -272,7 +389,14 @@ fn main() -> ExitCode {
                 })
             })
         }
-        Command::Compile { options, output, file } => compile(options, output.as_ref(), file),
+        Command::Compile { options, output, target, file: Some(file) } => {
+            compile(options, output.as_ref(), target.as_deref(), file)
+        }
+        Command::Settings { target } => settings(target.as_deref()),
+        Command::Compile { file: None, .. } => {
+            complain(format_args!("error: a FILE to compile is required (kiln compile --help)\n"));
+            return ExitCode::from(2);
+        }
         Command::Objdump { disassemble, file } => objdump::objdump(file, *disassemble),
         Command::Cache { action } => cache(action),
         Command::Wast { options, files } => wast(options, files),

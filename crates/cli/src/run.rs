@@ -12,10 +12,46 @@ use kiln_wasi::{DirAccess, I32Exit, Refusal, WasiCtx};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// The `-S` keys, with their values and doc.
+const WASI_KEYS: &[(&str, &str)] = &[
+    ("cli", "y|n (default y): give the program WASI's command-line interfaces (n is unsupported)"),
+    ("inherit-env", "y|n (default n): pass the program every environment variable of the host"),
+];
+
+/// What `-S` asked for.
+#[derive(Default)]
+pub struct WasiOptions {
+    inherit_env: bool,
+}
+
+impl WasiOptions {
+    /// Parse every `-S` option.
+    pub fn parse(flags: &[String]) -> Result<WasiOptions> {
+        let mut w = WasiOptions::default();
+        for (key, value) in crate::items(flags) {
+            let yes = kiln::parse_bool(key, value).map_err(|e| anyhow!("-S {key}={value}: {e}"));
+            match key {
+                "inherit-env" => w.inherit_env = yes?,
+                "cli" if yes? => {}
+                "cli" => bail!("unsupported: -S cli=n (a program always gets WASI's command-line interfaces)"),
+                _ => bail!("-S {key}: unknown option; the known ones are:\n{}", crate::key_help(WASI_KEYS)),
+            }
+        }
+        Ok(w)
+    }
+
+    /// The `-S` keys.
+    pub fn help() -> String {
+        format!("-S: WASI\n{}", crate::key_help(WASI_KEYS))
+    }
+}
+
 /// What `kiln run` was asked to do.
 pub struct RunArgs<'a> {
     /// The engine's settings, the cache not yet among them.
     pub config: Config,
+    /// The WASI options (`-S`).
+    pub wasi: WasiOptions,
     /// The controls on the guest (`-W`).
     pub wasm: WasmOptions,
     /// The compilation cache's directory, if it is on.
@@ -59,6 +95,11 @@ fn wasi_ctx(r: &RunArgs<'_>, dirs: &[(PathBuf, String, DirAccess)]) -> Result<Wa
     b.inherit_stdio();
     if r.invoke.is_none() {
         b.arg(r.argv0.map_or_else(|| r.file.display().to_string(), str::to_string)).args(r.args.iter().cloned());
+    }
+    if r.wasi.inherit_env {
+        for (k, v) in std::env::vars() {
+            b.env(k, v);
+        }
     }
     for e in r.envs {
         match e.split_once('=') {

@@ -7,15 +7,14 @@
 //! keys may share one `-W`, separated by commas; a yes/no key alone means yes.
 use anyhow::{Result, anyhow, bail};
 use kiln::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use kiln_environ::settings;
 use std::time::Duration;
 
-/// The keys, each with its value's form and what it does (for messages).
+/// The keys of the store (the engine's are in `kiln_environ::settings`), each with its
+/// value's form and what it does (for messages).
 const KEYS: &[(&str, &str)] = &[
     ("fuel", "N: run with N units of fuel, then trap"),
     ("timeout", "DURATION (500ms, 2s, 1m): trap once it has passed"),
-    ("consume-fuel", "y|n: compile code that counts fuel"),
-    ("epoch-interruption", "y|n: compile code that checks epochs"),
-    ("max-wasm-stack", "BYTES: the most native stack wasm may use"),
     ("max-memory-size", "BYTES: the most bytes one memory may have"),
     ("max-table-elements", "N: the most elements one table may have"),
     ("max-instances", "N: the most instances"),
@@ -38,16 +37,13 @@ impl WasmOptions {
     /// Parse every `-W` option.
     pub fn parse(options: &[String]) -> Result<WasmOptions> {
         let mut w = WasmOptions::default();
-        for option in options {
-            for item in option.split(',') {
-                w.set(item).map_err(|e| anyhow!("-W {item}: {e}"))?;
-            }
+        for (key, value) in crate::items(options) {
+            w.set(key, value).map_err(|e| anyhow!("-W {key}={value}: {e}"))?;
         }
         Ok(w)
     }
 
-    fn set(&mut self, item: &str) -> Result<()> {
-        let (key, value) = item.split_once('=').unwrap_or((item, "y"));
+    fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let number = || value.parse::<usize>().map_err(|_| anyhow!("expected a number, got `{value}`"));
         let bytes = || -> Result<usize> {
             let n = kiln::parse_bytes(key, value).map_err(|e| anyhow!("{e}"))?;
@@ -65,7 +61,7 @@ impl WasmOptions {
                 self.engine.push(("epoch-interruption".into(), "y".into()));
                 limits
             }
-            "consume-fuel" | "epoch-interruption" | "max-wasm-stack" => {
+            _ if settings::setting(key).is_some_and(|s| s.group == settings::Group::Wasm) => {
                 self.engine.push((key.into(), value.into()));
                 limits
             }
@@ -77,10 +73,7 @@ impl WasmOptions {
             "trap-on-grow-failure" => {
                 limits.trap_on_grow_failure(kiln::parse_bool(key, value).map_err(|e| anyhow!("{e}"))?)
             }
-            _ => {
-                let known: Vec<String> = KEYS.iter().map(|(k, doc)| format!("  {k}={doc}")).collect();
-                bail!("unknown option; the known ones are:\n{}", known.join("\n"))
-            }
+            _ => bail!("unknown option; the known ones are:\n{}", help()),
         });
         Ok(())
     }
@@ -116,6 +109,11 @@ impl WasmOptions {
         // in wasmtime: the guest stops at its first check.
         Ok(())
     }
+}
+
+/// The `-W` keys: the store's, then the engine's.
+pub fn help() -> String {
+    format!("-W: what wasm may do\n{}{}", crate::key_help(KEYS), settings::help(settings::Group::Wasm))
 }
 
 /// `500ms`, `2s`, `1m`, `1h`, `100us`, `10ns`; a bare number is seconds.
@@ -155,7 +153,7 @@ mod tests {
             format!("{:?}", StoreLimitsBuilder::new().memory_size(65536).trap_on_grow_failure(true).build())
         );
         let e = WasmOptions::parse(&["fule=1".into()]).err().unwrap().to_string();
-        assert!(e.starts_with("-W fule=1: unknown option; the known ones are:\n  fuel=N"), "{e}");
+        assert!(e.starts_with("-W fule=1: unknown option; the known ones are:\n-W: what wasm may do\n  fuel=N"), "{e}");
         assert!(WasmOptions::parse(&["max-instances=lots".into()]).is_err());
     }
 }

@@ -66,8 +66,9 @@ fn run_reports_traps_and_bad_input() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("failed to parse WebAssembly module"), "{}", stderr(&o));
 
+    // A key alone means `=y`, which a byte count is not.
     let o = kiln(&["run", "-O", "memory-reservation", path]);
-    assert!(stderr(&o).contains("expected KEY=VALUE"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("-O memory-reservation=y: expected a byte count, got `y`"), "{}", stderr(&o));
     let o = kiln(&["run", "-O", "color=blue", path]);
     assert!(stderr(&o).contains("-O color=blue: unknown setting (known: memory-reservation,"), "{}", stderr(&o));
 }

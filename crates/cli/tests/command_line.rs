@@ -65,3 +65,68 @@ fn text_that_does_not_parse_is_named_by_file_line_and_column() {
         assert!(err.contains(&format!("--> {}:3:6", file.display())), "{err}");
     }
 }
+
+#[test]
+fn option_groups_take_help_and_name_their_keys() {
+    for (group, first_line, key) in [
+        ("-O", "-O: optimization and memory layout", "  opt-level=0|1|2|s (default 2): "),
+        ("-W", "-W: what wasm may do", "  fuel=N: "),
+        ("-C", "-C: codegen and tools", "  cache=y|n (default y): "),
+        ("-D", "-D: debugging", "  debug-info=y|n: "),
+        ("-S", "-S: WASI", "  inherit-env=y|n (default n): "),
+    ] {
+        // With a subcommand or without, and with no file to run.
+        for args in [vec![group, "help"], vec!["run", group, "help"]] {
+            let o = kiln().args(&args).output().expect("runs");
+            assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));
+            let out = text(&o.stdout);
+            assert!(out.starts_with(first_line) && out.contains(key), "{args:?}: {out}");
+        }
+    }
+    let wasm = args_wasm();
+    let o = kiln().args(["-O", "opt-level=0,inlining=y", "-C", "cache=n", &wasm, "x"]).output().expect("runs");
+    assert_eq!(text(&o.stdout), format!("argv[0]={wasm}\nargv[1]=x\n"), "{}", text(&o.stderr));
+    let o = kiln().args(["-O", "opt-level=3", &wasm]).output().expect("runs");
+    assert!(text(&o.stderr).contains("-O opt-level=3: expected 0, 1, 2 or s, got `3`"), "{}", text(&o.stderr));
+    let o = kiln().args(["-S", "inherit-env", &wasm]).env("KILN_INHERITED", "yes").output().expect("runs");
+    assert!(text(&o.stdout).contains("env KILN_INHERITED=yes\n"), "{}", text(&o.stdout));
+    let o = kiln().args(["-S", "bogus", &wasm]).output().expect("runs");
+    assert!(text(&o.stderr).contains("-S bogus: unknown option; the known ones are:\n  cli="), "{}", text(&o.stderr));
+    let o = kiln().args(["-D", "debug-info", &wasm]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("unsupported: -D debug-info"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn settings_and_artifacts_for_a_targets_baseline_cpu() {
+    let o = kiln().arg("settings").output().expect("runs");
+    let out = text(&o.stdout);
+    assert!(out.starts_with("target: x86_64-unknown-linux-gnu (this host's CPU)\nCranelift settings:\n"), "{out}");
+    assert!(out.contains("  opt_level = speed\n") && out.contains("  preserve_frame_pointers = true\n"), "{out}");
+    let o = kiln().args(["settings", "--target", "x86_64-unknown-linux-gnu"]).output().expect("runs");
+    let out = text(&o.stdout);
+    assert!(out.contains("(baseline CPU)"), "{out}");
+    let uses = |feature: &str| {
+        let line =
+            out.lines().find(|l| l.split_whitespace().next() == Some(feature)).unwrap_or_else(|| panic!("{out}"));
+        line.split_whitespace().nth(1) == Some("yes")
+    };
+    assert!(uses("sse41") && uses("popcnt") && !uses("avx") && !uses("avx2") && !uses("avx512f"), "{out}");
+
+    let dir = scratch("target");
+    let artifact = dir.join("args.cwasm");
+    let o = kiln()
+        .args(["compile", "-C", "cache=n", "--target", "x86_64-unknown-linux-gnu", &args_wasm(), "-o"])
+        .arg(&artifact)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = kiln().arg("objdump").arg(&artifact).output().expect("runs");
+    let features = text(&o.stdout).lines().find(|l| l.contains("CPU features the code may use")).map(str::to_string);
+    let features = features.unwrap_or_else(|| panic!("{}", text(&o.stdout)));
+    assert!(features.contains("sse41") && !features.contains("avx"), "{features}");
+    let o = kiln().args(["run", "--allow-precompiled"]).arg(&artifact).arg("ok").output().expect("runs");
+    assert_eq!(text(&o.stdout), format!("argv[0]={}\nargv[1]=ok\n", artifact.display()), "{}", text(&o.stderr));
+    let o = kiln().args(["compile", "--target", "aarch64-unknown-linux-gnu", &args_wasm()]).output().expect("runs");
+    assert!(text(&o.stderr).contains("unsupported: target `aarch64-unknown-linux-gnu`"), "{}", text(&o.stderr));
+}

@@ -43,7 +43,7 @@ use kiln_environ::component::ComponentInfo;
 use kiln_environ::{CompileError, FuncKey, Module, ModuleTranslation, StaticModuleIndex, Tunables};
 use rayon::prelude::*;
 
-pub use isa::{KilnIsa, engine_info, host_isa};
+pub use isa::{KilnIsa, engine_info, host_isa, host_isa_for, target_isa};
 
 /// A compiled module: its description and its linked ELF artifact.
 pub struct CompiledModule {

@@ -30,7 +30,6 @@ pub struct EngineInfo {
 /// this one list, and a runtime without a compiler accepts only artifacts that record these
 /// values.
 pub const CRANELIFT_SETTINGS: &[(&str, &str)] = &[
-    ("opt_level", "speed"),
     // The translator's own tests verify every function; production compiles skip it.
     ("enable_verifier", "false"),
     // Stack overflow is caught by the stack-limit check in every prologue instead.
@@ -44,6 +43,14 @@ pub const CRANELIFT_SETTINGS: &[(&str, &str)] = &[
     // spec sets no limit); the rest come back through a return area the caller provides.
     ("enable_multi_ret_implicit_sret", "true"),
 ];
+
+/// Every Cranelift setting an ISA compiling with `tunables` is built from:
+/// [`CRANELIFT_SETTINGS`], then `opt_level` as `tunables` say (`-O opt-level`).
+pub fn cranelift_settings(tunables: &crate::Tunables) -> Vec<(&'static str, &'static str)> {
+    let mut settings = CRANELIFT_SETTINGS.to_vec();
+    settings.push(("opt_level", tunables.opt_level.cranelift_name()));
+    settings
+}
 
 impl EngineInfo {
     /// The settings every engine records first: the format, Kiln's version and `target`

@@ -15,6 +15,7 @@ mod func_key;
 mod index;
 mod memory_image;
 mod module;
+pub mod settings;
 mod table_image;
 mod translate;
 mod trap;
@@ -23,7 +24,7 @@ mod types;
 mod vmoffsets;
 
 pub use builtins::BuiltinFunction;
-pub use engine_info::{CRANELIFT_SETTINGS, EngineInfo, FORMAT_VERSION};
+pub use engine_info::{CRANELIFT_SETTINGS, EngineInfo, FORMAT_VERSION, cranelift_settings};
 pub use error::{CompileError, invalid_from_wasmparser};
 pub use func_key::{FuncKey, FuncKeyKind, clean_symbol_name};
 pub use index::*;
@@ -32,7 +33,7 @@ pub use module::{ElementItems, EntityIndex, Export, FunctionInfo, Import, Module
 pub use table_image::{TableImage, table_images};
 pub use translate::{FunctionBodyData, ModuleTranslation, translate_module, validate_module, wasm_features};
 pub use trap::Trap;
-pub use tunables::{IntraModuleInlining, Tunables};
+pub use tunables::{IntraModuleInlining, OptLevel, Tunables};
 pub use types::*;
 pub use vmoffsets::{VM_MAGIC, VMOffsets};
 

@@ -12,6 +12,50 @@ pub enum IntraModuleInlining {
     WhenUsingGc,
 }
 
+/// How hard Cranelift optimizes (wasmtime's `-O opt-level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OptLevel {
+    /// `0`: no optimization.
+    None,
+    /// `1` or `2`: for speed (the default).
+    Speed,
+    /// `s`: for speed and size.
+    SpeedAndSize,
+}
+
+impl OptLevel {
+    /// Parses `0`, `1`, `2` or `s`.
+    ///
+    /// # Errors
+    /// What is wrong with anything else.
+    pub fn parse(value: &str) -> Result<OptLevel, String> {
+        match value {
+            "0" => Ok(OptLevel::None),
+            "1" | "2" => Ok(OptLevel::Speed),
+            "s" => Ok(OptLevel::SpeedAndSize),
+            _ => Err(format!("expected 0, 1, 2 or s, got `{value}`")),
+        }
+    }
+
+    /// Its value as `opt-level` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptLevel::None => "0",
+            OptLevel::Speed => "2",
+            OptLevel::SpeedAndSize => "s",
+        }
+    }
+
+    /// Cranelift's name for it (its `opt_level` setting).
+    pub fn cranelift_name(self) -> &'static str {
+        match self {
+            OptLevel::None => "none",
+            OptLevel::Speed => "speed",
+            OptLevel::SpeedAndSize => "speed_and_size",
+        }
+    }
+}
+
 /// Code-generation and runtime-layout settings.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Tunables {
@@ -43,6 +87,8 @@ pub struct Tunables {
     /// Whether compiled code checks the engine's epoch against the store's deadline at
     /// every function entry and loop header.
     pub epoch_interruption: bool,
+    /// Cranelift's optimization level.
+    pub opt_level: OptLevel,
 }
 
 impl Default for Tunables {
@@ -67,6 +113,7 @@ impl Default for Tunables {
             inlining_sum_size_threshold: 2000,
             consume_fuel: false,
             epoch_interruption: false,
+            opt_level: OptLevel::Speed,
         }
     }
 }
@@ -86,29 +133,8 @@ impl Tunables {
             && offset.checked_add(access_size).is_some_and(|end| end <= self.memory_guard_size)
     }
 
-    /// Every setting as `(key, value)`, with the keys of `Config::set` and `-O`.
+    /// Every setting as `(key, value)`, with the keys of `crate::settings::SETTINGS`.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
-        let yn = |b: bool| if b { "y" } else { "n" }.to_string();
-        vec![
-            ("memory-reservation", self.memory_reservation.to_string()),
-            ("memory-guard-size", self.memory_guard_size.to_string()),
-            ("max-wasm-stack", self.max_wasm_stack.to_string()),
-            ("memory-init-cow", yn(self.memory_init_cow)),
-            ("table-lazy-init", yn(self.table_lazy_init)),
-            ("inlining", yn(self.inlining)),
-            (
-                "inlining-intra-module",
-                match self.inlining_intra_module {
-                    IntraModuleInlining::Yes => "y",
-                    IntraModuleInlining::No => "n",
-                    IntraModuleInlining::WhenUsingGc => "gc",
-                }
-                .to_string(),
-            ),
-            ("inlining-small-callee-size", self.inlining_small_callee_size.to_string()),
-            ("inlining-sum-size-threshold", self.inlining_sum_size_threshold.to_string()),
-            ("consume-fuel", yn(self.consume_fuel)),
-            ("epoch-interruption", yn(self.epoch_interruption)),
-        ]
+        crate::settings::SETTINGS.iter().map(|s| (s.key, (s.get)(self))).collect()
     }
 }

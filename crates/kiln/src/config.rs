@@ -1,6 +1,6 @@
 //! `Config`: the settings an [`Engine`](crate::Engine) is built with, settable one by one or
 //! as `key=value` strings through [`Config::set`] (what the CLI's `-O` options and the spec
-//! runner's configurations use). A bad string is an [`Error::Setting`] that names the key.
+//! runner's configurations use), by the one table of settings in `kiln_environ::settings`. A bad string is an [`Error::Setting`] that names the key.
 use crate::{Error, Result};
 use kiln_environ::{IntraModuleInlining, Tunables};
 
@@ -12,37 +12,21 @@ pub struct Config {
     pub(crate) cache_dir: Option<std::path::PathBuf>,
     /// Whether loaded code is described in `/tmp/perf-<pid>.map` for `perf`.
     pub(crate) perfmap: bool,
+    /// The target triple to compile for, on its baseline CPU (`None`: the host, with every
+    /// feature it has).
+    pub(crate) target: Option<String>,
 }
 
 fn setting(key: &str, message: String) -> Error {
     Error::Setting { key: key.to_string(), message }
 }
 
-/// Parse the byte count of setting `key`: digits (`_` allowed), optionally followed by a unit
-/// `k`, `m` or `g` (binary: `kib`, `mib`, `gib` too).
+/// Parse the byte count of setting `key` (see [`kiln_environ::settings::parse_bytes`]).
 ///
 /// # Errors
 /// [`Error::Setting`] naming `key`, for text that is not such a count or overflows.
 pub fn parse_bytes(key: &str, value: &str) -> Result<u64> {
-    let v = value.trim();
-    let (digits, scale) = match v.char_indices().find(|(_, c)| !c.is_ascii_digit() && *c != '_') {
-        Some((i, _)) => (&v[..i], &v[i..]),
-        None => (v, ""),
-    };
-    let n: u64 =
-        digits.replace('_', "").parse().map_err(|_| setting(key, format!("expected a byte count, got `{value}`")))?;
-    let shift = match scale.to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kib" => 10,
-        "m" | "mib" => 20,
-        "g" | "gib" => 30,
-        _ => return Err(setting(key, format!("unknown unit in `{value}` (known: k, m, g)"))),
-    };
-    n.checked_mul(1 << shift).ok_or_else(|| setting(key, format!("`{value}` is too large")))
-}
-
-fn parse_u32(key: &str, value: &str) -> Result<u32> {
-    value.parse().map_err(|_| setting(key, format!("expected a number, got `{value}`")))
+    kiln_environ::settings::parse_bytes(value).map_err(|m| setting(key, m))
 }
 
 /// Parse the yes/no value of setting `key`: `y`, `yes`, `true`, `1` or `n`, `no`, `false`, `0`.
@@ -50,11 +34,7 @@ fn parse_u32(key: &str, value: &str) -> Result<u32> {
 /// # Errors
 /// [`Error::Setting`] naming `key`, for anything else.
 pub fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    match value {
-        "y" | "yes" | "true" | "1" => Ok(true),
-        "n" | "no" | "false" | "0" => Ok(false),
-        _ => Err(setting(key, format!("expected y or n, got `{value}`"))),
-    }
+    kiln_environ::settings::parse_bool(value).map_err(|m| setting(key, m))
 }
 
 impl Config {
@@ -151,40 +131,32 @@ impl Config {
         self
     }
 
-    /// Apply one `key=value` setting: `memory-reservation`, `memory-guard-size`,
-    /// `max-wasm-stack` (byte counts, with optional `k`/`m`/`g` units), `memory-init-cow`,
-    /// `table-lazy-init`, `inlining` (`y` or `n`), `inlining-intra-module` (`y`, `n` or `gc`),
-    /// `inlining-small-callee-size`, `inlining-sum-size-threshold` (numbers), `consume-fuel`,
-    /// `epoch-interruption` (`y` or `n`).
+    /// Compile for `triple`'s baseline CPU instead of the host's CPU, so that artifacts run
+    /// on any machine of that target (x86-64 Linux: x86-64-v2); checked when the engine is
+    /// made.
+    pub fn target(&mut self, triple: &str) -> &mut Self {
+        self.target = Some(triple.to_string());
+        self
+    }
+
+    /// Cranelift's optimization level (`opt-level`; speed by default).
+    pub fn cranelift_opt_level(&mut self, level: kiln_environ::OptLevel) -> &mut Self {
+        self.tunables.opt_level = level;
+        self
+    }
+
+    /// Apply one `key=value` setting of [`kiln_environ::settings::SETTINGS`] (each with the
+    /// values it takes and its doc; `kiln run -O help` and `-W help` print them).
     ///
     /// # Errors
     /// [`Error::Setting`] for an unknown key or a value that does not parse.
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self> {
-        match key {
-            "memory-reservation" => Ok(self.memory_reservation(parse_bytes(key, value)?)),
-            "memory-guard-size" => Ok(self.memory_guard_size(parse_bytes(key, value)?)),
-            "max-wasm-stack" => {
-                let n = parse_bytes(key, value)?;
-                Ok(self
-                    .max_wasm_stack(usize::try_from(n).map_err(|_| setting(key, format!("`{value}` is too large")))?))
-            }
-            "memory-init-cow" => Ok(self.memory_init_cow(parse_bool(key, value)?)),
-            "table-lazy-init" => Ok(self.table_lazy_init(parse_bool(key, value)?)),
-            "inlining" => Ok(self.inlining(parse_bool(key, value)?)),
-            "inlining-intra-module" => Ok(self.inlining_intra_module(match value {
-                "gc" => IntraModuleInlining::WhenUsingGc,
-                other if parse_bool(key, other)? => IntraModuleInlining::Yes,
-                _ => IntraModuleInlining::No,
-            })),
-            "inlining-small-callee-size" => Ok(self.inlining_small_callee_size(parse_u32(key, value)?)),
-            "inlining-sum-size-threshold" => Ok(self.inlining_sum_size_threshold(parse_u32(key, value)?)),
-            "consume-fuel" => Ok(self.consume_fuel(parse_bool(key, value)?)),
-            "epoch-interruption" => Ok(self.epoch_interruption(parse_bool(key, value)?)),
-            _ => {
-                let known: Vec<&str> = self.tunables.settings().into_iter().map(|(k, _)| k).collect();
-                Err(setting(key, format!("unknown setting (known: {})", known.join(", "))))
-            }
-        }
+        let Some(s) = kiln_environ::settings::setting(key) else {
+            let known: Vec<&str> = kiln_environ::settings::SETTINGS.iter().map(|s| s.key).collect();
+            return Err(setting(key, format!("unknown setting (known: {})", known.join(", "))));
+        };
+        (s.set)(&mut self.tunables, value).map_err(|m| setting(key, m))?;
+        Ok(self)
     }
 }
 

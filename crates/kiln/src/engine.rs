@@ -67,6 +67,15 @@ pub enum Precompiled {
 }
 
 impl Engine {
+    /// Every setting the code this engine compiles depends on, as `(key, value)`: the
+    /// target, Cranelift's settings (`cranelift.*`), the CPU features the code may use
+    /// (`cpu.*`), the tunables and wasm features. An artifact records the same list, and
+    /// loads only into an engine whose list agrees (a CPU feature the code does not use may
+    /// be present).
+    pub fn artifact_settings(&self) -> Vec<(String, String)> {
+        self.inner.info.entries.clone()
+    }
+
     /// Whether `bytes` are an artifact Kiln wrote, and of what: `None` for anything else (a
     /// wasm binary, text). This reads the artifact's headers only; whether this engine can
     /// load it is for `deserialize` to say.
@@ -85,10 +94,18 @@ impl Engine {
     pub fn new(config: &Config) -> Result<Engine> {
         #[cfg(feature = "compiler")]
         let (isa, info) = {
-            let isa = kiln_compile::host_isa().map_err(Error::from)?;
+            let isa = match &config.target {
+                Some(triple) => kiln_compile::target_isa(triple, &config.tunables),
+                None => kiln_compile::host_isa_for(&config.tunables),
+            }
+            .map_err(Error::from)?;
             let info = kiln_compile::engine_info(&isa, &config.tunables);
             (isa, info)
         };
+        #[cfg(not(feature = "compiler"))]
+        if config.target.is_some() {
+            return Err(Error::Unsupported("choosing a target (Kiln was built without its compiler)".into()));
+        }
         #[cfg(not(feature = "compiler"))]
         let info = crate::host_info::runtime_engine_info(&config.tunables);
         Ok(Engine {

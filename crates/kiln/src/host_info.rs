@@ -1,14 +1,16 @@
 //! What a Kiln without its compiler requires of an artifact (`Engine::new` without the
 //! `compiler` feature): the same format, Kiln version, target, tunables and wasm features as
 //! a compiling engine would record, the Cranelift settings the runtime relies on
-//! ([`kiln_environ::CRANELIFT_SETTINGS`]), and — in place of the compiler's view of the CPU —
+//! ([`kiln_environ::cranelift_settings`]), and — in place of the compiler's view of the CPU —
 //! the host's CPU features as the standard library detects them. Any other code-generator
 //! setting an artifact records does not change how the runtime runs it, and is not
 //! compared; a CPU feature this list does not know counts as missing.
-use kiln_environ::{CRANELIFT_SETTINGS, EngineInfo, Tunables};
+#[cfg(not(feature = "compiler"))]
+use kiln_environ::{EngineInfo, Tunables};
 
-/// Each CPU feature Cranelift records (its name in `cpu.<name>`), and whether this host has it.
-fn host_cpu_features() -> Vec<(&'static str, bool)> {
+/// Each CPU feature Cranelift records (its name in `cpu.<name>`), and whether this host has
+/// it, as the standard library detects them.
+pub fn host_cpu_features() -> Vec<(&'static str, bool)> {
     #[cfg(target_arch = "x86_64")]
     {
         use std::is_x86_feature_detected as has;
@@ -41,9 +43,10 @@ fn host_cpu_features() -> Vec<(&'static str, bool)> {
 }
 
 /// The engine info of a runtime-only engine with `tunables`.
+#[cfg(not(feature = "compiler"))]
 pub(crate) fn runtime_engine_info(tunables: &Tunables) -> EngineInfo {
     let mut info = EngineInfo::for_target(&target_lexicon::HOST.to_string());
-    for (name, value) in CRANELIFT_SETTINGS {
+    for (name, value) in kiln_environ::cranelift_settings(tunables) {
         info.push(format!("cranelift.{name}"), value);
     }
     for (feature, present) in host_cpu_features() {

@@ -59,8 +59,8 @@ mod engine;
 mod error;
 mod externals;
 mod func;
-#[cfg(not(feature = "compiler"))]
 mod host_info;
+pub use host_info::host_cpu_features;
 mod instance;
 mod limits;
 mod linker;
@@ -79,6 +79,7 @@ pub use error::{Error, Result};
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};
 pub use instance::Instance;
+pub use kiln_environ::OptLevel;
 pub use kiln_environ::Trap;
 pub use limits::{
     DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT, ResourceLimiter, StoreLimits, StoreLimitsBuilder,

@@ -131,3 +131,25 @@ fn memories_are_read_and_written_within_bounds() -> kiln::Result<()> {
     assert_eq!(&buf, b"kiln", "a refused write writes nothing");
     Ok(())
 }
+
+#[test]
+fn an_engine_can_compile_for_a_targets_baseline_cpu() -> kiln::Result<()> {
+    let mut config = kiln::Config::new();
+    config.target("x86_64-unknown-linux-gnu").cranelift_opt_level(kiln::OptLevel::SpeedAndSize);
+    let engine = Engine::new(&config)?;
+    let settings = engine.artifact_settings();
+    let get = |key: &str| settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    assert_eq!(get("cpu.avx2").as_deref(), Some("false"));
+    assert_eq!(get("cpu.sse41").as_deref(), Some("true"));
+    assert_eq!(get("cranelift.opt_level").as_deref(), Some("speed_and_size"));
+    // Baseline code runs on this (x86-64) host.
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("host", "f", |x: i32| x + 1)?;
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &Module::new(&engine, USES_HOST)?)?;
+    assert_eq!(instance.get_typed_func::<i32, i32>(&mut store, "run")?.call(&mut store, 1)?, 2);
+    let mut other = kiln::Config::new();
+    other.target("riscv64gc-unknown-linux-gnu");
+    assert!(matches!(Engine::new(&other), Err(Error::Unsupported(_))));
+    Ok(())
+}

@@ -11,7 +11,7 @@ use kiln_environ::{CompileError, Tunables, VMOffsets, translate_module};
 /// The host ISA, with Kiln's Cranelift settings.
 pub fn host_isa() -> OwnedTargetIsa {
     let mut flags = settings::builder();
-    for &(name, value) in kiln_environ::CRANELIFT_SETTINGS {
+    for (name, value) in kiln_environ::cranelift_settings(&Tunables::default()) {
         flags.set(name, value).expect("Kiln's settings are Cranelift settings");
     }
     cranelift_native::builder()
