@@ -202,6 +202,27 @@ impl Table {
         Some(Val::from_raw(s, ValRaw::from_ref(raw), ty))
     }
 
+    /// Set the element at `index` to `val`.
+    ///
+    /// # Errors
+    /// [`Error::Other`] when `val` is not of the element type or `index` is past the end
+    /// (`table index out of bounds`); [`Error::Other`] too for a handle of another store.
+    pub fn set(&self, mut store: impl AsContextMut, index: u64, val: Val) -> Result<()> {
+        let mut cx = store.as_context_mut();
+        let s = cx.opaque();
+        s.check_store(self.store)?;
+        let element = s.tables[self.index].ty().element;
+        if val.ty() != element {
+            return Err(Error::Other(format!("table of {element} given a {}", val.ty())));
+        }
+        if index >= s.tables[self.index].len() {
+            return Err(Error::Other(format!("table index out of bounds: {index}")));
+        }
+        let raw = val.to_raw(s)?.to_ref();
+        s.tables[self.index].set(index, raw);
+        Ok(())
+    }
+
     /// Grow by `delta` elements set to `init`, as the store's resource limiter allows;
     /// returns the old size.
     ///

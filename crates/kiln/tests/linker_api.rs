@@ -153,3 +153,38 @@ fn an_engine_can_compile_for_a_targets_baseline_cpu() -> kiln::Result<()> {
     assert!(matches!(Engine::new(&other), Err(Error::Unsupported(_))));
     Ok(())
 }
+
+#[test]
+fn tables_are_read_written_and_grown_from_the_host() -> kiln::Result<()> {
+    use kiln::{TableType, Val, ValType};
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (table (export "t") 2 4 funcref)
+          (func $f (export "f") (result i32) (i32.const 7))
+          (elem (i32.const 0) $f)
+          (type $r (func (result i32)))
+          (func (export "call") (param i32) (result i32) (call_indirect (type $r) (local.get 0))))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let Some(Extern::Table(table)) = instance.get_export(&mut store, "t") else { panic!("a table") };
+    let call = instance.get_typed_func::<i32, i32>(&mut store, "call")?;
+    assert_eq!(table.size(&store), 2);
+    let Some(Val::FuncRef(Some(f))) = table.get(&mut store, 0) else { panic!("element 0 is $f") };
+    assert!(matches!(table.get(&mut store, 1), Some(Val::FuncRef(None))));
+    assert!(table.get(&mut store, 2).is_none(), "past the end");
+    table.set(&mut store, 1, Val::FuncRef(Some(f)))?;
+    assert_eq!(call.call(&mut store, 1)?, 7, "wasm sees the host's write");
+    let err = table.set(&mut store, 2, Val::FuncRef(None)).unwrap_err();
+    assert!(err.to_string().contains("table index out of bounds: 2"), "{err}");
+    let err = table.set(&mut store, 0, Val::I32(1)).unwrap_err();
+    assert!(err.to_string().contains("given a i32"), "{err}");
+    assert_eq!(table.grow(&mut store, 2, Val::FuncRef(Some(f)))?, 2);
+    assert_eq!(call.call(&mut store, 3)?, 7);
+    assert!(table.grow(&mut store, 1, Val::FuncRef(None)).is_err(), "past the maximum of 4");
+    let host = kiln::Table::new(&mut store, TableType::new(ValType::FuncRef, 1, None), Val::FuncRef(None))?;
+    assert_eq!(host.size(&store), 1);
+    Ok(())
+}
