@@ -130,3 +130,19 @@ fn settings_and_artifacts_for_a_targets_baseline_cpu() {
     let o = kiln().args(["compile", "--target", "aarch64-unknown-linux-gnu", &args_wasm()]).output().expect("runs");
     assert!(text(&o.stderr).contains("unsupported: target `aarch64-unknown-linux-gnu`"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn wasm_features_are_turned_off_with_w() {
+    let dir = scratch("features");
+    let file = dir.join("simd.wat");
+    std::fs::write(
+        &file,
+        r#"(module (func (export "f") (result i32) (i32x4.extract_lane 1 (v128.const i32x4 1 2 3 4))))"#,
+    )
+    .expect("writes");
+    let o = kiln().args(["run", "-C", "cache=n", "--invoke", "f"]).arg(&file).output().expect("runs");
+    assert_eq!(text(&o.stdout), "2\n", "{}", text(&o.stderr));
+    let o = kiln().args(["run", "-C", "cache=n", "-W", "simd=n", "--invoke", "f"]).arg(&file).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("SIMD support is not enabled"), "{}", text(&o.stderr));
+}

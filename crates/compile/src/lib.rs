@@ -62,7 +62,7 @@ pub struct CompiledComponent {
 /// The CLIF of `wasm`'s defined functions as `finish` would compile it (after inlining when
 /// `tunables` turn it on), in key order: for golden tests and debugging.
 pub fn module_clif(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result<String, CompileError> {
-    let translation = kiln_environ::translate_module(wasm)?;
+    let translation = kiln_environ::translate_module_with(wasm, tunables.wasm_features)?;
     let (modules, jobs) = collect_inputs(vec![translation]);
     let mut clif = compile::clif_functions(isa, tunables, &modules, jobs)?;
     clif.sort_by_key(|(key, _)| *key);
@@ -84,7 +84,7 @@ fn stage<T>(name: &str, f: impl FnOnce() -> T) -> T {
 
 /// Compile `wasm`, a core module, for `isa` with `tunables`.
 pub fn compile_module(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result<CompiledModule, CompileError> {
-    let translation = stage("translate", || kiln_environ::translate_module(wasm))?;
+    let translation = stage("translate", || kiln_environ::translate_module_with(wasm, tunables.wasm_features))?;
     let (modules, elf) = compile_and_link(isa, tunables, vec![translation], None)?;
     let module = modules.into_iter().next().map(|(_, m)| m).ok_or_else(|| internal("the module went missing"))?;
     Ok(CompiledModule { module, elf })
@@ -93,19 +93,24 @@ pub fn compile_module(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result
 /// Compile `wasm`, a component, for `isa` with `tunables`: every static core module it
 /// defines, into one artifact.
 pub fn compile_component(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result<CompiledComponent, CompileError> {
-    let component = stage("translate component", || kiln_environ::component::translate_component(wasm))?;
+    let component = stage("translate component", || {
+        kiln_environ::component::translate_component_with(wasm, tunables.wasm_features)
+    })?;
     let num_modules = component.modules.len() + component.adapters.len();
     if num_modules > FuncKey::MAX_MODULES {
         return Err(CompileError::Limit(format!("a component of {num_modules} core modules and adapters")));
     }
     let translations = stage("translate modules", || {
-        // The component's own modules, then its fused adapters.
+        // The component's own modules, then its fused adapters: Kiln's own code, which may
+        // use multi-memory whatever features the guest is allowed.
         let mut sources = Vec::with_capacity(num_modules);
         for range in &component.modules {
-            sources.push(wasm.get(range.clone()).ok_or_else(|| internal("a core module lies outside the component"))?);
+            let bytes = wasm.get(range.clone()).ok_or_else(|| internal("a core module lies outside the component"))?;
+            sources.push((bytes, tunables.wasm_features));
         }
-        sources.extend(component.adapters.iter().map(Vec::as_slice));
-        let results: Vec<_> = sources.par_iter().map(|bytes| kiln_environ::translate_module(bytes)).collect();
+        sources.extend(component.adapters.iter().map(|a| (a.as_slice(), kiln_environ::wasm_features())));
+        let results: Vec<_> =
+            sources.par_iter().map(|(bytes, features)| kiln_environ::translate_module_with(bytes, *features)).collect();
         results.into_iter().collect::<Result<Vec<_>, _>>()
     })?;
     log::debug!("{} calls between component instances compiled as fused adapters", component.adapters.len());

@@ -68,7 +68,7 @@ impl EngineInfo {
         for (key, value) in tunables.settings() {
             self.push(format!("tunable.{key}"), value);
         }
-        self.push("wasm-features", format!("{:?}", crate::wasm_features()));
+        self.push("wasm-features", format!("{:?}", tunables.wasm_features));
     }
 
     /// Add a setting.

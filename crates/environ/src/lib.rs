@@ -31,7 +31,9 @@ pub use index::*;
 pub use memory_image::{IMAGE_PAGE_SIZE, MemoryImage, memory_images};
 pub use module::{ElementItems, EntityIndex, Export, FunctionInfo, Import, Module, Segment, SegmentMode};
 pub use table_image::{TableImage, table_images};
-pub use translate::{FunctionBodyData, ModuleTranslation, translate_module, validate_module, wasm_features};
+pub use translate::{
+    FunctionBodyData, ModuleTranslation, translate_module, translate_module_with, validate_module, wasm_features,
+};
 pub use trap::Trap;
 pub use tunables::{IntraModuleInlining, OptLevel, Tunables};
 pub use types::*;

@@ -1,5 +1,5 @@
 //! The one table of Kiln's engine settings: every [`Tunables`] field by its `key=value`
-//! name, with the option group it belongs to (wasmtime's `-O` optimize or `-W` wasm), the
+//! name (the wasm features one key each, in [`FEATURE_SETTINGS`]), with the option group it belongs to (wasmtime's `-O` optimize or `-W` wasm), the
 //! values it takes, its doc line, and how it is read and written. `Config::set`, the CLI's
 //! option groups and their `help`, the artifact's engine info and the tests all read it, so
 //! that no setting's name is spelled twice.
@@ -127,9 +127,51 @@ settings! {
         |t| t.opt_level.as_str().to_string(), |t, v| t.opt_level = OptLevel::parse(v)?;
 }
 
+/// A `-W` key that turns a wasm feature on or off, and the features it covers (off takes
+/// away every one, on gives the first; relaxed SIMD goes with SIMD).
+macro_rules! feature_settings {
+    ($($key:literal => $first:ident $(| $more:ident)*, $doc:literal;)*) => {
+        /// The wasm features a `-W` key turns on or off.
+        pub const FEATURE_SETTINGS: &[Setting] = &[$(Setting {
+            key: $key,
+            group: Group::Wasm,
+            values: "y|n",
+            doc: $doc,
+            get: |t| yn(t.wasm_features.contains(wasmparser::WasmFeatures::$first)),
+            set: |t, v| {
+                let on = parse_bool(v)?;
+                t.wasm_features.set(wasmparser::WasmFeatures::$first, on);
+                $(if !on { t.wasm_features.remove(wasmparser::WasmFeatures::$more); })*
+                Ok(())
+            },
+        }),*];
+    };
+}
+
+feature_settings! {
+    "simd" => SIMD | RELAXED_SIMD, "128-bit SIMD (off turns relaxed SIMD off too)";
+    "relaxed-simd" => RELAXED_SIMD, "relaxed SIMD";
+    "tail-call" => TAIL_CALL, "return_call and return_call_indirect";
+    "multi-memory" => MULTI_MEMORY, "more than one memory per module";
+    "multi-value" => MULTI_VALUE, "functions and blocks with several results";
+    "bulk-memory" => BULK_MEMORY, "memory.copy, memory.fill and the segment operators";
+    "reference-types" => REFERENCE_TYPES, "funcref and externref values, several tables";
+    "extended-const" => EXTENDED_CONST, "arithmetic in constant expressions";
+    "function-references" => FUNCTION_REFERENCES, "typed function references";
+    "gc" => GC, "garbage-collected structs and arrays";
+    "exceptions" => EXCEPTIONS, "exception handling";
+    "memory64" => MEMORY64, "64-bit memories and tables";
+    "threads" => THREADS, "shared memories and atomics";
+}
+
+/// Every setting: [`SETTINGS`], then [`FEATURE_SETTINGS`].
+pub fn all() -> impl Iterator<Item = &'static Setting> {
+    SETTINGS.iter().chain(FEATURE_SETTINGS)
+}
+
 /// The setting named `key`.
 pub fn setting(key: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.key == key)
+    all().find(|s| s.key == key)
 }
 
 /// The help text of a group's settings: one line per setting with its values, its default
@@ -137,7 +179,7 @@ pub fn setting(key: &str) -> Option<&'static Setting> {
 pub fn help(group: Group) -> String {
     let defaults = Tunables::default();
     let mut out = String::new();
-    for s in SETTINGS.iter().filter(|s| s.group == group) {
+    for s in all().filter(|s| s.group == group) {
         let default = (s.get)(&defaults);
         out.push_str(&format!("  {}={} (default {default}): {}\n", s.key, s.values, s.doc));
     }
@@ -150,15 +192,18 @@ mod tests {
 
     #[test]
     fn every_setting_reads_back_what_it_sets() {
-        for s in SETTINGS {
+        for s in all() {
             let mut t = Tunables::default();
             let default = (s.get)(&t);
             (s.set)(&mut t, &default).unwrap_or_else(|e| panic!("{}: {e}", s.key));
             assert_eq!((s.get)(&t), default, "{}", s.key);
             assert_eq!(t, Tunables::default(), "{} set to its default changes nothing", s.key);
         }
-        let keys: std::collections::HashSet<_> = SETTINGS.iter().map(|s| s.key).collect();
-        assert_eq!(keys.len(), SETTINGS.len(), "no key twice");
+        let keys: std::collections::HashSet<_> = all().map(|s| s.key).collect();
+        assert_eq!(keys.len(), all().count(), "no key twice");
+        let mut t = Tunables::default();
+        (setting("simd").unwrap().set)(&mut t, "n").unwrap();
+        assert!(!t.wasm_features.contains(wasmparser::WasmFeatures::RELAXED_SIMD), "relaxed SIMD goes with SIMD");
     }
 
     #[test]

@@ -61,12 +61,12 @@ fn inv(e: wasmparser::BinaryReaderError) -> CompileError {
     invalid_from_wasmparser(e)
 }
 
-/// Validate the whole of `wasm`, function bodies included, with Kiln's features.
+/// Validate the whole of `wasm`, function bodies included, with `features`.
 ///
 /// # Errors
 /// [`CompileError::Invalid`] (with the offset) for a malformed or invalid module.
-pub fn validate_module(wasm: &[u8]) -> Result<(), CompileError> {
-    Validator::new_with_features(wasm_features()).validate_all(wasm).map(drop).map_err(inv)
+pub fn validate_module(wasm: &[u8], features: WasmFeatures) -> Result<(), CompileError> {
+    Validator::new_with_features(features).validate_all(wasm).map(drop).map_err(inv)
 }
 
 /// Parse and validate `wasm` (all but the function bodies) into a [`ModuleTranslation`].
@@ -74,7 +74,15 @@ pub fn validate_module(wasm: &[u8]) -> Result<(), CompileError> {
 /// # Errors
 /// [`CompileError::Invalid`] (with the offset) for a malformed or invalid module.
 pub fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>, CompileError> {
-    let mut validator = Validator::new_with_features(wasm_features());
+    translate_module_with(wasm, wasm_features())
+}
+
+/// [`translate_module`], validating with `features` (a tunable: `-W simd=n`…).
+///
+/// # Errors
+/// As for [`translate_module`].
+pub fn translate_module_with(wasm: &[u8], features: WasmFeatures) -> Result<ModuleTranslation<'_>, CompileError> {
+    let mut validator = Validator::new_with_features(features);
     let mut t = Translator { module: Module::default(), bodies: PrimaryMap::new(), unsupported: None };
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(inv)?;

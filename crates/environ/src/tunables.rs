@@ -89,6 +89,8 @@ pub struct Tunables {
     pub epoch_interruption: bool,
     /// Cranelift's optimization level.
     pub opt_level: OptLevel,
+    /// The wasm features modules are validated with (`-W simd=n`…): Wasm 3.0's by default.
+    pub wasm_features: wasmparser::WasmFeatures,
 }
 
 impl Default for Tunables {
@@ -114,6 +116,7 @@ impl Default for Tunables {
             consume_fuel: false,
             epoch_interruption: false,
             opt_level: OptLevel::Speed,
+            wasm_features: crate::wasm_features(),
         }
     }
 }

@@ -152,7 +152,7 @@ impl Config {
     /// [`Error::Setting`] for an unknown key or a value that does not parse.
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self> {
         let Some(s) = kiln_environ::settings::setting(key) else {
-            let known: Vec<&str> = kiln_environ::settings::SETTINGS.iter().map(|s| s.key).collect();
+            let known: Vec<&str> = kiln_environ::settings::all().map(|s| s.key).collect();
             return Err(setting(key, format!("unknown setting (known: {})", known.join(", "))));
         };
         (s.set)(&mut self.tunables, value).map_err(|m| setting(key, m))?;

@@ -102,8 +102,7 @@ impl Module {
     /// # Errors
     /// [`Error::Invalid`] for a malformed or invalid module.
     pub fn validate(engine: &Engine, wasm: &[u8]) -> Result<()> {
-        let _ = engine;
-        kiln_environ::validate_module(wasm).map_err(Error::from)
+        kiln_environ::validate_module(wasm, engine.tunables().wasm_features).map_err(Error::from)
     }
 
     /// Compile a module from its binary format.

@@ -110,6 +110,14 @@ fn modules_validate_and_artifacts_are_recognized() -> kiln::Result<()> {
     assert_eq!(engine.detect_precompiled(&component), Some(Precompiled::Component));
     assert_eq!(engine.detect_precompiled(&wasm), None);
     assert_eq!(engine.detect_precompiled(b"\x7fELF and then nothing"), None);
+    // Validation follows the engine's features.
+    let tail_call = wat::parse_str(r#"(module (func $f (return_call $f)))"#).expect("parses");
+    Module::validate(&engine, &tail_call)?;
+    let mut config = kiln::Config::new();
+    config.set("tail-call", "n")?;
+    let without = Engine::new(&config)?;
+    assert!(matches!(Module::validate(&without, &tail_call), Err(Error::Invalid(_))));
+    assert!(matches!(Module::new(&without, &tail_call), Err(Error::Invalid(_))));
     Ok(())
 }
 

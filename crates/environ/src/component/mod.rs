@@ -20,10 +20,9 @@ use crate::CompileError;
 /// The wasmparser features components are validated with: Kiln's core features plus the
 /// component model with the extensions its reference tests are written for; what Kiln does
 /// not run yet (async, maps, fixed-length lists) validates, then is refused as unsupported.
-pub fn component_features() -> wasmparser::WasmFeatures {
+pub fn component_features(core: wasmparser::WasmFeatures) -> wasmparser::WasmFeatures {
     use wasmparser::WasmFeatures as F;
-    crate::wasm_features()
-        | F::COMPONENT_MODEL
+    core | F::COMPONENT_MODEL
         | F::CM_ASYNC
         | F::CM_ERROR_CONTEXT
         | F::CM_MORE_ASYNC_BUILTINS
@@ -50,7 +49,18 @@ pub struct ComponentTranslation {
 /// [`CompileError::Invalid`] for an invalid component; [`CompileError::Unsupported`] for
 /// features Kiln does not run yet; [`CompileError::Limit`] when flattening would be too large.
 pub fn translate_component(wasm: &[u8]) -> Result<ComponentTranslation, CompileError> {
-    let translation = translate::translate(wasm)?;
+    translate_component_with(wasm, crate::wasm_features())
+}
+
+/// [`translate_component`], validating core wasm with `features`.
+///
+/// # Errors
+/// As for [`translate_component`].
+pub fn translate_component_with(
+    wasm: &[u8],
+    features: wasmparser::WasmFeatures,
+) -> Result<ComponentTranslation, CompileError> {
+    let translation = translate::translate(wasm, component_features(features))?;
     let mut info = inline::inline(&translation)?;
     let adapters = adapter::fuse(&mut info, translation.modules.len());
     Ok(ComponentTranslation { info, modules: translation.modules.iter().map(|m| m.range.clone()).collect(), adapters })

@@ -287,8 +287,8 @@ enum Frame {
 /// # Errors
 /// [`CompileError::Invalid`] when the component is invalid, [`CompileError::Unsupported`] for
 /// features Kiln does not run yet (async, values, start functions, GC lowering).
-pub fn translate(wasm: &[u8]) -> Result<Translation, CompileError> {
-    let mut validator = Validator::new_with_features(super::component_features());
+pub fn translate(wasm: &[u8], features: wasmparser::WasmFeatures) -> Result<Translation, CompileError> {
+    let mut validator = Validator::new_with_features(features);
     let mut bodies: Vec<Body> = Vec::new();
     let mut modules: Vec<StaticModule> = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
