@@ -33,17 +33,67 @@ struct Cli {
 #[derive(clap::Args)]
 struct Options {
     /// Optimization and memory layout `key=value` (`-O help` lists them).
-    #[arg(short = 'O', value_name = "KEY=VALUE")]
+    #[arg(short = 'O', long = "optimize", value_name = "KEY=VALUE")]
     options: Vec<String>,
     /// Codegen and tool `key=value` (`-C help` lists them).
-    #[arg(short = 'C', value_name = "KEY=VALUE")]
+    #[arg(short = 'C', long = "codegen", value_name = "KEY=VALUE")]
     tool: Vec<String>,
     /// What wasm may do: guest controls and limits (`-W help` lists them).
-    #[arg(short = 'W', value_name = "KEY=VALUE")]
+    #[arg(short = 'W', long = "wasm", value_name = "KEY=VALUE")]
     wasm: Vec<String>,
     /// Debugging `key=value` (`-D help` lists them).
-    #[arg(short = 'D', value_name = "KEY=VALUE")]
+    #[arg(short = 'D', long = "debug", value_name = "KEY=VALUE")]
     debug: Vec<String>,
+    /// Options from a TOML file in wasmtime's format: tables `[optimize]`, `[codegen]`,
+    /// `[debug]`, `[wasm]`, `[wasi]` of the groups' keys; flags on the command line win.
+    #[arg(long = "config", value_name = "FILE")]
+    config_file: Option<PathBuf>,
+}
+
+/// The `--config` file's entries, as `key=value` per table.
+#[derive(Default)]
+struct ConfigFile {
+    optimize: Vec<String>,
+    codegen: Vec<String>,
+    debug: Vec<String>,
+    wasm: Vec<String>,
+    wasi: Vec<String>,
+}
+
+impl ConfigFile {
+    fn read(path: &std::path::Path) -> Result<ConfigFile> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let table: toml::Table =
+            toml::from_str(&text).with_context(|| format!("--config {}: not TOML", path.display()))?;
+        let mut file = ConfigFile::default();
+        for (name, entries) in &table {
+            let group = match name.as_str() {
+                "optimize" => &mut file.optimize,
+                "codegen" => &mut file.codegen,
+                "debug" => &mut file.debug,
+                "wasm" => &mut file.wasm,
+                "wasi" => &mut file.wasi,
+                _ => bail!(
+                    "--config {}: unknown table [{name}] (known: optimize, codegen, debug, wasm, wasi)",
+                    path.display()
+                ),
+            };
+            let toml::Value::Table(entries) = entries else {
+                bail!("--config {}: `{name}` must be a table, [{name}]", path.display());
+            };
+            for (key, value) in entries {
+                let value = match value {
+                    toml::Value::Boolean(b) => if *b { "y" } else { "n" }.to_string(),
+                    toml::Value::Integer(n) => n.to_string(),
+                    toml::Value::Float(x) => x.to_string(),
+                    toml::Value::String(s) => s.clone(),
+                    _ => bail!("--config {}: [{name}] {key} must be a boolean, number or string", path.display()),
+                };
+                group.push(format!("{key}={value}"));
+            }
+        }
+        Ok(file)
+    }
 }
 
 /// The `-C` keys, with their values and doc.
@@ -67,6 +117,18 @@ pub(crate) fn key_help(keys: &[(&str, &str)]) -> String {
 }
 
 impl Options {
+    /// Reads `--config`, putting its entries before each group's flags (so that the flags,
+    /// read later, win); returns its `[wasi]` entries.
+    fn read_config_file(&mut self) -> Result<Vec<String>> {
+        let Some(path) = &self.config_file else { return Ok(Vec::new()) };
+        let file = ConfigFile::read(path)?;
+        self.options.splice(0..0, file.optimize);
+        self.tool.splice(0..0, file.codegen);
+        self.debug.splice(0..0, file.debug);
+        self.wasm.splice(0..0, file.wasm);
+        Ok(file.wasi)
+    }
+
     /// The help a group was asked for (`-O help`, …), if any.
     fn help(&self) -> Option<String> {
         let asked = |flags: &[String]| items(flags).any(|(k, _)| k == "help");
@@ -138,7 +200,7 @@ enum Command {
         #[arg(long = "env", value_name = "NAME[=VALUE]")]
         envs: Vec<String>,
         /// WASI `key=value` (`-S help` lists them).
-        #[arg(short = 'S', value_name = "KEY=VALUE")]
+        #[arg(short = 'S', long = "wasi", value_name = "KEY=VALUE")]
         wasi: Vec<String>,
         /// Instantiate FILE first and provide its exports as module NAME.
         #[arg(long = "preload", value_name = "NAME=FILE")]
@@ -335,7 +397,18 @@ fn main() -> ExitCode {
     // `RUST_LOG=kiln_compile=debug` shows each compile stage's time, `=trace` each inlining
     // decision; warnings (an unusable cache entry, say) show by default.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let cli = Cli::parse_from(implicit_run(std::env::args_os().collect()));
+    let mut cli = Cli::parse_from(implicit_run(std::env::args_os().collect()));
+    let read = match &mut cli.command {
+        Command::Run { options, wasi, .. } => options.read_config_file().map(|w| {
+            wasi.splice(0..0, w);
+        }),
+        Command::Compile { options, .. } | Command::Wast { options, .. } => options.read_config_file().map(drop),
+        _ => Ok(()),
+    };
+    if let Err(e) = read {
+        complain(format_args!("Error: {e:#}\n"));
+        return ExitCode::FAILURE;
+    }
     let options = match &cli.command {
         Command::Run { options, .. } | Command::Compile { options, .. } | Command::Wast { options, .. } => {
             Some(options)

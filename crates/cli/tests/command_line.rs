@@ -146,3 +146,34 @@ fn wasm_features_are_turned_off_with_w() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("SIMD support is not enabled"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn a_config_file_in_wasmtimes_format_sets_every_group_and_flags_win() {
+    let dir = scratch("config-file");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        "[optimize]\nopt-level = 0\n[codegen]\ncache = false\n[wasm]\ntail-call = false\n[wasi]\ninherit-env = true\n",
+    )
+    .expect("writes");
+    let wat = dir.join("tail.wat");
+    std::fs::write(
+        &wat,
+        r#"(module (func $f (result i32) (i32.const 5)) (func (export "g") (result i32) (return_call $f)))"#,
+    )
+    .expect("writes");
+    let o = kiln().args(["run", "--config"]).arg(&config).args(["--invoke", "g"]).arg(&wat).output().expect("runs");
+    assert!(text(&o.stderr).contains("tail calls support is not enabled"), "{}", text(&o.stderr));
+    // The command line wins over the file, long names as well as short ones.
+    let mut cmd = kiln();
+    cmd.args(["run", "--config"]).arg(&config).args(["--wasm", "tail-call=y", "--invoke", "g"]).arg(&wat);
+    let o = cmd.output().expect("runs");
+    assert_eq!(text(&o.stdout), "5\n", "{}", text(&o.stderr));
+    let o = kiln().arg("--config").arg(&config).arg(args_wasm()).env("KILN_FROM_HOST", "1").output().expect("runs");
+    assert!(text(&o.stdout).contains("env KILN_FROM_HOST=1\n"), "[wasi] inherit-env: {}", text(&o.stdout));
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[optimise]\nopt-level = 0\n").expect("writes");
+    let o = kiln().arg("--config").arg(&bad).arg(args_wasm()).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("unknown table [optimise] (known: optimize, codegen"), "{}", text(&o.stderr));
+}
