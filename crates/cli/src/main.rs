@@ -97,7 +97,11 @@ impl ConfigFile {
 }
 
 /// The `-C` keys, with their values and doc.
-const CODEGEN_KEYS: &[(&str, &str)] = &[("cache", "y|n (default y): the compilation cache")];
+const CODEGEN_KEYS: &[(&str, &str)] = &[
+    ("cache", "y|n (default y): the compilation cache"),
+    ("parallel-compilation", "y|n (default y): compile functions on several threads (the artifact is the same)"),
+    ("cranelift-NAME", "VALUE: a Cranelift setting, e.g. cranelift-has-avx2=false (`kiln settings` lists them)"),
+];
 
 /// The `-D` keys, with their values and doc: none is implemented yet, and each says so.
 const DEBUG_KEYS: &[(&str, &str)] = &[
@@ -166,6 +170,20 @@ impl Options {
                 _ => bail!("-D {k}: unknown option; the known ones are:\n{}", key_help(DEBUG_KEYS)),
             }
         }
+        for (k, v) in items(&self.tool) {
+            match k {
+                "cache" => {}
+                "parallel-compilation" => {
+                    config.parallel_compilation(kiln::parse_bool(k, v)?);
+                }
+                _ => match k.strip_prefix("cranelift-") {
+                    Some(name) => {
+                        config.cranelift_flag_set(&name.replace('-', "_"), v);
+                    }
+                    None => bail!("-C {k}: unknown option; the known ones are:\n{}", key_help(CODEGEN_KEYS)),
+                },
+            }
+        }
         config.cache_dir(self.cache_dir()?);
         Ok(config)
     }
@@ -173,11 +191,8 @@ impl Options {
     /// The compilation cache's directory, unless `-C cache=n` turned it off.
     fn cache_dir(&self) -> Result<Option<PathBuf>> {
         let mut cache = true;
-        for (k, v) in items(&self.tool) {
-            cache = match k {
-                "cache" => kiln::parse_bool(k, v)?,
-                _ => bail!("-C {k}: unknown option; the known ones are:\n{}", key_help(CODEGEN_KEYS)),
-            };
+        for (k, v) in items(&self.tool).filter(|(k, _)| *k == "cache") {
+            cache = kiln::parse_bool(k, v)?;
         }
         Ok(if cache { kiln::default_cache_dir() } else { None })
     }

@@ -177,3 +177,30 @@ fn a_config_file_in_wasmtimes_format_sets_every_group_and_flags_win() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("unknown table [optimise] (known: optimize, codegen"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn codegen_keys_set_cranelift_and_threads() {
+    let dir = scratch("codegen");
+    let artifact = dir.join("noavx2.cwasm");
+    let o = kiln()
+        .args(["compile", "-C", "cache=n,parallel-compilation=n", "-C", "cranelift-has-avx2=false", &args_wasm(), "-o"])
+        .arg(&artifact)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = kiln().arg("objdump").arg(&artifact).output().expect("runs");
+    let features = text(&o.stdout).lines().find(|l| l.contains("CPU features the code may use")).map(str::to_string);
+    assert!(features.is_some_and(|f| !f.contains("avx2")), "{}", text(&o.stdout));
+    let o = kiln().args(["-C", "cranelift-preserve-frame-pointers=false", &args_wasm()]).output().expect("runs");
+    assert!(
+        text(&o.stderr).contains("unsupported: Cranelift setting preserve_frame_pointers=false: Kiln's code needs"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = kiln().args(["-C", "threads=2", &args_wasm()]).output().expect("runs");
+    assert!(
+        text(&o.stderr).contains("-C threads: unknown option; the known ones are:\n  cache="),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -23,9 +23,10 @@ pub fn host_isa() -> Result<KilnIsa, CompileError> {
 /// # Errors
 /// As for [`host_isa`].
 pub fn host_isa_for(tunables: &Tunables) -> Result<KilnIsa, CompileError> {
-    let builder =
+    let mut builder =
         cranelift_native::builder().map_err(|e| CompileError::Unsupported(format!("this host's architecture: {e}")))?;
-    let isa = builder.finish(shared_flags(tunables)?).map_err(setting_error)?;
+    let flags = flags(tunables, &mut builder)?;
+    let isa = builder.finish(flags).map_err(setting_error)?;
     Ok(KilnIsa { isa })
 }
 
@@ -45,15 +46,30 @@ pub fn target_isa(triple: &str, tunables: &Tunables) -> Result<KilnIsa, CompileE
     }
     let mut builder = cranelift_codegen::isa::lookup(parsed).map_err(|e| unsupported(e.to_string()))?;
     builder.enable("x86-64-v2").map_err(setting_error)?;
-    let isa = builder.finish(shared_flags(tunables)?).map_err(setting_error)?;
+    let flags = flags(tunables, &mut builder)?;
+    let isa = builder.finish(flags).map_err(setting_error)?;
     Ok(KilnIsa { isa })
 }
 
-/// The target-independent Cranelift flags Kiln compiles with.
-fn shared_flags(tunables: &Tunables) -> Result<settings::Flags, CompileError> {
+/// The Cranelift flags Kiln compiles with, then the user's `cranelift_flags` of `tunables`:
+/// each a shared flag, or else one of the ISA's (set on `isa`). Kiln's own settings cannot
+/// be changed: its code relies on them.
+fn flags(tunables: &Tunables, isa: &mut cranelift_codegen::isa::Builder) -> Result<settings::Flags, CompileError> {
     let mut flags = settings::builder();
-    for (name, value) in kiln_environ::cranelift_settings(tunables) {
+    let required = kiln_environ::cranelift_settings(tunables);
+    for &(name, value) in &required {
         flags.set(name, value).map_err(setting_error)?;
+    }
+    for (name, value) in &tunables.cranelift_flags {
+        let refuse = |why: String| CompileError::Unsupported(format!("Cranelift setting {name}={value}: {why}"));
+        if let Some((_, kiln)) = required.iter().find(|(n, _)| n == name) {
+            return Err(refuse(format!("Kiln's code needs {name}={kiln}")));
+        }
+        match flags.set(name, value) {
+            Ok(()) => {}
+            Err(settings::SetError::BadName(_)) => isa.set(name, value).map_err(|e| refuse(e.to_string()))?,
+            Err(e) => return Err(refuse(e.to_string())),
+        }
     }
     Ok(settings::Flags::new(flags))
 }

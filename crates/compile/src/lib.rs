@@ -82,6 +82,19 @@ fn stage<T>(name: &str, f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// Runs `f` (a compile) with every parallel stage on one thread: the same artifact, for
+/// embedders that must not start threads (`Config::parallel_compilation(false)`).
+///
+/// # Errors
+/// [`CompileError::Internal`] when the one-thread pool cannot be made.
+pub fn on_one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, CompileError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| CompileError::Internal(format!("a compile thread: {e}")))?;
+    Ok(pool.install(f))
+}
+
 /// Compile `wasm`, a core module, for `isa` with `tunables`.
 pub fn compile_module(isa: &KilnIsa, tunables: &Tunables, wasm: &[u8]) -> Result<CompiledModule, CompileError> {
     let translation = stage("translate", || kiln_environ::translate_module_with(wasm, tunables.wasm_features))?;

@@ -91,6 +91,9 @@ pub struct Tunables {
     pub opt_level: OptLevel,
     /// The wasm features modules are validated with (`-W simd=n`…): Wasm 3.0's by default.
     pub wasm_features: wasmparser::WasmFeatures,
+    /// Cranelift settings beyond Kiln's own (`-C cranelift-has-avx2=false`), as `(name,
+    /// value)` in Cranelift's spelling; the engine info records the ISA they give.
+    pub cranelift_flags: Vec<(String, String)>,
 }
 
 impl Default for Tunables {
@@ -117,6 +120,7 @@ impl Default for Tunables {
             epoch_interruption: false,
             opt_level: OptLevel::Speed,
             wasm_features: crate::wasm_features(),
+            cranelift_flags: Vec::new(),
         }
     }
 }

@@ -5,7 +5,7 @@ use crate::{Error, Result};
 use kiln_environ::{IntraModuleInlining, Tunables};
 
 /// Engine settings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Config {
     pub(crate) tunables: Tunables,
     /// Where compiled artifacts are cached (no cache when `None`, the default).
@@ -15,6 +15,8 @@ pub struct Config {
     /// The target triple to compile for, on its baseline CPU (`None`: the host, with every
     /// feature it has).
     pub(crate) target: Option<String>,
+    /// Whether compiling uses several threads.
+    pub(crate) parallel_compilation: bool,
 }
 
 fn setting(key: &str, message: String) -> Error {
@@ -35,6 +37,18 @@ pub fn parse_bytes(key: &str, value: &str) -> Result<u64> {
 /// [`Error::Setting`] naming `key`, for anything else.
 pub fn parse_bool(key: &str, value: &str) -> Result<bool> {
     kiln_environ::settings::parse_bool(value).map_err(|m| setting(key, m))
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            tunables: Tunables::default(),
+            cache_dir: None,
+            perfmap: false,
+            target: None,
+            parallel_compilation: true,
+        }
+    }
 }
 
 impl Config {
@@ -136,6 +150,21 @@ impl Config {
     /// made.
     pub fn target(&mut self, triple: &str) -> &mut Self {
         self.target = Some(triple.to_string());
+        self
+    }
+
+    /// Set a Cranelift setting beyond Kiln's own, in Cranelift's spelling (`has_avx2`,
+    /// `false`): a shared setting or one of the host ISA's. Checked when the engine is made;
+    /// the settings Kiln's code relies on (and `opt_level`, which is `opt-level`) are refused.
+    pub fn cranelift_flag_set(&mut self, name: &str, value: &str) -> &mut Self {
+        self.tunables.cranelift_flags.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Whether functions compile on several threads (the default) or one: the artifact is
+    /// the same either way.
+    pub fn parallel_compilation(&mut self, parallel: bool) -> &mut Self {
+        self.parallel_compilation = parallel;
         self
     }
 

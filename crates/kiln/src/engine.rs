@@ -25,6 +25,8 @@ struct EngineInner {
     info: EngineInfo,
     cache_dir: Option<std::path::PathBuf>,
     perfmap: bool,
+    #[cfg(feature = "compiler")]
+    parallel_compilation: bool,
     types: Mutex<TypeRegistry>,
     /// The epoch: stores' compiled code compares it with their deadlines.
     epoch: AtomicU64,
@@ -116,6 +118,8 @@ impl Engine {
                 info,
                 cache_dir: config.cache_dir.clone(),
                 perfmap: config.perfmap,
+                #[cfg(feature = "compiler")]
+                parallel_compilation: config.parallel_compilation,
                 types: Mutex::default(),
                 epoch: AtomicU64::new(0),
             }),
@@ -135,7 +139,8 @@ impl Engine {
     /// Compile `wasm`: its description and its artifact.
     #[cfg(feature = "compiler")]
     pub(crate) fn compile(&self, wasm: &[u8]) -> Result<(kiln_environ::Module, Vec<u8>)> {
-        let compiled = kiln_compile::compile_module(&self.inner.isa, self.tunables(), wasm)?;
+        let compile = || kiln_compile::compile_module(&self.inner.isa, self.tunables(), wasm);
+        let compiled = if self.inner.parallel_compilation { compile() } else { kiln_compile::on_one_thread(compile)? }?;
         Ok((compiled.module, compiled.elf))
     }
 
@@ -162,7 +167,8 @@ impl Engine {
         if !kiln_environ::component::is_component(wasm) {
             return Err(not_a_component());
         }
-        let compiled = kiln_compile::compile_component(&self.inner.isa, self.tunables(), wasm)?;
+        let compile = || kiln_compile::compile_component(&self.inner.isa, self.tunables(), wasm);
+        let compiled = if self.inner.parallel_compilation { compile() } else { kiln_compile::on_one_thread(compile)? }?;
         Ok((compiled.info, compiled.modules, compiled.elf))
     }
 

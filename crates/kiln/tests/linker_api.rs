@@ -196,3 +196,16 @@ fn tables_are_read_written_and_grown_from_the_host() -> kiln::Result<()> {
     assert_eq!(host.size(&store), 1);
     Ok(())
 }
+
+#[test]
+fn compiling_on_one_thread_gives_the_same_artifact() -> kiln::Result<()> {
+    let wasm = wat::parse_str(USES_HOST).expect("parses");
+    let parallel = Engine::default().precompile_module(&wasm)?;
+    let mut config = kiln::Config::new();
+    config.parallel_compilation(false);
+    assert_eq!(Engine::new(&config)?.precompile_module(&wasm)?, parallel);
+    let mut refused = kiln::Config::new();
+    refused.cranelift_flag_set("enable_probestack", "true");
+    assert!(matches!(Engine::new(&refused), Err(Error::Unsupported(_))));
+    Ok(())
+}
