@@ -11,6 +11,14 @@ fn args_wasm() -> String {
     repo().join("tests/programs/args.wasm").to_str().expect("utf-8 path").to_string()
 }
 
+/// The CPU features an artifact's code may use, as `kiln objdump` lists them.
+fn code_features(artifact: &std::path::Path) -> String {
+    let o = kiln().arg("objdump").arg(artifact).output().expect("runs");
+    let out = text(&o.stdout);
+    let line = out.lines().find(|l| l.contains("CPU features the code may use")).map(str::to_string);
+    line.unwrap_or_else(|| panic!("{out}"))
+}
+
 #[test]
 fn a_file_first_is_run_and_everything_after_it_is_the_programs() {
     let wasm = args_wasm();
@@ -121,9 +129,7 @@ fn settings_and_artifacts_for_a_targets_baseline_cpu() {
         .output()
         .expect("runs");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let o = kiln().arg("objdump").arg(&artifact).output().expect("runs");
-    let features = text(&o.stdout).lines().find(|l| l.contains("CPU features the code may use")).map(str::to_string);
-    let features = features.unwrap_or_else(|| panic!("{}", text(&o.stdout)));
+    let features = code_features(&artifact);
     assert!(features.contains("sse41") && !features.contains("avx"), "{features}");
     let o = kiln().args(["run", "--allow-precompiled"]).arg(&artifact).arg("ok").output().expect("runs");
     assert_eq!(text(&o.stdout), format!("argv[0]={}\nargv[1]=ok\n", artifact.display()), "{}", text(&o.stderr));
@@ -188,9 +194,8 @@ fn codegen_keys_set_cranelift_and_threads() {
         .output()
         .expect("runs");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let o = kiln().arg("objdump").arg(&artifact).output().expect("runs");
-    let features = text(&o.stdout).lines().find(|l| l.contains("CPU features the code may use")).map(str::to_string);
-    assert!(features.is_some_and(|f| !f.contains("avx2")), "{}", text(&o.stdout));
+    let features = code_features(&artifact);
+    assert!(!features.contains("avx2"), "{features}");
     let o = kiln().args(["-C", "cranelift-preserve-frame-pointers=false", &args_wasm()]).output().expect("runs");
     assert!(
         text(&o.stderr).contains("unsupported: Cranelift setting preserve_frame_pointers=false: Kiln's code needs"),

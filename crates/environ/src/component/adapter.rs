@@ -25,10 +25,7 @@ use wasm_encoder::{
     Instruction as I, MemArg, MemArgTarget, MemoryType, Module, NameMap, NameSection, TypeSection, ValType,
 };
 
-use super::info::{
-    CanonicalOptions, ComponentInfo, CoreDef, Initializer, LiftedFunction, LowerSource, RuntimeComponentInstanceIndex,
-    StringEncoding,
-};
+use super::info::{CanonicalOptions, ComponentInfo, CoreDef, Initializer, LiftedFunction, LowerSource, StringEncoding};
 use super::types::{ComponentTypes, FlatType, InterfaceType, ResourceIndex, TypeFuncIndex, discriminant_size};
 use crate::StaticModuleIndex;
 use std::collections::{BTreeMap, BTreeSet};
@@ -208,7 +205,7 @@ impl Plan {
         caller: &CanonicalOptions,
     ) -> Option<Plan> {
         let callee = &lifted.options;
-        if lifted.ty != ty || related(info, caller.instance, callee.instance) {
+        if lifted.ty != ty || info.related(caller.instance, callee.instance) {
             return None;
         }
         let types = &info.types;
@@ -369,9 +366,9 @@ impl Plan {
         let flat_param_types = types.flat_params(self.ty);
         match &flat_param_types {
             Some(flat) => {
-                let src = Src::Stack(flat.iter().enumerate().map(|(i, t)| (i as u32, *t)).collect());
+                let src = Place::Stack(flat.iter().enumerate().map(|(i, t)| (i as u32, *t)).collect());
                 let dst_locals: Vec<(u32, FlatType)> = flat.iter().map(|t| (g.local(*t), *t)).collect();
-                g.translate_fields(&param_types, &src, &Dst::Stack(dst_locals.clone()));
+                g.translate_fields(&param_types, &src, &Place::Stack(dst_locals.clone()));
                 for (l, _) in &dst_locals {
                     g.code.push(I::LocalGet(*l));
                 }
@@ -385,8 +382,12 @@ impl Plan {
                     I64Size::Const(layout.size as u64),
                     AdapterTrap::ListOutOfBounds,
                 );
-                let src = Src::Mem(Addr { memory: g.src.memory, base: 0, offset: 0 });
-                g.translate_fields(&param_types, &src, &Dst::Mem(Addr { memory: g.dst.memory, base: dst, offset: 0 }));
+                let src = Place::Mem(Addr { memory: g.src.memory, base: 0, offset: 0 });
+                g.translate_fields(
+                    &param_types,
+                    &src,
+                    &Place::Mem(Addr { memory: g.dst.memory, base: dst, offset: 0 }),
+                );
                 g.code.push(I::LocalGet(dst));
             }
         }
@@ -406,9 +407,9 @@ impl Plan {
         if let Some(result) = func.result {
             match types.flat_results(self.ty) {
                 Some(flat) => {
-                    let src = Src::Stack(result_locals.iter().zip(&flat).map(|((l, _), t)| (*l, *t)).collect());
+                    let src = Place::Stack(result_locals.iter().zip(&flat).map(|((l, _), t)| (*l, *t)).collect());
                     out_locals = flat.iter().map(|t| (g.local(*t), *t)).collect();
-                    g.translate(result, &src, &Dst::Stack(out_locals.clone()));
+                    g.translate(result, &src, &Place::Stack(out_locals.clone()));
                 }
                 None => {
                     let l = types.layout(result);
@@ -416,8 +417,8 @@ impl Plan {
                     g.check_pointer(from, l.align, l.size, Which::Src, AdapterTrap::ResultOutOfBounds);
                     let retptr = lower_params.len() as u32 - 1;
                     g.check_pointer(retptr, l.align, l.size, Which::Dst, AdapterTrap::ResultOutOfBounds);
-                    let src = Src::Mem(Addr { memory: g.src.memory, base: from, offset: 0 });
-                    g.translate(result, &src, &Dst::Mem(Addr { memory: g.dst.memory, base: retptr, offset: 0 }));
+                    let src = Place::Mem(Addr { memory: g.src.memory, base: from, offset: 0 });
+                    g.translate(result, &src, &Place::Mem(Addr { memory: g.dst.memory, base: retptr, offset: 0 }));
                 }
             }
         }
@@ -469,23 +470,6 @@ fn func_type_after(section: &mut TypeSection, count: &mut u32, params: &[ValType
     *count - 1
 }
 
-/// Whether one of two component instances is the other or an ancestor of it.
-fn related(info: &ComponentInfo, a: RuntimeComponentInstanceIndex, b: RuntimeComponentInstanceIndex) -> bool {
-    let is_ancestor = |anc: RuntimeComponentInstanceIndex, mut of: RuntimeComponentInstanceIndex| {
-        for _ in 0..=info.instance_parents.len() {
-            if of == anc {
-                return true;
-            }
-            match info.instance_parents.get(of).copied().flatten() {
-                Some(p) => of = p,
-                None => return false,
-            }
-        }
-        false
-    };
-    is_ancestor(a, b) || is_ancestor(b, a)
-}
-
 fn val_type(t: FlatType) -> ValType {
     match t {
         FlatType::I32 => ValType::I32,
@@ -518,20 +502,18 @@ impl Addr {
     }
 }
 
-/// Where a value is read from: flat values in locals (of the types they were declared
-/// with: a variant's payload shares joined types), or memory.
+/// Where a value is read from or written to: flat values in locals (of the types they were
+/// declared with: a variant's payload shares joined types), or memory.
 #[derive(Clone)]
-enum Src {
+enum Place {
     Stack(Vec<(u32, FlatType)>),
     Mem(Addr),
 }
 
-/// Where a value is written: locals, or memory.
-#[derive(Clone)]
-enum Dst {
-    Stack(Vec<(u32, FlatType)>),
-    Mem(Addr),
-}
+/// A place read from.
+type Src = Place;
+/// A place written to.
+type Dst = Place;
 
 /// One side's memory, `realloc` and string check, as the adapter's indices.
 #[derive(Copy, Clone)]
@@ -696,13 +678,13 @@ impl Gen<'_> {
     fn read_i32_pair(&mut self, src: &Src) -> (u32, u32) {
         let (p, l) = (self.local(FlatType::I32), self.local(FlatType::I32));
         match src {
-            Src::Stack(locals) => {
+            Place::Stack(locals) => {
                 self.get(locals[0], FlatType::I32);
                 self.code.push(I::LocalSet(p));
                 self.get(locals[1], FlatType::I32);
                 self.code.push(I::LocalSet(l));
             }
-            Src::Mem(a) => {
+            Place::Mem(a) => {
                 self.code.extend([I::LocalGet(a.base), I::I32Load(a.arg(4)), I::LocalSet(p)]);
                 self.code.extend([I::LocalGet(a.base), I::I32Load(a.at(4).arg(4)), I::LocalSet(l)]);
             }
@@ -712,13 +694,13 @@ impl Gen<'_> {
 
     fn write_i32_pair(&mut self, (p, l): (u32, u32), dst: &Dst) {
         match dst {
-            Dst::Stack(locals) => {
+            Place::Stack(locals) => {
                 self.code.push(I::LocalGet(p));
                 self.set(FlatType::I32, locals[0]);
                 self.code.push(I::LocalGet(l));
                 self.set(FlatType::I32, locals[1]);
             }
-            Dst::Mem(a) => {
+            Place::Mem(a) => {
                 self.code.extend([I::LocalGet(a.base), I::LocalGet(p), I::I32Store(a.arg(4))]);
                 self.code.extend([I::LocalGet(a.base), I::LocalGet(l), I::I32Store(a.at(4).arg(4))]);
             }
@@ -729,48 +711,29 @@ impl Gen<'_> {
         self.types.flat(t).len()
     }
 
-    /// The sources of consecutive fields of types `tys`.
-    fn split_src(&self, src: &Src, tys: &[InterfaceType]) -> Vec<Src> {
-        match src {
-            Src::Stack(locals) => {
+    /// The places of consecutive fields of types `tys` in `place`.
+    fn split(&self, place: &Place, tys: &[InterfaceType]) -> Vec<Place> {
+        match place {
+            Place::Stack(locals) => {
                 let mut at = 0;
                 tys.iter()
                     .map(|t| {
                         let n = self.flat_len(*t);
-                        let s = Src::Stack(locals[at..at + n].to_vec());
+                        let s = Place::Stack(locals[at..at + n].to_vec());
                         at += n;
                         s
                     })
                     .collect()
             }
-            Src::Mem(a) => {
-                self.types.field_offsets(tys.iter().copied()).into_iter().map(|o| Src::Mem(a.at(o))).collect()
-            }
-        }
-    }
-
-    fn split_dst(&self, dst: &Dst, tys: &[InterfaceType]) -> Vec<Dst> {
-        match dst {
-            Dst::Stack(locals) => {
-                let mut at = 0;
-                tys.iter()
-                    .map(|t| {
-                        let n = self.flat_len(*t);
-                        let s = Dst::Stack(locals[at..at + n].to_vec());
-                        at += n;
-                        s
-                    })
-                    .collect()
-            }
-            Dst::Mem(a) => {
-                self.types.field_offsets(tys.iter().copied()).into_iter().map(|o| Dst::Mem(a.at(o))).collect()
+            Place::Mem(a) => {
+                self.types.field_offsets(tys.iter().copied()).into_iter().map(|o| Place::Mem(a.at(o))).collect()
             }
         }
     }
 
     fn translate_fields(&mut self, tys: &[InterfaceType], src: &Src, dst: &Dst) {
-        let srcs = self.split_src(src, tys);
-        let dsts = self.split_dst(dst, tys);
+        let srcs = self.split(src, tys);
+        let dsts = self.split(dst, tys);
         for ((t, s), d) in tys.iter().zip(srcs).zip(dsts) {
             self.translate(*t, &s, &d);
         }
@@ -812,7 +775,7 @@ impl Gen<'_> {
         let flat = self.types.flat(ty)[0];
         let layout = self.types.layout(ty);
         match src {
-            Src::Stack(locals) => {
+            Place::Stack(locals) => {
                 self.get(locals[0], flat);
                 match ty {
                     T::Bool => self.code.extend([I::I32Const(0), I::I32Ne]),
@@ -823,7 +786,7 @@ impl Gen<'_> {
                     _ => {}
                 }
             }
-            Src::Mem(a) => {
+            Place::Mem(a) => {
                 self.code.push(I::LocalGet(a.base));
                 let arg = a.arg(layout.align);
                 self.code.push(match ty {
@@ -850,11 +813,11 @@ impl Gen<'_> {
             self.trap_if(AdapterTrap::InvalidChar);
         }
         match dst {
-            Dst::Stack(locals) => {
+            Place::Stack(locals) => {
                 self.code.push(I::LocalGet(v));
                 self.set(flat, locals[0]);
             }
-            Dst::Mem(a) => {
+            Place::Mem(a) => {
                 self.code.extend([I::LocalGet(a.base), I::LocalGet(v)]);
                 let arg = a.arg(layout.align);
                 self.code.push(match ty {
@@ -886,12 +849,12 @@ impl Gen<'_> {
                 4
             };
             let offset = 4 * w as u32;
-            if let Dst::Mem(a) = dst {
+            if let Place::Mem(a) = dst {
                 self.code.push(I::LocalGet(a.base));
             }
             match src {
-                Src::Stack(locals) => self.get(locals[w], FlatType::I32),
-                Src::Mem(a) => {
+                Place::Stack(locals) => self.get(locals[w], FlatType::I32),
+                Place::Mem(a) => {
                     let arg = a.at(offset).arg(width);
                     self.code.push(I::LocalGet(a.base));
                     self.code.push(match width {
@@ -905,8 +868,8 @@ impl Gen<'_> {
                 self.code.extend([I::I32Const(mask), I::I32And]);
             }
             match dst {
-                Dst::Stack(locals) => self.set(FlatType::I32, locals[w]),
-                Dst::Mem(a) => {
+                Place::Stack(locals) => self.set(FlatType::I32, locals[w]),
+                Place::Mem(a) => {
                     let arg = a.at(offset).arg(width);
                     self.code.push(match width {
                         1 => I::I32Store8(arg),
@@ -922,8 +885,8 @@ impl Gen<'_> {
         let size = discriminant_size(cases.len());
         let disc = self.local(FlatType::I32);
         match src {
-            Src::Stack(locals) => self.get(locals[0], FlatType::I32),
-            Src::Mem(a) => {
+            Place::Stack(locals) => self.get(locals[0], FlatType::I32),
+            Place::Mem(a) => {
                 let arg = a.arg(size);
                 self.code.push(I::LocalGet(a.base));
                 self.code.push(match size {
@@ -937,7 +900,7 @@ impl Gen<'_> {
         self.code.extend([I::I32Const(cases.len() as i32), I::I32GeU]);
         self.trap_if(AdapterTrap::InvalidDiscriminant);
         match dst {
-            Dst::Stack(locals) => {
+            Place::Stack(locals) => {
                 self.code.push(I::LocalGet(disc));
                 self.set(FlatType::I32, locals[0]);
                 // Payload slots a case does not fill are zero.
@@ -951,7 +914,7 @@ impl Gen<'_> {
                     self.code.push(I::LocalSet(l));
                 }
             }
-            Dst::Mem(a) => {
+            Place::Mem(a) => {
                 let arg = a.arg(size);
                 self.code.extend([I::LocalGet(a.base), I::LocalGet(disc)]);
                 self.code.push(match size {
@@ -966,12 +929,12 @@ impl Gen<'_> {
             let Some(p) = payload else { continue };
             let n = self.flat_len(*p);
             let psrc = match src {
-                Src::Stack(locals) => Src::Stack(locals[1..1 + n].to_vec()),
-                Src::Mem(a) => Src::Mem(a.at(payload_offset)),
+                Place::Stack(locals) => Place::Stack(locals[1..1 + n].to_vec()),
+                Place::Mem(a) => Place::Mem(a.at(payload_offset)),
             };
             let pdst = match dst {
-                Dst::Stack(locals) => Dst::Stack(locals[1..1 + n].to_vec()),
-                Dst::Mem(a) => Dst::Mem(a.at(payload_offset)),
+                Place::Stack(locals) => Place::Stack(locals[1..1 + n].to_vec()),
+                Place::Mem(a) => Place::Mem(a.at(payload_offset)),
             };
             self.code.extend([
                 I::LocalGet(disc),
@@ -988,17 +951,17 @@ impl Gen<'_> {
     /// new index.
     fn translate_handle(&mut self, (borrow, r): Handle, src: &Src, dst: &Dst) {
         let transfer = self.transfers.get(&(self.results, borrow, r)).copied().unwrap_or(u32::MAX);
-        if let Dst::Mem(a) = dst {
+        if let Place::Mem(a) = dst {
             self.code.push(I::LocalGet(a.base));
         }
         match src {
-            Src::Stack(locals) => self.get(locals[0], FlatType::I32),
-            Src::Mem(a) => self.code.extend([I::LocalGet(a.base), I::I32Load(a.arg(4))]),
+            Place::Stack(locals) => self.get(locals[0], FlatType::I32),
+            Place::Mem(a) => self.code.extend([I::LocalGet(a.base), I::I32Load(a.arg(4))]),
         }
         self.code.push(I::Call(transfer));
         match dst {
-            Dst::Stack(locals) => self.set(FlatType::I32, locals[0]),
-            Dst::Mem(a) => self.code.push(I::I32Store(a.arg(4))),
+            Place::Stack(locals) => self.set(FlatType::I32, locals[0]),
+            Place::Mem(a) => self.code.push(I::I32Store(a.arg(4))),
         }
     }
 
@@ -1104,8 +1067,8 @@ impl Gen<'_> {
             self.code.push(I::Block(wasm_encoder::BlockType::Empty));
             self.code.push(I::Loop(wasm_encoder::BlockType::Empty));
             self.code.extend([I::LocalGet(n), I::I32Eqz, I::BrIf(1)]);
-            let esrc = Src::Mem(Addr { memory: self.src.memory, base: s, offset: 0 });
-            let edst = Dst::Mem(Addr { memory: self.dst.memory, base: d, offset: 0 });
+            let esrc = Place::Mem(Addr { memory: self.src.memory, base: s, offset: 0 });
+            let edst = Place::Mem(Addr { memory: self.dst.memory, base: d, offset: 0 });
             self.translate(elem, &esrc, &edst);
             for cursor in [s, d] {
                 self.code.extend([I::LocalGet(cursor), I::I32Const(l.size as i32), I::I32Add, I::LocalSet(cursor)]);

@@ -278,3 +278,24 @@ pub struct ComponentInfo {
     /// The exports of every exported instance.
     pub export_instances: PrimaryMap<ExportInstanceIndex, Vec<(String, Export)>>,
 }
+
+impl ComponentInfo {
+    /// Whether one of two component instances is the other or an ancestor of it: calls
+    /// between such instances are refused (as the canonical ABI says, for now).
+    pub fn related(&self, a: RuntimeComponentInstanceIndex, b: RuntimeComponentInstanceIndex) -> bool {
+        let is_ancestor = |anc: RuntimeComponentInstanceIndex, mut of: RuntimeComponentInstanceIndex| {
+            // Parents come before their children (`check_consistent`), so this ends.
+            for _ in 0..=self.instance_parents.len() {
+                if of == anc {
+                    return true;
+                }
+                match self.instance_parents.get(of).copied().flatten() {
+                    Some(p) => of = p,
+                    None => return false,
+                }
+            }
+            false
+        };
+        is_ancestor(a, b) || is_ancestor(b, a)
+    }
+}

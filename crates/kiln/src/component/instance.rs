@@ -329,24 +329,6 @@ fn call_lifted_in_scope<T>(
     Ok(values)
 }
 
-/// Whether one of two component instances is the other or an ancestor of it: calls between
-/// such instances are refused (for now, as the canonical ABI says).
-fn related(info: &ComponentInfo, a: RuntimeComponentInstanceIndex, b: RuntimeComponentInstanceIndex) -> bool {
-    let is_ancestor = |anc: RuntimeComponentInstanceIndex, mut of: RuntimeComponentInstanceIndex| {
-        for _ in 0..info.instance_parents.len() + 1 {
-            if of == anc {
-                return true;
-            }
-            match info.instance_parents.get(of).copied().flatten() {
-                Some(p) => of = p,
-                None => return false,
-            }
-        }
-        false
-    };
-    is_ancestor(a, b) || is_ancestor(b, a)
-}
-
 /// The core type of a lowered function of type `ty`.
 fn lowered_core_type(info: &ComponentInfo, ty: TypeFuncIndex, async_: bool) -> FuncType {
     let types = &info.types;
@@ -480,7 +462,7 @@ fn call_lowered<T>(
                 out
             }
             Callee::Lifted(lifted, core) => {
-                if related(info, options.instance, lifted.options.instance) {
+                if info.related(options.instance, lifted.options.instance) {
                     return Err(trap("cannot enter component instance"));
                 }
                 call_lifted(cx.store, LiftedCall { info, id, lifted, core: *core, args: &args, fused: true })?
