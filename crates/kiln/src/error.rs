@@ -52,6 +52,13 @@ impl fmt::Display for Message {
 
 impl std::error::Error for Message {}
 
+/// A host function's `anyhow` error, with its context chain, becomes a host error.
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Error {
+        Error::Host(e.into())
+    }
+}
+
 impl Error {
     /// A host error with this message, for host functions that fail.
     pub fn msg(message: impl fmt::Display) -> Error {

@@ -97,6 +97,25 @@ fn host_functions_fail_with_a_message() -> kiln::Result<()> {
 }
 
 #[test]
+fn host_functions_use_question_mark_on_anyhow_errors() -> kiln::Result<()> {
+    use anyhow::Context;
+    fn lookup(x: i32) -> anyhow::Result<i32> {
+        let table = [10, 20, 30];
+        table.get(x as usize).copied().with_context(|| format!("no entry {x}"))
+    }
+    let engine = Engine::default();
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("host", "f", |x: i32| -> kiln::Result<i32> { Ok(lookup(x)?) })?;
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &Module::new(&engine, USES_HOST)?)?;
+    let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
+    assert_eq!(run.call(&mut store, 1)?, 20);
+    let err = run.call(&mut store, 7).unwrap_err();
+    assert!(matches!(err, Error::Host(_)) && err.to_string().contains("no entry 7"), "{err}");
+    Ok(())
+}
+
+#[test]
 fn modules_validate_and_artifacts_are_recognized() -> kiln::Result<()> {
     let engine = Engine::default();
     let wasm = wat::parse_str(USES_HOST).expect("parses");
