@@ -1,6 +1,9 @@
 //! The component API end to end on hand-written components: host calls that pass and
 //! return every kind of value through the canonical ABI, host imports, resources and their
 //! handle rules, post-return, and canonical-ABI violations that must trap, never crash.
+mod common;
+
+use common::call;
 use kiln::component::{Component, Linker, Val};
 use kiln::{Engine, Store};
 
@@ -51,18 +54,6 @@ const ECHO: &str = r#"
   (func (export "bad-utf8") (result string) (canon lift (core func $m "bad-utf8") (memory (core memory $m "mem"))))
 )
 "#;
-
-fn call(
-    store: &mut Store<()>,
-    instance: &kiln::component::Instance,
-    name: &str,
-    args: &[Val],
-) -> kiln::Result<Vec<Val>> {
-    let f = instance.get_func(&mut *store, name).expect("export exists");
-    let mut results = vec![Val::Bool(false); f.results_len(&*store)];
-    f.call(&mut *store, args, &mut results)?;
-    Ok(results)
-}
 
 #[test]
 fn values_round_trip_through_the_canonical_abi() -> kiln::Result<()> {

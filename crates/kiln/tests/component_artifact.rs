@@ -4,6 +4,9 @@
 //! module — and a module's artifact is never taken for a component's (or the other way
 //! round), nor a truncated or corrupted one for anything: each is an error, never a crash.
 //! The loads here go through the `_trusted` forms, which stand in for the `unsafe` ones.
+mod common;
+
+use common::call;
 use kiln::component::{Component, Linker, Val};
 use kiln::{Config, Engine, Error, Module, Store, Trap};
 
@@ -43,18 +46,6 @@ fn guest() -> String {
           (func (export "zero") (result u32) (canon lift (core func $mem "zero"))))"#,
         pattern()
     )
-}
-
-fn call(
-    store: &mut Store<Vec<String>>,
-    instance: &kiln::component::Instance,
-    name: &str,
-    args: &[Val],
-) -> kiln::Result<Vec<Val>> {
-    let f = instance.get_func(&mut *store, name).expect("export exists");
-    let mut results = vec![Val::Bool(false); f.results_len(&*store)];
-    f.call(&mut *store, args, &mut results)?;
-    Ok(results)
 }
 
 /// Instantiate `component` and check everything it does.

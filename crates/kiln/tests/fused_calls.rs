@@ -4,6 +4,9 @@
 //! the adapter trap with the canonical ABI's message and poison the instances, a host
 //! function cannot re-enter the callee while the adapter is in it, and handles move and are
 //! lent between three components.
+mod common;
+
+use common::call;
 use kiln::component::{Component, Linker, Val};
 use kiln::{Engine, Store};
 
@@ -160,18 +163,6 @@ fn composed() -> String {
 struct Host {
     instance: Option<kiln::component::Instance>,
     reentry: Option<String>,
-}
-
-fn call(
-    store: &mut Store<Host>,
-    instance: &kiln::component::Instance,
-    name: &str,
-    args: &[Val],
-) -> kiln::Result<Vec<Val>> {
-    let f = instance.get_func(&mut *store, name).expect("export exists");
-    let mut results = vec![Val::Bool(false); f.results_len(&*store)];
-    f.call(&mut *store, args, &mut results)?;
-    Ok(results)
 }
 
 fn instantiate(engine: &Engine, store: &mut Store<Host>) -> kiln::component::Instance {
