@@ -50,6 +50,55 @@ struct Options {
     config_file: Option<PathBuf>,
 }
 
+/// The settings of wasmtime's cache configuration that Kiln's cache has no use for (it keeps
+/// no compressed copies and cleans up only on `kiln cache clean`): accepted, and said to
+/// have no effect.
+const UNUSED_CACHE_SETTINGS: &[&str] = &[
+    "worker-event-queue-size",
+    "baseline-compression-level",
+    "optimized-compression-level",
+    "optimized-compression-usage-counter-threshold",
+    "cleanup-interval",
+    "optimizing-compression-task-timeout",
+    "allowed-clock-drift-for-files-from-future",
+    "file-count-soft-limit",
+    "files-total-size-soft-limit",
+    "file-count-limit-percent-if-deleting",
+    "files-total-size-limit-percent-if-deleting",
+];
+
+/// A cache configuration file in wasmtime's format: whether the cache is on and its
+/// directory, from the `[cache]` table's `enabled` and `directory` (an absolute path).
+fn read_cache_config(path: &std::path::Path) -> Result<(bool, Option<PathBuf>)> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).with_context(|| format!("-C cache-config: cannot read {shown}"))?;
+    let table: toml::Table = toml::from_str(&text).with_context(|| format!("-C cache-config {shown}: not TOML"))?;
+    let Some(toml::Value::Table(cache)) = table.get("cache") else {
+        bail!("-C cache-config {shown}: the settings go in a [cache] table");
+    };
+    let (mut enabled, mut directory, mut unused) = (true, None, Vec::new());
+    for (key, value) in cache {
+        match (key.as_str(), value) {
+            ("enabled", toml::Value::Boolean(b)) => enabled = *b,
+            ("directory", toml::Value::String(d)) if std::path::Path::new(d).is_absolute() => {
+                directory = Some(PathBuf::from(d));
+            }
+            ("directory", _) => bail!("-C cache-config {shown}: `directory` must be an absolute path"),
+            (key, _) if UNUSED_CACHE_SETTINGS.contains(&key) => unused.push(format!("`{key}`")),
+            (key, _) => bail!("-C cache-config {shown}: unknown setting `{key}` (known: enabled, directory)"),
+        }
+    }
+    if !unused.is_empty() {
+        // The file is read for the cache and again for the engine: say it once.
+        static SAID: std::sync::Once = std::sync::Once::new();
+        let unused = unused.join(", ");
+        SAID.call_once(|| {
+            complain(format_args!("warning: -C cache-config {shown}: {unused}: no effect in Kiln's cache\n"))
+        });
+    }
+    Ok((enabled, directory))
+}
+
 /// The `--config` file's entries, as `key=value` per table.
 #[derive(Default)]
 struct ConfigFile {
@@ -99,6 +148,7 @@ impl ConfigFile {
 /// The `-C` keys, with their values and doc.
 const CODEGEN_KEYS: &[(&str, &str)] = &[
     ("cache", "y|n (default y): the compilation cache"),
+    ("cache-config", "FILE: the cache's settings, in wasmtime's TOML format ([cache] directory = \"/abs/path\")"),
     ("parallel-compilation", "y|n (default y): compile functions on several threads (the artifact is the same)"),
     ("cranelift-NAME", "VALUE: a Cranelift setting, e.g. cranelift-has-avx2=false (`kiln settings` lists them)"),
 ];
@@ -172,7 +222,7 @@ impl Options {
         }
         for (k, v) in items(&self.tool) {
             match k {
-                "cache" => {}
+                "cache" | "cache-config" => {}
                 "parallel-compilation" => {
                     config.parallel_compilation(kiln::parse_bool(k, v)?);
                 }
@@ -188,13 +238,22 @@ impl Options {
         Ok(config)
     }
 
-    /// The compilation cache's directory, unless `-C cache=n` turned it off.
+    /// The compilation cache's directory (a `-C cache-config` file's, or the default),
+    /// unless `-C cache=n` (or the file's `enabled = false`) turned it off.
     fn cache_dir(&self) -> Result<Option<PathBuf>> {
-        let mut cache = true;
-        for (k, v) in items(&self.tool).filter(|(k, _)| *k == "cache") {
-            cache = kiln::parse_bool(k, v)?;
+        let (mut cache, mut dir) = (true, None);
+        for (k, v) in items(&self.tool) {
+            match k {
+                "cache" => cache = kiln::parse_bool(k, v)?,
+                "cache-config" => {
+                    let (enabled, directory) = read_cache_config(std::path::Path::new(v))?;
+                    cache &= enabled;
+                    dir = directory.or(dir);
+                }
+                _ => {}
+            }
         }
-        Ok(if cache { kiln::default_cache_dir() } else { None })
+        Ok(if cache { dir.or_else(kiln::default_cache_dir) } else { None })
     }
 }
 

@@ -209,3 +209,21 @@ fn codegen_keys_set_cranelift_and_threads() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn a_cache_config_in_wasmtimes_format_names_the_cache_directory() {
+    let dir = scratch("cache-config");
+    let cache = dir.join("cache");
+    let config = dir.join("cache.toml");
+    let toml = format!("[cache]\ndirectory = {:?}\ncleanup-interval = \"30m\"\n", cache.display().to_string());
+    std::fs::write(&config, toml).expect("writes");
+    let flag = format!("cache-config={}", config.display());
+    let o = kiln().args(["-C", &flag, &args_wasm(), "x"]).output().expect("runs");
+    assert_eq!(text(&o.stdout), format!("argv[0]={}\nargv[1]=x\n", args_wasm()), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("`cleanup-interval`: no effect in Kiln's cache"), "{}", text(&o.stderr));
+    let entries = std::fs::read_dir(&cache).expect("the cache directory was made").count();
+    assert!(entries >= 1, "an artifact was cached in {}", cache.display());
+    std::fs::write(&config, "[cache]\ndirectory = \"relative/dir\"\n").expect("writes");
+    let o = kiln().args(["-C", &flag, &args_wasm()]).output().expect("runs");
+    assert!(text(&o.stderr).contains("`directory` must be an absolute path"), "{}", text(&o.stderr));
+}
