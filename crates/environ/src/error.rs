@@ -35,7 +35,18 @@ impl fmt::Display for CompileError {
 
 impl std::error::Error for CompileError {}
 
-/// Turn a wasmparser error into an [`CompileError::Invalid`].
+/// Turn a wasmparser error into a [`CompileError`]: [`CompileError::Unsupported`] naming the
+/// `-W` key for a feature the engine turned off, [`CompileError::Invalid`] otherwise.
 pub fn invalid_from_wasmparser(e: wasmparser::BinaryReaderError) -> CompileError {
+    if let Some(key) = e.missing_wasm_feature().and_then(feature_key) {
+        return CompileError::Unsupported(format!("{key} (enable with -W {key}=y): {}", e.message()));
+    }
     CompileError::Invalid { message: e.message().to_string(), offset: e.offset() as usize }
+}
+
+/// The `-W` key that turns on one of the `missing` features, if one does: a feature the
+/// engine's settings turned off.
+fn feature_key(missing: wasmparser::WasmFeatures) -> Option<&'static str> {
+    let only_missing = crate::Tunables { wasm_features: missing, ..crate::Tunables::default() };
+    crate::settings::FEATURE_SETTINGS.iter().find(|s| (s.get)(&only_missing) == "y").map(|s| s.key)
 }

@@ -135,8 +135,10 @@ fn modules_validate_and_artifacts_are_recognized() -> kiln::Result<()> {
     let mut config = kiln::Config::new();
     config.set("tail-call", "n")?;
     let without = Engine::new(&config)?;
-    assert!(matches!(Module::validate(&without, &tail_call), Err(Error::Invalid(_))));
-    assert!(matches!(Module::new(&without, &tail_call), Err(Error::Invalid(_))));
+    // A feature the engine turned off is unsupported there, and says how to turn it on.
+    let err = Module::validate(&without, &tail_call).unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)) && err.to_string().contains("(enable with -W tail-call=y)"), "{err}");
+    assert!(matches!(Module::new(&without, &tail_call), Err(Error::Unsupported(_))));
     Ok(())
 }
 
