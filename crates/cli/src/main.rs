@@ -153,10 +153,10 @@ const CODEGEN_KEYS: &[(&str, &str)] = &[
     ("cranelift-NAME", "VALUE: a Cranelift setting, e.g. cranelift-has-avx2=false (`kiln settings` lists them)"),
 ];
 
-/// The `-D` keys, with their values and doc: none is implemented yet, and each says so.
+/// The `-D` keys, with their values and doc.
 const DEBUG_KEYS: &[(&str, &str)] = &[
     ("debug-info", "y|n: DWARF for the compiled code (unsupported)"),
-    ("address-map", "y|n: a map from native code to wasm offsets (unsupported)"),
+    ("address-map", "y: a map from native code to wasm offsets, for backtraces (always recorded)"),
     ("logging", "y|n: log output (use RUST_LOG, e.g. RUST_LOG=kiln_compile=debug)"),
 ];
 
@@ -212,8 +212,11 @@ impl Options {
         }
         for (k, v) in items(&self.debug) {
             match k {
-                "debug-info" | "address-map" if kiln::parse_bool(k, v)? => {
+                "debug-info" if kiln::parse_bool(k, v)? => {
                     return Err(kiln::Error::Unsupported(format!("-D {k} (not implemented yet)")).into());
+                }
+                "address-map" if !kiln::parse_bool(k, v)? => {
+                    return Err(kiln::Error::Unsupported(format!("-D {k}=n (the map is always recorded)")).into());
                 }
                 "debug-info" | "address-map" => {}
                 "logging" => {}

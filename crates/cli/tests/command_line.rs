@@ -59,6 +59,21 @@ fn a_trap_in_the_start_function_is_a_trap() {
     assert_eq!(o.status.code(), Some(134));
     let err = text(&o.stderr);
     assert!(err.starts_with("Error: wasm trap: unreachable\nwasm backtrace:\n") && err.contains("boom"), "{err}");
+    // Each frame at its module offset, as wasmtime 48 prints the same module.
+    assert!(err.contains("    0: 0x1a - <unknown>!boom\n"), "{err}");
+}
+
+#[test]
+fn trap_backtraces_give_each_frames_module_offset() {
+    let dir = scratch("offsets");
+    let file = dir.join("trap.wat");
+    std::fs::write(&file, r#"(module (func (export "_start") call $inner) (func $inner unreachable))"#)
+        .expect("writes");
+    let o = kiln().arg(&file).output().expect("runs");
+    assert_eq!(o.status.code(), Some(134));
+    // The offsets wasmtime 48 reports for this module: the trap, then the call.
+    let err = text(&o.stderr);
+    assert!(err.contains("    0: 0x29 - <unknown>!inner\n    1: 0x24 - <unknown>!<wasm function 0>\n"), "{err}");
 }
 
 #[test]

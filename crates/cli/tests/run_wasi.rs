@@ -132,7 +132,8 @@ fn a_trap_prints_the_message_and_a_named_backtrace() {
     let err = text(&o.stderr);
     assert!(err.starts_with("Error: wasm trap: integer divide by zero\nwasm backtrace:\n"), "{err}");
     let frames: Vec<&str> = err.lines().skip(2).map(|l| l.split(": ").nth(1).unwrap_or("")).collect();
-    assert_eq!(frames, ["demo!inner", "demo!middle", "demo!_start"], "{err}");
+    // The module offsets wasmtime 48 prints for the same module.
+    assert_eq!(frames, ["0x32 - demo!inner", "0x38 - demo!middle", "0x3d - demo!_start"], "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

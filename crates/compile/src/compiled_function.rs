@@ -25,6 +25,8 @@ pub struct CompiledFunction {
     pub relocations: Vec<Relocation>,
     /// Trap sites, as offsets into `code`.
     pub traps: Vec<(u32, Trap)>,
+    /// `(offset into code, module offset)`: where the code of each wasm operator starts.
+    pub addresses: Vec<(u32, u32)>,
 }
 
 /// Compile `func` (named `key`) to machine code: Cranelift's optimizer, register allocation
@@ -70,5 +72,9 @@ pub fn finish(
         traps.push((t.offset, trap));
     }
     traps.sort_by_key(|t| t.0);
-    Ok(CompiledFunction { key, code: buffer.data().to_vec(), alignment: buffer.alignment, relocations, traps })
+    // The translator marks each operator with its module offset; trampolines have none.
+    let addresses =
+        buffer.get_srclocs_sorted().iter().filter(|s| !s.loc.is_default()).map(|s| (s.start, s.loc.bits())).collect();
+    let code = buffer.data().to_vec();
+    Ok(CompiledFunction { key, code, alignment: buffer.alignment, relocations, traps, addresses })
 }

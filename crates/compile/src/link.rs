@@ -7,7 +7,7 @@
 use crate::compiled_function::CompiledFunction;
 use crate::isa::KilnIsa;
 use cranelift_control::ControlPlane;
-use kiln_environ::artifact::{self, ArtifactModule, ArtifactParts, FuncEntry, FuncTable, TrapTable};
+use kiln_environ::artifact::{self, AddressMap, ArtifactModule, ArtifactParts, FuncEntry, FuncTable, TrapTable};
 use kiln_environ::component::ComponentInfo;
 use kiln_environ::{CompileError, EngineInfo, FuncKey};
 use std::collections::HashMap;
@@ -32,6 +32,7 @@ pub fn link(
     let mut ctrl = ControlPlane::default();
     let mut starts = Vec::with_capacity(functions.len());
     let mut traps = TrapTable::default();
+    let mut addresses = AddressMap::default();
     // Every function starts at the ISA's preferred alignment (32 bytes on x86-64), as its
     // code's own branch alignment assumes: a loop's position relative to 32-byte boundaries
     // changes its speed (measured 1.4x on shootout-sieve).
@@ -46,6 +47,13 @@ pub fn link(
             if !builder.resolve_reloc(start + u64::from(r.offset), r.kind, r.addend, target) {
                 return Err(internal(format!("{:?}: cannot resolve relocation {:?}", f.key, r.kind)));
             }
+        }
+        for (offset, wasm) in &f.addresses {
+            let at = start + u64::from(*offset);
+            addresses
+                .offsets
+                .push(u32::try_from(at).map_err(|_| CompileError::Limit("text section over 4 GiB".into()))?);
+            addresses.wasm.push(*wasm);
         }
         for (offset, trap) in &f.traps {
             let at = start + u64::from(*offset);
@@ -76,6 +84,7 @@ pub fn link(
         text,
         funcs: &funcs,
         traps: &traps,
+        addresses: &addresses,
         engine: info,
         modules,
         component,

@@ -12,8 +12,9 @@ use crate::artifact::ArtifactError;
 /// a module or a whole component — several module descriptions, images named by module —
 /// and wasm-to-array trampolines are keyed by their module; 5: a component's exported
 /// instances are stored flat, in `ComponentInfo::export_instances`; 6: calls between component
-/// instances can be fused adapters, modules of the artifact after the component's own.)
-pub const FORMAT_VERSION: u32 = 6;
+/// instances can be fused adapters, modules of the artifact after the component's own; 7:
+/// the `.kiln.addrmap` section.)
+pub const FORMAT_VERSION: u32 = 7;
 
 /// Ordered settings, each `(key, value)`. Keys starting with `cpu.` are CPU features the
 /// code may use (`true`) or not (`false`).

@@ -1,5 +1,6 @@
 //! `WasmBacktrace`: the wasm frames that were on the stack when wasm trapped, innermost
-//! first, each named by its module and function (from the name section when it has one).
+//! first, each at its module offset (as wasmtime prints it: `0x2c - module!function`) and
+//! named by its module and function (from the name section when it has one).
 use std::fmt;
 
 /// One wasm frame.
@@ -11,11 +12,24 @@ pub struct FrameInfo {
     pub func_index: u32,
     /// The function's name from the name section.
     pub func_name: Option<String>,
+    /// The module offset of the operator the frame was at (the trapping one, or the call),
+    /// when the code records it.
+    pub module_offset: Option<usize>,
+}
+
+impl FrameInfo {
+    /// The module offset of the operator the frame was at, when the code records it.
+    pub fn module_offset(&self) -> Option<usize> {
+        self.module_offset
+    }
 }
 
 impl fmt::Display for FrameInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let module = self.module_name.as_deref().unwrap_or("<unknown>");
+        if let Some(offset) = self.module_offset {
+            write!(f, "{offset:#x} - ")?;
+        }
         match &self.func_name {
             Some(name) => write!(f, "{module}!{name}"),
             None => write!(f, "{module}!<wasm function {}>", self.func_index),

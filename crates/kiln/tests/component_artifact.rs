@@ -75,6 +75,7 @@ fn exercise(engine: &Engine, component: &Component) {
     assert!(matches!(err, Error::Trap(Trap::UnreachableCodeReached, _)), "{err}");
     let frames = &err.backtrace().expect("a backtrace").frames;
     assert_eq!(frames[0].func_name.as_deref(), Some("boom"), "the frame is named from module 1: {frames:?}");
+    assert!(frames[0].module_offset().is_some(), "the artifact maps the code back to module 1: {frames:?}");
 }
 
 fn scratch(name: &str) -> std::path::PathBuf {

@@ -7,6 +7,8 @@
 //!   with every call resolved (no relocation records);
 //! - `.kiln.traps`: the trap table: `count: u32`, then `count` text offsets (`u32`, sorted
 //!   ascending), then `count` trap codes (`u8`, see [`Trap::code`](crate::Trap::code));
+//! - `.kiln.addrmap`: the address map: `count: u32`, then `count` text offsets (`u32`,
+//!   sorted), then `count` module offsets (`u32`) of the operators their code comes from;
 //! - `.kiln.funcs`: the function table: `count: u32`, then per function, sorted by key:
 //!   `namespace: u32, index: u32, start: u32, len: u32` (the `FuncKey`, whose module index
 //!   says which module's code it is, and its text range);
@@ -30,13 +32,15 @@ mod tables;
 mod writer;
 
 pub use reader::{Artifact, ArtifactKind};
-pub use tables::{FuncEntry, FuncTable, TrapTable};
+pub use tables::{AddressMap, FuncEntry, FuncTable, TrapTable};
 pub use writer::{ArtifactModule, ArtifactParts, write};
 
 use crate::{FuncKey, Module};
 
 /// Name of the trap table section.
 pub const TRAPS_SECTION: &str = ".kiln.traps";
+/// The address map's section.
+pub const ADDRESS_MAP_SECTION: &str = ".kiln.addrmap";
 /// Name of the function table section.
 pub const FUNCS_SECTION: &str = ".kiln.funcs";
 /// Name of the engine-info section.
@@ -132,6 +136,7 @@ mod tests {
             text: Vec::new(),
             funcs: &FuncTable::default(),
             traps: &TrapTable::default(),
+            addresses: &AddressMap::default(),
             engine: &EngineInfo::for_target("x86_64-unknown-linux-gnu"),
             modules: &[ArtifactModule { module: &module, images: &images }],
             component: None,
@@ -221,6 +226,7 @@ mod tests {
             text: vec![0; 16 * modules.len()],
             funcs: &FuncTable { entries },
             traps: &TrapTable::default(),
+            addresses: &AddressMap::default(),
             engine: &EngineInfo::for_target("x86_64-unknown-linux-gnu"),
             modules: &parts,
             component: Some(&t.info),

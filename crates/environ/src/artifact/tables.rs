@@ -96,6 +96,51 @@ impl TrapTable {
     }
 }
 
+/// The address map: sorted text offsets, each the start of code compiled from the wasm
+/// operator at a module offset (until the next entry).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressMap {
+    /// Text offsets, ascending.
+    pub offsets: Vec<u32>,
+    /// The module offset of the operator each was compiled from.
+    pub wasm: Vec<u32>,
+}
+
+impl AddressMap {
+    /// Encode (the offsets must be sorted).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + self.offsets.len() * 8);
+        out.extend_from_slice(&(self.offsets.len() as u32).to_le_bytes());
+        for o in self.offsets.iter().chain(&self.wasm) {
+            out.extend_from_slice(&o.to_le_bytes());
+        }
+        out
+    }
+
+    /// Decode and check.
+    ///
+    /// # Errors
+    /// [`ArtifactError::Malformed`] for a truncated or unsorted map.
+    pub fn decode(bytes: &[u8]) -> Result<AddressMap, ArtifactError> {
+        let mut r = Reader { bytes, what: "address map" };
+        let n = r.count(8)?;
+        let offsets: Vec<u32> = (0..n).map(|_| r.u32()).collect::<Result<_, _>>()?;
+        if offsets.windows(2).any(|w| w[0] > w[1]) {
+            return Err(ArtifactError::Malformed("address map is not sorted".into()));
+        }
+        let wasm = (0..n).map(|_| r.u32()).collect::<Result<_, _>>()?;
+        r.finish()?;
+        Ok(AddressMap { offsets, wasm })
+    }
+
+    /// The module offset of the code at text offset `offset`, within `within` (the range of
+    /// its function: an entry of another function does not count).
+    pub fn lookup(&self, offset: u32, within: std::ops::Range<u32>) -> Option<u32> {
+        let i = self.offsets.partition_point(|o| *o <= offset).checked_sub(1)?;
+        within.contains(&self.offsets[i]).then(|| self.wasm[i])
+    }
+}
+
 /// One entry of the function table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FuncEntry {

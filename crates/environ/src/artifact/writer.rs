@@ -2,8 +2,8 @@
 //! descriptions (and for a component its description) and the memory images become one ELF
 //! file (through the `object` crate), and the checksum of it all goes in last.
 use super::{
-    CHECKSUM_SECTION, COMPONENT_SECTION, ENGINE_SECTION, FUNCS_SECTION, FuncTable, IMAGE_SECTION_PREFIX,
-    MODULE_SECTION, TRAPS_SECTION, TrapTable, checksum, symbol_name,
+    ADDRESS_MAP_SECTION, AddressMap, CHECKSUM_SECTION, COMPONENT_SECTION, ENGINE_SECTION, FUNCS_SECTION, FuncTable,
+    IMAGE_SECTION_PREFIX, MODULE_SECTION, TRAPS_SECTION, TrapTable, checksum, symbol_name,
 };
 use crate::component::ComponentInfo;
 use crate::{CompileError, DefinedMemoryIndex, EngineInfo, IMAGE_PAGE_SIZE, MemoryImage, Module};
@@ -23,6 +23,8 @@ pub struct ArtifactParts<'a> {
     pub funcs: &'a FuncTable,
     /// The trap sites in `text`.
     pub traps: &'a TrapTable,
+    /// The address map of `text`.
+    pub addresses: &'a AddressMap,
     /// The settings the code depends on.
     pub engine: &'a EngineInfo,
     /// The modules the code was compiled from, by static module index: exactly one for a
@@ -58,7 +60,11 @@ pub fn write(parts: ArtifactParts<'_>) -> Result<Vec<u8>, CompileError> {
     obj.set_section_data(text_id, parts.text, 16);
     let descriptions: Vec<&Module> = parts.modules.iter().map(|m| m.module).collect();
     let modules = postcard::to_allocvec(&descriptions).map_err(|e| internal(format!("encoding the modules: {e}")))?;
-    let sections = [(TRAPS_SECTION, parts.traps.encode(), 4), (FUNCS_SECTION, parts.funcs.encode(), 4)];
+    let sections = [
+        (TRAPS_SECTION, parts.traps.encode(), 4),
+        (ADDRESS_MAP_SECTION, parts.addresses.encode(), 4),
+        (FUNCS_SECTION, parts.funcs.encode(), 4),
+    ];
     for (name, data, align) in sections {
         let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::ReadOnlyData);
         obj.set_section_data(id, data, align);

@@ -8,7 +8,7 @@ use super::mmap::{Mmap, page_size};
 use super::vm_ptr::VmPtr;
 use super::vmcontext::{VMArrayCallFn, VMWasmCode};
 use cranelift_entity::{EntityRef, PrimaryMap};
-use kiln_environ::artifact::{Artifact, ArtifactError, FuncTable, TrapTable, symbol_name};
+use kiln_environ::artifact::{AddressMap, Artifact, ArtifactError, FuncTable, TrapTable, symbol_name};
 use kiln_environ::{DefinedFuncIndex, FuncKey, StaticModuleIndex, Trap};
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ pub struct CodeMemory {
     mmap: Option<Mmap>,
     text_len: usize,
     traps: TrapTable,
+    addresses: AddressMap,
     funcs: FuncTable,
     /// What names each module's frames.
     names: PrimaryMap<StaticModuleIndex, FrameNames>,
@@ -67,6 +68,7 @@ impl CodeMemory {
             mmap,
             text_len: text.len(),
             traps: artifact.traps.clone(),
+            addresses: artifact.addresses.clone(),
             funcs: artifact.funcs.clone(),
             names,
         }))
@@ -110,13 +112,23 @@ impl CodeMemory {
         self.text_start().is_some_and(|start| pc >= start && pc - start < self.text_len)
     }
 
-    /// The wasm function whose code holds absolute address `pc` (none for trampolines).
-    pub fn frame_at(&self, pc: usize) -> Option<crate::FrameInfo> {
+    /// The wasm function whose code holds absolute address `pc` (none for trampolines), and
+    /// the module offset of the operator there. A `return_address` (of a frame that called)
+    /// is just past the call, so the call itself is looked up.
+    pub fn frame_at(&self, pc: usize, return_address: bool) -> Option<crate::FrameInfo> {
         let offset = u32::try_from(pc.checked_sub(self.text_start()?)?).ok()?;
-        let FuncKey::DefinedWasmFunction(m, def) = self.funcs.containing(offset)?.key else { return None };
+        let offset = if return_address { offset.checked_sub(1)? } else { offset };
+        let entry = self.funcs.containing(offset)?;
+        let FuncKey::DefinedWasmFunction(m, def) = entry.key else { return None };
         let names = self.names.get(m)?;
         let (func_index, func_name) = names.funcs.get(def)?.clone();
-        Some(crate::FrameInfo { module_name: names.module.clone(), func_index, func_name })
+        let module_offset = self.addresses.lookup(offset, entry.start..entry.start.saturating_add(entry.len));
+        Some(crate::FrameInfo {
+            module_name: names.module.clone(),
+            func_index,
+            func_name,
+            module_offset: module_offset.map(|o| o as usize),
+        })
     }
 
     /// The lines of a perf map (`/tmp/perf-<pid>.map`) naming every function of this code,

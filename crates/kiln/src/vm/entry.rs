@@ -81,7 +81,13 @@ pub fn invoke(store: &mut WholeStore<'_>, func: FuncId, values: &mut [ValRaw]) -
             None => Err(Error::Trap(Trap::HostError, None)),
         },
         Err(info) => {
-            let frames = info.pcs.iter().filter_map(|&pc| opaque.code().iter().find_map(|c| c.frame_at(pc))).collect();
+            // The first pc is where the trap happened; the others are return addresses.
+            let frames = info
+                .pcs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &pc)| opaque.code().iter().find_map(|c| c.frame_at(pc, i > 0)))
+                .collect();
             Err(Error::Trap(info.trap, Some(Box::new(crate::WasmBacktrace { frames, truncated: info.truncated }))))
         }
     }
