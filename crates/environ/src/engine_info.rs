@@ -13,8 +13,8 @@ use crate::artifact::ArtifactError;
 /// and wasm-to-array trampolines are keyed by their module; 5: a component's exported
 /// instances are stored flat, in `ComponentInfo::export_instances`; 6: calls between component
 /// instances can be fused adapters, modules of the artifact after the component's own; 7:
-/// the `.kiln.addrmap` section.)
-pub const FORMAT_VERSION: u32 = 7;
+/// the `.kiln.addrmap` section; 8: each function's body offset in the module description.)
+pub const FORMAT_VERSION: u32 = 8;
 
 /// Ordered settings, each `(key, value)`. Keys starting with `cpu.` are CPU features the
 /// code may use (`true`) or not (`false`).

@@ -134,6 +134,9 @@ pub struct Module {
     pub data: PrimaryMap<DataIndex, Segment<MemoryIndex, Vec<u8>>>,
     /// Function names from the name section.
     pub func_names: BTreeMap<FuncIndex, String>,
+    /// The module offset where each defined function's body starts (for backtraces'
+    /// function-relative offsets).
+    pub func_body_offsets: PrimaryMap<DefinedFuncIndex, u32>,
     /// For each function type that mentions a typed reference (`(ref $t)`, `(ref null
     /// nofunc)`…; plain `funcref`/`externref` are not typed), the validator's canonical id of
     /// it: equal ids are exactly the types the spec calls equal (rec groups included). Typed

@@ -88,6 +88,7 @@ pub fn translate_module_with(wasm: &[u8], features: WasmFeatures) -> Result<Modu
         let payload = payload.map_err(inv)?;
         match validator.payload(&payload).map_err(inv)? {
             wasmparser::ValidPayload::Func(validator, body) => {
+                t.module.func_body_offsets.push(u32::try_from(body.range().start).unwrap_or(u32::MAX));
                 t.bodies.push(FunctionBodyData { body, validator });
                 continue;
             }

@@ -15,12 +15,19 @@ pub struct FrameInfo {
     /// The module offset of the operator the frame was at (the trapping one, or the call),
     /// when the code records it.
     pub module_offset: Option<usize>,
+    /// The same offset from the start of the function's body.
+    pub func_offset: Option<usize>,
 }
 
 impl FrameInfo {
     /// The module offset of the operator the frame was at, when the code records it.
     pub fn module_offset(&self) -> Option<usize> {
         self.module_offset
+    }
+
+    /// The offset of that operator from the start of the function's body.
+    pub fn func_offset(&self) -> Option<usize> {
+        self.func_offset
     }
 }
 

@@ -76,6 +76,7 @@ fn exercise(engine: &Engine, component: &Component) {
     let frames = &err.backtrace().expect("a backtrace").frames;
     assert_eq!(frames[0].func_name.as_deref(), Some("boom"), "the frame is named from module 1: {frames:?}");
     assert!(frames[0].module_offset().is_some(), "the artifact maps the code back to module 1: {frames:?}");
+    assert!(frames[0].func_offset().is_some_and(|f| Some(f) < frames[0].module_offset()), "in its body: {frames:?}");
 }
 
 fn scratch(name: &str) -> std::path::PathBuf {

@@ -230,3 +230,24 @@ fn compiling_on_one_thread_gives_the_same_artifact() -> kiln::Result<()> {
     assert!(matches!(Engine::new(&refused), Err(Error::Unsupported(_))));
     Ok(())
 }
+
+#[test]
+fn trap_frames_give_module_and_function_offsets() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module $demo
+             (func $inner (param i32) (result i32) local.get 0 i32.const 0 i32.div_u)
+             (func $middle (export "run") (result i32) i32.const 7 call $inner))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let err = instance.get_typed_func::<(), i32>(&mut store, "run")?.call(&mut store, ()).unwrap_err();
+    let frames = &err.backtrace().expect("a backtrace").frames;
+    // i32.div_u is five bytes into $inner's body (its locals, local.get 0, i32.const 0), the
+    // call three into $middle's; the module offsets are those wasmtime 48 prints.
+    let offsets: Vec<_> = frames.iter().map(|f| (f.module_offset(), f.func_offset())).collect();
+    assert_eq!(offsets, [(Some(0x2b), Some(5)), (Some(0x31), Some(3))], "{frames:?}");
+    assert_eq!(frames[0].to_string(), "0x2b - demo!inner");
+    Ok(())
+}

@@ -29,8 +29,8 @@ pub struct CodeMemory {
 struct FrameNames {
     /// The module's name.
     module: Option<String>,
-    /// Each defined function's index in the module and its name.
-    funcs: PrimaryMap<DefinedFuncIndex, (u32, Option<String>)>,
+    /// Each defined function's index in the module, its name, and where its body starts.
+    funcs: PrimaryMap<DefinedFuncIndex, (u32, Option<String>, Option<u32>)>,
 }
 
 impl CodeMemory {
@@ -47,7 +47,8 @@ impl CodeMemory {
                 funcs: (0..module.num_defined_funcs())
                     .map(|d| {
                         let f = module.func_index(DefinedFuncIndex::new(d));
-                        (f.as_u32(), module.func_name(f).map(String::from))
+                        let body = module.func_body_offsets.get(DefinedFuncIndex::new(d)).copied();
+                        (f.as_u32(), module.func_name(f).map(String::from), body)
                     })
                     .collect(),
             })
@@ -121,13 +122,15 @@ impl CodeMemory {
         let entry = self.funcs.containing(offset)?;
         let FuncKey::DefinedWasmFunction(m, def) = entry.key else { return None };
         let names = self.names.get(m)?;
-        let (func_index, func_name) = names.funcs.get(def)?.clone();
+        let (func_index, func_name, body) = names.funcs.get(def)?.clone();
         let module_offset = self.addresses.lookup(offset, entry.start..entry.start.saturating_add(entry.len));
+        let func_offset = module_offset.zip(body).and_then(|(at, body)| at.checked_sub(body));
         Some(crate::FrameInfo {
             module_name: names.module.clone(),
             func_index,
             func_name,
             module_offset: module_offset.map(|o| o as usize),
+            func_offset: func_offset.map(|o| o as usize),
         })
     }
 
