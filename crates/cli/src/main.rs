@@ -89,12 +89,7 @@ fn read_cache_config(path: &std::path::Path) -> Result<(bool, Option<PathBuf>)> 
         }
     }
     if !unused.is_empty() {
-        // The file is read for the cache and again for the engine: say it once.
-        static SAID: std::sync::Once = std::sync::Once::new();
-        let unused = unused.join(", ");
-        SAID.call_once(|| {
-            complain(format_args!("warning: -C cache-config {shown}: {unused}: no effect in Kiln's cache\n"))
-        });
+        complain(format_args!("warning: -C cache-config {shown}: {}: no effect in Kiln's cache\n", unused.join(", ")));
     }
     Ok((enabled, directory))
 }
@@ -143,6 +138,13 @@ impl ConfigFile {
         }
         Ok(file)
     }
+}
+
+/// What [`Options::parse`] makes of the groups.
+struct Parsed {
+    config: Config,
+    wasm: WasmOptions,
+    cache: Option<PathBuf>,
 }
 
 /// The `-C` keys, with their values and doc.
@@ -202,8 +204,15 @@ impl Options {
     }
 
     fn config(&self) -> Result<Config> {
+        Ok(self.parse()?.config)
+    }
+
+    /// Every group parsed once: the engine's settings (the cache's directory among them),
+    /// the guest controls of `-W`, and that directory for `run`'s grant checks.
+    fn parse(&self) -> Result<Parsed> {
         let mut config = Config::new();
-        WasmOptions::parse(&self.wasm)?.configure(&mut config)?;
+        let wasm = WasmOptions::parse(&self.wasm)?;
+        wasm.configure(&mut config)?;
         for (k, v) in items(&self.options) {
             config.set(k, v).map_err(|e| match e {
                 kiln::Error::Setting { message, .. } => anyhow!("-O {k}={v}: {message} (-O help describes them)"),
@@ -237,8 +246,9 @@ impl Options {
                 },
             }
         }
-        config.cache_dir(self.cache_dir()?);
-        Ok(config)
+        let cache = self.cache_dir()?;
+        config.cache_dir(cache.clone());
+        Ok(Parsed { config, wasm, cache })
     }
 
     /// The compilation cache's directory (a `-C cache-config` file's, or the default),
@@ -486,13 +496,14 @@ fn main() -> ExitCode {
         complain(format_args!("Error: {e:#}\n"));
         return ExitCode::FAILURE;
     }
-    let options = match &cli.command {
-        Command::Run { options, .. } | Command::Compile { options, .. } | Command::Wast { options, .. } => {
-            Some(options)
+    let help = match &cli.command {
+        Command::Run { options, wasi, .. } => {
+            options.help().or_else(|| items(wasi).any(|(k, _)| k == "help").then(run::WasiOptions::help))
         }
+        Command::Compile { options, .. } | Command::Wast { options, .. } => options.help(),
         _ => None,
     };
-    if let Some(help) = options.and_then(Options::help) {
+    if let Some(help) = help {
         return match say(format_args!("{}", help.trim_end())) {
             Ok(()) => ExitCode::SUCCESS,
             Err(_) => ExitCode::FAILURE,
@@ -500,34 +511,24 @@ fn main() -> ExitCode {
     }
     let result = match &cli.command {
         Command::Run { options, invoke, dirs, envs, wasi, preloads, profile, allow_precompiled, argv0, program } => {
-            if items(wasi).any(|(k, _)| k == "help") {
-                return match say(format_args!("{}", run::WasiOptions::help().trim_end())) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(_) => ExitCode::FAILURE,
-                };
-            }
             let Some((file, args)) = program.split_first() else {
                 complain(format_args!("error: a FILE to run is required (kiln run --help)\n"));
                 return ExitCode::from(2);
             };
             let file = PathBuf::from(file);
-            let cache = options.cache_dir();
-            let config = options.config().and_then(|mut c| {
+            options.parse().and_then(|Parsed { mut config, wasm, cache }| {
                 match profile.as_deref() {
                     None => {}
                     Some("perfmap") => {
-                        c.profile_perfmap(true);
+                        config.profile_perfmap(true);
                     }
                     Some(other) => return Err(anyhow!("--profile {other}: unknown profiler (known: perfmap)")),
                 }
-                Ok(c)
-            });
-            config.and_then(|config| {
                 run::run(run::RunArgs {
                     config,
                     wasi: run::WasiOptions::parse(wasi)?,
-                    wasm: WasmOptions::parse(&options.wasm)?,
-                    cache: cache?,
+                    wasm,
+                    cache,
                     invoke: invoke.as_deref(),
                     file: &file,
                     argv0: argv0.as_deref(),

@@ -148,16 +148,11 @@ struct Plan {
     ty: TypeFuncIndex,
     caller: CanonicalOptions,
     callee: CanonicalOptions,
+    /// What the parameters and the result hold (borrows only in parameters).
+    params: Contents,
+    results: Contents,
     params_in_memory: bool,
-    params_need_memory: bool,
-    results_need_memory: bool,
-    params_strings: bool,
-    results_strings: bool,
-    params_lists: bool,
-    results_lists: bool,
-    /// The handles the parameters and the result hold (borrows only in parameters).
-    params_handles: BTreeSet<Handle>,
-    results_handles: BTreeSet<Handle>,
+    results_in_memory: bool,
 }
 
 /// A handle type: whether it is a borrow, and its resource.
@@ -227,27 +222,35 @@ impl Plan {
             ty,
             caller: caller.clone(),
             callee: callee.clone(),
+            params,
+            results,
             params_in_memory: types.flat_params(ty).is_none(),
-            params_need_memory: types.flat_params(ty).is_none() || params.strings || params.lists,
-            results_need_memory: types.flat_results(ty).is_none() || results.strings || results.lists,
-            params_strings: params.strings,
-            results_strings: results.strings,
-            params_lists: params.lists,
-            results_lists: results.lists,
-            params_handles: params.handles,
-            results_handles: results.handles,
+            results_in_memory: types.flat_results(ty).is_none(),
         };
-        let needs_memory = plan.params_need_memory || plan.results_need_memory;
         let memories_present = caller.memory.is_some() && callee.memory.is_some();
-        let callee_realloc = plan.params_in_memory || plan.params_strings || plan.params_lists;
-        let caller_realloc = plan.results_strings || plan.results_lists;
-        if (needs_memory && !memories_present)
-            || (callee_realloc && callee.realloc.is_none())
-            || (caller_realloc && caller.realloc.is_none())
+        if (plan.needs_memory() && !memories_present)
+            || (plan.callee_allocates() && callee.realloc.is_none())
+            || (plan.caller_allocates() && caller.realloc.is_none())
         {
             return None;
         }
         Some(plan)
+    }
+
+    /// Whether the callee's `realloc` is called: for parameters in memory, or strings and
+    /// lists among them.
+    fn callee_allocates(&self) -> bool {
+        self.params_in_memory || self.params.strings || self.params.lists
+    }
+
+    /// Whether the caller's `realloc` is called: for strings and lists in the result.
+    fn caller_allocates(&self) -> bool {
+        self.results.strings || self.results.lists
+    }
+
+    /// Whether the adapter reads or writes either memory.
+    fn needs_memory(&self) -> bool {
+        self.callee_allocates() || self.caller_allocates() || self.results_in_memory
     }
 
     /// The adapter module and the definitions of its imports, in order.
@@ -287,10 +290,10 @@ impl Plan {
         };
         let f_callee = import_func(&mut imports, &mut args, t_callee, lifted.func.clone());
         let f_trap = import_func(&mut imports, &mut args, t_trap, CoreDef::AdapterTrap);
-        let needs_memory = self.params_need_memory || self.results_need_memory;
+        let needs_memory = self.needs_memory();
         let realloc = |o: &CanonicalOptions, needed: bool| needed.then_some(o.realloc).flatten().map(CoreDef::Realloc);
-        let callee_realloc = realloc(&self.callee, self.params_in_memory || self.params_strings || self.params_lists);
-        let caller_realloc = realloc(&self.caller, self.results_strings || self.results_lists);
+        let callee_realloc = realloc(&self.callee, self.callee_allocates());
+        let caller_realloc = realloc(&self.caller, self.caller_allocates());
         let f_callee_realloc = callee_realloc.map(|d| import_func(&mut imports, &mut args, t_realloc, d));
         let f_caller_realloc = caller_realloc.map(|d| import_func(&mut imports, &mut args, t_realloc, d));
         let f_post_return =
@@ -300,15 +303,15 @@ impl Plan {
             Some(CoreDef::ValidateString { memory, encoding: o.string_encoding })
         };
         let f_validate_caller =
-            validate(&self.caller, self.params_strings).map(|d| import_func(&mut imports, &mut args, t_validate, d));
+            validate(&self.caller, self.params.strings).map(|d| import_func(&mut imports, &mut args, t_validate, d));
         let f_validate_callee =
-            validate(&self.callee, self.results_strings).map(|d| import_func(&mut imports, &mut args, t_validate, d));
+            validate(&self.callee, self.results.strings).map(|d| import_func(&mut imports, &mut args, t_validate, d));
         // Handles move through the runtime's tables; borrows within a scope of the call.
         let t_transfer = func_type_after(&mut type_section, &mut num_types, &[ValType::I32], &[ValType::I32]);
         let t_void = func_type_after(&mut type_section, &mut num_types, &[], &[]);
         let (from, to) = (self.caller.instance, self.callee.instance);
         let mut transfers = BTreeMap::new();
-        for (results, handles) in [(false, &self.params_handles), (true, &self.results_handles)] {
+        for (results, handles) in [(false, &self.params.handles), (true, &self.results.handles)] {
             let (from, to) = if results { (to, from) } else { (from, to) };
             for &(borrow, resource) in handles {
                 let def = if borrow {
@@ -319,7 +322,7 @@ impl Plan {
                 transfers.insert((results, borrow, resource), import_func(&mut imports, &mut args, t_transfer, def));
             }
         }
-        let borrows = self.params_handles.iter().any(|(borrow, _)| *borrow);
+        let borrows = self.params.handles.iter().any(|(borrow, _)| *borrow);
         let f_scope = borrows.then(|| {
             let enter = import_func(&mut imports, &mut args, t_void, CoreDef::ResourceEnterCall);
             (enter, import_func(&mut imports, &mut args, t_void, CoreDef::ResourceExitCall))
