@@ -138,11 +138,10 @@ pub struct Module {
     /// function-relative offsets).
     pub func_body_offsets: PrimaryMap<DefinedFuncIndex, u32>,
     /// For each function type that mentions a typed reference (`(ref $t)`, `(ref null
-    /// nofunc)`…; plain `funcref`/`externref` are not typed), the validator's canonical id of
-    /// it: equal ids are exactly the types the spec calls equal (rec groups included). Typed
-    /// references compile like `funcref`/`externref`, so `WasmFuncType` alone cannot tell such
-    /// types apart; the runtime keys them by this id, scoped to the module.
-    pub typed_type_ids: BTreeMap<TypeIndex, u32>,
+    /// nofunc)`…; plain `funcref`/`externref` are not typed), those references. Typed
+    /// references compile like `funcref`/`externref`, so `WasmFuncType` alone cannot tell
+    /// such types apart; the engine's registry canonicalizes a type with these.
+    pub type_refs: BTreeMap<TypeIndex, Box<[TypedRef]>>,
 }
 
 impl Module {
@@ -290,7 +289,21 @@ impl Module {
             return Err("type deduplication table".into());
         }
         if self.functions.values().any(|f| f.ty.index() >= self.types.len())
-            || self.typed_type_ids.keys().any(|t| t.index() >= self.types.len())
+            || self.type_refs.iter().any(|(t, refs)| {
+                // A function type's references name earlier types or itself.
+                let ty = self.types.get(*t);
+                refs.iter().any(|r| {
+                    ty.and_then(|ty| ty.param_or_result(r.position)) != Some(r.ty.representation())
+                        || matches!(r.ty.heap, WasmHeapType::Concrete(c) if c > *t)
+                })
+            })
+            || self
+                .tables
+                .values()
+                .map(|t| t.element)
+                .chain(self.globals.values().filter_map(|g| g.reference))
+                .any(|r| matches!(r.heap, WasmHeapType::Concrete(c) if c.index() >= self.types.len()))
+            || self.globals.values().any(|g| g.reference.map(|r| r.representation()) != g.ty.is_ref().then_some(g.ty))
         {
             return Err("a function type out of range".into());
         }

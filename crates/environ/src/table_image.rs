@@ -22,7 +22,7 @@ pub fn table_images(module: &Module) -> BTreeMap<DefinedTableIndex, TableImage> 
     let mut disqualified = std::collections::BTreeSet::new();
     for (def, init) in module.table_inits.iter() {
         let table = module.tables[module.table_index(def)];
-        if init.is_some() || table.element != WasmValType::FuncRef {
+        if init.is_some() || table.element_type() != WasmValType::FuncRef {
             disqualified.insert(def);
         } else {
             let size = usize::try_from(table.minimum).unwrap_or(usize::MAX);

@@ -92,13 +92,7 @@ pub fn translate_module_with(wasm: &[u8], features: WasmFeatures) -> Result<Modu
                 t.bodies.push(FunctionBodyData { body, validator });
                 continue;
             }
-            wasmparser::ValidPayload::End(types) => {
-                use wasmparser::types::TypeIdentifier;
-                for (index, id) in t.module.typed_type_ids.iter_mut() {
-                    *id = types.as_ref().core_type_at_in_module(index.as_u32()).index() as u32;
-                }
-                break;
-            }
+            wasmparser::ValidPayload::End(_) => break,
             _ => {}
         }
         translate_payload(&mut t, payload)?;
@@ -148,9 +142,9 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                             WasmFuncType { params: Box::new([]), results: Box::new([]) }
                         }
                         wasmparser::CompositeInnerType::Func(f) if !sub.composite_type.shared => {
-                            if f.params().iter().chain(f.results()).any(|v| typed(*v)) {
+                            if let Some(refs) = t.note(typed_refs(f)).filter(|refs| !refs.is_empty()) {
                                 let index = TypeIndex::from_u32(t.module.types.len() as u32);
-                                t.module.typed_type_ids.insert(index, 0);
+                                t.module.type_refs.insert(index, refs);
                             }
                             let r = WasmFuncType::from_wasmparser(f);
                             t.note(r).unwrap_or(WasmFuncType { params: Box::new([]), results: Box::new([]) })
@@ -326,11 +320,6 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
     Ok(())
 }
 
-/// Whether a value type is a typed reference (see `Module::typed_type_ids`).
-fn typed(v: wasmparser::ValType) -> bool {
-    matches!(v, wasmparser::ValType::Ref(r) if !WasmValType::is_plain_ref(r))
-}
-
 fn read_names(module: &mut Module, names: wasmparser::NameSectionReader<'_>) {
     for name in names.into_iter().flatten() {
         match name {
@@ -348,9 +337,9 @@ fn read_names(module: &mut Module, names: wasmparser::NameSectionReader<'_>) {
     }
 }
 
-const DUMMY_TABLE: Table = Table { element: WasmValType::FuncRef, minimum: 0, maximum: None, typed_reference: false };
+const DUMMY_TABLE: Table = Table { element: WasmRefType::FUNCREF, minimum: 0, maximum: None };
 const DUMMY_MEMORY: Memory = Memory { minimum: 0, maximum: None };
-const DUMMY_GLOBAL: Global = Global { ty: WasmValType::I32, mutable: false, typed_reference: false };
+const DUMMY_GLOBAL: Global = Global { ty: WasmValType::I32, mutable: false, reference: None };
 
 #[cfg(test)]
 mod tests {

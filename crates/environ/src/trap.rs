@@ -34,11 +34,13 @@ pub enum Trap {
     OutOfFuel,
     /// The store's epoch deadline passed.
     Interrupt,
+    /// `call_ref` or `return_call_ref` was given a null function reference.
+    NullFunctionReference,
 }
 
 impl Trap {
     /// Every trap, in code order: the code of `ALL[i]` is `i + 1`.
-    pub const ALL: [Trap; 14] = [
+    pub const ALL: [Trap; 15] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::HeapMisaligned,
@@ -53,6 +55,7 @@ impl Trap {
         Trap::HostError,
         Trap::OutOfFuel,
         Trap::Interrupt,
+        Trap::NullFunctionReference,
     ];
 
     /// The one-byte code written in the trap table (never 0).
@@ -84,6 +87,7 @@ impl Trap {
             Trap::HostError => "host function error",
             Trap::OutOfFuel => "all fuel consumed by WebAssembly",
             Trap::Interrupt => "interrupt",
+            Trap::NullFunctionReference => "null function reference",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The WebAssembly types Kiln compiles: value types, function types, and the types of tables,
 //! memories and globals, plus constant expressions. Conversions from wasmparser's richer types
 //! say `unsupported: <feature>` for what Kiln does not compile yet.
-use crate::{CompileError, FuncIndex, GlobalIndex};
+use crate::{CompileError, FuncIndex, GlobalIndex, TypeIndex};
 use std::fmt;
 
 /// A value type.
@@ -73,17 +73,140 @@ impl WasmValType {
         }
     }
 
-    /// Whether a reference type is exactly `funcref` or `externref`, which Kiln's
-    /// [`WasmValType`] describes exactly; other function and extern references are
-    /// represented the same way but are subtypes or supertypes of them.
-    pub fn is_plain_ref(r: wasmparser::RefType) -> bool {
-        r == wasmparser::RefType::FUNCREF || r == wasmparser::RefType::EXTERNREF
-    }
-
     /// Whether this is a reference type.
     pub fn is_ref(self) -> bool {
         matches!(self, WasmValType::FuncRef | WasmValType::ExternRef)
     }
+}
+
+/// The heap type of a reference: what it may point to. `T` names a concrete (function) type:
+/// a module's [`TypeIndex`] at compile time, the engine's canonical index at run time.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum WasmHeapType<T = TypeIndex> {
+    /// `func`: any function.
+    Func,
+    /// `nofunc`: no function (only null has this type).
+    NoFunc,
+    /// `extern`: any external reference.
+    Extern,
+    /// `noextern`: no external reference.
+    NoExtern,
+    /// A function of exactly this type (Kiln has no declared subtyping yet, so a concrete
+    /// function type's only subtypes are itself and `nofunc`).
+    Concrete(T),
+}
+
+/// A reference type, exactly: `(ref null? <heap type>)`. [`WasmValType`] only says how such
+/// a reference is represented.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct WasmRefType<T = TypeIndex> {
+    /// Whether null is a value of the type.
+    pub nullable: bool,
+    /// What a non-null reference points to.
+    pub heap: WasmHeapType<T>,
+}
+
+impl<T: Copy + Eq> WasmRefType<T> {
+    /// `funcref`, `(ref null func)`.
+    pub const FUNCREF: Self = WasmRefType { nullable: true, heap: WasmHeapType::Func };
+    /// `externref`, `(ref null extern)`.
+    pub const EXTERNREF: Self = WasmRefType { nullable: true, heap: WasmHeapType::Extern };
+
+    /// The same type with its concrete type named by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> WasmRefType<U> {
+        let heap = match self.heap {
+            WasmHeapType::Func => WasmHeapType::Func,
+            WasmHeapType::NoFunc => WasmHeapType::NoFunc,
+            WasmHeapType::Extern => WasmHeapType::Extern,
+            WasmHeapType::NoExtern => WasmHeapType::NoExtern,
+            WasmHeapType::Concrete(t) => WasmHeapType::Concrete(f(t)),
+        };
+        WasmRefType { nullable: self.nullable, heap }
+    }
+
+    /// How a value of this type is represented.
+    pub fn representation(self) -> WasmValType {
+        match self.heap {
+            WasmHeapType::Extern | WasmHeapType::NoExtern => WasmValType::ExternRef,
+            WasmHeapType::Func | WasmHeapType::NoFunc | WasmHeapType::Concrete(_) => WasmValType::FuncRef,
+        }
+    }
+
+    /// Whether this is exactly `funcref` or `externref`, which [`WasmValType`] describes.
+    pub fn is_plain(self) -> bool {
+        self == Self::FUNCREF || self == Self::EXTERNREF
+    }
+
+    /// Whether every value of this type is a value of `other` (the spec's subtyping, with
+    /// concrete types compared by identity: `T` must be canonical for that to be right).
+    pub fn is_subtype_of(self, other: Self) -> bool {
+        use WasmHeapType as H;
+        (other.nullable || !self.nullable)
+            && match (self.heap, other.heap) {
+                (a, b) if a == b => true,
+                (H::Concrete(_) | H::NoFunc, H::Func) | (H::NoFunc, H::Concrete(_)) | (H::NoExtern, H::Extern) => true,
+                _ => false,
+            }
+    }
+}
+
+impl WasmRefType {
+    /// Convert wasmparser's reference type (a concrete heap type must name a module type).
+    ///
+    /// # Errors
+    /// `unsupported` for the heap types of GC and exception handling.
+    pub fn from_wasmparser(r: wasmparser::RefType) -> Result<Self, CompileError> {
+        use wasmparser::{AbstractHeapType as A, HeapType as H};
+        let heap = match r.heap_type() {
+            H::Abstract { shared: false, ty: A::Func } => WasmHeapType::Func,
+            H::Abstract { shared: false, ty: A::NoFunc } => WasmHeapType::NoFunc,
+            H::Abstract { shared: false, ty: A::Extern } => WasmHeapType::Extern,
+            H::Abstract { shared: false, ty: A::NoExtern } => WasmHeapType::NoExtern,
+            H::Concrete(wasmparser::UnpackedIndex::Module(t)) => WasmHeapType::Concrete(TypeIndex::from_u32(t)),
+            _ => return Err(unsupported(format!("reference type {r} (GC or exception handling)"))),
+        };
+        Ok(WasmRefType { nullable: r.is_nullable(), heap })
+    }
+}
+
+impl<T: fmt::Debug> fmt::Display for WasmRefType<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let heap = match &self.heap {
+            WasmHeapType::Func => "func".to_string(),
+            WasmHeapType::NoFunc => "nofunc".to_string(),
+            WasmHeapType::Extern => "extern".to_string(),
+            WasmHeapType::NoExtern => "noextern".to_string(),
+            WasmHeapType::Concrete(t) => format!("{t:?}"),
+        };
+        write!(f, "(ref {}{heap})", if self.nullable { "null " } else { "" })
+    }
+}
+
+/// A reference in a function type that [`WasmValType`] does not describe exactly (anything
+/// but plain `funcref` and `externref`): where it is, and its exact type.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct TypedRef<T = TypeIndex> {
+    /// Its position among the parameters, then the results.
+    pub position: u32,
+    /// Its type.
+    pub ty: WasmRefType<T>,
+}
+
+/// The typed references of a wasmparser function type, in order.
+///
+/// # Errors
+/// `unsupported` for reference types Kiln does not compile.
+pub fn typed_refs(ty: &wasmparser::FuncType) -> Result<Box<[TypedRef]>, CompileError> {
+    let mut refs = Vec::new();
+    for (position, v) in (0u32..).zip(ty.params().iter().chain(ty.results())) {
+        if let wasmparser::ValType::Ref(r) = v {
+            let ty = WasmRefType::from_wasmparser(*r)?;
+            if !ty.is_plain() {
+                refs.push(TypedRef { position, ty });
+            }
+        }
+    }
+    Ok(refs.into())
 }
 
 /// A function type.
@@ -108,6 +231,13 @@ impl WasmFuncType {
     }
 }
 
+impl WasmFuncType {
+    /// The type at `position` among the parameters, then the results.
+    pub fn param_or_result(&self, position: u32) -> Option<WasmValType> {
+        self.params.iter().chain(self.results.iter()).nth(usize::try_from(position).ok()?).copied()
+    }
+}
+
 impl fmt::Display for WasmFuncType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |tys: &[WasmValType]| tys.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
@@ -117,16 +247,32 @@ impl fmt::Display for WasmFuncType {
 
 /// A table's type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct Table {
-    /// The element type (for typed references, its representation).
-    pub element: WasmValType,
+pub struct Table<T = TypeIndex> {
+    /// The element type.
+    pub element: WasmRefType<T>,
     /// The initial size in elements.
     pub minimum: u64,
     /// The largest size in elements, if bounded.
     pub maximum: Option<u64>,
-    /// Whether the element type is a typed reference (`(ref null $t)`, `(ref func)`…),
-    /// which `element` only approximates.
-    pub typed_reference: bool,
+}
+
+impl<T: Copy + Eq> Table<T> {
+    /// How the elements are represented.
+    pub fn element_type(&self) -> WasmValType {
+        self.element.representation()
+    }
+
+    /// The same type with its concrete type named by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Table<U> {
+        Table { element: self.element.map(f), minimum: self.minimum, maximum: self.maximum }
+    }
+
+    /// The size of a table of this type for its whole life, when its maximum is its
+    /// minimum. Such a table never grows, so its elements never move either; an imported one
+    /// is as fixed, since the table linked to it must match both limits.
+    pub fn fixed_size(&self) -> Option<u64> {
+        self.maximum.filter(|&max| max == self.minimum)
+    }
 }
 
 impl Table {
@@ -135,25 +281,23 @@ impl Table {
     /// # Errors
     /// `unsupported` for 64-bit and shared tables and unsupported element types.
     pub fn from_wasmparser(ty: &wasmparser::TableType) -> Result<Self, CompileError> {
+        Table::representation_of(ty)?;
+        Ok(Table { element: WasmRefType::from_wasmparser(ty.element_type)?, minimum: ty.initial, maximum: ty.maximum })
+    }
+
+    /// How the elements of a table of wasmparser's type are represented. Unlike
+    /// [`Table::from_wasmparser`], this takes the validator's canonicalized types too.
+    ///
+    /// # Errors
+    /// `unsupported` for 64-bit and shared tables and unsupported element types.
+    pub fn representation_of(ty: &wasmparser::TableType) -> Result<WasmValType, CompileError> {
         if ty.table64 {
             return Err(unsupported("table64 (memory64 proposal)"));
         }
         if ty.shared {
             return Err(unsupported("shared tables (shared-everything threads)"));
         }
-        Ok(Table {
-            element: WasmValType::from_ref_type(ty.element_type)?,
-            minimum: ty.initial,
-            maximum: ty.maximum,
-            typed_reference: !WasmValType::is_plain_ref(ty.element_type),
-        })
-    }
-
-    /// The size of a table of this type for its whole life, when its maximum is its
-    /// minimum. Such a table never grows, so its elements never move either; an imported one
-    /// is as fixed, since the table linked to it must match both limits.
-    pub fn fixed_size(&self) -> Option<u64> {
-        self.maximum.filter(|&max| max == self.minimum)
+        WasmValType::from_ref_type(ty.element_type)
     }
 }
 
@@ -192,13 +336,43 @@ impl Memory {
 
 /// A global's type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct Global {
-    /// The value type (for typed references, its representation).
+pub struct Global<T = TypeIndex> {
+    /// The value type (for a reference, its representation).
     pub ty: WasmValType,
     /// Whether `global.set` may change it.
     pub mutable: bool,
-    /// Whether the type is a typed reference, which `ty` only approximates.
-    pub typed_reference: bool,
+    /// For a reference (and only then), its exact type.
+    pub reference: Option<WasmRefType<T>>,
+}
+
+impl<T: Copy + Eq> Global<T> {
+    /// A global of a numeric or vector type, or of a reference type.
+    pub fn new(ty: WasmValType, mutable: bool) -> Self {
+        let reference = match ty {
+            WasmValType::FuncRef => Some(WasmRefType::FUNCREF),
+            WasmValType::ExternRef => Some(WasmRefType::EXTERNREF),
+            _ => None,
+        };
+        Global { ty, mutable, reference }
+    }
+
+    /// The same type with its concrete type named by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Global<U> {
+        Global { ty: self.ty, mutable: self.mutable, reference: self.reference.map(|r| r.map(f)) }
+    }
+
+    /// Whether a global of this type may be imported where `want` is expected: the same
+    /// mutability, and the same type for a mutable global, a subtype for an immutable one.
+    pub fn matches(&self, want: &Self) -> bool {
+        self.ty == want.ty
+            && self.mutable == want.mutable
+            && match (self.reference, want.reference) {
+                (Some(have), Some(want)) if self.mutable => have == want,
+                (Some(have), Some(want)) => have.is_subtype_of(want),
+                (None, None) => true,
+                _ => false,
+            }
+    }
 }
 
 impl Global {
@@ -207,14 +381,24 @@ impl Global {
     /// # Errors
     /// `unsupported` for shared globals and unsupported value types.
     pub fn from_wasmparser(ty: &wasmparser::GlobalType) -> Result<Self, CompileError> {
+        let representation = Global::representation_of(ty)?;
+        let reference = match ty.content_type {
+            wasmparser::ValType::Ref(r) => Some(WasmRefType::from_wasmparser(r)?),
+            _ => None,
+        };
+        Ok(Global { ty: representation, mutable: ty.mutable, reference })
+    }
+
+    /// How a global of wasmparser's type is represented. Unlike [`Global::from_wasmparser`],
+    /// this takes the validator's canonicalized types too.
+    ///
+    /// # Errors
+    /// `unsupported` for shared globals and unsupported value types.
+    pub fn representation_of(ty: &wasmparser::GlobalType) -> Result<WasmValType, CompileError> {
         if ty.shared {
             return Err(unsupported("shared globals (shared-everything threads)"));
         }
-        Ok(Global {
-            ty: WasmValType::from_wasmparser(ty.content_type)?,
-            mutable: ty.mutable,
-            typed_reference: matches!(ty.content_type, wasmparser::ValType::Ref(r) if !WasmValType::is_plain_ref(r)),
-        })
+        WasmValType::from_wasmparser(ty.content_type)
     }
 }
 

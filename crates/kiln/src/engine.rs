@@ -6,7 +6,7 @@
 //! bounded.
 use crate::{Config, Error, Result};
 use cranelift_entity::PrimaryMap;
-use kiln_environ::{EngineInfo, SharedTypeIndex, Tunables, WasmFuncType};
+use kiln_environ::{EngineInfo, SharedTypeIndex, Tunables, TypeIndex, TypedRef, WasmFuncType, WasmHeapType};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,16 +32,27 @@ struct EngineInner {
     epoch: AtomicU64,
 }
 
-/// A registry key: the type, plus — for types that mention typed references, which
-/// `WasmFuncType` cannot describe exactly — the module they come from and the validator's
-/// canonical id of the type in it.
-type TypeKey = (WasmFuncType, Option<(u64, u32)>);
+/// What a concrete type in a registry key is: a registered type, or the type being keyed
+/// itself (a function type may mention itself: `(type $t (func (param (ref $t))))`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+enum KeyType {
+    Registered(SharedTypeIndex),
+    Itself,
+}
+
+/// A registry key: the type and its typed references (which `WasmFuncType` cannot describe
+/// exactly), with concrete types canonical. Kiln's function types are each a rec group of
+/// their own (larger groups and subtyping are GC's), so two types are the spec's equal types
+/// exactly when their keys are equal.
+type TypeKey = (WasmFuncType, Box<[TypedRef<KeyType>]>);
 
 /// A registered type and how many registrations hold it.
 struct Entry {
     key: TypeKey,
     /// The type, shared with every caller that asks for it.
     ty: Arc<WasmFuncType>,
+    /// Its typed references, with concrete types by canonical index.
+    refs: Arc<[TypedRef<SharedTypeIndex>]>,
     holders: usize,
 }
 
@@ -57,6 +68,14 @@ impl TypeRegistry {
     fn entry(&mut self, id: SharedTypeIndex) -> Option<&mut Entry> {
         self.entries.get_mut(id)?.as_mut()
     }
+}
+
+/// The other types that the typed references of type `id` name: those it holds.
+fn named_types(refs: &[TypedRef<SharedTypeIndex>], id: SharedTypeIndex) -> impl Iterator<Item = SharedTypeIndex> + '_ {
+    refs.iter().filter_map(move |r| match r.ty.heap {
+        WasmHeapType::Concrete(other) if other != id => Some(other),
+        _ => None,
+    })
 }
 
 /// What a precompiled artifact holds, as [`Engine::detect_precompiled`] tells.
@@ -223,43 +242,92 @@ impl Engine {
     }
 
     /// The canonical id of a function type, registered once more: each call must be matched
-    /// by a [`Engine::release_types`] of the id when its holder drops. `scope` is `(module
-    /// id, validator type id)` for a type that mentions typed references: such types are
-    /// equal only within their module, where the validator's canonicalization decides.
-    pub(crate) fn register_type(&self, ty: &WasmFuncType, scope: Option<(u64, u32)>) -> SharedTypeIndex {
+    /// by a [`Engine::release_types`] of the id when its holder drops. `refs` are the type's
+    /// typed references, whose concrete types are `self_index` itself or earlier types of its
+    /// module, canonical as `earlier` says. A new type holds each type its references name.
+    ///
+    /// # Panics
+    /// If a reference names a type that is neither: `Module::check_consistent` rules it out.
+    pub(crate) fn register_type(
+        &self,
+        ty: &WasmFuncType,
+        refs: &[TypedRef],
+        self_index: TypeIndex,
+        earlier: &PrimaryMap<TypeIndex, SharedTypeIndex>,
+    ) -> SharedTypeIndex {
+        let key_refs: Box<[TypedRef<KeyType>]> = refs
+            .iter()
+            .map(|r| TypedRef {
+                position: r.position,
+                ty: r.ty.map(|t| if t == self_index { KeyType::Itself } else { KeyType::Registered(earlier[t]) }),
+            })
+            .collect();
         let mut reg = self.registry();
-        let key = (ty.clone(), scope);
+        let key = (ty.clone(), key_refs);
         if let Some(id) = reg.ids.get(&key).copied() {
             if let Some(e) = reg.entry(id) {
                 e.holders += 1;
             }
             return id;
         }
-        let entry = Some(Entry { ty: Arc::new(key.0.clone()), key: key.clone(), holders: 1 });
-        let id = match reg.free.pop() {
-            Some(id) => {
-                reg.entries[id] = entry;
-                id
+        let id = reg.free.pop().unwrap_or_else(|| reg.entries.next_key());
+        let canonical: Arc<[TypedRef<SharedTypeIndex>]> = key
+            .1
+            .iter()
+            .map(|r| TypedRef {
+                position: r.position,
+                ty: r.ty.map(|t| match t {
+                    KeyType::Registered(other) => other,
+                    KeyType::Itself => id,
+                }),
+            })
+            .collect();
+        for other in named_types(&canonical, id) {
+            if let Some(e) = reg.entry(other) {
+                e.holders += 1;
             }
-            None => reg.entries.push(entry),
-        };
+        }
+        let entry = Some(Entry { ty: Arc::new(key.0.clone()), key: key.clone(), refs: canonical, holders: 1 });
+        if id == reg.entries.next_key() {
+            reg.entries.push(entry);
+        } else {
+            reg.entries[id] = entry;
+        }
         reg.ids.insert(key, id);
         id
     }
 
-    /// Drop one registration of each of `ids`, forgetting the types nobody holds any more.
+    /// The canonical id of a function type without typed references (a host function's),
+    /// registered once more.
+    pub(crate) fn register_plain_type(&self, ty: &WasmFuncType) -> SharedTypeIndex {
+        self.register_type(ty, &[], TypeIndex::from_u32(0), &PrimaryMap::new())
+    }
+
+    /// Drop one registration of each of `ids`, forgetting the types nobody holds any more
+    /// (and then the registrations they held of the types their references name).
     pub(crate) fn release_types(&self, ids: impl IntoIterator<Item = SharedTypeIndex>) {
         let mut reg = self.registry();
-        for id in ids {
+        let mut pending: Vec<SharedTypeIndex> = ids.into_iter().collect();
+        while let Some(id) = pending.pop() {
             let Some(e) = reg.entry(id) else { continue };
             e.holders -= 1;
             if e.holders == 0 {
                 if let Some(e) = reg.entries[id].take() {
                     reg.ids.remove(&e.key);
+                    pending.extend(named_types(&e.refs, id));
                 }
                 reg.free.push(id);
             }
         }
+    }
+
+    /// The typed references of the function type with canonical id `id`.
+    ///
+    /// # Panics
+    /// If nothing holds `id`.
+    pub(crate) fn func_type_refs(&self, id: SharedTypeIndex) -> Arc<[TypedRef<SharedTypeIndex>]> {
+        let mut reg = self.registry();
+        reg.entry(id).map(|e| e.refs.clone()).expect("a type in use is registered")
     }
 
     /// The function type with canonical id `id`.
@@ -328,6 +396,32 @@ mod tests {
             Func::new(&mut store, ty, |_, _, _| Ok(()));
             assert!(engine.registered_types() <= 2, "{} types held after {i} modules", engine.registered_types());
         }
+        assert_eq!(engine.registered_types(), 0);
+    }
+
+    #[test]
+    fn a_type_holds_the_types_its_references_name() {
+        let engine = Engine::default();
+        let wat = |i: usize| {
+            let params = " i32".repeat(i);
+            format!(
+                "(module (type $a (func (param{params}))) (type $b (func (param (ref $a))))
+                   (type $c (func (param (ref null $c)) (param (ref $b)))))"
+            )
+        };
+        let first = Module::new(&engine, wat(1)).unwrap();
+        assert_eq!(engine.registered_types(), 3);
+        let again = Module::new(&engine, wat(1)).unwrap();
+        assert_eq!(engine.registered_types(), 3, "the same types are the same registrations");
+        let other = Module::new(&engine, wat(2)).unwrap();
+        assert_eq!(engine.registered_types(), 6);
+        for t in 0..3 {
+            let t = kiln_environ::TypeIndex::from_u32(t);
+            assert_eq!(first.shared_type(t), again.shared_type(t));
+        }
+        drop((first, other));
+        assert_eq!(engine.registered_types(), 3);
+        drop(again);
         assert_eq!(engine.registered_types(), 0);
     }
 }

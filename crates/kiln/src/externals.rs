@@ -137,9 +137,7 @@ impl Global {
         if ty.mutability() != Mutability::Var {
             return Err(Error::Other("cannot set an immutable global".into()));
         }
-        if val.ty() != ty.content() {
-            return Err(Error::Other(format!("global of type {} set to a {}", ty.content(), val.ty())));
-        }
+        val.check_global(s, &s.global(self.index).ty)?;
         let raw = val.to_raw(s)?;
         s.global_set(self.index, raw);
         Ok(())
@@ -198,7 +196,7 @@ impl Table {
         let s = cx.opaque();
         s.assert_store(self.store);
         let raw = s.table_get(self.index, index)?;
-        let ty = s.tables[self.index].ty().element;
+        let ty = s.tables[self.index].ty().element_type();
         Some(Val::from_raw(s, ValRaw::from_ref(raw), ty))
     }
 
@@ -211,10 +209,7 @@ impl Table {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
         s.check_store(self.store)?;
-        let element = s.tables[self.index].ty().element;
-        if val.ty() != element {
-            return Err(Error::Other(format!("table of {element} given a {}", val.ty())));
-        }
+        val.check_ref(s, s.tables[self.index].ty().element)?;
         if index >= s.tables[self.index].len() {
             return Err(Error::Other(format!("table index out of bounds: {index}")));
         }
@@ -233,10 +228,7 @@ impl Table {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
         s.check_store(self.store)?;
-        let element = s.tables[self.index].ty().element;
-        if init.ty() != element {
-            return Err(Error::Other(format!("table of {element} grown with a {}", init.ty())));
-        }
+        init.check_ref(s, s.tables[self.index].ty().element)?;
         let raw = init.to_raw(s)?.to_ref();
         crate::vm::limits::grow_table(&mut cx.whole(), self.index, delta, raw)?
             .ok_or_else(|| Error::Limit(format!("failed to grow table by {delta} elements")))

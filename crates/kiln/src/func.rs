@@ -37,7 +37,7 @@ impl Func {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
         let env_ty = ty.to_env();
-        let type_index = s.engine().register_type(&env_ty, None);
+        let type_index = s.engine().register_plain_type(&env_ty);
         let body = move |store: &mut StoreInner<T>, instance: Option<InstanceId>, values: &mut [ValRaw]| {
             let params: Vec<Val> =
                 ty.params().iter().zip(values.iter()).map(|(t, v)| Val::from_raw(&mut store.opaque, *v, *t)).collect();
@@ -95,10 +95,20 @@ impl Func {
             )));
         }
         let mut values = vec![ValRaw::default(); ty.params.len().max(ty.results.len())];
-        for ((p, t), slot) in params.iter().zip(ty.params.iter()).zip(values.iter_mut()) {
+        for (p, t) in params.iter().zip(ty.params.iter()) {
             if p.ty() != *t {
                 return Err(Error::Other(format!("argument of type {} where {t} is expected", p.ty())));
             }
+        }
+        // A parameter of a typed reference type takes only values of that type: compiled
+        // code trusts it.
+        let refs = store.engine().func_type_refs(id);
+        for r in refs.iter() {
+            if let Some(p) = usize::try_from(r.position).ok().and_then(|i| params.get(i)) {
+                p.check_ref(store, r.ty)?;
+            }
+        }
+        for (p, slot) in params.iter().zip(values.iter_mut()) {
             *slot = p.to_raw(store)?;
         }
         entry::invoke(&mut whole, self.index, &mut values)?;

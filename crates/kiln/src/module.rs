@@ -158,8 +158,6 @@ impl Module {
         source: Option<(Arc<std::fs::File>, ImageRanges)>,
     ) -> Result<Module> {
         let offsets = VMOffsets::new(&env);
-        static NEXT_MODULE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let id = NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut images = BTreeMap::new();
         let mut imaged_segments = EntitySet::with_capacity(env.data.len());
         if engine.tunables().memory_init_cow {
@@ -190,11 +188,12 @@ impl Module {
             }
         }
         // Registered last, so that no failure above leaves registrations nobody releases.
-        let shared_types = env
-            .types
-            .iter()
-            .map(|(i, t)| engine.register_type(t, env.typed_type_ids.get(&i).map(|canonical| (id, *canonical))))
-            .collect();
+        let mut shared_types = PrimaryMap::with_capacity(env.types.len());
+        for (i, t) in env.types.iter() {
+            let refs = env.type_refs.get(&i).map_or(&[][..], |r| &r[..]);
+            let shared = engine.register_type(t, refs, i, &shared_types);
+            shared_types.push(shared);
+        }
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),

@@ -1,6 +1,6 @@
 //! The API's type descriptions — value, function, global, table, memory and extern types — and
 //! their conversions to and from `kiln_environ`'s.
-use kiln_environ::{Global, Memory, Table, WasmFuncType};
+use kiln_environ::{Global, Memory, SharedTypeIndex, Table, WasmFuncType, WasmRefType};
 use std::fmt;
 
 /// A value type (the same type the compiler uses).
@@ -76,12 +76,12 @@ impl GlobalType {
         self.mutability
     }
 
-    pub(crate) fn from_env(g: Global) -> GlobalType {
+    pub(crate) fn from_env<T>(g: Global<T>) -> GlobalType {
         GlobalType::new(g.ty, if g.mutable { Mutability::Var } else { Mutability::Const })
     }
 
-    pub(crate) fn to_env(&self) -> Global {
-        Global { ty: self.content, mutable: self.mutability == Mutability::Var, typed_reference: false }
+    pub(crate) fn to_env(&self) -> Global<SharedTypeIndex> {
+        Global::new(self.content, self.mutability == Mutability::Var)
     }
 }
 
@@ -114,12 +114,13 @@ impl TableType {
         self.maximum
     }
 
-    pub(crate) fn from_env(t: Table) -> TableType {
-        TableType::new(t.element, t.minimum, t.maximum)
+    pub(crate) fn from_env<T: Copy + Eq>(t: Table<T>) -> TableType {
+        TableType::new(t.element_type(), t.minimum, t.maximum)
     }
 
-    pub(crate) fn to_env(&self) -> Table {
-        Table { element: self.element, minimum: self.minimum, maximum: self.maximum, typed_reference: false }
+    pub(crate) fn to_env(&self) -> Table<SharedTypeIndex> {
+        let element = if self.element == ValType::ExternRef { WasmRefType::EXTERNREF } else { WasmRefType::FUNCREF };
+        Table { element, minimum: self.minimum, maximum: self.maximum }
     }
 }
 

@@ -3,7 +3,8 @@
 use crate::store::StoreOpaqueExt;
 use crate::vm::store::StoreOpaque;
 use crate::vm::val_raw::{RawRef, ValRaw};
-use crate::{Func, Result, ValType};
+use crate::{Error, Func, Result, ValType};
+use kiln_environ::{Global, SharedTypeIndex, WasmHeapType, WasmRefType};
 use std::any::Any;
 use std::sync::Arc;
 
@@ -124,6 +125,46 @@ impl Val {
     }
 
     /// The raw slot of this value, for a store.
+    /// Check that this value is of reference type `ty` (the host may only put a function of
+    /// the right type where wasm expects `(ref $t)`, and no null where it expects a
+    /// non-nullable reference: compiled code trusts both).
+    ///
+    /// # Errors
+    /// [`Error::Other`] naming both types when it is not.
+    pub(crate) fn check_ref(&self, store: &StoreOpaque, ty: WasmRefType<SharedTypeIndex>) -> Result<()> {
+        let fits = match (self, ty.heap) {
+            (Val::FuncRef(None), WasmHeapType::Func | WasmHeapType::NoFunc | WasmHeapType::Concrete(_))
+            | (Val::ExternRef(None), WasmHeapType::Extern | WasmHeapType::NoExtern) => ty.nullable,
+            (Val::FuncRef(Some(_)), WasmHeapType::Func) | (Val::ExternRef(Some(_)), WasmHeapType::Extern) => true,
+            (Val::FuncRef(Some(f)), WasmHeapType::Concrete(want)) => {
+                store.check_store(f.store_id())?;
+                store.func_ref(f.index()).type_index == want
+            }
+            _ => false,
+        };
+        if fits {
+            return Ok(());
+        }
+        let what = match self {
+            Val::FuncRef(None) | Val::ExternRef(None) => "a null reference".to_string(),
+            Val::FuncRef(Some(_)) => "a function of another type".to_string(),
+            other => format!("a {}", other.ty()),
+        };
+        Err(Error::Other(format!("{what} where a value of type {} is expected", ty)))
+    }
+
+    /// Check that this value may be stored in a global of type `ty`.
+    ///
+    /// # Errors
+    /// [`Error::Other`] naming both types when it may not.
+    pub(crate) fn check_global(&self, store: &StoreOpaque, ty: &Global<SharedTypeIndex>) -> Result<()> {
+        match ty.reference {
+            Some(r) => self.check_ref(store, r),
+            None if self.ty() == ty.ty => Ok(()),
+            None => Err(Error::Other(format!("a {} where a value of type {} is expected", self.ty(), ty.ty))),
+        }
+    }
+
     pub(crate) fn to_raw(&self, store: &mut StoreOpaque) -> Result<ValRaw> {
         Ok(match self {
             Val::I32(v) => ValRaw::from_bits(*v as u32 as u128),

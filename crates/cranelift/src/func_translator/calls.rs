@@ -10,7 +10,10 @@
 //!   types have equal ids, so this is the whole check), and calls its `wasm_call` with its
 //!   vmctx.
 //!
-//! `return_call` and `return_call_indirect` reach their callee the same way and end the
+//! - `call_ref` traps on a null reference (`null function reference`) and calls the
+//!   `VMFuncRef`'s `wasm_call` with its vmctx; validation has already proven its type.
+//!
+//! `return_call`, `return_call_indirect` and `return_call_ref` reach their callee the same way and end the
 //! function with Cranelift's tail call, which reuses this function's frame (every wasm
 //! function and wasm-to-host trampoline uses the `tail` calling convention, which allows it).
 use cranelift_codegen::ir::{
@@ -119,6 +122,25 @@ impl FuncTranslator<'_, '_> {
         Ok(())
     }
 
+    /// `call_ref`, or `return_call_ref` when `tail`.
+    pub(super) fn call_ref(&mut self, ty: TypeIndex, tail: bool) -> Result<(), CompileError> {
+        let signature = self.signature(ty)?;
+        let func_ref = self.pop()?;
+        let args = self.popn(self.num_params(ty)?)?;
+        self.builder.ins().trapz(func_ref, abi::trap_code(Trap::NullFunctionReference));
+        self.call_func_ref(signature, func_ref, &args, tail);
+        Ok(())
+    }
+
+    /// Call the non-null `func_ref`, whose type is `signature`'s.
+    fn call_func_ref(&mut self, signature: SigRef, func_ref: Value, args: &[Value], tail: bool) {
+        let readonly = self.flags(Access::ReadOnly);
+        let code = self.load_pointer(readonly, func_ref, VMOffsets::FUNC_REF_WASM_CALL);
+        let callee_vmctx = self.load_pointer(readonly, func_ref, VMOffsets::FUNC_REF_VMCTX);
+        let call_args = [&[callee_vmctx, self.vmctx][..], args].concat();
+        self.emit_call(Callee::Indirect(signature, code), &call_args, tail);
+    }
+
     /// `call_indirect`, or `return_call_indirect` when `tail`.
     pub(super) fn call_indirect(&mut self, ty: TypeIndex, table: u32, tail: bool) -> Result<(), CompileError> {
         let signature = self.signature(ty)?;
@@ -136,11 +158,7 @@ impl FuncTranslator<'_, '_> {
         let expected = self.load_field(I32, readonly, self.vmctx, self.env.offsets.type_id(ty));
         let mismatch = self.builder.ins().icmp(IntCC::NotEqual, actual, expected);
         self.builder.ins().trapnz(mismatch, abi::trap_code(Trap::BadSignature));
-
-        let code = self.load_pointer(readonly, func_ref, VMOffsets::FUNC_REF_WASM_CALL);
-        let callee_vmctx = self.load_pointer(readonly, func_ref, VMOffsets::FUNC_REF_VMCTX);
-        let call_args = [&[callee_vmctx, self.vmctx][..], &args].concat();
-        self.emit_call(Callee::Indirect(signature, code), &call_args, tail);
+        self.call_func_ref(signature, func_ref, &args, tail);
         Ok(())
     }
 }

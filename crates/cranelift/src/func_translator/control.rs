@@ -343,6 +343,34 @@ impl FuncTranslator<'_, '_> {
         Ok(())
     }
 
+    /// `br_on_null`: branch with the operands below the reference when it is null, else
+    /// fall through with it.
+    pub(super) fn br_on_null(&mut self, depth: u32) -> Result<(), CompileError> {
+        let r = self.pop()?;
+        let (target, arity) = self.branch_target(depth)?;
+        let args = block_args(self.peekn(arity)?);
+        let fall_through = self.builder.create_block();
+        self.builder.ins().brif(r, fall_through, &[], target, &args);
+        self.builder.seal_block(fall_through);
+        self.builder.switch_to_block(fall_through);
+        self.push(r);
+        Ok(())
+    }
+
+    /// `br_on_non_null`: branch with the operands and the reference when it is not null,
+    /// else fall through without it.
+    pub(super) fn br_on_non_null(&mut self, depth: u32) -> Result<(), CompileError> {
+        let r = *self.peekn(1)?.first().ok_or_else(|| internal("br_on_non_null without an operand"))?;
+        let (target, arity) = self.branch_target(depth)?;
+        let args = block_args(self.peekn(arity)?);
+        self.pop()?;
+        let fall_through = self.builder.create_block();
+        self.builder.ins().brif(r, target, &args, fall_through, &[]);
+        self.builder.seal_block(fall_through);
+        self.builder.switch_to_block(fall_through);
+        Ok(())
+    }
+
     /// `br_table`: a jump table whose entries pass the top operands to each target. Tables
     /// longer than [`MAX_BR_TABLE_TARGETS`] are refused before anything is built for them.
     pub(super) fn br_table(&mut self, table: &BrTable<'_>) -> Result<(), CompileError> {

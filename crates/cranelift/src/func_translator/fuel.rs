@@ -74,8 +74,10 @@ impl FuncTranslator<'_, '_> {
             | Operator::Return
             | Operator::Call { .. }
             | Operator::CallIndirect { .. }
+            | Operator::CallRef { .. }
             | Operator::ReturnCall { .. }
-            | Operator::ReturnCallIndirect { .. } => {
+            | Operator::ReturnCallIndirect { .. }
+            | Operator::ReturnCallRef { .. } => {
                 self.fuel_flush();
                 self.fuel_save();
             }
@@ -85,7 +87,9 @@ impl FuncTranslator<'_, '_> {
             | Operator::End
             | Operator::Br { .. }
             | Operator::BrIf { .. }
-            | Operator::BrTable { .. } => self.fuel_flush(),
+            | Operator::BrTable { .. }
+            | Operator::BrOnNull { .. }
+            | Operator::BrOnNonNull { .. } => self.fuel_flush(),
             _ => {}
         }
     }
@@ -104,7 +108,7 @@ impl FuncTranslator<'_, '_> {
             }
             return;
         }
-        if matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. }) {
+        if matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. } | Operator::CallRef { .. }) {
             self.fuel_load();
         }
     }

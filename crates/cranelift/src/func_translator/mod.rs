@@ -288,6 +288,10 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             Operator::ReturnCallIndirect { type_index, table_index } => {
                 self.call_indirect(TypeIndex::from_u32(type_index), table_index, true)?
             }
+            Operator::CallRef { type_index } => self.call_ref(TypeIndex::from_u32(type_index), false)?,
+            Operator::ReturnCallRef { type_index } => self.call_ref(TypeIndex::from_u32(type_index), true)?,
+            Operator::BrOnNull { relative_depth } => self.br_on_null(relative_depth)?,
+            Operator::BrOnNonNull { relative_depth } => self.br_on_non_null(relative_depth)?,
             Operator::Drop => {
                 self.pop()?;
             }

@@ -169,17 +169,6 @@ pub fn instantiate(
 fn check_imports(s: &StoreOpaque, module: &crate::Module, imports: &[ResolvedImport]) -> Result<(), Error> {
     let env = module.env();
     for (import, resolved) in env.imports.iter().zip(imports) {
-        let typed_reference = match import.index {
-            EntityIndex::Table(t) => env.tables[t].typed_reference,
-            EntityIndex::Global(g) => env.globals[g].typed_reference,
-            _ => false,
-        };
-        if typed_reference {
-            return Err(Error::Unsupported(format!(
-                "importing `{}::{}`, whose type is a typed reference (function references)",
-                import.module, import.field
-            )));
-        }
         match (import.index, *resolved) {
             (EntityIndex::Function(f), ResolvedImport::Func(i)) => {
                 let want = module.shared_type(env.functions[f].ty);
@@ -188,10 +177,9 @@ fn check_imports(s: &StoreOpaque, module: &crate::Module, imports: &[ResolvedImp
                 }
             }
             (EntityIndex::Table(t), ResolvedImport::Table(i)) => {
-                let (want, have) = (env.tables[t], s.tables[i].ty());
-                if want.element != have.element
-                    || want.typed_reference != have.typed_reference
-                    || !limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
+                let (want, have) = (env.tables[t].map(|t| module.shared_type(t)), s.tables[i].ty());
+                // Tables are mutable: their element types must be equal.
+                if want.element != have.element || !limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
                 {
                     return Err(link_error(import, "table types differ"));
                 }
@@ -203,7 +191,7 @@ fn check_imports(s: &StoreOpaque, module: &crate::Module, imports: &[ResolvedImp
                 }
             }
             (EntityIndex::Global(g), ResolvedImport::Global(i)) => {
-                if env.globals[g] != s.global(i).ty {
+                if !s.global(i).ty.matches(&env.globals[g].map(|t| module.shared_type(t))) {
                     return Err(link_error(import, "global types differ"));
                 }
             }
@@ -231,8 +219,9 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: Inst
     }
     let mut tables = Vec::with_capacity(env.num_defined_tables());
     for (t, ty) in env.tables.iter().skip(env.num_imported_tables) {
-        let encoded = tunables.table_lazy_init && ty.element == kiln_environ::WasmValType::FuncRef;
-        let mut table = TableStorage::new(*ty, RawRef::NULL, encoded).map_err(Error::Limit)?;
+        let encoded = tunables.table_lazy_init && ty.element_type() == kiln_environ::WasmValType::FuncRef;
+        let ty = ty.map(|t| module.shared_type(t));
+        let mut table = TableStorage::new(ty, RawRef::NULL, encoded).map_err(Error::Limit)?;
         let def = env.defined_table_index(t).expect("defined table");
         if let Some(elements) = module.table_image(def) {
             table.set_lazy_image(LazyImage { instance: index, elements: elements.clone() });
@@ -265,8 +254,9 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: Inst
         let at = offsets.defined_global(def);
         // SAFETY: the slot holds the global's value, plain bytes.
         unsafe { data.vmctx.write(at, VMGlobalDefinition { bytes: value.0 }) };
+        let ty = ty.map(|t| module.shared_type(t));
         // SAFETY: as for memories above.
-        data.globals.push(unsafe { store.add_global_def(data.vmctx.at::<VMGlobalDefinition>(at), *ty) });
+        data.globals.push(unsafe { store.add_global_def(data.vmctx.at::<VMGlobalDefinition>(at), ty) });
     }
     Ok(())
 }

@@ -83,7 +83,7 @@ fn memory_maximum(ty: &Memory) -> Option<usize> {
 }
 
 /// A table's maximum as the limiter is told it: the declared one, or else `u32::MAX`.
-fn table_maximum(ty: &Table) -> Option<usize> {
+fn table_maximum<T>(ty: &Table<T>) -> Option<usize> {
     Some(size(ty.maximum.unwrap_or(u64::from(u32::MAX))))
 }
 
@@ -95,7 +95,7 @@ fn table_maximum(ty: &Table) -> Option<usize> {
 /// `resource limit exceeded: … count too high at N`, `memory minimum size of N pages exceeds
 /// memory limits`, `table minimum size of N elements exceeds table limits`, or the limiter's
 /// own error.
-pub fn admit_instance(store: &mut WholeStore<'_>, memories: &[Memory], tables: &[Table]) -> Result<(), Error> {
+pub fn admit_instance<T>(store: &mut WholeStore<'_>, memories: &[Memory], tables: &[Table<T>]) -> Result<(), Error> {
     let counts = &mut store.opaque().counts;
     let (max_instances, max_memories, max_tables) = (counts.max_instances, counts.max_memories, counts.max_tables);
     let bump = |count: &mut usize, max: usize, n: usize, what: &str| {
@@ -134,7 +134,7 @@ pub fn admit_memory(store: &mut WholeStore<'_>, ty: &Memory) -> Result<(), Error
 ///
 /// # Errors
 /// As for [`admit_instance`].
-pub fn admit_table(store: &mut WholeStore<'_>, ty: &Table) -> Result<(), Error> {
+pub fn admit_table<T>(store: &mut WholeStore<'_>, ty: &Table<T>) -> Result<(), Error> {
     let Some(l) = limiter(store) else { return Ok(()) };
     if !l.table_growing(0, size(ty.minimum), table_maximum(ty))? {
         return Err(Error::Limit(format!("table minimum size of {} elements exceeds table limits", ty.minimum)));

@@ -42,7 +42,7 @@ pub struct GlobalData {
     /// store.
     def: VmPtr<VMGlobalDefinition>,
     /// Its type.
-    pub ty: Global,
+    pub ty: Global<SharedTypeIndex>,
 }
 
 /// An instance in a store.
@@ -275,7 +275,7 @@ impl StoreOpaque {
     }
 
     /// Add a host-owned global.
-    pub fn add_global(&mut self, ty: Global, value: ValRaw) -> GlobalId {
+    pub fn add_global(&mut self, ty: Global<SharedTypeIndex>, value: ValRaw) -> GlobalId {
         let def = StoreBox::new(VMGlobalDefinition { bytes: value.0 });
         let ptr = def.ptr();
         self.host_globals.push(def);
@@ -288,7 +288,7 @@ impl StoreOpaque {
     /// # Safety
     /// `def` must point at a global definition this store owns (in one of its instances'
     /// vmctx, or a host global), alive as long as the store.
-    pub unsafe fn add_global_def(&mut self, def: VmPtr<VMGlobalDefinition>, ty: Global) -> GlobalId {
+    pub unsafe fn add_global_def(&mut self, def: VmPtr<VMGlobalDefinition>, ty: Global<SharedTypeIndex>) -> GlobalId {
         self.globals.push(GlobalData { def, ty })
     }
 

@@ -18,7 +18,7 @@ use super::store_box::StoreBox;
 use super::val_raw::RawRef;
 use super::vm_ptr::VmPtr;
 use super::vmcontext::VMTableDefinition;
-use kiln_environ::{FuncIndex, Table, WasmValType};
+use kiln_environ::{FuncIndex, SharedTypeIndex, Table, WasmValType};
 use std::sync::Arc;
 
 /// The precomputed initial contents of a lazily initialized table: the functions of
@@ -82,7 +82,7 @@ impl Words {
 /// A table.
 pub struct TableStorage {
     words: Words,
-    ty: Table,
+    ty: Table<SharedTypeIndex>,
     /// Whether elements are encoded (see the module docs).
     encoded: bool,
     image: Option<LazyImage>,
@@ -97,7 +97,7 @@ impl TableStorage {
     ///
     /// # Errors
     /// When the type's limits are inconsistent or exceed Kiln's limit of elements.
-    pub fn new(ty: Table, init: RawRef, encoded: bool) -> Result<TableStorage, String> {
+    pub fn new(ty: Table<SharedTypeIndex>, init: RawRef, encoded: bool) -> Result<TableStorage, String> {
         if ty.maximum.is_some_and(|max| max < ty.minimum) {
             return Err(format!("table minimum of {} exceeds its maximum", ty.minimum));
         }
@@ -146,7 +146,7 @@ impl TableStorage {
     }
 
     /// The table's type with its current size as the minimum.
-    pub fn ty(&self) -> Table {
+    pub fn ty(&self) -> Table<SharedTypeIndex> {
         Table { minimum: self.words.len as u64, ..self.ty }
     }
 
@@ -235,7 +235,7 @@ impl TableStorage {
 
     /// Mark every ExternRef an externref table holds, for a collection.
     pub fn mark_extern_refs(&self, marks: &mut Marks) {
-        if self.ty.element != WasmValType::ExternRef {
+        if self.ty.element_type() != WasmValType::ExternRef {
             return;
         }
         for i in 0..self.len() {
