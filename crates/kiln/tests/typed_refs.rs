@@ -28,14 +28,19 @@ fn instance(store: &mut Store<()>) -> kiln::Result<Instance> {
     Instance::new(&mut *store, &module, &[])
 }
 
-#[test]
-fn arguments_of_typed_reference_types_are_checked() -> kiln::Result<()> {
-    let engine = Engine::default();
-    let mut store = Store::new(&engine, ());
+/// A store with `TYPED` instantiated, and its functions `inc` (of type `$ii`) and `nothing`.
+fn setup(engine: &Engine) -> kiln::Result<(Store<()>, Instance, Func, Func)> {
+    let mut store = Store::new(engine, ());
     let instance = instance(&mut store)?;
-    let apply = instance.get_func(&mut store, "apply").expect("apply");
     let inc = instance.get_func(&mut store, "inc").expect("inc");
     let nothing = instance.get_func(&mut store, "nothing").expect("nothing");
+    Ok((store, instance, inc, nothing))
+}
+
+#[test]
+fn arguments_of_typed_reference_types_are_checked() -> kiln::Result<()> {
+    let (mut store, instance, inc, nothing) = setup(&Engine::default())?;
+    let apply = instance.get_func(&mut store, "apply").expect("apply");
     let mut results = [Val::I32(0)];
     apply.call(&mut store, &[Val::FuncRef(Some(inc)), Val::I32(41)], &mut results)?;
     assert_eq!(results[0].i32(), Some(42));
@@ -53,11 +58,7 @@ fn arguments_of_typed_reference_types_are_checked() -> kiln::Result<()> {
 
 #[test]
 fn typed_globals_and_tables_take_only_their_type() -> kiln::Result<()> {
-    let engine = Engine::default();
-    let mut store = Store::new(&engine, ());
-    let instance = instance(&mut store)?;
-    let inc = instance.get_func(&mut store, "inc").expect("inc");
-    let nothing = instance.get_func(&mut store, "nothing").expect("nothing");
+    let (mut store, instance, inc, nothing) = setup(&Engine::default())?;
     let global = instance.get_global(&mut store, "global").expect("global");
     let table = instance.get_table(&mut store, "table").expect("table");
 
