@@ -245,7 +245,8 @@ fn load(engine: &Engine, file: &Path, bytes: Vec<u8>, allow_precompiled: bool, g
         bytes,
         allow_precompiled,
         grants,
-        |bytes| Module::new(engine, bytes),
+        // An unnamed module is named after its file in backtraces.
+        |bytes| Module::new_with_name(engine, bytes, file.file_stem().and_then(|s| s.to_str())),
         |bytes| Module::deserialize_trusted(engine, bytes),
         |path| Module::deserialize_trusted_file(engine, path),
     )

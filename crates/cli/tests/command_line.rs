@@ -59,8 +59,9 @@ fn a_trap_in_the_start_function_is_a_trap() {
     assert_eq!(o.status.code(), Some(134));
     let err = text(&o.stderr);
     assert!(err.starts_with("Error: wasm trap: unreachable\nwasm backtrace:\n") && err.contains("boom"), "{err}");
-    // Each frame at its module offset, as wasmtime 48 prints the same module.
-    assert!(err.contains("    0: 0x1a - <unknown>!boom\n"), "{err}");
+    // Each frame at its module offset, as wasmtime 48 prints the same module, and the
+    // unnamed module named after its file (where wasmtime says `<unknown>`).
+    assert!(err.contains("    0: 0x1a - start!boom\n"), "{err}");
 }
 
 #[test]
@@ -73,7 +74,11 @@ fn trap_backtraces_give_each_frames_module_offset() {
     assert_eq!(o.status.code(), Some(134));
     // The offsets wasmtime 48 reports for this module: the trap, then the call.
     let err = text(&o.stderr);
-    assert!(err.contains("    0: 0x29 - <unknown>!inner\n    1: 0x24 - <unknown>!<wasm function 0>\n"), "{err}");
+    assert!(err.contains("    0: 0x29 - trap!inner\n    1: 0x24 - trap!<wasm function 0>\n"), "{err}");
+    // A module's own name wins over the file's (offset as wasmtime 48 gives it).
+    std::fs::write(&file, r#"(module $named (func (export "_start") unreachable))"#).expect("writes");
+    let err = text(&kiln().arg(&file).output().expect("runs").stderr);
+    assert!(err.contains("    0: 0x23 - named!<wasm function 0>\n"), "{err}");
 }
 
 #[test]

@@ -215,13 +215,40 @@ impl Module {
     ///
     /// # Errors
     /// When the file cannot be read, and as for [`Module::new`].
+    /// A module without a name section is named after the file's stem (`trap` for
+    /// `dir/trap.wat`), in [`Module::name`] and in backtraces.
     pub fn from_file(engine: &Engine, path: impl AsRef<std::path::Path>) -> Result<Module> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::Other(format!("cannot read {}: {e}", path.display())))?;
-        Module::new(engine, bytes)
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        Module::new_with_name(engine, bytes, stem.as_deref())
     }
 
-    /// The module's name from its name section.
+    /// Compile a module as [`Module::new`] does, naming it `name` (when given) if its name
+    /// section gives it none: what [`Module::from_file`] does with the file's stem, for
+    /// callers that have read the file themselves.
+    ///
+    /// # Errors
+    /// As for [`Module::new`].
+    pub fn new_with_name(engine: &Engine, bytes: impl AsRef<[u8]>, name: Option<&str>) -> Result<Module> {
+        let mut module = Module::new(engine, bytes)?;
+        if let Some(name) = name {
+            module.name_unnamed(name);
+        }
+        Ok(module)
+    }
+
+    /// Give a module without a name `name`. A module just made is the only holder of its
+    /// parts; one already shared (never the case for the callers above) keeps its name.
+    fn name_unnamed(&mut self, name: &str) {
+        let Some(inner) = Arc::get_mut(&mut self.inner) else { return };
+        inner.env.name.get_or_insert_with(|| name.to_string());
+        if let Some(code) = Arc::get_mut(&mut inner.code) {
+            code.name_unnamed(inner.index, name);
+        }
+    }
+
+    /// The module's name: from its name section, or the one it was given for lack of it.
     pub fn name(&self) -> Option<&str> {
         self.inner.env.name.as_deref()
     }

@@ -1,7 +1,8 @@
 //! The parts of the embedding API a wasmtime user reaches for first: a linker that refuses
 //! a second definition unless shadowing is allowed, `instantiate_pre`, `Linker::module`,
 //! imports defined as traps, `Module::validate`, `Engine::detect_precompiled`,
-//! `Memory::read`/`write`, and host functions failing with `Error::msg`.
+//! `Memory::read`/`write`, host functions failing with `Error::msg`, and modules named
+//! after their files.
 use kiln::{Engine, Error, Extern, Instance, Linker, Module, Precompiled, Store};
 
 const USES_HOST: &str = r#"(module
@@ -249,5 +250,27 @@ fn trap_frames_give_module_and_function_offsets() -> kiln::Result<()> {
     let offsets: Vec<_> = frames.iter().map(|f| (f.module_offset(), f.func_offset())).collect();
     assert_eq!(offsets, [(Some(0x2b), Some(5)), (Some(0x31), Some(3))], "{frames:?}");
     assert_eq!(frames[0].to_string(), "0x2b - demo!inner");
+    Ok(())
+}
+
+#[test]
+fn a_module_from_a_file_without_a_name_is_named_after_the_file() -> kiln::Result<()> {
+    let engine = Engine::default();
+    let dir = std::env::temp_dir().join(format!("kiln-from-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::msg(e.to_string()))?;
+    let (unnamed, named) = (dir.join("boom.wat"), dir.join("other.wat"));
+    let write = |path: &std::path::Path, wat: &str| std::fs::write(path, wat).map_err(|e| Error::msg(e.to_string()));
+    write(&unnamed, r#"(module (func (export "run") unreachable))"#)?;
+    write(&named, r#"(module $mine (func (export "run") unreachable))"#)?;
+    for (path, name) in [(&unnamed, "boom"), (&named, "mine")] {
+        let module = Module::from_file(&engine, path)?;
+        assert_eq!(module.name(), Some(name));
+        let mut store = Store::new(&engine, ());
+        let run = Instance::new(&mut store, &module, &[])?.get_typed_func::<(), ()>(&mut store, "run")?;
+        let Error::Trap(_, Some(backtrace)) = run.call(&mut store, ()).unwrap_err() else { panic!("a trap") };
+        assert_eq!(backtrace.frames[0].module_name.as_deref(), Some(name));
+    }
+    assert_eq!(Module::new(&engine, r#"(module)"#)?.name(), None, "bytes alone name nothing");
+    std::fs::remove_dir_all(&dir).map_err(|e| Error::msg(e.to_string()))?;
     Ok(())
 }

@@ -75,6 +75,13 @@ impl CodeMemory {
         }))
     }
 
+    /// Name module `m`'s frames `name` when its name section gives none.
+    pub fn name_unnamed(&mut self, m: StaticModuleIndex, name: &str) {
+        if let Some(names) = self.names.get_mut(m) {
+            names.module.get_or_insert_with(|| name.to_string());
+        }
+    }
+
     fn text_start(&self) -> Option<usize> {
         self.mmap.as_ref().map(|m| m.as_ptr().addr())
     }
