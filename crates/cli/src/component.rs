@@ -64,7 +64,9 @@ pub fn run(engine: &Engine, r: &RunArgs<'_>, bytes: Vec<u8>, wasi: WasiCtx, gran
     store.limiter(|h| &mut h.limits);
     r.wasm.start(engine, &mut store)?;
     let mut linker = Linker::<Host>::new(engine);
-    kiln_wasi::p2::add_to_linker(&mut linker, |h: &mut Host| (&mut h.wasi, &mut h.table))?;
+    if r.wasi.cli {
+        kiln_wasi::p2::add_to_linker(&mut linker, |h: &mut Host| (&mut h.wasi, &mut h.table))?;
+    }
     for p in r.preloads {
         let (name, path) = p.split_once('=').ok_or_else(|| anyhow!("--preload {p}: expected NAME=FILE"))?;
         let pre = crate::run::read_program(Path::new(path))?.bytes;

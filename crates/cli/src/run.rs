@@ -14,14 +14,21 @@ use std::process::ExitCode;
 
 /// The `-S` keys, with their values and doc.
 const WASI_KEYS: &[(&str, &str)] = &[
-    ("cli", "y|n (default y): give the program WASI's command-line interfaces (n is unsupported)"),
+    ("cli", "y|n (default y): give the program WASI's command-line interfaces (preview1, or WASI 0.2 for a component)"),
     ("inherit-env", "y|n (default n): pass the program every environment variable of the host"),
 ];
 
 /// What `-S` asked for.
-#[derive(Default)]
 pub struct WasiOptions {
+    /// Whether the program gets WASI at all (`-S cli=n`: only what `--preload` gives).
+    pub cli: bool,
     inherit_env: bool,
+}
+
+impl Default for WasiOptions {
+    fn default() -> Self {
+        WasiOptions { cli: true, inherit_env: false }
+    }
 }
 
 impl WasiOptions {
@@ -32,8 +39,7 @@ impl WasiOptions {
             let yes = kiln::parse_bool(key, value).map_err(|e| anyhow!("-S {key}={value}: {e}"));
             match key {
                 "inherit-env" => w.inherit_env = yes?,
-                "cli" if yes? => {}
-                "cli" => bail!("unsupported: -S cli=n (a program always gets WASI's command-line interfaces)"),
+                "cli" => w.cli = yes?,
                 _ => bail!("-S {key}: unknown option; the known ones are:\n{}", crate::key_help(WASI_KEYS)),
             }
         }
@@ -314,7 +320,9 @@ fn run_with(
     store.limiter(|h| &mut h.limits);
     r.wasm.start(engine, &mut store)?;
     let mut linker = Linker::new(engine);
-    kiln_wasi::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi)?;
+    if r.wasi.cli {
+        kiln_wasi::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi)?;
+    }
     for p in r.preloads {
         let (name, path) = p.split_once('=').ok_or_else(|| anyhow!("--preload {p}: expected NAME=FILE"))?;
         let m = load(engine, Path::new(path), read_program(Path::new(path))?.bytes, r.allow_precompiled, grants)?;

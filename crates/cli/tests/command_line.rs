@@ -82,6 +82,24 @@ fn trap_backtraces_give_each_frames_module_offset() {
 }
 
 #[test]
+fn wasi_is_withheld_with_s_cli_n() {
+    // A WASI program then has nothing to import from.
+    let o = kiln().args(["-S", "cli=n", &args_wasm()]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("`wasi_snapshot_preview1::"), "{}", text(&o.stderr));
+    // A module that needs no WASI runs as before.
+    let dir = scratch("no-cli");
+    let file = dir.join("add.wat");
+    std::fs::write(
+        &file,
+        r#"(module (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))"#,
+    )
+    .expect("writes");
+    let o = kiln().args(["run", "-S", "cli=n", "--invoke", "add"]).arg(&file).args(["2", "3"]).output().expect("runs");
+    assert_eq!(text(&o.stdout), "5\n", "{}", text(&o.stderr));
+}
+
+#[test]
 fn text_that_does_not_parse_is_named_by_file_line_and_column() {
     let dir = scratch("wat-error");
     let file = dir.join("bad.wat");
