@@ -12,6 +12,13 @@ fn args_wasm() -> String {
 }
 
 /// The CPU features an artifact's code may use, as `kiln objdump` lists them.
+/// A file `name` holding `wat` in a fresh scratch directory `dir`.
+fn wat_file(dir: &str, name: &str, wat: &str) -> std::path::PathBuf {
+    let file = scratch(dir).join(name);
+    std::fs::write(&file, wat).expect("writes");
+    file
+}
+
 fn code_features(artifact: &std::path::Path) -> String {
     let o = kiln().arg("objdump").arg(artifact).output().expect("runs");
     let out = text(&o.stdout);
@@ -88,13 +95,11 @@ fn wasi_is_withheld_with_s_cli_n() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("`wasi_snapshot_preview1::"), "{}", text(&o.stderr));
     // A module that needs no WASI runs as before.
-    let dir = scratch("no-cli");
-    let file = dir.join("add.wat");
-    std::fs::write(
-        &file,
+    let file = wat_file(
+        "no-cli",
+        "add.wat",
         r#"(module (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))"#,
-    )
-    .expect("writes");
+    );
     let o = kiln().args(["run", "-S", "cli=n", "--invoke", "add"]).arg(&file).args(["2", "3"]).output().expect("runs");
     assert_eq!(text(&o.stdout), "5\n", "{}", text(&o.stderr));
 }
@@ -177,13 +182,11 @@ fn settings_and_artifacts_for_a_targets_baseline_cpu() {
 
 #[test]
 fn wasm_features_are_turned_off_with_w() {
-    let dir = scratch("features");
-    let file = dir.join("simd.wat");
-    std::fs::write(
-        &file,
+    let file = wat_file(
+        "features",
+        "simd.wat",
         r#"(module (func (export "f") (result i32) (i32x4.extract_lane 1 (v128.const i32x4 1 2 3 4))))"#,
-    )
-    .expect("writes");
+    );
     let o = kiln().args(["run", "-C", "cache=n", "--invoke", "f"]).arg(&file).output().expect("runs");
     assert_eq!(text(&o.stdout), "2\n", "{}", text(&o.stderr));
     let o = kiln().args(["run", "-C", "cache=n", "-W", "simd=n", "--invoke", "f"]).arg(&file).output().expect("runs");
