@@ -252,7 +252,7 @@ fn load(engine: &Engine, file: &Path, bytes: Vec<u8>, allow_precompiled: bool, g
         allow_precompiled,
         grants,
         // An unnamed module is named after its file in backtraces.
-        |bytes| Module::new_with_name(engine, bytes, file.file_stem().and_then(|s| s.to_str())),
+        |bytes| Module::new_with_name(engine, bytes, file.file_stem().map(|s| s.to_string_lossy()).as_deref()),
         |bytes| Module::deserialize_trusted(engine, bytes),
         |path| Module::deserialize_trusted_file(engine, path),
     )

@@ -96,11 +96,10 @@ impl Global {
     pub fn new(mut store: impl AsContextMut, ty: GlobalType, val: Val) -> Result<Global> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
-        if val.ty() != ty.content() {
-            return Err(Error::Other(format!("global of type {} initialized with a {}", ty.content(), val.ty())));
-        }
+        let ty = ty.to_env();
+        val.check_global(s, &ty)?;
         let raw = val.to_raw(s)?;
-        let index = s.add_global(ty.to_env(), raw);
+        let index = s.add_global(ty, raw);
         Ok(Global { store: s.id(), index })
     }
 
@@ -159,14 +158,13 @@ impl Table {
     pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
-        if init.ty() != ty.element() {
-            return Err(Error::Other(format!("table of {} initialized with a {}", ty.element(), init.ty())));
-        }
+        let ty = ty.to_env();
+        init.check_ref(s, ty.element)?;
         let raw = init.to_raw(s)?.to_ref();
-        let encoded = s.engine().tunables().table_lazy_init && ty.element() == ValType::FuncRef;
-        crate::vm::limits::admit_table(&mut cx.whole(), &ty.to_env())?;
+        let encoded = s.engine().tunables().table_lazy_init && ty.element_type() == ValType::FuncRef;
+        crate::vm::limits::admit_table(&mut cx.whole(), &ty)?;
         let s = cx.opaque();
-        let table = TableStorage::new(ty.to_env(), raw, encoded).map_err(Error::Limit)?;
+        let table = TableStorage::new(ty, raw, encoded).map_err(Error::Limit)?;
         let index = s.tables.push(table);
         Ok(Table { store: s.id(), index })
     }

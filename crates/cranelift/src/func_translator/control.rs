@@ -360,10 +360,9 @@ impl FuncTranslator<'_, '_> {
     /// `br_on_non_null`: branch with the operands and the reference when it is not null,
     /// else fall through without it.
     pub(super) fn br_on_non_null(&mut self, depth: u32) -> Result<(), CompileError> {
-        let r = *self.peekn(1)?.first().ok_or_else(|| internal("br_on_non_null without an operand"))?;
         let (target, arity) = self.branch_target(depth)?;
         let args = block_args(self.peekn(arity)?);
-        self.pop()?;
+        let r = self.pop()?;
         let fall_through = self.builder.create_block();
         self.builder.ins().brif(r, target, &args, fall_through, &[]);
         self.builder.seal_block(fall_through);
