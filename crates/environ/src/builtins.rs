@@ -49,18 +49,18 @@ macro_rules! foreach_builtin {
             DataDrop = data_drop (I32) -> [];
             /// `table.grow`: `(table, delta, init) -> old_size`, or [`GROW_REFUSED`] or
             /// [`GROW_TRAPPED`] as for `memory.grow`.
-            TableGrow = table_grow (I32, I32, Reference) -> [I64];
+            TableGrow = table_grow (I32, I64, Reference) -> [I64];
             /// `table.fill`: `(table, dst, value, len) -> ok`.
-            TableFill = table_fill (I32, I32, Reference, I32) -> [I32];
+            TableFill = table_fill (I32, I64, Reference, I64) -> [I32];
             /// `table.copy`: `(dst_table, src_table, dst, src, len) -> ok`.
-            TableCopy = table_copy (I32, I32, I32, I32, I32) -> [I32];
+            TableCopy = table_copy (I32, I32, I64, I64, I64) -> [I32];
             /// `table.init`: `(table, elem_index, dst, src, len) -> ok`.
-            TableInit = table_init (I32, I32, I32, I32, I32) -> [I32];
+            TableInit = table_init (I32, I32, I64, I32, I32) -> [I32];
             /// `elem.drop`: `(elem_index)`.
             ElemDrop = elem_drop (I32) -> [];
             /// First read of a not-yet-initialized funcref table element: `(table, index) ->
             /// funcref`; fills the element from the table's image.
-            TableLazyInit = table_lazy_init (I32, I32) -> [Reference];
+            TableLazyInit = table_lazy_init (I32, I64) -> [Reference];
             /// The fuel counter reached zero: `() -> ok`. Refills it from the store's reserve
             /// and returns 1, or returns 0 when no fuel is left (the code traps with
             /// `OutOfFuel`).

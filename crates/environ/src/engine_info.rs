@@ -14,7 +14,7 @@ use crate::artifact::ArtifactError;
 /// instances are stored flat, in `ComponentInfo::export_instances`; 6: calls between component
 /// instances can be fused adapters, modules of the artifact after the component's own; 7:
 /// the `.kiln.addrmap` section; 8: each function's body offset in the module description.)
-pub const FORMAT_VERSION: u32 = 9;
+pub const FORMAT_VERSION: u32 = 10;
 
 /// Ordered settings, each `(key, value)`. Keys starting with `cpu.` are CPU features the
 /// code may use (`true`) or not (`false`).

@@ -43,3 +43,5 @@ pub use vmoffsets::{VM_MAGIC, VMOffsets};
 pub const WASM_PAGE_SIZE: u64 = 65536;
 /// The largest number of pages a 32-bit memory may have.
 pub const WASM32_MAX_PAGES: u64 = 1 << 16;
+/// The largest number of pages a 64-bit memory may have (2^64 bytes).
+pub const WASM64_MAX_PAGES: u64 = 1 << 48;

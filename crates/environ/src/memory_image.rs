@@ -3,7 +3,7 @@
 //! A memory gets an image when every active data segment aimed at it has a constant offset
 //! and lies within the memory's initial size (so none can trap), and the data is dense
 //! enough that mapping beats copying.
-use crate::{ConstOp, DataIndex, DefinedMemoryIndex, Module, SegmentMode, WASM_PAGE_SIZE};
+use crate::{DataIndex, DefinedMemoryIndex, Module, SegmentMode, WASM_PAGE_SIZE};
 use std::collections::BTreeMap;
 
 /// The page size images are aligned to (the largest common host page size).
@@ -28,9 +28,9 @@ pub fn memory_images(module: &Module) -> BTreeMap<DefinedMemoryIndex, MemoryImag
         let SegmentMode::Active(memory, offset) = &segment.mode else { continue };
         let Some(def) = module.defined_memory_index(*memory) else { continue };
         let initial = module.memories[*memory].minimum.saturating_mul(WASM_PAGE_SIZE);
-        match offset.ops.as_slice() {
-            [ConstOp::I32Const(at)] if (*at as u32 as u64) + segment.items.len() as u64 <= initial => {
-                per_memory.entry(def).or_default().push((*at as u32 as u64, d));
+        match offset.constant_offset() {
+            Some(at) if at.checked_add(segment.items.len() as u64).is_some_and(|end| end <= initial) => {
+                per_memory.entry(def).or_default().push((at, d));
             }
             _ => {
                 disqualified.insert(def);
@@ -45,7 +45,8 @@ pub fn memory_images(module: &Module) -> BTreeMap<DefinedMemoryIndex, MemoryImag
         let data_len: u64 = segments.iter().map(|(_, d)| module.data[*d].items.len() as u64).sum();
         let start = segments.iter().map(|(at, _)| *at).min().unwrap_or(0) / IMAGE_PAGE_SIZE * IMAGE_PAGE_SIZE;
         let end = segments.iter().map(|(at, d)| at + module.data[*d].items.len() as u64).max().unwrap_or(0);
-        let end = end.div_ceil(IMAGE_PAGE_SIZE) * IMAGE_PAGE_SIZE;
+        // A 64-bit memory's segment may end just short of 2^64.
+        let Some(end) = end.checked_next_multiple_of(IMAGE_PAGE_SIZE) else { continue };
         // Dense enough: at most four times the data, or small in absolute terms; and worth it.
         let span = end - start;
         if data_len < IMAGE_PAGE_SIZE || (span > 4 * data_len && span > 1 << 20) {

@@ -3,9 +3,14 @@
 //! initialized" and are filled from the image on first read. A table gets an image when it has
 //! no initializer expression and every active segment aimed at it has a constant offset,
 //! lists functions (or `ref.func`/`ref.null` expressions) and lies within the table's
-//! initial size, so that none can trap.
+//! initial size, so that none can trap, and within the image's size limit.
 use crate::{ConstOp, DefinedTableIndex, ElemIndex, ElementItems, FuncIndex, Module, SegmentMode, WasmValType};
 use std::collections::BTreeMap;
+
+/// The longest image Kiln builds, in elements: a segment placed further into a huge table
+/// is written at instantiation instead (where the table's own limits apply), so that a
+/// small module cannot make the compiler allocate gigabytes.
+const MAX_IMAGE_LEN: u64 = 1 << 22;
 
 /// One table's initial contents.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,12 +50,9 @@ pub fn table_images(module: &Module) -> BTreeMap<DefinedTableIndex, TableImage> 
                 })
                 .collect(),
         };
-        let at = match offset.ops.as_slice() {
-            [ConstOp::I32Const(at)] => u64::from(*at as u32),
-            _ => u64::MAX,
-        };
+        let at = offset.constant_offset().unwrap_or(u64::MAX);
         match items {
-            Some(items) if at.saturating_add(items.len() as u64) <= minimum => {
+            Some(items) if at.saturating_add(items.len() as u64) <= minimum.min(MAX_IMAGE_LEN) => {
                 let end = at as usize + items.len();
                 if image.elements.len() < end {
                     image.elements.resize(end, None);

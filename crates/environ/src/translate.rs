@@ -337,8 +337,9 @@ fn read_names(module: &mut Module, names: wasmparser::NameSectionReader<'_>) {
     }
 }
 
-const DUMMY_TABLE: Table = Table { element: WasmRefType::FUNCREF, minimum: 0, maximum: None };
-const DUMMY_MEMORY: Memory = Memory { minimum: 0, maximum: None };
+const DUMMY_TABLE: Table =
+    Table { element: WasmRefType::FUNCREF, index_type: IndexType::I32, minimum: 0, maximum: None };
+const DUMMY_MEMORY: Memory = Memory { index_type: IndexType::I32, minimum: 0, maximum: None };
 const DUMMY_GLOBAL: Global = Global { ty: WasmValType::I32, mutable: false, reference: None };
 
 #[cfg(test)]
@@ -385,8 +386,8 @@ mod tests {
         let bad = translate_module(b"\0asm\x01\0\0\0\x01").err().unwrap();
         assert!(matches!(bad, CompileError::Invalid { .. }), "{bad}");
         assert!(bad.to_string().starts_with("failed to parse WebAssembly module"));
-        let t = translate("(module (memory i64 1))").unwrap();
-        assert_eq!(t.unsupported.as_deref(), Some("memory64"));
+        let t = translate("(module (tag))").unwrap();
+        assert_eq!(t.unsupported.as_deref(), Some("exception handling (tags)"));
     }
 
     #[test]

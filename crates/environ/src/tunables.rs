@@ -130,13 +130,15 @@ impl Tunables {
     /// its largest size, so growing never moves it. Compiled code may then load the base once
     /// and keep it (the runtime grows such memories only in place).
     pub fn memory_base_is_static(&self, ty: &crate::Memory) -> bool {
-        self.memory_reservation >= ty.max_pages().saturating_mul(crate::WASM_PAGE_SIZE)
+        self.memory_reservation >= ty.max_bytes()
     }
 
-    /// Whether an access at `offset + size` beyond a 32-bit index lands in this memory's
-    /// reservation or guard, so that it needs no explicit bounds check.
-    pub fn elides_bounds_check(&self, offset: u64, access_size: u64) -> bool {
-        self.memory_reservation >= 1 << 32
+    /// Whether an access of `access_size` bytes at `offset` beyond any index of a memory of
+    /// type `ty` lands in its reservation or guard, so that it needs no explicit bounds
+    /// check. Only 32-bit indices can be covered so: a 64-bit memory is always checked.
+    pub fn elides_bounds_check(&self, ty: &crate::Memory, offset: u64, access_size: u64) -> bool {
+        ty.index_type == crate::IndexType::I32
+            && self.memory_reservation >= 1 << 32
             && offset.checked_add(access_size).is_some_and(|end| end <= self.memory_guard_size)
     }
 

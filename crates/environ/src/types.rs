@@ -245,15 +245,56 @@ impl fmt::Display for WasmFuncType {
     }
 }
 
+/// The type of the addresses of a memory or the indices of a table: `i32`, or `i64` with
+/// memory64's 64-bit memories and tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum IndexType {
+    /// 32-bit addresses.
+    I32,
+    /// 64-bit addresses.
+    I64,
+}
+
+impl IndexType {
+    fn of(is64: bool) -> IndexType {
+        if is64 { IndexType::I64 } else { IndexType::I32 }
+    }
+
+    /// The value type of an address.
+    pub fn val_type(self) -> WasmValType {
+        match self {
+            IndexType::I32 => WasmValType::I32,
+            IndexType::I64 => WasmValType::I64,
+        }
+    }
+
+    /// The largest value an address can have.
+    pub fn max_value(self) -> u64 {
+        match self {
+            IndexType::I32 => u64::from(u32::MAX),
+            IndexType::I64 => u64::MAX,
+        }
+    }
+}
+
 /// A table's type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Table<T = TypeIndex> {
     /// The element type.
     pub element: WasmRefType<T>,
+    /// The type of the table's indices.
+    pub index_type: IndexType,
     /// The initial size in elements.
     pub minimum: u64,
     /// The largest size in elements, if bounded.
     pub maximum: Option<u64>,
+}
+
+impl<T> Table<T> {
+    /// The most elements this table may ever have.
+    pub fn max_size(&self) -> u64 {
+        self.maximum.unwrap_or(u64::MAX).min(self.index_type.max_value())
+    }
 }
 
 impl<T: Copy + Eq> Table<T> {
@@ -264,7 +305,12 @@ impl<T: Copy + Eq> Table<T> {
 
     /// The same type with its concrete type named by `f`.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Table<U> {
-        Table { element: self.element.map(f), minimum: self.minimum, maximum: self.maximum }
+        Table {
+            element: self.element.map(f),
+            index_type: self.index_type,
+            minimum: self.minimum,
+            maximum: self.maximum,
+        }
     }
 
     /// The size of a table of this type for its whole life, when its maximum is its
@@ -279,21 +325,23 @@ impl Table {
     /// Convert wasmparser's table type.
     ///
     /// # Errors
-    /// `unsupported` for 64-bit and shared tables and unsupported element types.
+    /// `unsupported` for shared tables and unsupported element types.
     pub fn from_wasmparser(ty: &wasmparser::TableType) -> Result<Self, CompileError> {
         Table::representation_of(ty)?;
-        Ok(Table { element: WasmRefType::from_wasmparser(ty.element_type)?, minimum: ty.initial, maximum: ty.maximum })
+        Ok(Table {
+            element: WasmRefType::from_wasmparser(ty.element_type)?,
+            index_type: IndexType::of(ty.table64),
+            minimum: ty.initial,
+            maximum: ty.maximum,
+        })
     }
 
     /// How the elements of a table of wasmparser's type are represented. Unlike
     /// [`Table::from_wasmparser`], this takes the validator's canonicalized types too.
     ///
     /// # Errors
-    /// `unsupported` for 64-bit and shared tables and unsupported element types.
+    /// `unsupported` for shared tables and unsupported element types.
     pub fn representation_of(ty: &wasmparser::TableType) -> Result<WasmValType, CompileError> {
-        if ty.table64 {
-            return Err(unsupported("table64 (memory64 proposal)"));
-        }
         if ty.shared {
             return Err(unsupported("shared tables (shared-everything threads)"));
         }
@@ -304,6 +352,8 @@ impl Table {
 /// A linear memory's type, in 64 KiB pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Memory {
+    /// The type of the memory's addresses.
+    pub index_type: IndexType,
     /// The initial size in pages.
     pub minimum: u64,
     /// The largest size in pages, if bounded.
@@ -314,23 +364,33 @@ impl Memory {
     /// Convert wasmparser's memory type.
     ///
     /// # Errors
-    /// `unsupported` for 64-bit and shared memories and custom page sizes.
+    /// `unsupported` for shared memories and custom page sizes.
     pub fn from_wasmparser(ty: &wasmparser::MemoryType) -> Result<Self, CompileError> {
-        if ty.memory64 {
-            return Err(unsupported("memory64"));
-        }
         if ty.shared {
             return Err(unsupported("shared memories (threads)"));
         }
         if ty.page_size_log2.is_some_and(|p| p != 16) {
             return Err(unsupported("custom page sizes"));
         }
-        Ok(Memory { minimum: ty.initial, maximum: ty.maximum })
+        Ok(Memory { index_type: IndexType::of(ty.memory64), minimum: ty.initial, maximum: ty.maximum })
     }
 
-    /// The most pages this memory may ever have.
+    /// The most pages any memory of this index type may have: what its addresses reach.
+    pub fn page_limit(&self) -> u64 {
+        match self.index_type {
+            IndexType::I32 => crate::WASM32_MAX_PAGES,
+            IndexType::I64 => crate::WASM64_MAX_PAGES,
+        }
+    }
+
+    /// The most pages this memory may ever have: its maximum, or what its addresses reach.
     pub fn max_pages(&self) -> u64 {
-        self.maximum.unwrap_or(crate::WASM32_MAX_PAGES).min(crate::WASM32_MAX_PAGES)
+        self.maximum.unwrap_or(u64::MAX).min(self.page_limit())
+    }
+
+    /// The most bytes this memory may ever have (saturating: a 64-bit memory's 2^64).
+    pub fn max_bytes(&self) -> u64 {
+        self.max_pages().saturating_mul(crate::WASM_PAGE_SIZE)
     }
 }
 
@@ -477,6 +537,16 @@ impl ConstExpr {
             });
         }
         Ok(ConstExpr { ops })
+    }
+
+    /// The value of a segment offset that is a single constant, `i32` (unsigned) or `i64`
+    /// as the memory's or table's index type has it; `None` when it must be evaluated.
+    pub fn constant_offset(&self) -> Option<u64> {
+        match self.ops.as_slice() {
+            [ConstOp::I32Const(v)] => Some(u64::from(*v as u32)),
+            [ConstOp::I64Const(v)] => Some(*v as u64),
+            _ => None,
+        }
     }
 
     /// The functions this expression takes a reference to.

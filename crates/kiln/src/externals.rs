@@ -340,7 +340,7 @@ impl Memory {
     /// Grow by `delta` pages, as the store's resource limiter allows; returns the old size.
     ///
     /// # Errors
-    /// When the limiter refuses or fails, the memory would exceed its maximum (or 4 GiB), or
+    /// When the limiter refuses or fails, the memory would exceed its maximum (at most 4 GiB for a 32-bit memory), or
     /// it belongs to another store.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
         let mut cx = store.as_context_mut();

@@ -1,6 +1,6 @@
 //! The API's type descriptions — value, function, global, table, memory and extern types — and
 //! their conversions to and from `kiln_environ`'s.
-use kiln_environ::{Global, Memory, SharedTypeIndex, Table, WasmFuncType, WasmRefType};
+use kiln_environ::{Global, IndexType, Memory, SharedTypeIndex, Table, WasmFuncType, WasmRefType};
 use std::fmt;
 
 /// A value type (the same type the compiler uses).
@@ -89,14 +89,25 @@ impl GlobalType {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TableType {
     element: ValType,
+    index_type: IndexType,
     minimum: u64,
     maximum: Option<u64>,
 }
 
 impl TableType {
-    /// A table type (`element` is `FuncRef` or `ExternRef`).
+    /// A table type with 32-bit indices (`element` is `FuncRef` or `ExternRef`).
     pub fn new(element: ValType, minimum: u64, maximum: Option<u64>) -> TableType {
-        TableType { element, minimum, maximum }
+        TableType { element, index_type: IndexType::I32, minimum, maximum }
+    }
+
+    /// A table type with 64-bit indices (memory64's `table64`).
+    pub fn new64(element: ValType, minimum: u64, maximum: Option<u64>) -> TableType {
+        TableType { element, index_type: IndexType::I64, minimum, maximum }
+    }
+
+    /// Whether the table's indices are 64-bit.
+    pub fn is_64(&self) -> bool {
+        self.index_type == IndexType::I64
     }
 
     /// The element type.
@@ -115,26 +126,37 @@ impl TableType {
     }
 
     pub(crate) fn from_env<T: Copy + Eq>(t: Table<T>) -> TableType {
-        TableType::new(t.element_type(), t.minimum, t.maximum)
+        TableType { element: t.element_type(), index_type: t.index_type, minimum: t.minimum, maximum: t.maximum }
     }
 
     pub(crate) fn to_env(&self) -> Table<SharedTypeIndex> {
         let element = if self.element == ValType::ExternRef { WasmRefType::EXTERNREF } else { WasmRefType::FUNCREF };
-        Table { element, minimum: self.minimum, maximum: self.maximum }
+        Table { element, index_type: self.index_type, minimum: self.minimum, maximum: self.maximum }
     }
 }
 
 /// A memory's type, in 64 KiB pages.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MemoryType {
+    index_type: IndexType,
     minimum: u64,
     maximum: Option<u64>,
 }
 
 impl MemoryType {
-    /// A memory type.
+    /// A memory type with 32-bit addresses.
     pub fn new(minimum: u64, maximum: Option<u64>) -> MemoryType {
-        MemoryType { minimum, maximum }
+        MemoryType { index_type: IndexType::I32, minimum, maximum }
+    }
+
+    /// A memory type with 64-bit addresses (memory64).
+    pub fn new64(minimum: u64, maximum: Option<u64>) -> MemoryType {
+        MemoryType { index_type: IndexType::I64, minimum, maximum }
+    }
+
+    /// Whether the memory's addresses are 64-bit.
+    pub fn is_64(&self) -> bool {
+        self.index_type == IndexType::I64
     }
 
     /// The minimum size in pages.
@@ -148,11 +170,11 @@ impl MemoryType {
     }
 
     pub(crate) fn from_env(m: Memory) -> MemoryType {
-        MemoryType::new(m.minimum, m.maximum)
+        MemoryType { index_type: m.index_type, minimum: m.minimum, maximum: m.maximum }
     }
 
     pub(crate) fn to_env(&self) -> Memory {
-        Memory { minimum: self.minimum, maximum: self.maximum }
+        Memory { index_type: self.index_type, minimum: self.minimum, maximum: self.maximum }
     }
 }
 

@@ -154,7 +154,10 @@ fn bulk_operators_are_charged_as_wasmtime_charges_them() {
         r#"(module (memory 1)
              (func (export "oob") (memory.fill (i32.const 65530) (i32.const 0) (i32.const 100000)))
              (func (export "copy") (memory.copy (i32.const 0) (i32.const 64) (i32.const 100)))
-             (func (export "fill") (param i32) (memory.fill (i32.const 0) (i32.const 0) (local.get 0))))"#,
+             (func (export "fill") (param i32) (memory.fill (i32.const 0) (i32.const 0) (local.get 0)))
+             (table i64 0 10 funcref)
+             (func (export "grow") (param i32)
+               (drop (table.grow (ref.null func) (i64.extend_i32_u (local.get 0))))))"#,
     )
     .unwrap();
     let call = |name: &str, fuel: u64, arg: Option<i32>| {
@@ -175,6 +178,10 @@ fn bulk_operators_are_charged_as_wasmtime_charges_them() {
     assert_eq!(call("fill", 10_000, Some(1000)), (Ok(()), 10_000 - 1005));
     assert_eq!(call("fill", 1005, Some(1000)).0, Err(Some(Trap::OutOfFuel)), "the check after the charge");
     assert_eq!(call("fill", 1006, Some(1000)).0, Ok(()));
+    // table.grow costs a unit per element added: 1 to enter, 4 operators, 3 elements; a grow
+    // past the maximum adds none and costs none, however large its 64-bit delta.
+    assert_eq!(call("grow", 100, Some(3)), (Ok(()), 100 - 8));
+    assert_eq!(call("grow", 100, Some(-1)), (Ok(()), 100 - 5));
 }
 
 #[test]

@@ -243,8 +243,8 @@ fn invalid_and_unsupported_modules_are_errors() {
     assert!(matches!(err, Error::Invalid(_)), "{err}");
     let err = Module::new(&engine, "(module (func (result i32) (i64.const 1)))").err().unwrap();
     assert!(matches!(err, Error::Invalid(_)), "{err}");
-    let err = Module::new(&engine, "(module (memory i64 1))").err().unwrap();
-    assert_eq!(err.to_string(), "unsupported: memory64");
+    let err = Module::new(&engine, "(module (tag))").err().unwrap();
+    assert_eq!(err.to_string(), "unsupported: exception handling (tags)");
 }
 
 #[test]

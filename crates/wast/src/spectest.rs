@@ -1,11 +1,12 @@
 //! The `spectest` host module that spec scripts import from: printing
-//! functions that do nothing, four immutable globals, a funcref table and a memory.
+//! functions that do nothing, four immutable globals, two funcref tables (32- and 64-bit indices)
+//! and a memory.
 
 use kiln::{
     FuncType, Global, GlobalType, Linker, Memory, MemoryType, Mutability, Store, Table, TableType, Val, ValType,
 };
 
-/// Defines every `spectest` item in `linker`, creating the globals, table and
+/// Defines every `spectest` item in `linker`, creating the globals, tables and
 /// memory in `store`.
 pub(crate) fn define(linker: &mut Linker<()>, store: &mut Store<()>) -> kiln::Result<()> {
     use ValType::{F32, F64, I32, I64};
@@ -36,9 +37,14 @@ pub(crate) fn define(linker: &mut Linker<()>, store: &mut Store<()>) -> kiln::Re
         linker.define(&mut *store, "spectest", name, global)?;
     }
 
-    let table_ty = TableType::new(ValType::FuncRef, 10, Some(20));
-    let table = Table::new(&mut *store, table_ty, Val::null_func_ref())?;
-    linker.define(&mut *store, "spectest", "table", table)?;
+    let tables = [
+        ("table", TableType::new(ValType::FuncRef, 10, Some(20))),
+        ("table64", TableType::new64(ValType::FuncRef, 10, Some(20))),
+    ];
+    for (name, ty) in tables {
+        let table = Table::new(&mut *store, ty, Val::null_func_ref())?;
+        linker.define(&mut *store, "spectest", name, table)?;
+    }
 
     let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;
     linker.define(&mut *store, "spectest", "memory", memory)?;

@@ -2,8 +2,9 @@
 //! `memory.fill`, `memory.init`, `data.drop`, `table.grow`, `table.fill`, `table.copy`,
 //! `table.init`, `elem.drop`. Builtins that can fail return 0 when the operation is out of
 //! bounds, and the code traps with the operation's trap code (before any write: the runtime
-//! checks bounds first, as the spec orders it).
-use cranelift_codegen::ir::{InstBuilder, Value, types::I32, types::I64};
+//! checks bounds first, as the spec orders it). Addresses, indices and lengths reach the
+//! builtins as `u64`s, whether the memory or table they index is 32- or 64-bit.
+use cranelift_codegen::ir::{InstBuilder, Value, condcodes::IntCC, types::I32, types::I64};
 use kiln_environ::{BuiltinFunction, CompileError, Trap};
 
 use super::{FuncTranslator, internal};
@@ -35,10 +36,6 @@ impl FuncTranslator<'_, '_> {
 
     fn i32_const(&mut self, v: u32) -> Value {
         self.builder.ins().iconst(I32, i64::from(v))
-    }
-
-    fn zext64(&mut self, v: Value) -> Value {
-        self.builder.ins().uextend(I64, v)
     }
 
     /// `memory.copy`.
@@ -83,14 +80,22 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn table_grow(&mut self, table: u32) -> Result<(), CompileError> {
         self.check_table(table)?;
         let (init, delta) = self.pop2()?;
+        let index_type = self.env.module.tables[self.check_table(table)?].index_type;
         let table = self.i32_const(table);
+        let delta = self.zext64(delta);
         let old = *self
             .call_builtin(BuiltinFunction::TableGrow, &[table, delta, init])
             .first()
             .ok_or_else(|| internal("table_grow builtin without a result"))?;
         let old = self.grow_result(old);
-        self.fuel_charge(delta);
-        let old = self.builder.ins().ireduce(I32, old);
+        if self.fuel.is_some() {
+            // Elements are charged only when the table grew: a refused grow did no work.
+            let failed = self.builder.ins().icmp_imm_s(IntCC::Equal, old, -1);
+            let zero = self.builder.ins().iconst(I64, 0);
+            let grown = self.builder.ins().select(failed, zero, delta);
+            self.fuel_charge(grown);
+        }
+        let old = self.narrow_to(index_type, old);
         self.push(old);
         Ok(())
     }
@@ -99,7 +104,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn table_fill(&mut self, table: u32) -> Result<(), CompileError> {
         self.check_table(table)?;
         let (dst, value, len) = self.pop3()?;
-        let args = [self.i32_const(table), dst, value, len];
+        let args = [self.i32_const(table), self.zext64(dst), value, self.zext64(len)];
         self.call_checked_builtin(BuiltinFunction::TableFill, &args, Trap::TableOutOfBounds)?;
         self.fuel_charge(len);
         Ok(())
@@ -110,7 +115,13 @@ impl FuncTranslator<'_, '_> {
         self.check_table(dst_table)?;
         self.check_table(src_table)?;
         let (dst, src, len) = self.pop3()?;
-        let args = [self.i32_const(dst_table), self.i32_const(src_table), dst, src, len];
+        let args = [
+            self.i32_const(dst_table),
+            self.i32_const(src_table),
+            self.zext64(dst),
+            self.zext64(src),
+            self.zext64(len),
+        ];
         self.call_checked_builtin(BuiltinFunction::TableCopy, &args, Trap::TableOutOfBounds)?;
         self.fuel_charge(len);
         Ok(())
@@ -120,7 +131,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn table_init(&mut self, elem: u32, table: u32) -> Result<(), CompileError> {
         self.check_table(table)?;
         let (dst, src, len) = self.pop3()?;
-        let args = [self.i32_const(table), self.i32_const(elem), dst, src, len];
+        let args = [self.i32_const(table), self.i32_const(elem), self.zext64(dst), src, len];
         self.call_checked_builtin(BuiltinFunction::TableInit, &args, Trap::TableOutOfBounds)?;
         self.fuel_charge(len);
         Ok(())

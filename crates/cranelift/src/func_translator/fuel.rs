@@ -7,7 +7,8 @@
 //! `return`, which cost nothing; `memory.copy`, `memory.fill` and `memory.init` also cost one
 //! unit per byte, `table.copy`, `table.fill`, `table.init` and `table.grow` one per element,
 //! charged once the operation's bounds are checked (Kiln charges after the operation, so an
-//! out-of-bounds one traps as such, whatever fuel is left).
+//! out-of-bounds one traps as such, whatever fuel is left, and a `table.grow` that fails
+//! costs no more than its one unit).
 //!
 //! A function keeps the count in a variable. The cost of straight-line code is added up at
 //! compile time and added to the variable once, where control flow leaves the straight line
@@ -138,7 +139,12 @@ impl FuncTranslator<'_, '_> {
     /// check (wasmtime copies those inline, unchecked).
     pub(super) fn fuel_charge_copy(&mut self, len: Value) {
         let constant = match self.builder.func.dfg.value_def(len).inst().map(|i| &self.builder.func.dfg.insts[i]) {
-            Some(InstructionData::UnaryImm { opcode: Opcode::Iconst, imm }) => Some(u64::from(imm.bits() as u32)),
+            Some(InstructionData::UnaryImm { opcode: Opcode::Iconst, imm }) => {
+                Some(match self.builder.func.dfg.value_type(len) {
+                    I64 => imm.bits() as u64,
+                    _ => u64::from(imm.bits() as u32),
+                })
+            }
             _ => None,
         };
         match (&mut self.fuel, constant) {

@@ -9,20 +9,32 @@
 //! length, since growing may move it.
 //!
 //! Two bounds-check modes, chosen per access by `Tunables::elides_bounds_check`:
-//! - *guarded*: the memory reserves 4 GiB plus a guard region, so `base + zext(index) +
+//! - *guarded*: a 32-bit memory reserves 4 GiB plus a guard region, so `base + zext(index) +
 //!   offset` of any access lands in mapped memory or faults in the reservation or guard; the
 //!   static offset is folded into the load or store.
-//! - *checked*: `zext(index) + offset + size > current_length` is the out-of-bounds test
-//!   (no overflow in 64 bits for a 32-bit memory); the address becomes null on failure through
-//!   `select_spectre_guard`, so the access faults even under misspeculation. An access whose
-//!   static offset alone is out of range for every memory still compiles and traps at run time.
+//! - *checked*: `index + offset + size > current_length` is the out-of-bounds test; the
+//!   address becomes null on failure through `select_spectre_guard`, so the access faults even
+//!   under misspeculation. For a 32-bit memory the sum cannot overflow 64 bits. A 64-bit
+//!   memory (memory64), which no guard can cover, is always checked: `index + (offset +
+//!   size)` traps on overflow, and an `offset + size` past 2^64 saturates, which no memory's
+//!   length reaches. An access whose static offset alone is out of range for every memory
+//!   still compiles and traps at run time.
+//!
+//! In both modes the base is the only load a loop can hoist, and alias analysis merges the
+//! length reloads of accesses with nothing in between that could grow the memory, whatever
+//! the index type.
+//!
+//! `memory.size` and `memory.grow` take and give `i64`s for a 64-bit memory and `i32`s for
+//! a 32-bit one; the builtin works in `u64` for both.
 //!
 //! Each wasm access may trap with `out of bounds memory access`, which makes it a recorded
 //! trap site.
 use cranelift_codegen::ir::{InstBuilder, Type, Value, condcodes::IntCC, types::I32, types::I64};
 use cranelift_codegen::isa::CallConv;
 use kiln_environ::builtins::GROW_TRAPPED;
-use kiln_environ::{BuiltinFunction, CompileError, FuncKey, Memory, MemoryIndex, Trap, VMOffsets, WASM_PAGE_SIZE};
+use kiln_environ::{
+    BuiltinFunction, CompileError, FuncKey, IndexType, Memory, MemoryIndex, Trap, VMOffsets, WASM_PAGE_SIZE,
+};
 use wasmparser::{MemArg, MemArgTarget, Operator, WasmModuleResources};
 
 use super::regions::Access;
@@ -75,7 +87,7 @@ pub(super) enum StoreKind {
 }
 
 impl FuncTranslator<'_, '_> {
-    /// Check that Kiln compiles accesses to memory `index` (a 32-bit memory with 64 KiB pages).
+    /// Check that Kiln compiles accesses to memory `index` (one with 64 KiB pages).
     pub(super) fn check_memory(&self, index: u32) -> Result<MemoryIndex, CompileError> {
         let ty =
             self.resources.memory_at(index).ok_or_else(|| internal(format!("memory {index} is not in the module")))?;
@@ -119,11 +131,9 @@ impl FuncTranslator<'_, '_> {
         offset: u64,
         size: u64,
     ) -> Result<(Value, i32), CompileError> {
-        if self.builder.func.dfg.value_type(index) != I32 {
-            return Err(CompileError::Unsupported("memory64".into()));
-        }
+        let ty = self.env.module.memories[m];
         let definition = self.memory_definition(m);
-        let flags = if self.env.tunables.memory_base_is_static(&self.env.module.memories[m]) {
+        let flags = if self.env.tunables.memory_base_is_static(&ty) {
             // The base never changes once the memory exists: a read-only, always-valid load
             // that Cranelift may hoist out of loops.
             self.flags(Access::ReadOnly).with_can_move()
@@ -131,25 +141,33 @@ impl FuncTranslator<'_, '_> {
             self.flags(Access::Vmctx)
         };
         let base = self.load_pointer(flags, definition.0, definition.1 + VMOffsets::MEMORY_BASE);
-        let index = self.builder.ins().uextend(I64, index);
-        // A 32-bit memory's static offset is at most `u32::MAX` and `size` at most 16, so
-        // neither `offset + size` nor `index + offset + size` below can overflow.
-        let offset = i64::try_from(offset).map_err(|_| internal("memory access offset exceeds 63 bits"))?;
-        let size = i64::try_from(size).map_err(|_| internal("memory access size exceeds 63 bits"))?;
-        if self.env.tunables.elides_bounds_check(offset as u64, size as u64) {
+        if self.env.tunables.elides_bounds_check(&ty, offset, size) {
+            let index = self.builder.ins().uextend(I64, index);
             let address = self.builder.ins().iadd(base, index);
             return Ok(match i32::try_from(offset) {
                 Ok(offset) => (address, offset),
-                Err(_) => (self.builder.ins().iadd_imm_u(address, offset), 0),
+                Err(_) => (self.builder.ins().iadd_imm_u(address, offset as i64), 0),
             });
         }
-        let end_offset = offset.checked_add(size).ok_or_else(|| internal("memory access end exceeds 63 bits"))?;
         let length = self.memory_length(definition);
-        let end = self.builder.ins().iadd_imm_u(index, end_offset);
+        let end_offset = offset.saturating_add(size);
+        let (index, end) = match ty.index_type {
+            IndexType::I32 => {
+                // A 32-bit memory's static offset is at most `u32::MAX` and `size` at most
+                // 16, so `index + offset + size` cannot overflow.
+                let index = self.builder.ins().uextend(I64, index);
+                (index, self.builder.ins().iadd_imm_u(index, end_offset as i64))
+            }
+            IndexType::I64 => {
+                let end_offset = self.builder.ins().iconst(I64, end_offset as i64);
+                let trap = abi::trap_code(Trap::MemoryOutOfBounds);
+                (index, self.builder.ins().uadd_overflow_trap(index, end_offset, trap))
+            }
+        };
         let out_of_bounds = self.builder.ins().icmp(IntCC::UnsignedGreaterThan, end, length);
         let mut address = self.builder.ins().iadd(base, index);
         if offset != 0 {
-            address = self.builder.ins().iadd_imm_u(address, offset);
+            address = self.builder.ins().iadd_imm_u(address, offset as i64);
         }
         let null = self.builder.ins().iconst(self.pointer_type, 0);
         let address = self.builder.ins().select_spectre_guard(out_of_bounds, null, address);
@@ -217,24 +235,37 @@ impl FuncTranslator<'_, '_> {
         let definition = self.memory_definition(m);
         let length = self.memory_length(definition);
         let pages = self.builder.ins().ushr_imm_u(length, i64::from(WASM_PAGE_SIZE.trailing_zeros()));
-        let pages = self.builder.ins().ireduce(I32, pages);
+        let pages = self.narrow_to(self.env.module.memories[m].index_type, pages);
         self.push(pages);
         Ok(())
     }
 
+    /// `v`, an `i64`, as a value of `ty` (its low 32 bits for a 32-bit memory or table).
+    pub(super) fn narrow_to(&mut self, ty: IndexType, v: Value) -> Value {
+        match ty {
+            IndexType::I32 => self.builder.ins().ireduce(I32, v),
+            IndexType::I64 => v,
+        }
+    }
+
+    /// An index or length operand (`i32` or `i64`) as an `i64`.
+    pub(super) fn zext64(&mut self, v: Value) -> Value {
+        if self.builder.func.dfg.value_type(v) == I64 { v } else { self.builder.ins().uextend(I64, v) }
+    }
+
     /// `memory.grow`: call the builtin, which returns the old size in pages or `u64::MAX`
-    /// (which becomes -1 as an `i32`), or says to trap.
+    /// (which becomes -1 in the memory's index type), or says to trap.
     pub(super) fn memory_grow(&mut self, index: u32) -> Result<(), CompileError> {
-        self.check_memory(index)?;
+        let m = self.check_memory(index)?;
         let delta = self.pop()?;
-        let delta = self.builder.ins().uextend(I64, delta);
+        let delta = self.zext64(delta);
         let memory = self.builder.ins().iconst(I32, i64::from(index));
         let callee = self.builtin(BuiltinFunction::MemoryGrow);
         let call = self.builder.ins().call(callee, &[self.vmctx, memory, delta]);
         let old =
             *self.builder.inst_results(call).first().ok_or_else(|| internal("memory_grow builtin without a result"))?;
         let old = self.grow_result(old);
-        let old = self.builder.ins().ireduce(I32, old);
+        let old = self.narrow_to(self.env.module.memories[m].index_type, old);
         self.push(old);
         Ok(())
     }

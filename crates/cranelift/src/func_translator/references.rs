@@ -40,6 +40,7 @@ impl FuncTranslator<'_, '_> {
         self.builder.switch_to_block(cold);
         let table_index = self.builder.ins().iconst(I32, i64::from(table));
         let callee = self.builtin(BuiltinFunction::TableLazyInit);
+        let index = self.zext64(index);
         let call = self.builder.ins().call(callee, &[self.vmctx, table_index, index]);
         let filled = *self
             .builder
@@ -82,14 +83,14 @@ impl FuncTranslator<'_, '_> {
         self.load_field(I64, flags, definition, offset + VMOffsets::TABLE_CURRENT_ELEMENTS)
     }
 
-    /// The address of element `index` (an `i32`) of table `table`, trapping with
+    /// The address of element `index` (an `i32` or an `i64`) of table `table`, trapping with
     /// `out of bounds table access` when it is past the end. Even speculatively, the address
     /// never points past the table.
     pub(super) fn table_entry_address(&mut self, table: u32, index: Value) -> Result<Value, CompileError> {
         let table = self.check_table(table)?;
         let (definition, offset) = self.table_definition(table);
         let length = self.table_length(table, (definition, offset));
-        let index = self.builder.ins().uextend(I64, index);
+        let index = self.zext64(index);
         let out_of_bounds = self.builder.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, length);
         self.builder.ins().trapnz(out_of_bounds, abi::trap_code(Trap::TableOutOfBounds));
         // The elements of a table that never grows never move: load their address once.
@@ -167,7 +168,7 @@ impl FuncTranslator<'_, '_> {
         let table = self.check_table(table)?;
         let definition = self.table_definition(table);
         let length = self.table_length(table, definition);
-        let size = self.builder.ins().ireduce(I32, length);
+        let size = self.narrow_to(self.env.module.tables[table].index_type, length);
         self.push(size);
         Ok(())
     }

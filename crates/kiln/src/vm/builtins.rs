@@ -237,35 +237,34 @@ builtins! {
     }
 
     /// `table.grow`, as the store's limiter allows.
-    fn table_grow(store: whole, instance, table: u32, delta: u32, init: RawRef) -> u64 {
+    fn table_grow(store: whole, instance, table: u32, delta: u64, init: RawRef) -> u64 {
         let t = table_of(store.opaque(), instance, table);
-        let grown = run_user_code(&mut store, |s| limits::grow_table(s, t, u64::from(delta), init));
+        let grown = run_user_code(&mut store, |s| limits::grow_table(s, t, delta, init));
         grow_status(&mut store, grown)
     }
 
     /// `table.fill`.
-    fn table_fill(store, instance, table: u32, dst: u32, value: RawRef, len: u32) -> u32 {
+    fn table_fill(store, instance, table: u32, dst: u64, value: RawRef, len: u64) -> u32 {
         let t = table_of(store, instance, table);
-        if !in_bounds(u64::from(dst), u64::from(len), store.tables[t].len()) {
+        if !in_bounds(dst, len, store.tables[t].len()) {
             return 0;
         }
-        store.tables[t].fill(u64::from(dst), u64::from(len), value);
+        store.tables[t].fill(dst, len, value);
         1
     }
 
     /// `table.copy`.
-    fn table_copy(store, instance, dst_table: u32, src_table: u32, dst: u32, src: u32, len: u32) -> u32 {
+    fn table_copy(store, instance, dst_table: u32, src_table: u32, dst: u64, src: u64, len: u64) -> u32 {
         let (d, s) = (table_of(store, instance, dst_table), table_of(store, instance, src_table));
         let (dst_len, src_len) = (store.tables[d].len(), store.tables[s].len());
-        if !in_bounds(u64::from(src), u64::from(len), src_len) || !in_bounds(u64::from(dst), u64::from(len), dst_len)
-        {
+        if !in_bounds(src, len, src_len) || !in_bounds(dst, len, dst_len) {
             return 0;
         }
         // Decoded (and lazily filled) source elements: a "not yet initialized" source means
         // the source table's image, not the destination's. Copied a chunk at a time through a
         // fixed buffer, from the end when the ranges overlap that way, so the host allocates
         // nothing however long the copy.
-        const CHUNK: u32 = 256;
+        const CHUNK: u64 = 256;
         let mut buf = [RawRef::NULL; CHUNK as usize];
         let backward = d == s && dst > src;
         let mut done = 0;
@@ -273,27 +272,27 @@ builtins! {
             let n = CHUNK.min(len - done);
             let at = if backward { len - done - n } else { done };
             for (i, slot) in buf[..n as usize].iter_mut().enumerate() {
-                *slot = store.table_get(s, u64::from(src + at) + i as u64).unwrap_or(RawRef::NULL);
+                *slot = store.table_get(s, src + at + i as u64).unwrap_or(RawRef::NULL);
             }
-            store.tables[d].write(u64::from(dst + at), &buf[..n as usize]);
+            store.tables[d].write(dst + at, &buf[..n as usize]);
             done += n;
         }
         1
     }
 
     /// `table.init`.
-    fn table_init(store, instance, table: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
+    fn table_init(store, instance, table: u32, elem: u32, dst: u64, src: u32, len: u32) -> u32 {
         let module = store.instances[instance].module.clone();
         let elem = ElemIndex::from_u32(elem);
         let items = &module.env().elements[elem].items;
         let available = if store.instances[instance].dropped_elems.contains(elem) { 0 } else { items.len() as u64 };
         let t = table_of(store, instance, table);
         let size = store.tables[t].len();
-        if !in_bounds(u64::from(src), u64::from(len), available) || !in_bounds(u64::from(dst), u64::from(len), size) {
+        if !in_bounds(u64::from(src), u64::from(len), available) || !in_bounds(dst, u64::from(len), size) {
             return 0;
         }
         let Ok(values) = element_items(store, instance, items, src as usize, len as usize) else { return 0 };
-        store.tables[t].write(u64::from(dst), &values);
+        store.tables[t].write(dst, &values);
         1
     }
 
@@ -313,9 +312,9 @@ builtins! {
     }
 
     /// The first read of a not-yet-initialized funcref table element.
-    fn table_lazy_init(store, instance, table: u32, index: u32) -> RawRef {
+    fn table_lazy_init(store, instance, table: u32, index: u64) -> RawRef {
         let t = table_of(store, instance, table);
-        store.table_get(t, u64::from(index)).unwrap_or(RawRef::NULL)
+        store.table_get(t, index).unwrap_or(RawRef::NULL)
     }
 }
 

@@ -17,7 +17,8 @@ use super::vmcontext::{
 use crate::Error;
 use cranelift_entity::{EntityRef, EntitySet, PrimaryMap, SecondaryMap};
 use kiln_environ::{
-    ConstExpr, ConstOp, DefinedFuncIndex, ElementItems, EntityIndex, FuncIndex, FuncKey, SegmentMode, Trap, VM_MAGIC,
+    ConstExpr, ConstOp, DefinedFuncIndex, ElementItems, EntityIndex, FuncIndex, FuncKey, IndexType, SegmentMode, Trap,
+    VM_MAGIC,
 };
 
 /// An import, resolved to its handle in the store.
@@ -179,13 +180,18 @@ fn check_imports(s: &StoreOpaque, module: &crate::Module, imports: &[ResolvedImp
             (EntityIndex::Table(t), ResolvedImport::Table(i)) => {
                 let (want, have) = (env.tables[t].map(|t| module.shared_type(t)), s.tables[i].ty());
                 // Tables are mutable: their element types must be equal.
-                if want.element != have.element || !limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
+                if want.element != have.element
+                    || want.index_type != have.index_type
+                    || !limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
                 {
                     return Err(link_error(import, "table types differ"));
                 }
             }
             (EntityIndex::Memory(m), ResolvedImport::Memory(i)) => {
                 let (want, have) = (env.memories[m], s.memories[i].ty());
+                if want.index_type != have.index_type {
+                    return Err(link_error(import, "memory index types differ"));
+                }
                 if !limits_match(have.minimum, have.maximum, want.minimum, want.maximum) {
                     return Err(link_error(import, "memory limits differ"));
                 }
@@ -275,7 +281,7 @@ fn initialize(store: &mut WholeStore<'_>, index: InstanceId) -> Result<(), Error
             // The table reads it from its image on demand.
             continue;
         }
-        let offset = u64::from(eval(s, &s.instances[index], &[], offset)?.bits() as u32);
+        let offset = segment_offset(eval(s, &s.instances[index], &[], offset)?, env.tables[*table].index_type);
         let items = element_items(s, index, &segment.items, 0, segment.items.len())?;
         let t = s.instances[index].tables[*table];
         if offset.checked_add(items.len() as u64).is_none_or(|end| end > s.tables[t].len()) {
@@ -290,9 +296,10 @@ fn initialize(store: &mut WholeStore<'_>, index: InstanceId) -> Result<(), Error
             // Already mapped in from the module's memory image.
             continue;
         }
-        let offset = eval(s, &s.instances[index], &[], offset)?.bits() as u32 as usize;
+        let offset = segment_offset(eval(s, &s.instances[index], &[], offset)?, env.memories[*memory].index_type);
         let m = s.instances[index].memories[*memory];
         let bytes = s.memories[m].data_mut();
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
         let Some(dst) = offset.checked_add(segment.items.len()).and_then(|end| bytes.get_mut(offset..end)) else {
             return Err(Error::Trap(Trap::MemoryOutOfBounds, None));
         };
@@ -356,6 +363,15 @@ pub fn instance_func(store: &mut StoreOpaque, index: InstanceId, f: FuncIndex) -
     let i = unsafe { store.add_func_ref(func_ref, None, module.env().func_type(f)) };
     store.instances[index].funcs[f] = Some(i);
     i
+}
+
+/// The value of an active segment's offset expression, of the index type of the table or
+/// memory it is for.
+fn segment_offset(value: ValRaw, ty: IndexType) -> u64 {
+    match ty {
+        IndexType::I32 => u64::from(value.bits() as u32),
+        IndexType::I64 => value.bits() as u64,
+    }
 }
 
 /// Evaluate a constant expression in the context of a (partly built) instance, whose

@@ -79,12 +79,13 @@ fn size(n: u64) -> usize {
 /// A memory's maximum in bytes, as the limiter is told it: the declared one, or else the
 /// most its index type allows (wasmtime's values).
 fn memory_maximum(ty: &Memory) -> Option<usize> {
-    Some(size(ty.max_pages().saturating_mul(WASM_PAGE_SIZE)))
+    Some(size(ty.max_bytes()))
 }
 
-/// A table's maximum as the limiter is told it: the declared one, or else `u32::MAX`.
+/// A table's maximum as the limiter is told it: the declared one, or else the most its
+/// index type allows.
 fn table_maximum<T>(ty: &Table<T>) -> Option<usize> {
-    Some(size(ty.maximum.unwrap_or(u64::from(u32::MAX))))
+    Some(size(ty.max_size()))
 }
 
 /// Before an instantiation of a module defining `memories` and `tables` creates anything:

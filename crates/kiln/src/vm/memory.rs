@@ -41,15 +41,30 @@ impl LinearMemory {
                 ty.max_pages()
             ));
         }
-        let len = (ty.minimum * WASM_PAGE_SIZE) as usize;
-        let reservation = if tunables.elides_bounds_check(0, 0) {
+        if let Some(max) = ty.maximum.filter(|max| *max > ty.page_limit()) {
+            return Err(format!(
+                "memory maximum of {max} pages exceeds the {} pages its addresses reach",
+                ty.page_limit()
+            ));
+        }
+        let len = usize::try_from(ty.minimum.saturating_mul(WASM_PAGE_SIZE))
+            .map_err(|_| "memory minimum exceeds the address space")?;
+        let reservation = if tunables.elides_bounds_check(&ty, 0, 0) {
             // Compiled code skips bounds checks because every 32-bit address lands in the
             // reservation or its guard: reserve all of it, whatever the memory's maximum.
             tunables.memory_reservation
         } else {
-            tunables.memory_reservation.min(ty.max_pages() * WASM_PAGE_SIZE)
+            tunables.memory_reservation.min(ty.max_bytes())
         };
-        let reserved = round_up(usize::try_from(reservation).map_err(|_| "memory reservation too large")?.max(len));
+        let reservation = usize::try_from(reservation).map_err(|_| "memory reservation too large")?;
+        let reserved = round_up(if len > reservation {
+            // A minimum beyond the reservation (a large 64-bit memory, or no reservation at
+            // all) gets as much again for growth, as a grow that moves the memory does, so
+            // that the next grow need not copy it all.
+            len.saturating_mul(2).min(usize::try_from(ty.max_bytes()).unwrap_or(usize::MAX))
+        } else {
+            reservation
+        });
         let guard = round_up(usize::try_from(tunables.memory_guard_size).map_err(|_| "memory guard too large")?);
         let own_definition = StoreBox::new(VMMemoryDefinition { base: VmPtr::dangling(), current_length: 0 });
         let mut m = LinearMemory {
@@ -136,7 +151,7 @@ impl LinearMemory {
 
     /// The memory's type, with its current size as the minimum.
     pub fn ty(&self) -> Memory {
-        Memory { minimum: self.pages(), maximum: self.ty.maximum }
+        Memory { minimum: self.pages(), ..self.ty }
     }
 
     /// Current size in pages.
@@ -157,8 +172,10 @@ impl LinearMemory {
         }
         let new_pages =
             old.checked_add(delta).filter(|n| *n <= self.ty.max_pages()).ok_or("memory maximum size exceeded")?;
-        let new_len =
-            usize::try_from(new_pages * WASM_PAGE_SIZE).map_err(|_| "memory size exceeds the address space")?;
+        let new_len = new_pages
+            .checked_mul(WASM_PAGE_SIZE)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or("memory size exceeds the address space")?;
         if new_len <= self.reserved {
             let mmap = self.mmap.as_mut().ok_or("memory has no mapping")?;
             mmap.make_read_write(round_up(self.len)..round_up(new_len))
@@ -170,7 +187,7 @@ impl LinearMemory {
             let reserved = round_up(
                 new_len
                     .max(self.reserved.saturating_mul(2))
-                    .min(usize::try_from(self.ty.max_pages() * WASM_PAGE_SIZE).unwrap_or(usize::MAX))
+                    .min(usize::try_from(self.ty.max_bytes()).unwrap_or(usize::MAX))
                     .max(new_len),
             );
             self.remap(reserved, new_len)?;

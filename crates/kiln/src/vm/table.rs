@@ -250,10 +250,7 @@ impl TableStorage {
     pub fn grow(&mut self, delta: u64, init: RawRef) -> Result<u64, String> {
         let word = self.encode(init);
         let old = self.len();
-        let new = old
-            .checked_add(delta)
-            .filter(|n| *n <= self.ty.maximum.unwrap_or(u64::from(u32::MAX)))
-            .ok_or("table maximum size exceeded")?;
+        let new = old.checked_add(delta).filter(|n| *n <= self.ty.max_size()).ok_or("table maximum size exceeded")?;
         if new > LIMIT {
             return Err(format!("table size exceeds Kiln's limit of {LIMIT} elements"));
         }
