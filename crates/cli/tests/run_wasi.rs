@@ -1,6 +1,7 @@
 //! `kiln run` of WASI programs: a C program built with clang for wasm32-wasi reads a file
 //! from a preopen, writes another and checks its args and env; exit statuses, traps with their
-//! backtraces, `--preload`, read-only directories, and the hints of failed instantiations.
+//! backtraces, `--preload`, read-only directories, the refusal of a 64-bit memory, and the
+//! hints of failed instantiations.
 mod common;
 
 use common::{repo, scratch, text};
@@ -113,6 +114,23 @@ fn exit_status_comes_from_proc_exit() {
     let o = kiln(&["run", &m]);
     assert_eq!(o.status.code(), Some(42), "{}", text(&o.stderr));
     assert_eq!(text(&o.stderr), "");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_wasi_program_with_a_64_bit_memory_is_refused_with_the_reason() {
+    let dir = scratch("memory64");
+    let m = write(
+        &dir,
+        "m64.wat",
+        r#"(module (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+             (memory (export "memory") i64 1)
+             (func (export "_start") (drop (call $w (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0)))))"#,
+    );
+    let o = kiln(&["run", &m]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("unsupported: a 64-bit memory (memory64) in a WASI program"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

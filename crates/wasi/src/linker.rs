@@ -17,6 +17,11 @@ fn run<T>(
     let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
         return Err(kiln::Error::Other("a WASI program must export its memory as `memory`".into()));
     };
+    if memory.ty(&*caller).is_64() {
+        return Err(kiln::Error::Other(
+            "unsupported: a 64-bit memory (memory64) in a WASI program: WASI preview1 passes 32-bit pointers".into(),
+        ));
+    }
     let (bytes, data) = memory.data_and_store_mut(caller);
     let result = f(get(data), &mut GuestMemory::new(bytes));
     if let Err(e) = result {
