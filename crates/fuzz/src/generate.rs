@@ -2,7 +2,7 @@
 //! oracle both run, driven by bytes of the case's [`Stream::Module`](crate::rng::Stream).
 //!
 //! The configuration keeps modules small and runs short: a few functions of at most ~120
-//! instructions, memories of at most 16 pages (32-bit only, and with a maximum, so that
+//! instructions, memories of at most 16 pages (32- or 64-bit, and with a maximum, so that
 //! `memory.grow` stays within it), small tables with a maximum, no imports (so both
 //! engines instantiate without a host), and `ensure_termination`, which makes every loop head
 //! and function entry spend one unit of a module-wide fuel global (and bulk operations their
@@ -13,9 +13,9 @@
 //!
 //! The features are those of Wasm 2.0 (multi-value, sign extension, saturating float-to-int,
 //! bulk memory, reference types, SIMD, mutable globals) plus the Wasm 3.0 ones that Kiln and
-//! wasmi both run: tail calls, extended constant expressions and multi-memory. Off: relaxed
-//! SIMD (results the spec leaves to the engine), and what wasmi does not run (GC, exceptions,
-//! threads, wide arithmetic, custom page sizes, memory64).
+//! wasmi both run: tail calls, extended constant expressions, multi-memory and memory64 (64-bit
+//! memories and tables). Off: relaxed SIMD (results the spec leaves to the engine), and what
+//! wasmi does not run (GC, exceptions, threads, wide arithmetic, custom page sizes).
 use crate::rng::{Rng, Stream};
 use anyhow::{Context, Result};
 
@@ -57,7 +57,8 @@ fn config(rng: &mut Rng) -> wasm_smith::Config {
         // A maximum bounds memory.grow and table.grow too.
         memory_max_size_required: true,
         max_memory32_bytes: MAX_PAGES * 65536,
-        memory64_enabled: false,
+        max_memory64_bytes: u128::from(MAX_PAGES * 65536),
+        memory64_enabled: true,
         max_tables: rng.range(0, 3) as usize,
         max_table_elements: 64,
         table_max_size_required: true,
@@ -86,6 +87,16 @@ fn config(rng: &mut Rng) -> wasm_smith::Config {
     }
 }
 
+/// The features the generated modules use, for validating them.
+pub fn features() -> wasmparser::WasmFeatures {
+    use wasmparser::WasmFeatures;
+    WasmFeatures::WASM2
+        | WasmFeatures::TAIL_CALL
+        | WasmFeatures::EXTENDED_CONST
+        | WasmFeatures::MULTI_MEMORY
+        | WasmFeatures::MEMORY64
+}
+
 /// The module of case `index` of the run seeded `seed`.
 ///
 /// # Errors
@@ -112,11 +123,7 @@ pub fn module(seed: u64, index: u64) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmparser::{Operator, Payload, WasmFeatures};
-
-    fn features() -> WasmFeatures {
-        WasmFeatures::WASM2 | WasmFeatures::TAIL_CALL | WasmFeatures::EXTENDED_CONST | WasmFeatures::MULTI_MEMORY
-    }
+    use wasmparser::{Operator, Payload};
 
     #[test]
     fn modules_are_valid_and_reproducible() {
@@ -128,14 +135,15 @@ mod tests {
     }
 
     /// What the configuration promises shows up: functions to call, and the Wasm 3.0 features
-    /// besides 2.0's.
+    /// besides 2.0's (a 64-bit memory or table counts for memory64).
     #[test]
     fn modules_use_the_features_they_are_configured_with() {
-        let (mut with_funcs, mut multi_memory, mut tail_calls, mut extended_const, mut simd) = (0, 0, 0, 0, 0);
+        let (mut with_funcs, mut multi_memory, mut tail_calls, mut extended_const, mut simd, mut wide) =
+            (0, 0, 0, 0, 0, 0);
         for i in 0..200 {
             let wasm = module(5, i).unwrap();
             let (mut funcs, mut memories) = (0, 0);
-            let (mut tail, mut ext, mut vector) = (false, false, false);
+            let (mut tail, mut ext, mut vector, mut is64) = (false, false, false, false);
             let mut note_const = |ops: wasmparser::OperatorsReader<'_>| {
                 for op in ops {
                     ext |= matches!(
@@ -152,7 +160,11 @@ mod tests {
             for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
                 match payload.unwrap() {
                     Payload::FunctionSection(r) => funcs += r.count(),
-                    Payload::MemorySection(r) => memories += r.count(),
+                    Payload::MemorySection(r) => {
+                        memories += r.count();
+                        is64 |= r.into_iter().any(|m| m.unwrap().memory64);
+                    }
+                    Payload::TableSection(r) => is64 |= r.into_iter().any(|t| t.unwrap().ty.table64),
                     Payload::GlobalSection(r) => {
                         for g in r {
                             note_const(g.unwrap().init_expr.get_operators_reader());
@@ -173,6 +185,7 @@ mod tests {
             tail_calls += u32::from(tail);
             extended_const += u32::from(ext);
             simd += u32::from(vector);
+            wide += u32::from(is64);
         }
         assert!(with_funcs > 180, "{with_funcs} of 200 modules define functions");
         for (feature, n) in [
@@ -180,6 +193,7 @@ mod tests {
             ("tail calls", tail_calls),
             ("extended const", extended_const),
             ("SIMD", simd),
+            ("memory64", wide),
         ] {
             assert!(n >= 5, "{n} of 200 modules use {feature}");
         }

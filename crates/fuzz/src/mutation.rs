@@ -398,10 +398,7 @@ mod tests {
 
     #[test]
     fn valid_mutations_keep_modules_valid() {
-        let features = wasmparser::WasmFeatures::WASM2
-            | wasmparser::WasmFeatures::TAIL_CALL
-            | wasmparser::WasmFeatures::EXTENDED_CONST
-            | wasmparser::WasmFeatures::MULTI_MEMORY;
+        let features = crate::generate::features();
         let mut changed = 0;
         for i in 0..100 {
             let mut wasm = crate::generate::module(9, i).unwrap();

@@ -26,6 +26,7 @@ fn config() -> wasmi::Config {
         .wasm_tail_call(true)
         .wasm_extended_const(true)
         .wasm_multi_memory(true)
+        .wasm_memory64(true)
         // Every call spends fuel, so recursion never gets deeper than the fuel; the stack
         // limits sit well above it, so that a stack overflow here is a real one.
         .set_max_recursion_depth(16 * FUEL as usize)
