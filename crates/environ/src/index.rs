@@ -32,6 +32,8 @@ index_type! {
     GlobalIndex, "global";
     /// A global the module defines.
     DefinedGlobalIndex, "defined_global";
+    /// An exception tag, imported ones first.
+    TagIndex, "tag";
     /// An element segment.
     ElemIndex, "elem";
     /// A data segment.

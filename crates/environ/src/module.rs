@@ -16,6 +16,8 @@ pub enum EntityIndex {
     Memory(MemoryIndex),
     /// A global.
     Global(GlobalIndex),
+    /// An exception tag.
+    Tag(TagIndex),
 }
 
 /// One import.
@@ -110,6 +112,9 @@ pub struct Module {
     pub memories: PrimaryMap<MemoryIndex, Memory>,
     /// Every global's type, imported ones first.
     pub globals: PrimaryMap<GlobalIndex, Global>,
+    /// Every exception tag's function type (its payload is the parameters), imported ones
+    /// first.
+    pub tags: PrimaryMap<TagIndex, TypeIndex>,
     /// The initializer of each defined global.
     pub global_inits: PrimaryMap<DefinedGlobalIndex, ConstExpr>,
     /// How many functions are imported (they come first in the index space).
@@ -120,6 +125,8 @@ pub struct Module {
     pub num_imported_memories: usize,
     /// How many globals are imported.
     pub num_imported_globals: usize,
+    /// How many tags are imported.
+    pub num_imported_tags: usize,
     /// The imports, in order.
     pub imports: Vec<Import>,
     /// The exports, in order.
@@ -210,6 +217,11 @@ impl Module {
         g.index().checked_sub(self.num_imported_globals).map(DefinedGlobalIndex::new)
     }
 
+    /// Whether tag `t` is imported.
+    pub fn is_imported_tag(&self, t: TagIndex) -> bool {
+        t.index() < self.num_imported_tags
+    }
+
     /// The export with this name.
     pub fn export(&self, name: &str) -> Option<EntityIndex> {
         self.exports.iter().find(|e| e.name == name).map(|e| e.index)
@@ -247,6 +259,7 @@ impl Module {
             ("tables", self.tables.len()),
             ("memories", self.memories.len()),
             ("globals", self.globals.len()),
+            ("tags", self.tags.len()),
             ("elements", self.elements.len()),
             ("data", self.data.len()),
         ];
@@ -258,6 +271,7 @@ impl Module {
             ("tables", self.num_imported_tables, self.tables.len()),
             ("memories", self.num_imported_memories, self.memories.len()),
             ("globals", self.num_imported_globals, self.globals.len()),
+            ("tags", self.num_imported_tags, self.tags.len()),
         ];
         if let Some((what, n, total)) = imported.iter().find(|(_, n, total)| n > total) {
             return Err(format!("{n} imported {what} of {total}"));
@@ -265,13 +279,14 @@ impl Module {
         // Instantiation fills index `i` of each kind from the `i`-th import of that kind, and
         // takes every index below the count of imported ones as filled: the imports must be
         // those indices, each once and in order.
-        let mut next = [0usize; 4];
+        let mut next = [0usize; 5];
         for import in &self.imports {
             let (kind, index) = match import.index {
                 EntityIndex::Function(f) => (0, f.index()),
                 EntityIndex::Table(t) => (1, t.index()),
                 EntityIndex::Memory(m) => (2, m.index()),
                 EntityIndex::Global(g) => (3, g.index()),
+                EntityIndex::Tag(t) => (4, t.index()),
             };
             if index != next[kind] {
                 return Err(format!(
@@ -288,7 +303,12 @@ impl Module {
         {
             return Err("type deduplication table".into());
         }
-        if self.functions.values().any(|f| f.ty.index() >= self.types.len())
+        if self
+            .functions
+            .values()
+            .map(|f| f.ty)
+            .chain(self.tags.values().copied())
+            .any(|ty| ty.index() >= self.types.len())
             || self.type_refs.iter().any(|(t, refs)| {
                 // A function type's references name earlier types or itself.
                 let ty = self.types.get(*t);
@@ -317,6 +337,7 @@ impl Module {
             EntityIndex::Table(t) => t.index() < self.tables.len(),
             EntityIndex::Memory(m) => m.index() < self.memories.len(),
             EntityIndex::Global(g) => g.index() < self.globals.len(),
+            EntityIndex::Tag(t) => t.index() < self.tags.len(),
         };
         let expr = |e: &ConstExpr| {
             e.ops.iter().all(|op| match op {

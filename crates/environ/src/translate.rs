@@ -188,9 +188,9 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                         let global = t.note(Global::from_wasmparser(&ty)).unwrap_or(DUMMY_GLOBAL);
                         EntityIndex::Global(t.module.globals.push(global))
                     }
-                    wasmparser::TypeRef::Tag(_) => {
-                        t.note::<()>(Err(CompileError::Unsupported("exception handling (tags)".into())));
-                        continue;
+                    wasmparser::TypeRef::Tag(tag) => {
+                        t.module.num_imported_tags += 1;
+                        EntityIndex::Tag(t.module.tags.push(TypeIndex::from_u32(tag.func_type_idx)))
                     }
                     wasmparser::TypeRef::FuncExact(_) => {
                         t.note::<()>(Err(CompileError::Unsupported("exact function imports".into())));
@@ -232,8 +232,10 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                 t.module.memories.push(ty);
             }
         }
-        Payload::TagSection(_) => {
-            t.note::<()>(Err(CompileError::Unsupported("exception handling (tags)".into())));
+        Payload::TagSection(tags) => {
+            for tag in tags {
+                t.module.tags.push(TypeIndex::from_u32(tag.map_err(inv)?.func_type_idx));
+            }
         }
         Payload::GlobalSection(globals) => {
             for global in globals {
@@ -253,8 +255,9 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                     wasmparser::ExternalKind::Table => EntityIndex::Table(TableIndex::from_u32(export.index)),
                     wasmparser::ExternalKind::Memory => EntityIndex::Memory(MemoryIndex::from_u32(export.index)),
                     wasmparser::ExternalKind::Global => EntityIndex::Global(GlobalIndex::from_u32(export.index)),
-                    wasmparser::ExternalKind::Tag | wasmparser::ExternalKind::FuncExact => {
-                        t.note::<()>(Err(CompileError::Unsupported("exception handling (tags)".into())));
+                    wasmparser::ExternalKind::Tag => EntityIndex::Tag(TagIndex::from_u32(export.index)),
+                    wasmparser::ExternalKind::FuncExact => {
+                        t.note::<()>(Err(CompileError::Unsupported("exact function exports".into())));
                         continue;
                     }
                 };
@@ -386,8 +389,8 @@ mod tests {
         let bad = translate_module(b"\0asm\x01\0\0\0\x01").err().unwrap();
         assert!(matches!(bad, CompileError::Invalid { .. }), "{bad}");
         assert!(bad.to_string().starts_with("failed to parse WebAssembly module"));
-        let t = translate("(module (tag))").unwrap();
-        assert_eq!(t.unsupported.as_deref(), Some("exception handling (tags)"));
+        let t = translate("(module (type (array i8)))").unwrap();
+        assert_eq!(t.unsupported.as_deref(), Some("array types (GC)"));
     }
 
     #[test]

@@ -1,12 +1,13 @@
-//! `Extern` and the handles of globals, tables and memories: what modules import and export.
+//! `Extern` and the handles of globals, tables, memories and exception tags: what modules
+//! import and export.
 use crate::store::StoreOpaqueExt;
-use crate::vm::ids::{GlobalId, MemoryId, StoreId, TableId};
+use crate::vm::ids::{GlobalId, MemoryId, StoreId, TableId, TagId};
 use crate::vm::memory::LinearMemory;
 use crate::vm::table::TableStorage;
 use crate::vm::val_raw::ValRaw;
 use crate::{
     AsContext, AsContextMut, Error, ExternType, Func, GlobalType, MemoryType, Mutability, Result, StoreContext,
-    TableType, Val, ValType,
+    TableType, TagType, Val, ValType,
 };
 
 /// Something a module can import or export.
@@ -20,6 +21,8 @@ pub enum Extern {
     Table(Table),
     /// A memory.
     Memory(Memory),
+    /// An exception tag.
+    Tag(Tag),
 }
 
 impl Extern {
@@ -43,6 +46,11 @@ impl Extern {
         if let Extern::Memory(m) = self { Some(m) } else { None }
     }
 
+    /// The tag, if this is one.
+    pub fn into_tag(self) -> Option<Tag> {
+        if let Extern::Tag(t) = self { Some(t) } else { None }
+    }
+
     /// Its type.
     ///
     /// # Panics
@@ -53,6 +61,7 @@ impl Extern {
             Extern::Global(g) => ExternType::Global(g.ty(store)),
             Extern::Table(t) => ExternType::Table(t.ty(store)),
             Extern::Memory(m) => ExternType::Memory(m.ty(store)),
+            Extern::Tag(t) => ExternType::Tag(t.ty(store)),
         }
     }
 }
@@ -78,6 +87,53 @@ impl From<Table> for Extern {
 impl From<Memory> for Extern {
     fn from(m: Memory) -> Extern {
         Extern::Memory(m)
+    }
+}
+
+impl From<Tag> for Extern {
+    fn from(t: Tag) -> Extern {
+        Extern::Tag(t)
+    }
+}
+
+/// An exception tag handle: an identity that `throw` and `catch` match exceptions by. Two
+/// tags of the same type are different tags; an imported tag is the exporter's.
+#[derive(Clone, Copy, Debug)]
+pub struct Tag {
+    pub(crate) store: StoreId,
+    pub(crate) index: TagId,
+}
+
+impl Tag {
+    /// A new host-owned tag of type `ty`.
+    ///
+    /// # Errors
+    /// When the type has results: a tag's function type only has parameters (its payload).
+    pub fn new(mut store: impl AsContextMut, ty: &TagType) -> Result<Tag> {
+        let mut cx = store.as_context_mut();
+        let s = cx.opaque();
+        if !ty.ty().results().is_empty() {
+            return Err(Error::Other("a tag's function type must have no results".into()));
+        }
+        let id = s.engine().register_plain_type(&ty.ty().to_env());
+        s.hold_type(id);
+        let index = s.tags.push(id);
+        Ok(Tag { store: s.id(), index })
+    }
+
+    /// The tag's type.
+    ///
+    /// # Panics
+    /// If the handle belongs to another store.
+    pub fn ty(&self, store: impl AsContext) -> TagType {
+        let cx = store.as_context();
+        let id = cx.opaque().assert_store(self.store).tags[self.index];
+        TagType::new(crate::FuncType::from_env(&cx.opaque().engine().func_type(id)))
+    }
+
+    /// Whether `a` and `b` are the same tag.
+    pub fn eq(a: &Tag, b: &Tag, _store: impl AsContext) -> bool {
+        a.store == b.store && a.index == b.index
     }
 }
 

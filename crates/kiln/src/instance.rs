@@ -3,7 +3,7 @@ use crate::store::StoreOpaqueExt;
 use crate::vm::ids::{InstanceId, StoreId};
 use crate::vm::instance::{ResolvedImport, instance_func, instantiate};
 use crate::{
-    AsContextMut, Error, Extern, Func, Global, Memory, Module, Result, Table, TypedFunc, WasmParams, WasmResults,
+    AsContextMut, Error, Extern, Func, Global, Memory, Module, Result, Table, Tag, TypedFunc, WasmParams, WasmResults,
 };
 use kiln_environ::EntityIndex;
 
@@ -38,6 +38,7 @@ impl Instance {
                 Extern::Table(t) => (t.store, ResolvedImport::Table(t.index)),
                 Extern::Memory(m) => (m.store, ResolvedImport::Memory(m.index)),
                 Extern::Global(g) => (g.store, ResolvedImport::Global(g.index)),
+                Extern::Tag(t) => (t.store, ResolvedImport::Tag(t.index)),
             };
             s.check_store(id)?;
             resolved.push(r);
@@ -62,6 +63,7 @@ impl Instance {
             EntityIndex::Table(t) => Extern::Table(Table { store, index: s.instances[i].tables[t] }),
             EntityIndex::Memory(m) => Extern::Memory(Memory { store, index: s.instances[i].memories[m] }),
             EntityIndex::Global(g) => Extern::Global(Global { store, index: s.instances[i].globals[g] }),
+            EntityIndex::Tag(t) => Extern::Tag(Tag { store, index: s.instances[i].tags[t] }),
         })
     }
 

@@ -76,7 +76,7 @@ pub use cache::{cache_key, cache_key_file, clean_cache, default_cache_dir, disca
 pub use config::{Config, parse_bool, parse_bytes};
 pub use engine::{Engine, Precompiled};
 pub use error::{Error, Result};
-pub use externals::{Extern, Global, Memory, Table};
+pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func};
 pub use instance::Instance;
 pub use kiln_environ::OptLevel;
@@ -88,5 +88,5 @@ pub use linker::{InstancePre, Linker};
 pub use module::{ExportType, ImportType, Module};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, UpdateDeadline};
 pub use typed_func::{IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
-pub use types::{ExternType, FuncType, GlobalType, MemoryType, Mutability, TableType, ValType};
+pub use types::{ExternType, FuncType, GlobalType, MemoryType, Mutability, TableType, TagType, ValType};
 pub use values::{ExternRef, Val};

@@ -6,7 +6,7 @@
 use crate::vm::artifact::ArtifactBytes;
 use crate::vm::code_memory::CodeMemory;
 use crate::vm::memory_image::MemoryImageFile;
-use crate::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, Result, TableType};
+use crate::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, Result, TableType, TagType};
 use cranelift_entity::{EntitySet, PrimaryMap};
 use kiln_environ::artifact::Artifact;
 use kiln_environ::{
@@ -316,6 +316,7 @@ impl Module {
             EntityIndex::Table(t) => ExternType::Table(TableType::from_env(env.tables[t])),
             EntityIndex::Memory(m) => ExternType::Memory(MemoryType::from_env(env.memories[m])),
             EntityIndex::Global(g) => ExternType::Global(GlobalType::from_env(env.globals[g])),
+            EntityIndex::Tag(t) => ExternType::Tag(TagType::new(FuncType::from_env(&env.types[env.tags[t]]))),
         }
     }
 }

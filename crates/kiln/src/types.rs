@@ -189,6 +189,27 @@ pub enum ExternType {
     Table(TableType),
     /// A memory's type.
     Memory(MemoryType),
+    /// An exception tag's type.
+    Tag(TagType),
+}
+
+/// The type of an exception tag: a function type whose parameters are the exception's
+/// payload and which has no results.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagType {
+    ty: FuncType,
+}
+
+impl TagType {
+    /// The tag type of `ty`'s parameters.
+    pub fn new(ty: FuncType) -> TagType {
+        TagType { ty }
+    }
+
+    /// The function type.
+    pub fn ty(&self) -> &FuncType {
+        &self.ty
+    }
 }
 
 impl fmt::Display for ExternType {
@@ -199,14 +220,24 @@ impl fmt::Display for ExternType {
                 Mutability::Const => write!(f, "(global {})", g.content),
                 Mutability::Var => write!(f, "(global (mut {}))", g.content),
             },
-            ExternType::Table(t) => match t.maximum {
-                Some(max) => write!(f, "(table {} {} {})", t.minimum, max, t.element),
-                None => write!(f, "(table {} {})", t.minimum, t.element),
-            },
-            ExternType::Memory(m) => match m.maximum {
-                Some(max) => write!(f, "(memory {} {})", m.minimum, max),
-                None => write!(f, "(memory {})", m.minimum),
-            },
+            ExternType::Table(t) => {
+                let at = if t.is_64() { "i64 " } else { "" };
+                match t.maximum {
+                    Some(max) => write!(f, "(table {at}{} {} {})", t.minimum, max, t.element),
+                    None => write!(f, "(table {at}{} {})", t.minimum, t.element),
+                }
+            }
+            ExternType::Memory(m) => {
+                let at = if m.is_64() { "i64 " } else { "" };
+                match m.maximum {
+                    Some(max) => write!(f, "(memory {at}{} {})", m.minimum, max),
+                    None => write!(f, "(memory {at}{})", m.minimum),
+                }
+            }
+            ExternType::Tag(t) => {
+                let params: Vec<String> = t.ty.params().iter().map(|p| p.to_string()).collect();
+                write!(f, "(tag (param {}))", params.join(" "))
+            }
         }
     }
 }

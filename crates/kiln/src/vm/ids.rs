@@ -1,5 +1,5 @@
 //! The handles of a store: the store's own id, and one index type per arena it keeps
-//! (instances, functions, memories, tables, globals, host functions, ExternRef slots). The
+//! (instances, functions, memories, tables, globals, tags, host functions, ExternRef slots). The
 //! public handles (`Func`, `Memory`, …) are a store id and one of these; an index of one
 //! arena can never be used for another.
 use cranelift_entity::entity_impl;
@@ -41,6 +41,8 @@ store_index! {
     TableId, "table";
     /// A global in its store.
     GlobalId, "global";
+    /// An exception tag (defined by an instance, or created by the host) in its store.
+    TagId, "tag";
     /// A host function's own record (its closure and vmctx) in its store.
     HostFuncId, "host_func";
     /// A slot of the store's ExternRef slab; wasm sees slot `i` as the value `i + 1`.

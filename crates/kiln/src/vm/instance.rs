@@ -1,10 +1,10 @@
 //! Instantiation: resolve and type-check imports, lay out and fill the `VMContext`, create the
-//! defined memories, tables and globals, apply element and data segments in order, and run the
+//! defined memories, tables, globals and tags, apply element and data segments in order, and run the
 //! start function. An instance that traps part-way stays in its store, with the effects of the
 //! segments applied before the trap, as the spec requires.
 use super::entry;
 use super::host_func::give_host_funcs_entries;
-use super::ids::{FuncId, GlobalId, InstanceId, MemoryId, TableId};
+use super::ids::{FuncId, GlobalId, InstanceId, MemoryId, TableId, TagId};
 use super::memory::LinearMemory;
 use super::store::{InstanceData, StoreOpaque, WholeStore};
 use super::table::{LazyImage, TableStorage};
@@ -32,6 +32,8 @@ pub enum ResolvedImport {
     Memory(MemoryId),
     /// A global.
     Global(GlobalId),
+    /// An exception tag.
+    Tag(TagId),
 }
 
 fn link_error(import: &kiln_environ::Import, why: &str) -> Error {
@@ -98,6 +100,7 @@ pub fn instantiate(
         tables: PrimaryMap::new(),
         memories: PrimaryMap::new(),
         globals: PrimaryMap::new(),
+        tags: PrimaryMap::new(),
         dropped_data: EntitySet::with_capacity(env.data.len()),
         dropped_elems: EntitySet::with_capacity(env.elements.len()),
     };
@@ -134,6 +137,9 @@ pub fn instantiate(
                 // SAFETY: the slot holds the definition's pointer; the global is this store's.
                 unsafe { data.vmctx.write(offsets.imported_global(g), VMImport { from }) };
                 data.globals.push(i);
+            }
+            (EntityIndex::Tag(_), ResolvedImport::Tag(i)) => {
+                data.tags.push(i);
             }
             _ => unreachable!("import kinds were checked above"),
         }
@@ -201,13 +207,19 @@ fn check_imports(s: &StoreOpaque, module: &crate::Module, imports: &[ResolvedImp
                     return Err(link_error(import, "global types differ"));
                 }
             }
+            (EntityIndex::Tag(t), ResolvedImport::Tag(i)) => {
+                // Tags are compared by their canonical function types, exactly.
+                if s.tags[i] != module.shared_type(env.tags[t]) {
+                    return Err(link_error(import, "tag types differ"));
+                }
+            }
             _ => return Err(link_error(import, "wrong kind of item")),
         }
     }
     Ok(())
 }
 
-/// Create the defined memories, tables and globals of a new instance, with its tables'
+/// Create the defined memories, tables, globals and tags of a new instance, with its tables'
 /// initializer expressions applied, and add them to the store and the instance.
 fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: InstanceId) -> Result<(), Error> {
     let module = data.module.clone();
@@ -263,6 +275,10 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: Inst
         let ty = ty.map(|t| module.shared_type(t));
         // SAFETY: as for memories above.
         data.globals.push(unsafe { store.add_global_def(data.vmctx.at::<VMGlobalDefinition>(at), ty) });
+    }
+    // Each defined tag is a new identity; the module's registration holds its type.
+    for ty in env.tags.values().skip(env.num_imported_tags) {
+        data.tags.push(store.tags.push(module.shared_type(*ty)));
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use super::code_memory::CodeMemory;
 use super::epoch::EpochCallback;
 use super::extern_refs::ExternRefs;
 use super::host_func::{HostFuncs, Pending};
-use super::ids::{FuncId, GlobalId, HostFuncId, InstanceId, MemoryId, StoreId, TableId};
+use super::ids::{FuncId, GlobalId, HostFuncId, InstanceId, MemoryId, StoreId, TableId, TagId};
 use super::limits::{LimiterAccess, LimiterFn, ResourceCounts};
 use super::memory::LinearMemory;
 use super::store_box::StoreBox;
@@ -59,6 +59,8 @@ pub struct InstanceData {
     pub memories: PrimaryMap<MemoryIndex, MemoryId>,
     /// Its globals, imported ones first.
     pub globals: PrimaryMap<GlobalIndex, GlobalId>,
+    /// Its exception tags, imported ones first.
+    pub tags: PrimaryMap<kiln_environ::TagIndex, TagId>,
     /// Data segments dropped by `data.drop` or applied at instantiation.
     pub dropped_data: EntitySet<DataIndex>,
     /// Element segments dropped by `elem.drop` or applied or declared at instantiation.
@@ -79,6 +81,9 @@ pub struct StoreOpaque {
     pub tables: PrimaryMap<TableId, TableStorage>,
     globals: PrimaryMap<GlobalId, GlobalData>,
     host_globals: Vec<StoreBox<VMGlobalDefinition>>,
+    /// The exception tags (defined by instances, or created by the host): each its own
+    /// identity, with the engine-wide id of its type. An imported tag is the exporter's.
+    pub tags: PrimaryMap<TagId, SharedTypeIndex>,
     funcs: PrimaryMap<FuncId, FuncData>,
     func_by_ref: HashMap<VmPtr<VMFuncRef>, FuncId>,
     /// The host functions.
@@ -136,6 +141,7 @@ impl StoreOpaque {
             tables: PrimaryMap::new(),
             globals: PrimaryMap::new(),
             host_globals: Vec::new(),
+            tags: PrimaryMap::new(),
             funcs: PrimaryMap::new(),
             func_by_ref: HashMap::new(),
             host_funcs: HostFuncs::default(),
