@@ -5,6 +5,7 @@ use cranelift_codegen::ir::{self, ExternalName};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_control::ControlPlane;
 use kiln_cranelift::abi::trap_from_code;
+use kiln_environ::artifact::{CallSite, Handler};
 use kiln_environ::{CompileError, FuncKey, Trap};
 
 /// A call from one function to another, to be resolved at link time.
@@ -27,6 +28,8 @@ pub struct CompiledFunction {
     pub traps: Vec<(u32, Trap)>,
     /// `(offset into code, module offset)`: where the code of each wasm operator starts.
     pub addresses: Vec<(u32, u32)>,
+    /// The call sites with exception handlers, offsets into `code`.
+    pub call_sites: Vec<CallSite>,
 }
 
 /// Compile `func` (named `key`) to machine code: Cranelift's optimizer, register allocation
@@ -75,6 +78,26 @@ pub fn finish(
     // The translator marks each operator with its module offset; trampolines have none.
     let addresses =
         buffer.get_srclocs_sorted().iter().filter(|s| !s.loc.is_default()).map(|s| (s.start, s.loc.bits())).collect();
+    let mut call_sites = Vec::new();
+    for site in buffer.call_sites().filter(|s| !s.exception_handlers.is_empty()) {
+        use cranelift_codegen::{ExceptionContextLoc, FinalizedMachExceptionHandler as H};
+        let handlers = site
+            .exception_handlers
+            .iter()
+            .map(|h| match *h {
+                H::Context(ExceptionContextLoc::SPOffset(offset)) => Ok(Handler::Context(offset)),
+                H::Tag(tag, at) => Ok(Handler::Tag { tag: tag.as_u32(), at }),
+                H::Default(at) => Ok(Handler::Default { at }),
+                H::Context(ExceptionContextLoc::GPR(_)) => {
+                    Err(CompileError::Internal(format!("{key:?}: an exception context in a register")))
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        let frame_offset = site
+            .frame_offset
+            .ok_or_else(|| CompileError::Internal(format!("{key:?}: a call site with handlers but no frame offset")))?;
+        call_sites.push(CallSite { ret_addr: site.ret_addr, frame_offset, handlers });
+    }
     let code = buffer.data().to_vec();
-    Ok(CompiledFunction { key, code, alignment: buffer.alignment, relocations, traps, addresses })
+    Ok(CompiledFunction { key, code, alignment: buffer.alignment, relocations, traps, addresses, call_sites })
 }

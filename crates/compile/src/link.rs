@@ -7,7 +7,9 @@
 use crate::compiled_function::CompiledFunction;
 use crate::isa::KilnIsa;
 use cranelift_control::ControlPlane;
-use kiln_environ::artifact::{self, AddressMap, ArtifactModule, ArtifactParts, FuncEntry, FuncTable, TrapTable};
+use kiln_environ::artifact::{
+    self, AddressMap, ArtifactModule, ArtifactParts, CallSite, ExceptionTable, FuncEntry, FuncTable, Handler, TrapTable,
+};
 use kiln_environ::component::ComponentInfo;
 use kiln_environ::{CompileError, EngineInfo, FuncKey};
 use std::collections::HashMap;
@@ -33,6 +35,7 @@ pub fn link(
     let mut starts = Vec::with_capacity(functions.len());
     let mut traps = TrapTable::default();
     let mut addresses = AddressMap::default();
+    let mut exceptions = ExceptionTable::default();
     // Every function starts at the ISA's preferred alignment (32 bytes on x86-64), as its
     // code's own branch alignment assumes: a loop's position relative to 32-byte boundaries
     // changes its speed (measured 1.4x on shootout-sieve).
@@ -54,6 +57,24 @@ pub fn link(
                 .offsets
                 .push(u32::try_from(at).map_err(|_| CompileError::Limit("text section over 4 GiB".into()))?);
             addresses.wasm.push(*wasm);
+        }
+        let text_offset = |offset: u32| {
+            u32::try_from(start + u64::from(offset)).map_err(|_| CompileError::Limit("text section over 4 GiB".into()))
+        };
+        for site in &f.call_sites {
+            let handlers = site
+                .handlers
+                .iter()
+                .map(|h| {
+                    Ok(match *h {
+                        Handler::Context(offset) => Handler::Context(offset),
+                        Handler::Tag { tag, at } => Handler::Tag { tag, at: text_offset(at)? },
+                        Handler::Default { at } => Handler::Default { at: text_offset(at)? },
+                    })
+                })
+                .collect::<Result<_, CompileError>>()?;
+            let ret_addr = text_offset(site.ret_addr)?;
+            exceptions.sites.push(CallSite { ret_addr, frame_offset: site.frame_offset, handlers });
         }
         for (offset, trap) in &f.traps {
             let at = start + u64::from(*offset);
@@ -84,6 +105,7 @@ pub fn link(
         text,
         funcs: &funcs,
         traps: &traps,
+        exceptions: &exceptions,
         addresses: &addresses,
         engine: info,
         modules,

@@ -5,10 +5,13 @@
 //!   results back into the same array.
 //! - **wasm-to-array** (one per distinct host-callable signature): wasm calls a host function
 //!   through it. It spills the arguments into a `ValRaw` array on its stack, calls the host
-//!   function's `array_call`, traps with `HostError` when that returns false, and reads the
-//!   results back.
+//!   function's `array_call`, and reads the results back. When that returns false it calls
+//!   the `rethrow_host_error` builtin, which throws a host function's wasm exception on into
+//!   the calling wasm, and traps with `HostError` if that returns.
 //! - **wasm-to-builtin** (one per builtin that code names): it loads the builtin's address
 //!   from the runtime's builtin table and calls it with the platform's calling convention.
+//!   The trampolines of the builtins that unwind (`throw`, `throw_ref`) first record their
+//!   frame pointer in the store context, where the unwinder starts.
 use crate::abi::{self, VAL_RAW_SIZE};
 use cranelift_codegen::ir::{
     self, ExtFuncData, ExternalName, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, UserFuncName, types,
@@ -38,6 +41,28 @@ fn entry_block<'a>(
 /// Loads and stores of the trampolines' own runtime structures and spill slots.
 fn trusted() -> MemFlagsData {
     MemFlagsData::trusted()
+}
+
+/// Store this function's frame pointer as the store context's `exit_fp` (`vmctx` is an
+/// instance's), for the unwinder.
+fn record_exit_fp(b: &mut FunctionBuilder<'_>, isa: &dyn TargetIsa, vmctx: ir::Value) {
+    let ptr = isa.pointer_type();
+    let context = b.ins().load(ptr, trusted().with_readonly(), vmctx, VMOffsets::STORE_CONTEXT as i32);
+    let fp = b.ins().get_frame_pointer(ptr);
+    b.ins().store(trusted(), fp, context, VMOffsets::STORE_CONTEXT_EXIT_FP as i32);
+}
+
+/// The address of `builtin`, from the builtin table of instance `vmctx`.
+fn builtin_address(
+    b: &mut FunctionBuilder<'_>,
+    isa: &dyn TargetIsa,
+    vmctx: ir::Value,
+    builtin: BuiltinFunction,
+) -> ir::Value {
+    let ptr = isa.pointer_type();
+    let table = b.ins().load(ptr, trusted().with_readonly(), vmctx, VMOffsets::BUILTINS as i32);
+    let offset = (builtin.index() * VMOffsets::PTR) as i32;
+    b.ins().load(ptr, trusted().with_readonly(), table, offset)
 }
 
 /// The array-to-wasm trampoline of defined function `callee` (whose key is `callee_key`).
@@ -96,7 +121,20 @@ pub fn wasm_to_array(isa: &dyn TargetIsa, key: FuncKey, ty: &WasmFuncType) -> ir
     let sig = b.import_signature(abi::array_signature(isa));
     let call = b.ins().call_indirect(sig, array_call, &[callee_vmctx, caller_vmctx, values, len]);
     let ok = b.inst_results(call)[0];
-    b.ins().trapz(ok, abi::trap_code(Trap::HostError));
+    let (failed, done) = (b.create_block(), b.create_block());
+    b.ins().brif(ok, done, &[], failed, &[]);
+    b.seal_block(failed);
+    b.seal_block(done);
+    b.switch_to_block(failed);
+    b.set_cold_block(failed);
+    // The caller is a wasm instance: its vmctx has the builtin table and the store context.
+    record_exit_fp(&mut b, isa, caller_vmctx);
+    let builtin = BuiltinFunction::RethrowHostError;
+    let target = builtin_address(&mut b, isa, caller_vmctx, builtin);
+    let sig = b.import_signature(abi::builtin_signature(isa, builtin, isa.default_call_conv()));
+    b.ins().call_indirect(sig, target, &[caller_vmctx]);
+    b.ins().trap(abi::trap_code(Trap::HostError));
+    b.switch_to_block(done);
     let results: Vec<ir::Value> = ty
         .results
         .iter()
@@ -114,10 +152,10 @@ pub fn wasm_to_builtin(isa: &dyn TargetIsa, builtin: BuiltinFunction) -> ir::Fun
     let mut func = new_function(key, abi::builtin_signature(isa, builtin, CallConv::Tail));
     let mut ctx = FunctionBuilderContext::new();
     let (mut b, params) = entry_block(&mut func, &mut ctx);
-    let ptr = isa.pointer_type();
-    let table = b.ins().load(ptr, trusted().with_readonly(), params[0], VMOffsets::BUILTINS as i32);
-    let offset = (builtin.index() * VMOffsets::PTR) as i32;
-    let target = b.ins().load(ptr, trusted().with_readonly(), table, offset);
+    if matches!(builtin, BuiltinFunction::Throw | BuiltinFunction::ThrowRef) {
+        record_exit_fp(&mut b, isa, params[0]);
+    }
+    let target = builtin_address(&mut b, isa, params[0], builtin);
     let sig = b.import_signature(abi::builtin_signature(isa, builtin, isa.default_call_conv()));
     let call = b.ins().call_indirect(sig, target, &params);
     let results = b.inst_results(call).to_vec();

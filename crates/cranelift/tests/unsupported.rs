@@ -74,7 +74,6 @@ fn invalid_wins_over_unsupported() {
 fn other_features_are_named() {
     let cases = [
         ("(module (memory 1) (func (drop (i32.atomic.load (i32.const 0)))))", "threads: i32.atomic.load"),
-        ("(module (tag $t) (func (throw $t)))", "exception handling: throw"),
         ("(module (func (drop (ref.i31 (i32.const 0)))))", "GC: ref.i31"),
     ];
     for (wat, expected) in cases {

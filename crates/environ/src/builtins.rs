@@ -71,6 +71,21 @@ macro_rules! foreach_builtin {
             /// [`EPOCH_FAILED`] when the store's callback failed with an error (kept aside:
             /// the code traps with `HostError`).
             NewEpoch = new_epoch () -> [I32];
+            /// `throw`: `(tag, payload)`, the tag's parameters as 16-byte slots at address
+            /// `payload`. Makes the exception and unwinds to the innermost wasm handler that
+            /// catches it, never returning; returns only when no frame of this entry catches it
+            /// (kept aside as the entry's error: the code traps with `HostError`).
+            Throw = throw (I32, I64) -> [];
+            /// `throw_ref`: `(exnref)`, non-null: throws that exception again, as `throw`.
+            ThrowRef = throw_ref (Reference) -> [];
+            /// A handler's read of what it caught: `(exnref, out, release)` writes the
+            /// payload as 16-byte slots at `out`; with `release` 1 (a handler that keeps no
+            /// reference) an exception nothing else refers to is freed.
+            ExnPayload = exn_payload (Reference, I64, I32) -> [];
+            /// A host function called from wasm failed: `() -> status`. If its error is a
+            /// wasm exception, throws it on into the calling wasm as `throw_ref`; returns 0
+            /// otherwise, or when nothing catches it (the code traps with `HostError`).
+            RethrowHostError = rethrow_host_error () -> [I32];
         }
     };
 }

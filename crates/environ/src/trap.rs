@@ -36,11 +36,13 @@ pub enum Trap {
     Interrupt,
     /// `call_ref` or `return_call_ref` was given a null function reference.
     NullFunctionReference,
+    /// `throw_ref` was given a null exception reference.
+    NullExceptionReference,
 }
 
 impl Trap {
     /// Every trap, in code order: the code of `ALL[i]` is `i + 1`.
-    pub const ALL: [Trap; 15] = [
+    pub const ALL: [Trap; 16] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::HeapMisaligned,
@@ -56,6 +58,7 @@ impl Trap {
         Trap::OutOfFuel,
         Trap::Interrupt,
         Trap::NullFunctionReference,
+        Trap::NullExceptionReference,
     ];
 
     /// The one-byte code written in the trap table (never 0).
@@ -88,6 +91,7 @@ impl Trap {
             Trap::OutOfFuel => "all fuel consumed by WebAssembly",
             Trap::Interrupt => "interrupt",
             Trap::NullFunctionReference => "null function reference",
+            Trap::NullExceptionReference => "null exception reference",
         }
     }
 }

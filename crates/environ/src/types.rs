@@ -68,8 +68,11 @@ impl WasmValType {
         use wasmparser::{AbstractHeapType as A, HeapType as H};
         match r.heap_type() {
             H::Abstract { shared: false, ty: A::Func | A::NoFunc } | H::Concrete(_) => Ok(WasmValType::FuncRef),
-            H::Abstract { shared: false, ty: A::Extern | A::NoExtern } => Ok(WasmValType::ExternRef),
-            _ => Err(unsupported(format!("reference type {r} (GC or exception handling)"))),
+            // Exception references are slots of the store's reference slab, as externrefs are.
+            H::Abstract { shared: false, ty: A::Extern | A::NoExtern | A::Exn | A::NoExn } => {
+                Ok(WasmValType::ExternRef)
+            }
+            _ => Err(unsupported(format!("reference type {r} (GC)"))),
         }
     }
 
@@ -91,6 +94,10 @@ pub enum WasmHeapType<T = TypeIndex> {
     Extern,
     /// `noextern`: no external reference.
     NoExtern,
+    /// `exn`: any exception.
+    Exn,
+    /// `noexn`: no exception (only null has this type).
+    NoExn,
     /// A function of exactly this type (Kiln has no declared subtyping yet, so a concrete
     /// function type's only subtypes are itself and `nofunc`).
     Concrete(T),
@@ -119,6 +126,8 @@ impl<T: Copy + Eq> WasmRefType<T> {
             WasmHeapType::NoFunc => WasmHeapType::NoFunc,
             WasmHeapType::Extern => WasmHeapType::Extern,
             WasmHeapType::NoExtern => WasmHeapType::NoExtern,
+            WasmHeapType::Exn => WasmHeapType::Exn,
+            WasmHeapType::NoExn => WasmHeapType::NoExn,
             WasmHeapType::Concrete(t) => WasmHeapType::Concrete(f(t)),
         };
         WasmRefType { nullable: self.nullable, heap }
@@ -127,7 +136,9 @@ impl<T: Copy + Eq> WasmRefType<T> {
     /// How a value of this type is represented.
     pub fn representation(self) -> WasmValType {
         match self.heap {
-            WasmHeapType::Extern | WasmHeapType::NoExtern => WasmValType::ExternRef,
+            WasmHeapType::Extern | WasmHeapType::NoExtern | WasmHeapType::Exn | WasmHeapType::NoExn => {
+                WasmValType::ExternRef
+            }
             WasmHeapType::Func | WasmHeapType::NoFunc | WasmHeapType::Concrete(_) => WasmValType::FuncRef,
         }
     }
@@ -144,7 +155,10 @@ impl<T: Copy + Eq> WasmRefType<T> {
         (other.nullable || !self.nullable)
             && match (self.heap, other.heap) {
                 (a, b) if a == b => true,
-                (H::Concrete(_) | H::NoFunc, H::Func) | (H::NoFunc, H::Concrete(_)) | (H::NoExtern, H::Extern) => true,
+                (H::Concrete(_) | H::NoFunc, H::Func)
+                | (H::NoFunc, H::Concrete(_))
+                | (H::NoExtern, H::Extern)
+                | (H::NoExn, H::Exn) => true,
                 _ => false,
             }
     }
@@ -162,8 +176,10 @@ impl WasmRefType {
             H::Abstract { shared: false, ty: A::NoFunc } => WasmHeapType::NoFunc,
             H::Abstract { shared: false, ty: A::Extern } => WasmHeapType::Extern,
             H::Abstract { shared: false, ty: A::NoExtern } => WasmHeapType::NoExtern,
+            H::Abstract { shared: false, ty: A::Exn } => WasmHeapType::Exn,
+            H::Abstract { shared: false, ty: A::NoExn } => WasmHeapType::NoExn,
             H::Concrete(wasmparser::UnpackedIndex::Module(t)) => WasmHeapType::Concrete(TypeIndex::from_u32(t)),
-            _ => return Err(unsupported(format!("reference type {r} (GC or exception handling)"))),
+            _ => return Err(unsupported(format!("reference type {r} (GC)"))),
         };
         Ok(WasmRefType { nullable: r.is_nullable(), heap })
     }
@@ -176,6 +192,8 @@ impl<T: fmt::Debug> fmt::Display for WasmRefType<T> {
             WasmHeapType::NoFunc => "nofunc".to_string(),
             WasmHeapType::Extern => "extern".to_string(),
             WasmHeapType::NoExtern => "noextern".to_string(),
+            WasmHeapType::Exn => "exn".to_string(),
+            WasmHeapType::NoExn => "noexn".to_string(),
             WasmHeapType::Concrete(t) => format!("{t:?}"),
         };
         write!(f, "(ref {}{heap})", if self.nullable { "null " } else { "" })

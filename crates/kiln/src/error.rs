@@ -24,6 +24,8 @@ pub enum Error {
     /// pointer out of bounds, leaving an instance that may not be left...): a trap that is
     /// not one of core wasm's, with wasmtime's message.
     ComponentTrap(String),
+    /// A wasm exception that no wasm frame of the call caught.
+    Exception(crate::ExnRef),
     /// A host function returned an error.
     Host(Box<dyn std::error::Error + Send + Sync>),
     /// A precompiled artifact cannot be loaded: not an artifact, corrupted, or made by an
@@ -92,6 +94,7 @@ impl fmt::Display for Error {
             Error::Trap(t, _) => write!(f, "wasm trap: {t}"),
             Error::ComponentTrap(m) => write!(f, "wasm trap: {m}"),
             Error::Host(e) => write!(f, "host error: {e}"),
+            Error::Exception(_) => f.write_str("uncaught wasm exception"),
             Error::Setting { key, message } => write!(f, "setting `{key}`: {message}"),
         }
     }

@@ -57,6 +57,7 @@ pub mod component;
 mod config;
 mod engine;
 mod error;
+mod exn_ref;
 mod externals;
 mod func;
 mod host_info;
@@ -76,6 +77,7 @@ pub use cache::{cache_key, cache_key_file, clean_cache, default_cache_dir, disca
 pub use config::{Config, parse_bool, parse_bytes};
 pub use engine::{Engine, Precompiled};
 pub use error::{Error, Result};
+pub use exn_ref::ExnRef;
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func};
 pub use instance::Instance;

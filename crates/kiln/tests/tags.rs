@@ -66,10 +66,3 @@ fn host_tags_link_by_type_and_are_each_their_own() {
     let err = Tag::new(&mut store, &TagType::new(FuncType::new([], [ValType::I32]))).err().unwrap();
     assert_eq!(err.to_string(), "a tag's function type must have no results");
 }
-
-#[test]
-fn throwing_is_refused_clearly_until_it_is_compiled() {
-    let engine = Engine::default();
-    let err = Module::new(&engine, "(module (tag $e) (func (throw $e)))").err().unwrap();
-    assert_eq!(err.to_string(), "unsupported: exception handling: throw");
-}

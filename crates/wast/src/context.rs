@@ -159,6 +159,10 @@ impl WastContext {
                 let outcome = self.execute(&mut exec)?;
                 expect_trap(outcome, message)
             }
+            WastDirective::AssertException { mut exec, .. } => {
+                let outcome = self.execute(&mut exec)?;
+                expect_exception(outcome)
+            }
             WastDirective::AssertExhaustion { call, message, .. } => {
                 let outcome = self.invoke(&call)?;
                 expect_trap(outcome, message)
@@ -174,7 +178,6 @@ impl WastContext {
             WastDirective::AssertUnlinkable { mut module, message, .. } => self.assert_unlinkable(&mut module, message),
             other @ (WastDirective::AssertInvalidCustom { .. }
             | WastDirective::AssertMalformedCustom { .. }
-            | WastDirective::AssertException { .. }
             | WastDirective::AssertSuspension { .. }
             | WastDirective::Thread(_)
             | WastDirective::Wait { .. }) => {
@@ -410,6 +413,16 @@ fn expect_trap(outcome: Outcome, expected: &str) -> Result<(), String> {
     match outcome {
         Outcome::Core(outcome) => expect_core_trap(outcome, expected),
         Outcome::Component(outcome) => component::expect_trap(outcome, expected),
+    }
+}
+
+/// `Ok` when `outcome` is a wasm exception that nothing caught.
+fn expect_exception(outcome: Outcome) -> Result<(), String> {
+    match outcome {
+        Outcome::Core(Err(kiln::Error::Exception(_))) => Ok(()),
+        Outcome::Core(Ok(values)) => Err(format!("expected an exception, but it returned {}", describe_all(&values))),
+        Outcome::Core(Err(e)) => Err(format!("expected an exception, got error: {e}")),
+        Outcome::Component(_) => Err("assert_exception of a component call: unsupported".into()),
     }
 }
 

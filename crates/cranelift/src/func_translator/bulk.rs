@@ -12,7 +12,7 @@ use crate::abi;
 
 impl FuncTranslator<'_, '_> {
     /// Call `builtin` with the vmctx and `args`; its results.
-    fn call_builtin(&mut self, builtin: BuiltinFunction, args: &[Value]) -> Vec<Value> {
+    pub(super) fn call_builtin(&mut self, builtin: BuiltinFunction, args: &[Value]) -> Vec<Value> {
         let callee = self.builtin(builtin);
         let args = [&[self.vmctx][..], args].concat();
         let call = self.builder.ins().call(callee, &args);

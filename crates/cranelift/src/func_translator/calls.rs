@@ -13,6 +13,8 @@
 //! - `call_ref` traps on a null reference (`null function reference`) and calls the
 //!   `VMFuncRef`'s `wasm_call` with its vmctx; validation has already proven its type.
 //!
+//! Inside a `try_table` a (non-tail) call is a `try_call` (see `exceptions`).
+//!
 //! `return_call`, `return_call_indirect` and `return_call_ref` reach their callee the same way and end the
 //! function with Cranelift's tail call, which reuses this function's frame (every wasm
 //! function and wasm-to-host trampoline uses the `tail` calling convention, which allows it).
@@ -21,6 +23,7 @@ use cranelift_codegen::ir::{
 };
 use kiln_environ::{CompileError, FuncIndex, FuncKey, Trap, TypeIndex, VMOffsets};
 
+use super::exceptions::Target;
 use super::regions::Access;
 use super::{FuncTranslator, internal};
 use crate::abi;
@@ -66,6 +69,16 @@ impl FuncTranslator<'_, '_> {
     /// Call `callee` with `args`: a plain call pushes its results; a tail call returns them
     /// from this function, and the code after it is unreachable.
     fn emit_call(&mut self, callee: Callee, args: &[Value], tail: bool) {
+        if !tail && self.in_try() {
+            // Inside a `try_table` the call may land in one of its handlers.
+            let (target, sig) = match callee {
+                Callee::Direct(f) => (Target::Direct(f), self.builder.func.dfg.ext_funcs[f].signature),
+                Callee::Indirect(sig, code) => (Target::Indirect(code), sig),
+            };
+            let results = self.emit_try_call(target, sig, args);
+            self.push_all(&results);
+            return;
+        }
         let ins = self.builder.ins();
         let call = match (callee, tail) {
             (Callee::Direct(f), false) => ins.call(f, args),

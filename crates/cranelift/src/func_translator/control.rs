@@ -55,6 +55,8 @@ enum FrameKind {
     Loop { header: Block },
     /// An `if`.
     If { otherwise: Else },
+    /// A `try_table`: a block whose end also closes its handlers.
+    TryTable,
 }
 
 /// Where the false edge of an `if` goes.
@@ -145,6 +147,13 @@ impl FuncTranslator<'_, '_> {
             next_has_predecessor: false,
         }));
         Ok(())
+    }
+
+    /// Make the frame `block` just pushed a `try_table`'s.
+    pub(super) fn mark_try_table(&mut self) {
+        if let Some(Frame::Live(frame)) = self.frames.last_mut() {
+            frame.kind = FrameKind::TryTable;
+        }
     }
 
     /// `loop`: jump to a header block whose parameters are the loop's params.
@@ -261,6 +270,7 @@ impl FuncTranslator<'_, '_> {
         }
         match frame.kind {
             FrameKind::Block | FrameKind::If { otherwise: Else::Entered } => {}
+            FrameKind::TryTable => self.end_try_table()?,
             // No `else`: the false edge of the `if` reaches `next`.
             FrameKind::If { otherwise: Else::ToNext(_) } => next_reachable = true,
             FrameKind::Loop { header } => self.builder.seal_block(header),
@@ -305,7 +315,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// The block a branch to label `depth` goes to, and how many operands it passes.
-    fn branch_target(&mut self, depth: u32) -> Result<(Block, usize), CompileError> {
+    pub(super) fn branch_target(&mut self, depth: u32) -> Result<(Block, usize), CompileError> {
         let index = usize::try_from(depth)
             .ok()
             .and_then(|d| self.frames.len().checked_sub(d.checked_add(1)?))
@@ -313,7 +323,7 @@ impl FuncTranslator<'_, '_> {
         match &mut self.frames[index] {
             Frame::Live(frame) => match frame.kind {
                 FrameKind::Loop { header } => Ok((header, frame.params.len())),
-                FrameKind::Block | FrameKind::If { .. } => {
+                FrameKind::Block | FrameKind::If { .. } | FrameKind::TryTable => {
                     frame.next_has_predecessor = true;
                     Ok((frame.next, frame.num_results))
                 }

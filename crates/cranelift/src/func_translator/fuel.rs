@@ -175,7 +175,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// Read the count from the store context.
-    fn fuel_load(&mut self) {
+    pub(super) fn fuel_load(&mut self) {
         let Some(fuel) = &self.fuel else { return };
         let var = fuel.var;
         let context = self.store_context();

@@ -16,6 +16,7 @@ mod bulk;
 mod calls;
 mod control;
 mod epoch;
+mod exceptions;
 mod fuel;
 mod globals;
 mod locals;
@@ -139,6 +140,8 @@ struct FuncTranslator<'e, 'b> {
     fuel: Option<fuel::Fuel>,
     /// The epoch state, when the engine interrupts on epochs.
     epoch: Option<epoch::Epoch>,
+    /// The handlers of the open `try_table`s, outermost first.
+    handler_scopes: Vec<exceptions::HandlerScope>,
 }
 
 impl<'e, 'b> FuncTranslator<'e, 'b> {
@@ -167,6 +170,7 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             builtins: HashMap::new(),
             fuel: None,
             epoch: None,
+            handler_scopes: Vec::new(),
         }
     }
 
@@ -280,6 +284,9 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             Operator::BrIf { relative_depth } => self.br_if(relative_depth)?,
             Operator::BrTable { ref targets } => self.br_table(targets)?,
             Operator::Return => self.return_()?,
+            Operator::Throw { tag_index } => self.throw(tag_index)?,
+            Operator::ThrowRef => self.throw_ref()?,
+            Operator::TryTable { ref try_table } => self.try_table(try_table)?,
             Operator::Call { function_index } => self.call(FuncIndex::from_u32(function_index), false)?,
             Operator::ReturnCall { function_index } => self.call(FuncIndex::from_u32(function_index), true)?,
             Operator::CallIndirect { type_index, table_index } => {

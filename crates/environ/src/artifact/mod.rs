@@ -7,6 +7,8 @@
 //!   with every call resolved (no relocation records);
 //! - `.kiln.traps`: the trap table: `count: u32`, then `count` text offsets (`u32`, sorted
 //!   ascending), then `count` trap codes (`u8`, see [`Trap::code`](crate::Trap::code));
+//! - `.kiln.exceptions`: the exception table: every call site with handlers (see
+//!   [`ExceptionTable::encode`]), sorted by return address;
 //! - `.kiln.addrmap`: the address map: `count: u32`, then `count` text offsets (`u32`,
 //!   sorted), then `count` module offsets (`u32`) of the operators their code comes from;
 //! - `.kiln.funcs`: the function table: `count: u32`, then per function, sorted by key:
@@ -32,13 +34,15 @@ mod tables;
 mod writer;
 
 pub use reader::{Artifact, ArtifactKind};
-pub use tables::{AddressMap, FuncEntry, FuncTable, TrapTable};
+pub use tables::{AddressMap, CallSite, ExceptionTable, FuncEntry, FuncTable, Handler, TrapTable};
 pub use writer::{ArtifactModule, ArtifactParts, write};
 
 use crate::{FuncKey, Module};
 
 /// Name of the trap table section.
 pub const TRAPS_SECTION: &str = ".kiln.traps";
+/// Name of the exception table section.
+pub const EXCEPTIONS_SECTION: &str = ".kiln.exceptions";
 /// The address map's section.
 pub const ADDRESS_MAP_SECTION: &str = ".kiln.addrmap";
 /// Name of the function table section.
@@ -136,6 +140,7 @@ mod tests {
             text: Vec::new(),
             funcs: &FuncTable::default(),
             traps: &TrapTable::default(),
+            exceptions: &ExceptionTable::default(),
             addresses: &AddressMap::default(),
             engine: &EngineInfo::for_target("x86_64-unknown-linux-gnu"),
             modules: &[ArtifactModule { module: &module, images: &images }],
@@ -226,6 +231,7 @@ mod tests {
             text: vec![0; 16 * modules.len()],
             funcs: &FuncTable { entries },
             traps: &TrapTable::default(),
+            exceptions: &ExceptionTable::default(),
             addresses: &AddressMap::default(),
             engine: &EngineInfo::for_target("x86_64-unknown-linux-gnu"),
             modules: &parts,

@@ -1,5 +1,5 @@
-//! The trap table and the function table: the two sections that describe `.text`, their
-//! byte encodings and their lookups. Decoding checks every count, order and range, so a
+//! The trap table, the exception table and the function table: the sections that describe
+//! `.text`, their byte encodings and their lookups. Decoding checks every count, order and range, so a
 //! corrupt section is an error, never a crash.
 use super::ArtifactError;
 use crate::{FuncKey, Trap};
@@ -93,6 +93,108 @@ impl TrapTable {
     /// The trap at text offset `offset`, if it is a trap site.
     pub fn lookup(&self, offset: u32) -> Option<Trap> {
         self.offsets.binary_search(&offset).ok().map(|i| self.traps[i])
+    }
+}
+
+/// What one call site does with an exception that unwinds through it, in order: the first
+/// matching clause wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    /// From here on, tags are the tags of the instance whose vmctx is stored at this offset
+    /// from the call site's stack pointer.
+    Context(u32),
+    /// An exception of the context's tag `tag` resumes at text offset `at`.
+    Tag {
+        /// The tag's index in the context's module.
+        tag: u32,
+        /// The handler's text offset.
+        at: u32,
+    },
+    /// Every exception resumes at text offset `at`.
+    Default {
+        /// The handler's text offset.
+        at: u32,
+    },
+}
+
+/// A call site with handlers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallSite {
+    /// The call's return address, as a text offset.
+    pub ret_addr: u32,
+    /// How far the stack pointer at the call lies below the frame pointer.
+    pub frame_offset: u32,
+    /// Its handlers.
+    pub handlers: Vec<Handler>,
+}
+
+/// The exception table: every call site that has handlers, sorted by return address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExceptionTable {
+    /// The sites, by ascending `ret_addr`.
+    pub sites: Vec<CallSite>,
+}
+
+impl ExceptionTable {
+    /// Encode: `count: u32`, then per site `ret_addr, frame_offset, handler count` (`u32`s)
+    /// and per handler a kind byte (0 context, 1 tag, 2 default) and two `u32`s.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&(self.sites.len() as u32).to_le_bytes());
+        for site in &self.sites {
+            for v in [site.ret_addr, site.frame_offset, site.handlers.len() as u32] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            for h in &site.handlers {
+                let (kind, a, b) = match *h {
+                    Handler::Context(offset) => (0u8, offset, 0),
+                    Handler::Tag { tag, at } => (1, tag, at),
+                    Handler::Default { at } => (2, 0, at),
+                };
+                out.push(kind);
+                out.extend_from_slice(&a.to_le_bytes());
+                out.extend_from_slice(&b.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Decode and check against a text of `text_len` bytes.
+    ///
+    /// # Errors
+    /// [`ArtifactError::Malformed`] for a truncated or unsorted table, an unknown handler
+    /// kind, or an address outside the text.
+    pub fn decode(bytes: &[u8], text_len: usize) -> Result<ExceptionTable, ArtifactError> {
+        let mut r = Reader { bytes, what: "exception table" };
+        let n = r.count(12)?;
+        let mut sites = Vec::with_capacity(n);
+        let outside = |at: u32| at as usize >= text_len;
+        for _ in 0..n {
+            let (ret_addr, frame_offset) = (r.u32()?, r.u32()?);
+            let m = r.count(9)?;
+            let mut handlers = Vec::with_capacity(m);
+            for _ in 0..m {
+                let kind = r.take(1)?[0];
+                let (a, b) = (r.u32()?, r.u32()?);
+                handlers.push(match kind {
+                    0 => Handler::Context(a),
+                    1 if !outside(b) => Handler::Tag { tag: a, at: b },
+                    2 if !outside(b) => Handler::Default { at: b },
+                    _ => return Err(ArtifactError::Malformed(format!("exception handler kind {kind} at {b}"))),
+                });
+            }
+            if outside(ret_addr) || sites.last().is_some_and(|s: &CallSite| s.ret_addr >= ret_addr) {
+                return Err(ArtifactError::Malformed("exception table is unsorted or outside .text".into()));
+            }
+            sites.push(CallSite { ret_addr, frame_offset, handlers });
+        }
+        r.finish()?;
+        Ok(ExceptionTable { sites })
+    }
+
+    /// The call site whose return address is text offset `ret_addr`, if it has handlers.
+    pub fn lookup(&self, ret_addr: u32) -> Option<&CallSite> {
+        self.sites.binary_search_by_key(&ret_addr, |s| s.ret_addr).ok().map(|i| &self.sites[i])
     }
 }
 

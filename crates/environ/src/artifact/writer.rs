@@ -2,8 +2,9 @@
 //! descriptions (and for a component its description) and the memory images become one ELF
 //! file (through the `object` crate), and the checksum of it all goes in last.
 use super::{
-    ADDRESS_MAP_SECTION, AddressMap, CHECKSUM_SECTION, COMPONENT_SECTION, ENGINE_SECTION, FUNCS_SECTION, FuncTable,
-    IMAGE_SECTION_PREFIX, MODULE_SECTION, TRAPS_SECTION, TrapTable, checksum, symbol_name,
+    ADDRESS_MAP_SECTION, AddressMap, CHECKSUM_SECTION, COMPONENT_SECTION, ENGINE_SECTION, EXCEPTIONS_SECTION,
+    ExceptionTable, FUNCS_SECTION, FuncTable, IMAGE_SECTION_PREFIX, MODULE_SECTION, TRAPS_SECTION, TrapTable, checksum,
+    symbol_name,
 };
 use crate::component::ComponentInfo;
 use crate::{CompileError, DefinedMemoryIndex, EngineInfo, IMAGE_PAGE_SIZE, MemoryImage, Module};
@@ -23,6 +24,8 @@ pub struct ArtifactParts<'a> {
     pub funcs: &'a FuncTable,
     /// The trap sites in `text`.
     pub traps: &'a TrapTable,
+    /// The call sites with exception handlers in `text`.
+    pub exceptions: &'a ExceptionTable,
     /// The address map of `text`.
     pub addresses: &'a AddressMap,
     /// The settings the code depends on.
@@ -62,6 +65,7 @@ pub fn write(parts: ArtifactParts<'_>) -> Result<Vec<u8>, CompileError> {
     let modules = postcard::to_allocvec(&descriptions).map_err(|e| internal(format!("encoding the modules: {e}")))?;
     let sections = [
         (TRAPS_SECTION, parts.traps.encode(), 4),
+        (EXCEPTIONS_SECTION, parts.exceptions.encode(), 4),
         (ADDRESS_MAP_SECTION, parts.addresses.encode(), 4),
         (FUNCS_SECTION, parts.funcs.encode(), 4),
     ];

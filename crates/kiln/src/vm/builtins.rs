@@ -9,11 +9,12 @@
 //! by compiled code with its own vmctx while its store is entered, so it may reach the store
 //! through the store context (see `entry`). Builtins that can fail return 0 for "trap" and
 //! check every bound before writing anything, as the spec orders.
+use super::exception;
 use super::host_func::Pending;
 use super::ids::{InstanceId, MemoryId, TableId};
 use super::instance::element_items;
 use super::store::{StoreOpaque, WholeStore};
-use super::val_raw::RawRef;
+use super::val_raw::{RawRef, ValRaw};
 use super::vm_ptr::VmPtr;
 use super::vmcontext::{VMContext, header_of};
 use super::{epoch, limits};
@@ -316,6 +317,83 @@ builtins! {
         let t = table_of(store, instance, table);
         store.table_get(t, index).unwrap_or(RawRef::NULL)
     }
+
+    /// `throw`: make the exception and resume at its handler, or keep it as the entry's
+    /// error and return (the code traps).
+    fn throw(store, instance, tag: u32, payload: u64) {
+        let payload = std::ptr::with_exposed_provenance::<ValRaw>(payload as usize);
+        // SAFETY: compiled code passes a stack slot with one value per tag parameter.
+        let Some(exn) = (unsafe { exception::new_exception(store, instance, tag, payload) }) else { return };
+        if let Some(handler) = unwind_or_keep(store, exn) {
+            // SAFETY: found for this activation; this frame holds nothing to drop.
+            unsafe { exception::resume(handler) }
+        }
+    }
+
+    /// `throw_ref` of a non-null exception reference.
+    fn throw_ref(store, _instance, exn: RawRef) {
+        if let Some(handler) = unwind_or_keep(store, exn) {
+            // SAFETY: as for `throw`.
+            unsafe { exception::resume(handler) }
+        }
+    }
+
+    /// A handler reads what it caught: the payload into `out` (unless 0); with `release`,
+    /// the exception is freed if nothing else can name it, else it is marked as named.
+    fn exn_payload(store, _instance, exn: RawRef, out: u64, release: u32) {
+        let Some(e) = exception::exception_of(store, exn) else { return };
+        if out != 0 {
+            let out = std::ptr::with_exposed_provenance_mut::<ValRaw>(out as usize);
+            // SAFETY: compiled code passes a stack slot with one value per tag parameter.
+            unsafe { std::slice::from_raw_parts_mut(out, e.payload.len()) }.copy_from_slice(&e.payload);
+        }
+        if release == 0 {
+            e.escaped.store(true, std::sync::atomic::Ordering::Relaxed);
+        } else if !e.escaped.load(std::sync::atomic::Ordering::Relaxed) {
+            drop(e);
+            store.externs.release(exn);
+        }
+    }
+
+    /// A host function failed: throw its wasm exception on into the calling wasm, or
+    /// return 0 (the code traps with the error kept aside).
+    fn rethrow_host_error(store, _instance) -> u32 {
+        let handler = match store.pending.take() {
+            Some(Pending::Error(crate::Error::Exception(e))) => {
+                let exn = store.externs.reference_to(&e.value());
+                let top = super::traps::entry_stack_top().unwrap_or(0);
+                let found = exception::find_handler(store, exn, store.context_ref().exit_fp, top);
+                if found.is_none() {
+                    store.pending = Some(Pending::Error(crate::Error::Exception(e)));
+                }
+                found
+            }
+            other => {
+                store.pending = other;
+                None
+            }
+        };
+        if let Some(handler) = handler {
+            // SAFETY: as for `throw`; the error and its exception are dropped above.
+            unsafe { exception::resume(handler) }
+        }
+        0
+    }
+}
+
+/// Find the handler of `exn` in this activation, from the frame the unwinding trampoline
+/// recorded; when none catches it, keep it as the entry's error.
+fn unwind_or_keep(store: &mut StoreOpaque, exn: RawRef) -> Option<exception::Resume> {
+    let top = super::traps::entry_stack_top().unwrap_or(0);
+    let found = exception::find_handler(store, exn, store.context_ref().exit_fp, top);
+    if found.is_none() {
+        let error = match exception::exception_of(store, exn) {
+            Some(e) => crate::Error::Exception(crate::ExnRef::from_exception(e)),
+            None => crate::Error::Other("throw_ref of a reference that is not an exception".into()),
+        };
+        store.pending = Some(Pending::Error(error));
+    }
+    found
 }
 
 kiln_environ::foreach_builtin!(define_builtin_table);

@@ -8,7 +8,9 @@ use super::mmap::{Mmap, page_size};
 use super::vm_ptr::VmPtr;
 use super::vmcontext::{VMArrayCallFn, VMWasmCode};
 use cranelift_entity::{EntityRef, PrimaryMap};
-use kiln_environ::artifact::{AddressMap, Artifact, ArtifactError, FuncTable, TrapTable, symbol_name};
+use kiln_environ::artifact::{
+    AddressMap, Artifact, ArtifactError, CallSite, ExceptionTable, FuncTable, TrapTable, symbol_name,
+};
 use kiln_environ::{DefinedFuncIndex, FuncKey, StaticModuleIndex, Trap};
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ pub struct CodeMemory {
     mmap: Option<Mmap>,
     text_len: usize,
     traps: TrapTable,
+    exceptions: ExceptionTable,
     addresses: AddressMap,
     funcs: FuncTable,
     /// What names each module's frames.
@@ -69,6 +72,7 @@ impl CodeMemory {
             mmap,
             text_len: text.len(),
             traps: artifact.traps.clone(),
+            exceptions: artifact.exceptions.clone(),
             addresses: artifact.addresses.clone(),
             funcs: artifact.funcs.clone(),
             names,
@@ -113,6 +117,23 @@ impl CodeMemory {
             return None;
         }
         self.traps.lookup(u32::try_from(offset).ok()?)
+    }
+
+    /// The call site with exception handlers whose return address is absolute address
+    /// `ret`, if this code has one there.
+    pub fn call_site(&self, ret: usize) -> Option<&CallSite> {
+        let offset = ret.checked_sub(self.text_start()?)?;
+        if offset >= self.text_len {
+            return None;
+        }
+        self.exceptions.lookup(u32::try_from(offset).ok()?)
+    }
+
+    /// The absolute address of text offset `offset` (checked against the text when the
+    /// artifact was parsed).
+    pub fn text_address(&self, offset: u32) -> Option<usize> {
+        let offset = offset as usize;
+        (offset < self.text_len).then(|| self.text_start().map(|s| s + offset)).flatten()
     }
 
     /// Whether absolute address `pc` lies in this code. Called from the signal handler.

@@ -85,8 +85,37 @@ impl ExternRefs {
         Marks(EntitySet::with_capacity(self.slots.len()))
     }
 
-    /// Release every value that is neither marked nor held by the host.
-    pub fn sweep(&mut self, marks: Marks) {
+    /// Free the slot of `r` now, unless the host holds a clone of its value: for an
+    /// exception a handler caught without keeping a reference, which nothing else names.
+    pub fn release(&mut self, r: RawRef) {
+        let Some(slot) = r.as_extern() else { return };
+        let Some(entry) = self.slots.get_mut(slot) else { return };
+        if let Some(a) = entry.as_ref().filter(|a| Arc::strong_count(a) == 1) {
+            self.by_value.remove(&address(a));
+            *entry = None;
+            self.free.push(slot);
+        }
+    }
+
+    /// Release every value that is neither marked nor held by the host. What a kept
+    /// exception's payload refers to is kept too.
+    pub fn sweep(&mut self, mut marks: Marks) {
+        let mut work: Vec<ExternSlot> = self
+            .slots
+            .iter()
+            .filter(|(slot, e)| marks.0.contains(*slot) || e.as_ref().is_some_and(|a| Arc::strong_count(a) > 1))
+            .map(|(slot, _)| slot)
+            .collect();
+        while let Some(slot) = work.pop() {
+            let Some(Some(value)) = self.slots.get(slot) else { continue };
+            let Some(exception) = value.downcast_ref::<super::exception::Exception>() else { continue };
+            for r in exception.references() {
+                if let Some(s) = r.as_extern().filter(|s| !marks.0.contains(*s)) {
+                    marks.0.insert(s);
+                    work.push(s);
+                }
+            }
+        }
         for (slot, entry) in self.slots.iter_mut() {
             // A strong count above one means the host still holds a clone.
             let held = entry.as_ref().is_some_and(|a| Arc::strong_count(a) > 1);

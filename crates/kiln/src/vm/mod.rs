@@ -11,6 +11,7 @@ pub mod builtins;
 pub mod code_memory;
 pub mod entry;
 pub mod epoch;
+pub mod exception;
 pub mod extern_refs;
 pub mod fuel;
 pub mod host_func;

@@ -98,6 +98,15 @@ pub fn in_host<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// The stack pointer the entry stub of this thread's running activation saved: no frame of
+/// that activation lies above it.
+pub fn entry_stack_top() -> Option<usize> {
+    let activation = CURRENT.with(|c| c.get());
+    // SAFETY: a non-null CURRENT points at the live `Activation` of an `enter` further up
+    // this thread's stack (it is reset before that `enter` returns).
+    unsafe { activation.as_ref() }.map(|a| a.saved_sp.get())
+}
+
 /// The stack limit of the activation this thread is running wasm in, if it is: a new entry
 /// on this thread, of any store, keeps it.
 pub fn current_stack_limit() -> Option<usize> {

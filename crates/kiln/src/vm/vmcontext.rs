@@ -121,6 +121,10 @@ pub struct VMStoreContext {
     pub epoch_deadline: u64,
     /// The engine's epoch counter, which the engine (and so the counter) outlives the store.
     pub epoch_counter: VmPtr<AtomicU64>,
+    /// The frame pointer of the wasm-to-builtin trampoline of the last unwinding builtin
+    /// wasm called (`throw`, `throw_ref`, rethrowing a host's exception), written by that
+    /// trampoline: the unwinder's first frame.
+    pub exit_fp: usize,
 }
 
 impl VMStoreContext {
@@ -134,6 +138,7 @@ impl VMStoreContext {
             fuel_consumed: 0,
             epoch_deadline: 0,
             epoch_counter: VmPtr::from_ref(epoch_counter),
+            exit_fp: 0,
         }
     }
 }
@@ -287,6 +292,7 @@ mod tests {
         assert_eq!(offset_of!(VMStoreContext, fuel_consumed) as u32, VMOffsets::STORE_CONTEXT_FUEL_CONSUMED);
         assert_eq!(offset_of!(VMStoreContext, epoch_deadline) as u32, VMOffsets::STORE_CONTEXT_EPOCH_DEADLINE);
         assert_eq!(offset_of!(VMStoreContext, epoch_counter) as u32, VMOffsets::STORE_CONTEXT_EPOCH_COUNTER);
+        assert_eq!(offset_of!(VMStoreContext, exit_fp) as u32, VMOffsets::STORE_CONTEXT_EXIT_FP);
         assert_eq!(offset_of!(VMHostFuncContext, magic) as u32, VMOffsets::HOST_FUNC_MAGIC);
         assert_eq!(offset_of!(VMHostFuncContext, func_ref) as u32, VMOffsets::HOST_FUNC_FUNC_REF);
     }
