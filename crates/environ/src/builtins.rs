@@ -78,10 +78,14 @@ macro_rules! foreach_builtin {
             Throw = throw (I32, I64) -> [];
             /// `throw_ref`: `(exnref)`, non-null: throws that exception again, as `throw`.
             ThrowRef = throw_ref (Reference) -> [];
-            /// A handler's read of what it caught: `(exnref, out, release)` writes the
-            /// payload as 16-byte slots at `out`; with `release` 1 (a handler that keeps no
-            /// reference) an exception nothing else refers to is freed.
+            /// A handler's read of what it caught: `(exnref, out, mode)` writes the payload as
+            /// 16-byte slots at `out` (unless 0); mode 0 (a handler that keeps the
+            /// reference) marks the exception as named by wasm, 1 (one that keeps none) frees
+            /// it unless something else names it, 2 (a legacy `catch`, whose `rethrow` may
+            /// still need it) does neither.
             ExnPayload = exn_payload (Reference, I64, I32) -> [];
+            /// A legacy `catch $t`'s test: `(exnref, tag) -> matches`.
+            ExnMatches = exn_matches (Reference, I32) -> [I32];
             /// A host function called from wasm failed: `() -> status`. If its error is a
             /// wasm exception, throws it on into the calling wasm as `throw_ref`; returns 0
             /// otherwise, or when nothing catches it (the code traps with `HostError`).

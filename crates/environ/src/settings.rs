@@ -160,6 +160,7 @@ feature_settings! {
     "function-references" => FUNCTION_REFERENCES, "typed function references";
     "gc" => GC, "garbage-collected structs and arrays";
     "exceptions" => EXCEPTIONS, "exception handling";
+    "legacy-exceptions" => LEGACY_EXCEPTIONS, "the legacy exception-handling instructions (try, catch, rethrow, delegate)";
     "memory64" => MEMORY64, "64-bit memories and tables";
     "threads" => THREADS, "shared memories and atomics";
 }

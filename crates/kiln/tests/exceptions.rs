@@ -1,6 +1,7 @@
 //! Wasm exceptions through the embedding API: throws that cross 1,000 frames and host
 //! frames, rethrow chains, payloads of every kind, traps that no handler catches, uncaught
-//! exceptions as errors with their tag and payload, and host functions that throw.
+//! exceptions as errors with their tag and payload, host functions that throw, and the
+//! legacy instructions behind their setting.
 use kiln::{Engine, Error, ExnRef, ExternRef, Func, Instance, Linker, Module, Store, Tag, Trap, Val};
 
 const DEEP: &str = r#"(module
@@ -197,4 +198,28 @@ fn caught_exceptions_are_freed_and_kept_ones_are_bounded() {
     let err = keep.call(&mut store, n).unwrap_err();
     assert!(err.to_string().contains("live exceptions"), "{err}");
     assert_eq!(run.call(&mut store, 3).unwrap(), 6);
+}
+
+#[test]
+fn legacy_exceptions_are_off_unless_turned_on() {
+    let wat = r#"(module
+      (tag $e (param i32))
+      (func (export "run") (result i32)
+        try (result i32)
+          (throw $e (i32.const 9))
+        catch $e
+        end))"#;
+    let err = Module::new(&Engine::default(), wat).err().unwrap();
+    assert!(
+        err.to_string().starts_with("unsupported: legacy-exceptions (enable with -W legacy-exceptions=y)"),
+        "{err}"
+    );
+    let mut config = kiln::Config::new();
+    config.set("legacy-exceptions", "y").unwrap();
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
+    assert_eq!(run.call(&mut store, ()).unwrap(), 9);
 }

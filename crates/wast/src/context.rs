@@ -109,6 +109,8 @@ impl WastContext {
     /// # Errors
     /// Only when the script does not parse.
     pub fn run(&mut self, name: &str, text: &str) -> anyhow::Result<Report> {
+        // The folded legacy `try` of older scripts, which the parser no longer reads.
+        let text = &*crate::legacy_syntax::unfold_try(text);
         let with_location = |mut e: wast::Error| {
             e.set_path(std::path::Path::new(name));
             e.set_text(text);

@@ -17,6 +17,7 @@ mod component;
 mod context;
 mod directive;
 mod guard;
+mod legacy_syntax;
 mod matching;
 mod report;
 mod spectest;

@@ -1,5 +1,6 @@
 //! Runs the official WebAssembly spec test suite through the `.wast` runner:
-//! one trial per (configuration, top-level `.wast` file), judged against the
+//! one trial per (configuration, `.wast` file: the top-level ones, and those of `legacy/`,
+//! which run with `legacy-exceptions=y`), judged against the
 //! expected-failures list in `tests/spec-expected-failures.txt`. Kiln's own scripts in
 //! `tests/wast/` (regressions: cases the suite does not cover) run the same way, as
 //! `CONFIG::kiln/FILE`, and must pass completely.
@@ -67,9 +68,19 @@ fn main() {
     libtest_mimic::run(&args, trials).exit();
 }
 
-/// The names of the top-level `.wast` files of the suite, sorted.
+/// The names of the top-level `.wast` files of the suite and of its `legacy/` folder (as
+/// `legacy/NAME`), sorted.
 fn spec_files(suite: &Path) -> std::io::Result<Vec<String>> {
     let mut files = Vec::new();
+    let legacy = suite.join("legacy");
+    if legacy.is_dir() {
+        for entry in std::fs::read_dir(&legacy)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".wast") {
+                files.push(format!("legacy/{name}"));
+            }
+        }
+    }
     for entry in std::fs::read_dir(suite)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -114,7 +125,11 @@ fn spec_trial(suite: &Path, file: &str, config: &str, list: &ExpectedFailures) -
 
 /// Runs one file and compares its failures with the expected ones.
 fn run_trial(path: &Path, file: &str, config_name: &str, expected: &Expected) -> Result<(), String> {
-    let config = make_config(config_name)?;
+    let mut config = make_config(config_name)?;
+    if file.starts_with("legacy/") {
+        // The legacy exception instructions are off by default, as in wasmtime.
+        config.set("legacy-exceptions", "y").map_err(|e| e.to_string())?;
+    }
     let result = kiln_wast::run_file_with(path, &config, config_name == "serialize");
     expected.judge(result, file, config_name, &|_| false)
 }

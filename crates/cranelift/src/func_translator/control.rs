@@ -46,6 +46,9 @@ pub(super) struct LiveFrame {
     stack_base: usize,
     /// Whether a branch, or the fall-through of an `if`'s then arm, goes to `next`.
     next_has_predecessor: bool,
+    /// How many handler scopes were open when the frame was pushed (its own included, for a
+    /// `try_table` or a legacy `try`).
+    pub(super) scopes_at_open: usize,
 }
 
 enum FrameKind {
@@ -57,6 +60,8 @@ enum FrameKind {
     If { otherwise: Else },
     /// A `try_table`: a block whose end also closes its handlers.
     TryTable,
+    /// A legacy `try` (see `legacy_exceptions`).
+    LegacyTry(super::legacy_exceptions::LegacyTry),
 }
 
 /// Where the false edge of an `if` goes.
@@ -109,6 +114,7 @@ impl FuncTranslator<'_, '_> {
             num_results: results.len(),
             stack_base: 0,
             next_has_predecessor: false,
+            scopes_at_open: 0,
         }));
     }
 
@@ -122,12 +128,19 @@ impl FuncTranslator<'_, '_> {
             | Operator::Try { .. } => self.frames.push(Frame::Dead),
             Operator::Else => self.else_()?,
             Operator::End => self.end()?,
-            // A legacy `delegate` closes its `try` like an `end`; that `try` is dead, as live
-            // code stops at its first `try`.
-            Operator::Delegate { .. } => match self.frames.pop() {
-                Some(Frame::Dead) => {}
-                _ => return Err(internal("`delegate` closes a frame that is not a dead `try`")),
-            },
+            // The clauses of a live `try` whose body ended unreachable begin reachable code.
+            Operator::Catch { tag_index } if self.top_legacy_try().is_some() => self.legacy_catch(Some(*tag_index))?,
+            Operator::CatchAll if self.top_legacy_try().is_some() => self.legacy_catch(None)?,
+            // A legacy `delegate` closes its `try` like an `end`.
+            Operator::Delegate { relative_depth } => {
+                if matches!(self.frames.last(), Some(Frame::Dead)) {
+                    self.frames.pop();
+                } else if self.top_legacy_try().is_some() {
+                    self.legacy_delegate(*relative_depth)?;
+                } else {
+                    return Err(internal("`delegate` closes a frame that is not a `try`"));
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -145,6 +158,7 @@ impl FuncTranslator<'_, '_> {
             params,
             stack_base,
             next_has_predecessor: false,
+            scopes_at_open: self.handler_scopes.len(),
         }));
         Ok(())
     }
@@ -153,6 +167,54 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn mark_try_table(&mut self) {
         if let Some(Frame::Live(frame)) = self.frames.last_mut() {
             frame.kind = FrameKind::TryTable;
+        }
+    }
+
+    /// Make the frame `block` just pushed a legacy `try`'s.
+    pub(super) fn mark_legacy_try(&mut self, t: super::legacy_exceptions::LegacyTry) {
+        if let Some(Frame::Live(frame)) = self.frames.last_mut() {
+            frame.kind = FrameKind::LegacyTry(t);
+        }
+    }
+
+    /// The top frame, if it is a live legacy `try`: its state, and what its body or catch
+    /// arm needs to close (next block, result count, stack base).
+    pub(super) fn top_legacy_try(&mut self) -> Option<(&mut super::legacy_exceptions::LegacyTry, Block, usize, usize)> {
+        match self.frames.last_mut() {
+            Some(Frame::Live(LiveFrame { kind: FrameKind::LegacyTry(t), next, num_results, stack_base, .. })) => {
+                Some((t, *next, *num_results, *stack_base))
+            }
+            _ => None,
+        }
+    }
+
+    /// Note that `next` of the top frame has a predecessor.
+    pub(super) fn top_next_reached(&mut self) {
+        if let Some(Frame::Live(frame)) = self.frames.last_mut() {
+            frame.next_has_predecessor = true;
+        }
+    }
+
+    /// The legacy `try` at label `depth`, if that label is one, in its catch arms.
+    pub(super) fn legacy_try_at(&self, depth: u32) -> Option<&super::legacy_exceptions::LegacyTry> {
+        let index = self.frames.len().checked_sub(usize::try_from(depth).ok()?.checked_add(1)?)?;
+        match &self.frames[index] {
+            Frame::Live(LiveFrame { kind: FrameKind::LegacyTry(t), .. }) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// How many handler scopes apply to an exception delegated to label `depth`: those of
+    /// the frames around it, and its own if it is a legacy `try` still in its body.
+    pub(super) fn scopes_of_label(&self, depth: u32) -> Option<usize> {
+        let index = self.frames.len().checked_sub(usize::try_from(depth).ok()?.checked_add(1)?)?;
+        match &self.frames[index] {
+            Frame::Live(frame) => Some(match &frame.kind {
+                FrameKind::LegacyTry(t) if t.in_body() => frame.scopes_at_open,
+                FrameKind::LegacyTry(_) | FrameKind::TryTable => frame.scopes_at_open.saturating_sub(1),
+                _ => frame.scopes_at_open,
+            }),
+            Frame::Dead => None,
         }
     }
 
@@ -178,6 +240,7 @@ impl FuncTranslator<'_, '_> {
             params,
             stack_base,
             next_has_predecessor: false,
+            scopes_at_open: self.handler_scopes.len(),
         }));
         Ok(())
     }
@@ -208,6 +271,7 @@ impl FuncTranslator<'_, '_> {
             params,
             stack_base,
             next_has_predecessor: false,
+            scopes_at_open: self.handler_scopes.len(),
         }));
         Ok(())
     }
@@ -254,6 +318,9 @@ impl FuncTranslator<'_, '_> {
 
     /// `end`: close the frame; the code after it is reachable if anything reaches `next`.
     pub(super) fn end(&mut self) -> Result<(), CompileError> {
+        if self.top_legacy_try().is_some() {
+            self.finish_legacy_try()?;
+        }
         let frame = match self.frames.pop() {
             Some(Frame::Live(frame)) => frame,
             Some(Frame::Dead) => return Ok(()),
@@ -271,6 +338,7 @@ impl FuncTranslator<'_, '_> {
         match frame.kind {
             FrameKind::Block | FrameKind::If { otherwise: Else::Entered } => {}
             FrameKind::TryTable => self.end_try_table()?,
+            FrameKind::LegacyTry(_) => {}
             // No `else`: the false edge of the `if` reaches `next`.
             FrameKind::If { otherwise: Else::ToNext(_) } => next_reachable = true,
             FrameKind::Loop { header } => self.builder.seal_block(header),
@@ -323,7 +391,7 @@ impl FuncTranslator<'_, '_> {
         match &mut self.frames[index] {
             Frame::Live(frame) => match frame.kind {
                 FrameKind::Loop { header } => Ok((header, frame.params.len())),
-                FrameKind::Block | FrameKind::If { .. } | FrameKind::TryTable => {
+                FrameKind::Block | FrameKind::If { .. } | FrameKind::TryTable | FrameKind::LegacyTry(_) => {
                     frame.next_has_predecessor = true;
                     Ok((frame.next, frame.num_results))
                 }

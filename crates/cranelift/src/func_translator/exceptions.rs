@@ -30,9 +30,9 @@ use wasmparser::{Catch, TryTable};
 use super::{FuncTranslator, internal};
 use crate::abi::{self, VAL_RAW_SIZE};
 
-/// The handlers of one open `try_table`, in clause order.
+/// The handlers of one open `try_table` (or legacy `try`), in clause order.
 pub(super) struct HandlerScope {
-    handlers: Vec<(Option<TagIndex>, Block)>,
+    pub(super) handlers: Vec<(Option<TagIndex>, Block)>,
 }
 
 /// Where a call goes, for [`FuncTranslator::emit_try_call`].
@@ -51,7 +51,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// The param types of tag `tag`'s function type.
-    fn tag_params(&self, tag: u32) -> Result<Vec<WasmValType>, CompileError> {
+    pub(super) fn tag_params(&self, tag: u32) -> Result<Vec<WasmValType>, CompileError> {
         let ty = self
             .env
             .module
@@ -63,7 +63,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// A stack slot of `n` 16-byte value slots (at least one) and its address.
-    fn value_slots(&mut self, n: usize) -> (cranelift_codegen::ir::StackSlot, Value) {
+    pub(super) fn value_slots(&mut self, n: usize) -> (cranelift_codegen::ir::StackSlot, Value) {
         let size = u32::try_from(n.max(1)).unwrap_or(u32::MAX).saturating_mul(VAL_RAW_SIZE);
         let slot = self.builder.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 4));
         let addr = self.builder.ins().stack_addr(self.pointer_type, slot, 0);
@@ -73,6 +73,12 @@ impl FuncTranslator<'_, '_> {
     /// A `try_call` of `target` with `args` whose exception table holds every open
     /// handler; returns the call's results, in the block that continues after it.
     pub(super) fn emit_try_call(&mut self, target: Target, sig: SigRef, args: &[Value]) -> Vec<Value> {
+        self.emit_try_call_within(target, sig, args, self.handler_scopes.len())
+    }
+
+    /// A `try_call` whose exception table holds the handlers of the outermost `scopes`
+    /// open handler scopes only (a legacy `delegate` skips the inner ones).
+    fn emit_try_call_within(&mut self, target: Target, sig: SigRef, args: &[Value], scopes: usize) -> Vec<Value> {
         let returns: Vec<_> = self.builder.func.dfg.signatures[sig].returns.iter().map(|r| r.value_type).collect();
         let next = self.builder.create_block();
         for ty in &returns {
@@ -81,7 +87,7 @@ impl FuncTranslator<'_, '_> {
         let pool = &mut self.builder.func.dfg.value_lists;
         let normal = BlockCall::new(next, (0..returns.len() as u32).map(BlockArg::TryCallRet), pool);
         let mut items = vec![ExceptionTableItem::Context(self.vmctx)];
-        for scope in self.handler_scopes.iter().rev() {
+        for scope in self.handler_scopes[..scopes.min(self.handler_scopes.len())].iter().rev() {
             for (tag, block) in &scope.handlers {
                 let call = BlockCall::new(*block, [BlockArg::TryCallExn(0)], pool);
                 items.push(match tag {
@@ -102,13 +108,18 @@ impl FuncTranslator<'_, '_> {
 
     /// Call an unwinding builtin (`throw`, `throw_ref`): a `try_call` inside a `try_table`.
     /// It returns only when nothing catches, so the code after it traps.
-    fn call_throwing_builtin(&mut self, builtin: BuiltinFunction, args: &[Value]) {
+    pub(super) fn call_throwing_builtin(&mut self, builtin: BuiltinFunction, args: &[Value]) {
+        self.call_throwing_builtin_within(builtin, args, self.handler_scopes.len());
+    }
+
+    /// [`Self::call_throwing_builtin`], caught by the outermost `scopes` handler scopes.
+    pub(super) fn call_throwing_builtin_within(&mut self, builtin: BuiltinFunction, args: &[Value], scopes: usize) {
         let callee = self.builtin(builtin);
         let args = [&[self.vmctx][..], args].concat();
         self.fuel_save();
-        if self.in_try() {
+        if scopes > 0 {
             let sig = self.builder.func.dfg.ext_funcs[callee].signature;
-            self.emit_try_call(Target::Direct(callee), sig, &args);
+            self.emit_try_call_within(Target::Direct(callee), sig, &args, scopes);
         } else {
             self.builder.ins().call(callee, &args);
         }
@@ -211,7 +222,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// A pointer as the `i64` a builtin takes.
-    fn pointer_to_i64(&mut self, v: Value) -> Value {
+    pub(super) fn pointer_to_i64(&mut self, v: Value) -> Value {
         if self.pointer_type == cranelift_codegen::ir::types::I64 {
             v
         } else {

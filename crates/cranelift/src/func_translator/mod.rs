@@ -19,6 +19,7 @@ mod epoch;
 mod exceptions;
 mod fuel;
 mod globals;
+mod legacy_exceptions;
 mod locals;
 mod memory;
 mod numeric;
@@ -287,6 +288,11 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             Operator::Throw { tag_index } => self.throw(tag_index)?,
             Operator::ThrowRef => self.throw_ref()?,
             Operator::TryTable { ref try_table } => self.try_table(try_table)?,
+            Operator::Try { blockty } => self.legacy_try(blockty)?,
+            Operator::Catch { tag_index } => self.legacy_catch(Some(tag_index))?,
+            Operator::CatchAll => self.legacy_catch(None)?,
+            Operator::Delegate { relative_depth } => self.legacy_delegate(relative_depth)?,
+            Operator::Rethrow { relative_depth } => self.legacy_rethrow(relative_depth)?,
             Operator::Call { function_index } => self.call(FuncIndex::from_u32(function_index), false)?,
             Operator::ReturnCall { function_index } => self.call(FuncIndex::from_u32(function_index), true)?,
             Operator::CallIndirect { type_index, table_index } => {

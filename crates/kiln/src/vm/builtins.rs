@@ -338,21 +338,30 @@ builtins! {
         }
     }
 
-    /// A handler reads what it caught: the payload into `out` (unless 0); with `release`,
-    /// the exception is freed if nothing else can name it, else it is marked as named.
-    fn exn_payload(store, _instance, exn: RawRef, out: u64, release: u32) {
+    /// A handler reads what it caught: the payload into `out` (unless 0), then marks the
+    /// exception as named (mode 0), frees it if nothing else names it (1), or neither (2).
+    fn exn_payload(store, _instance, exn: RawRef, out: u64, mode: u32) {
         let Some(e) = exception::exception_of(store, exn) else { return };
         if out != 0 {
             let out = std::ptr::with_exposed_provenance_mut::<ValRaw>(out as usize);
             // SAFETY: compiled code passes a stack slot with one value per tag parameter.
             unsafe { std::slice::from_raw_parts_mut(out, e.payload.len()) }.copy_from_slice(&e.payload);
         }
-        if release == 0 {
-            e.escaped.store(true, std::sync::atomic::Ordering::Relaxed);
-        } else if !e.escaped.load(std::sync::atomic::Ordering::Relaxed) {
-            drop(e);
-            store.externs.release(exn);
+        match mode {
+            0 => e.escaped.store(true, std::sync::atomic::Ordering::Relaxed),
+            1 if !e.escaped.load(std::sync::atomic::Ordering::Relaxed) => {
+                drop(e);
+                store.externs.release(exn);
+            }
+            _ => {}
         }
+    }
+
+    /// Whether exception `exn` is of the calling instance's tag `tag`.
+    fn exn_matches(store, instance, exn: RawRef, tag: u32) -> u32 {
+        let Some(e) = exception::exception_of(store, exn) else { return 0 };
+        let tag = store.instances[instance].tags.get(kiln_environ::TagIndex::from_u32(tag));
+        u32::from(tag.is_some_and(|t| *t == e.tag))
     }
 
     /// A host function failed: throw its wasm exception on into the calling wasm, or
