@@ -7,7 +7,9 @@
 //! function, in export order, [`ROUNDS`] times over, with arguments drawn from the case's
 //! stream, and after each call compare the outcome (results, or trap and its kind) and the
 //! exported state again: every memory's size and bytes, every global's value, every table's
-//! size. A module Kiln refuses as `unsupported:` is skipped.
+//! size. A module Kiln refuses as `unsupported:` is skipped. A module that uses exception
+//! handling, which wasmi does not run, runs in Kiln alone: its calls are made the same way,
+//! and only a crash (which the worker processes catch) or a panic counts.
 //!
 //! After a trap the module goes on with its next export: a trap leaves an instance usable,
 //! with the side effects made before it in place, and both engines must agree on those too,
@@ -89,6 +91,8 @@ pub struct Report {
     pub inconclusive: u64,
     /// Modules that neither engine instantiated.
     pub not_instantiated: u64,
+    /// Modules with features the oracle lacks (exceptions), run in Kiln alone.
+    pub kiln_only: u64,
     pub divergences: Vec<Divergence>,
 }
 
@@ -103,8 +107,8 @@ impl Report {
     pub fn machine_lines(&self) -> String {
         let flat = |s: &str| s.replace(|c: char| c.is_control(), "?");
         let mut out = format!(
-            "@modules {}\n@calls {}\n@not-instantiated {}\n@inconclusive {}\n",
-            self.modules, self.calls, self.not_instantiated, self.inconclusive
+            "@modules {}\n@calls {}\n@not-instantiated {}\n@inconclusive {}\n@kiln-only {}\n",
+            self.modules, self.calls, self.not_instantiated, self.inconclusive, self.kiln_only
         );
         for (why, n) in &self.unsupported {
             let _ = writeln!(out, "@unsupported {n}\t{}", flat(why));
@@ -125,6 +129,7 @@ impl Report {
                 "calls" => self.calls += number(rest),
                 "not-instantiated" => self.not_instantiated += number(rest),
                 "inconclusive" => self.inconclusive += number(rest),
+                "kiln-only" => self.kiln_only += number(rest),
                 "unsupported" => {
                     if let Some((n, why)) = rest.split_once('\t') {
                         *self.unsupported.entry(why.to_string()).or_default() += number(n);
@@ -234,6 +239,11 @@ enum ModuleResult {
     },
     NotInstantiated,
     Unsupported(String),
+    /// Run in Kiln alone (the oracle lacks a feature it uses): how many calls, and their log.
+    KilnOnly {
+        calls: u64,
+        log: String,
+    },
     /// The first divergence, and the log of what led to it.
     Diverged {
         calls: u64,
@@ -242,7 +252,31 @@ enum ModuleResult {
     },
 }
 
-/// Run one module in both engines.
+/// Whether wasmi, the oracle, runs `wasm`: it validates without exception handling.
+fn oracle_runs(wasm: &[u8]) -> bool {
+    let features = generate::features() - wasmparser::WasmFeatures::EXCEPTIONS;
+    wasmparser::Validator::new_with_features(features).validate_all(wasm).is_ok()
+}
+
+/// Run a module that only Kiln runs: every export [`ROUNDS`] times, as a comparison would.
+fn kiln_alone(kiln: Result<KilnSide, NoInstance>, wasm: &[u8], rng: &mut Rng) -> Result<ModuleResult> {
+    let Ok(mut kiln) = kiln else { return Ok(ModuleResult::KilnOnly { calls: 0, log: String::new() }) };
+    let exports = exports(wasm)?;
+    let funcs: Vec<&str> =
+        exports.iter().filter(|(_, k)| *k == wasmparser::ExternalKind::Func).map(|(n, _)| n.as_str()).collect();
+    let (mut calls, mut log) = (0, String::new());
+    for _ in 0..ROUNDS {
+        for name in &funcs {
+            let params = kiln.params(name).unwrap_or_default();
+            let args: Vec<Value> = params.into_iter().map(|t| arg(rng, t, funcs.len())).collect();
+            let outcome = kiln.call(name, &args);
+            calls += 1;
+            let _ = writeln!(log, "call `{name}`({})\n  kiln:  {outcome}", show_args(&args));
+        }
+    }
+    Ok(ModuleResult::KilnOnly { calls, log })
+}
+
 /// Run one module in both engines; Kiln's configuration is `config`'s, or else drawn from the
 /// case's stream.
 fn compare_module(
@@ -265,6 +299,9 @@ fn compare_module(
     let kiln = KilnSide::new(kiln_engine, wasm);
     if let Err(NoInstance::Unsupported(why)) = &kiln {
         return Ok((ModuleResult::Unsupported(why.clone()), config));
+    }
+    if !oracle_runs(wasm) {
+        return Ok((kiln_alone(kiln, wasm, &mut rng)?, config));
     }
     let wasmi = WasmiSide::new(&engines.wasmi, wasm);
     let diverged = |calls, summary: String, log: String| Ok((ModuleResult::Diverged { calls, summary, log }, *config));
@@ -393,6 +430,12 @@ fn run_here(options: &Options) -> Result<Report> {
             }
             ModuleResult::NotInstantiated => report.not_instantiated += 1,
             ModuleResult::Unsupported(why) => *report.unsupported.entry(why).or_default() += 1,
+            ModuleResult::KilnOnly { calls, log } => {
+                if options.verbose {
+                    println!("module {index} [{config}]: kiln alone, {calls} calls\n{log}");
+                }
+                report.kiln_only += 1;
+            }
             ModuleResult::Diverged { calls, summary, log } => {
                 report.calls += calls;
                 let path = write_divergence(&options.out, options.seed, index, &wasm, config, &summary, &log)?;
@@ -430,6 +473,10 @@ pub fn replay(file: &Path, seed: u64, index: u64, config: Option<&str>) -> Resul
                 }
                 ModuleResult::Unsupported(why) => {
                     println!("[{config}] kiln: {why}");
+                    None
+                }
+                ModuleResult::KilnOnly { calls, log } => {
+                    println!("[{config}] kiln alone (wasmi lacks a feature): {calls} calls\n{log}");
                     None
                 }
                 ModuleResult::Diverged { summary, log, .. } => {

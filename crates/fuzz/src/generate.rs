@@ -14,8 +14,10 @@
 //! The features are those of Wasm 2.0 (multi-value, sign extension, saturating float-to-int,
 //! bulk memory, reference types, SIMD, mutable globals) plus the Wasm 3.0 ones that Kiln and
 //! wasmi both run: tail calls, extended constant expressions, multi-memory and memory64 (64-bit
-//! memories and tables). Off: relaxed SIMD (results the spec leaves to the engine), and what
-//! wasmi does not run (GC, exceptions, threads, wide arithmetic, custom page sizes).
+//! memories and tables); and, in a quarter of the modules, exception handling, which wasmi
+//! does not run (those run in Kiln alone). Off: relaxed SIMD (results the spec leaves to the
+//! engine), and the rest of what wasmi does not run (GC, threads, wide arithmetic, custom
+//! page sizes).
 use crate::rng::{Rng, Stream};
 use anyhow::{Context, Result};
 
@@ -74,7 +76,9 @@ fn config(rng: &mut Rng) -> wasm_smith::Config {
         // Features one of them does not.
         relaxed_simd_enabled: false,
         gc_enabled: false,
-        exceptions_enabled: false,
+        // A quarter of the modules throw and catch: wasmi does not run them, so Kiln runs
+        // them alone (see `differential`).
+        exceptions_enabled: rng.one_in(4),
         threads_enabled: false,
         shared_everything_threads_enabled: false,
         wide_arithmetic_enabled: false,
@@ -95,6 +99,7 @@ pub fn features() -> wasmparser::WasmFeatures {
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::MULTI_MEMORY
         | WasmFeatures::MEMORY64
+        | WasmFeatures::EXCEPTIONS
 }
 
 /// The module of case `index` of the run seeded `seed`.
@@ -140,10 +145,11 @@ mod tests {
     fn modules_use_the_features_they_are_configured_with() {
         let (mut with_funcs, mut multi_memory, mut tail_calls, mut extended_const, mut simd, mut wide) =
             (0, 0, 0, 0, 0, 0);
+        let mut throwing = 0;
         for i in 0..200 {
             let wasm = module(5, i).unwrap();
             let (mut funcs, mut memories) = (0, 0);
-            let (mut tail, mut ext, mut vector, mut is64) = (false, false, false, false);
+            let (mut tail, mut ext, mut vector, mut is64, mut throws) = (false, false, false, false, false);
             let mut note_const = |ops: wasmparser::OperatorsReader<'_>| {
                 for op in ops {
                     ext |= matches!(
@@ -175,6 +181,7 @@ mod tests {
                             let op = op.unwrap();
                             tail |= matches!(op, Operator::ReturnCall { .. } | Operator::ReturnCallIndirect { .. });
                             vector |= matches!(op, Operator::V128Const { .. } | Operator::I32x4Add);
+                            throws |= matches!(op, Operator::Throw { .. } | Operator::TryTable { .. });
                         }
                     }
                     _ => {}
@@ -186,6 +193,7 @@ mod tests {
             extended_const += u32::from(ext);
             simd += u32::from(vector);
             wide += u32::from(is64);
+            throwing += u32::from(throws);
         }
         assert!(with_funcs > 180, "{with_funcs} of 200 modules define functions");
         for (feature, n) in [
@@ -194,6 +202,7 @@ mod tests {
             ("extended const", extended_const),
             ("SIMD", simd),
             ("memory64", wide),
+            ("exceptions", throwing),
         ] {
             assert!(n >= 5, "{n} of 200 modules use {feature}");
         }

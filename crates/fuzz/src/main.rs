@@ -113,10 +113,11 @@ fn differential(options: &differential::Options, isolate: u64, worker: bool) -> 
         println!("skipped {n}: {why}");
     }
     println!(
-        "skipped: {} modules unsupported by kiln; {} instantiated in neither engine; {} cut short by a stack overflow; {:.1} modules/s",
+        "skipped: {} modules unsupported by kiln; {} instantiated in neither engine; {} cut short by a stack overflow; {} run in kiln alone (exceptions); {:.1} modules/s",
         report.skipped(),
         report.not_instantiated,
         report.inconclusive,
+        report.kiln_only,
         report.modules as f64 / elapsed.as_secs_f64().max(1e-9)
     );
     println!(
