@@ -72,6 +72,27 @@ fn a_trap_in_the_start_function_is_a_trap() {
 }
 
 #[test]
+fn an_uncaught_exception_is_an_error_and_a_caught_one_is_not() {
+    let file = wat_file(
+        "exceptions",
+        "throw.wat",
+        r#"(module (tag $e (param i32))
+             (func (export "_start") (throw $e (i32.const 1)))
+             (func (export "caught") (result i32)
+               (block $h (result i32) (try_table (catch $e $h) (throw $e (i32.const 5))) (i32.const 0))))"#,
+    );
+    // As wasmtime 48: an error, exit status 1, not a trap's 134.
+    let o = kiln().arg(&file).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(text(&o.stderr), "Error: uncaught wasm exception\n");
+    let o = kiln().args(["run", "--invoke", "caught"]).arg(&file).output().expect("runs");
+    assert_eq!((o.status.code(), text(&o.stdout)), (Some(0), "5\n".to_string()), "{}", text(&o.stderr));
+    // With exceptions turned off the module is refused, naming the flag.
+    let o = kiln().args(["run", "-W", "exceptions=n"]).arg(&file).output().expect("runs");
+    assert!(text(&o.stderr).contains("(enable with -W exceptions=y)"), "{}", text(&o.stderr));
+}
+
+#[test]
 fn trap_backtraces_give_each_frames_module_offset() {
     let dir = scratch("offsets");
     let file = dir.join("trap.wat");
