@@ -46,7 +46,17 @@ impl ExnRef {
             types,
             escaped: std::sync::atomic::AtomicBool::new(true),
         };
-        Ok(ExnRef { inner: Arc::new(exception) })
+        let inner = Arc::new(exception);
+        // In the slab from the start, so that a collection keeps what its payload names for
+        // as long as the host holds it.
+        let value: crate::vm::extern_refs::ExternValue = inner.clone();
+        s.externs.reference_to(&value);
+        Ok(ExnRef { inner })
+    }
+
+    /// The store whose exception it is.
+    pub(crate) fn store(&self) -> crate::vm::ids::StoreId {
+        self.inner.store
     }
 
     /// The exception as a value of the store's reference slab.

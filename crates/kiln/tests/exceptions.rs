@@ -223,3 +223,80 @@ fn legacy_exceptions_are_off_unless_turned_on() {
     let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
     assert_eq!(run.call(&mut store, ()).unwrap(), 9);
 }
+
+#[test]
+fn a_loop_of_throws_and_catches_spends_fuel() {
+    let wat = r#"(module
+      (tag $e)
+      (func (export "spin") (loop $l (try_table (catch_all $l) (throw $e)))))"#;
+    let mut config = kiln::Config::new();
+    config.set("consume-fuel", "y").unwrap();
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    store.set_fuel(10_000).unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let spin = instance.get_typed_func::<(), ()>(&mut store, "spin").unwrap();
+    assert_eq!(spin.call(&mut store, ()).unwrap_err().as_trap(), Some(&Trap::OutOfFuel));
+}
+
+#[test]
+fn a_legacy_rethrow_after_an_inner_clause_completed_rethrows_the_same_exception() {
+    let wat = r#"(module
+      (tag $e (param i32))
+      (func (export "run") (result i32)
+        (block $h (result i32)
+          (try_table (catch $e $h)
+            try
+              (throw $e (i32.const 11))
+            catch_all
+              try
+                (rethrow 1)
+              catch_all
+              end
+              (rethrow 0)
+            end)
+          (i32.const -1))))"#;
+    let mut config = kiln::Config::new();
+    config.set("legacy-exceptions", "y").unwrap();
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
+    for _ in 0..3 {
+        assert_eq!(run.call(&mut store, ()).unwrap(), 11);
+    }
+}
+
+#[test]
+fn another_stores_exception_is_not_caught_here() {
+    // Store `a`'s wasm throws; a host function of store `b` returns that error to `b`'s
+    // wasm, whose `catch_all` must not take an exception of another store.
+    let engine = Engine::default();
+    let (a, a_instance) = {
+        let module = Module::new(&engine, DEEP).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        (std::sync::Mutex::new(store), instance)
+    };
+    let b_wat = r#"(module
+      (import "host" "call_a" (func $call_a))
+      (func (export "run") (result i32)
+        (block $h (try_table (catch_all $h) (call $call_a)) (return (i32.const 0)))
+        (i32.const 1)))"#;
+    let module = Module::new(&engine, b_wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap("host", "call_a", move || -> kiln::Result<()> {
+            let mut a = a.lock().unwrap();
+            let uncaught = a_instance.get_typed_func::<i32, ()>(&mut *a, "uncaught").unwrap();
+            uncaught.call(&mut *a, 3)
+        })
+        .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
+    let err = run.call(&mut store, ()).unwrap_err();
+    assert!(matches!(err, Error::Exception(_)), "{err}");
+}

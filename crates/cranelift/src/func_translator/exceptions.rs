@@ -116,6 +116,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn call_throwing_builtin_within(&mut self, builtin: BuiltinFunction, args: &[Value], scopes: usize) {
         let callee = self.builtin(builtin);
         let args = [&[self.vmctx][..], args].concat();
+        self.fuel_flush();
         self.fuel_save();
         if scopes > 0 {
             let sig = self.builder.func.dfg.ext_funcs[callee].signature;

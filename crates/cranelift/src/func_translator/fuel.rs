@@ -78,7 +78,10 @@ impl FuncTranslator<'_, '_> {
             | Operator::CallRef { .. }
             | Operator::ReturnCall { .. }
             | Operator::ReturnCallIndirect { .. }
-            | Operator::ReturnCallRef { .. } => {
+            | Operator::ReturnCallRef { .. }
+            | Operator::Throw { .. }
+            | Operator::ThrowRef
+            | Operator::Rethrow { .. } => {
                 self.fuel_flush();
                 self.fuel_save();
             }
@@ -90,7 +93,12 @@ impl FuncTranslator<'_, '_> {
             | Operator::BrIf { .. }
             | Operator::BrTable { .. }
             | Operator::BrOnNull { .. }
-            | Operator::BrOnNonNull { .. } => self.fuel_flush(),
+            | Operator::BrOnNonNull { .. }
+            | Operator::TryTable { .. }
+            | Operator::Try { .. }
+            | Operator::Catch { .. }
+            | Operator::CatchAll
+            | Operator::Delegate { .. } => self.fuel_flush(),
             _ => {}
         }
     }
@@ -164,7 +172,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// Add the pending cost to the count.
-    fn fuel_flush(&mut self) {
+    pub(super) fn fuel_flush(&mut self) {
         let Some(fuel) = &mut self.fuel else { return };
         let (var, pending) = (fuel.var, std::mem::take(&mut fuel.pending));
         if pending != 0 {

@@ -169,6 +169,11 @@ impl FuncTranslator<'_, '_> {
             .legacy_try_at(depth)
             .and_then(|t| t.catching.map(|(exn, _)| exn))
             .ok_or_else(|| internal(format!("`rethrow` to label {depth}, not a catch clause")))?;
+        // From here the exception has two holders (this clause, and whoever catches it
+        // now): neither may free it on completing.
+        let zero = self.builder.ins().iconst(types::I64, 0);
+        let named = self.builder.ins().iconst(types::I32, 0);
+        self.call_builtin(BuiltinFunction::ExnPayload, &[exn, zero, named]);
         self.call_throwing_builtin(BuiltinFunction::ThrowRef, &[exn]);
         Ok(())
     }

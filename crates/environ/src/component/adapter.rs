@@ -61,10 +61,12 @@ pub enum AdapterTrap {
     ParamsOutOfBounds = 7,
     /// A results pointer outside its memory.
     ResultOutOfBounds = 8,
+    /// A wasm exception that the callee did not catch: it may not cross into the caller.
+    UncaughtException = 9,
 }
 
 impl AdapterTrap {
-    const ALL: [AdapterTrap; 9] = [
+    const ALL: [AdapterTrap; 10] = [
         AdapterTrap::CannotLeave,
         AdapterTrap::CannotEnter,
         AdapterTrap::UnalignedPointer,
@@ -74,6 +76,7 @@ impl AdapterTrap {
         AdapterTrap::InvalidDiscriminant,
         AdapterTrap::ParamsOutOfBounds,
         AdapterTrap::ResultOutOfBounds,
+        AdapterTrap::UncaughtException,
     ];
 
     /// The trap a code names.
@@ -93,6 +96,7 @@ impl AdapterTrap {
             AdapterTrap::InvalidDiscriminant => "invalid variant discriminant",
             AdapterTrap::ParamsOutOfBounds => "params pointer out-of-bounds",
             AdapterTrap::ResultOutOfBounds => "result pointer out-of-bounds",
+            AdapterTrap::UncaughtException => "uncaught wasm exception left its component instance",
         }
     }
 }
@@ -372,6 +376,7 @@ impl Plan {
                 let src = Place::Stack(flat.iter().enumerate().map(|(i, t)| (i as u32, *t)).collect());
                 let dst_locals: Vec<(u32, FlatType)> = flat.iter().map(|t| (g.local(*t), *t)).collect();
                 g.translate_fields(&param_types, &src, &Place::Stack(dst_locals.clone()));
+                g.open_exception_guard();
                 for (l, _) in &dst_locals {
                     g.code.push(I::LocalGet(*l));
                 }
@@ -391,14 +396,22 @@ impl Plan {
                     &src,
                     &Place::Mem(Addr { memory: g.dst.memory, base: dst, offset: 0 }),
                 );
+                g.open_exception_guard();
                 g.code.push(I::LocalGet(dst));
             }
         }
+        // An exception the callee does not catch stops here, as a trap.
+        g.code.push(I::TryTable(
+            wasm_encoder::BlockType::FunctionType(t_callee),
+            std::borrow::Cow::Owned(vec![wasm_encoder::Catch::All { label: 0 }]),
+        ));
         g.code.push(I::Call(f_callee));
+        g.code.push(I::End);
         let result_locals: Vec<(u32, ValType)> = lift_results.iter().map(|t| (g.local_of(*t), *t)).collect();
         for (l, _) in result_locals.iter().rev() {
             g.code.push(I::LocalSet(*l));
         }
+        g.close_exception_guard();
         // The callee may keep no borrow past its return.
         if let Some((_, exit)) = f_scope {
             g.code.push(I::Call(exit));
@@ -572,6 +585,20 @@ impl Gen<'_> {
             Which::Src => self.src,
             Which::Dst => self.dst,
         }
+    }
+
+    /// Open the two blocks around the callee's call that [`Self::close_exception_guard`]
+    /// closes: its `try_table`'s `catch_all` leaves the inner one, which traps.
+    fn open_exception_guard(&mut self) {
+        self.code.extend([I::Block(wasm_encoder::BlockType::Empty), I::Block(wasm_encoder::BlockType::Empty)]);
+    }
+
+    /// After the call's results are in locals: skip the trap, which the inner block's end
+    /// reaches only from the `catch_all`.
+    fn close_exception_guard(&mut self) {
+        self.code.extend([I::Br(1), I::End]);
+        self.trap(AdapterTrap::UncaughtException);
+        self.code.push(I::End);
     }
 
     fn trap(&mut self, t: AdapterTrap) {

@@ -246,7 +246,11 @@ fn call_lifted<T>(store: &mut StoreContextMut<'_, T>, call: LiftedCall<'_>) -> R
     set_instance_flags(store, id, rci, flags & !FLAG_MAY_ENTER)?;
     let scope = canonical::enter_scope(store);
     store.0.opaque.components.scopes[scope].task = Some((rci, info.types.funcs[lifted.ty].result));
-    let result = call_lifted_in_scope(store, &call, scope);
+    // A wasm exception the callee did not catch may not cross into the caller: a trap.
+    let result = call_lifted_in_scope(store, &call, scope).map_err(|e| match e {
+        Error::Exception(_) => trap("uncaught wasm exception left its component instance"),
+        e => e,
+    });
     let ended = canonical::exit_scope(store, scope, result.is_ok());
     let result = result.and_then(|values| ended.map(|()| values));
     // A trap (the callee's, or a borrow it kept) leaves the instance's state unknown: the

@@ -368,7 +368,9 @@ builtins! {
     /// return 0 (the code traps with the error kept aside).
     fn rethrow_host_error(store, _instance) -> u32 {
         let handler = match store.pending.take() {
-            Some(Pending::Error(crate::Error::Exception(e))) => {
+            // An exception of another store (a host function that called into one) is no
+            // exception of this store's wasm: it stays an error.
+            Some(Pending::Error(crate::Error::Exception(e))) if e.store() == store.id() => {
                 let exn = store.externs.reference_to(&e.value());
                 let top = super::traps::entry_stack_top().unwrap_or(0);
                 let found = exception::find_handler(store, exn, store.context_ref().exit_fp, top);
