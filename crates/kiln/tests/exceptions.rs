@@ -16,7 +16,16 @@ const DEEP: &str = r#"(module
   (func (export "uncaught") (param i32) (call $down (local.get 0))))"#;
 
 fn setup(wat: &str) -> (Store<()>, Instance) {
-    let engine = Engine::default();
+    setup_with(&[], wat)
+}
+
+/// A store and an instance of `wat` in an engine with `settings`.
+fn setup_with(settings: &[(&str, &str)], wat: &str) -> (Store<()>, Instance) {
+    let mut config = kiln::Config::new();
+    for (key, value) in settings {
+        config.set(key, value).unwrap();
+    }
+    let engine = Engine::new(&config).unwrap();
     let module = Module::new(&engine, wat).unwrap();
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
@@ -214,12 +223,7 @@ fn legacy_exceptions_are_off_unless_turned_on() {
         err.to_string().starts_with("unsupported: legacy-exceptions (enable with -W legacy-exceptions=y)"),
         "{err}"
     );
-    let mut config = kiln::Config::new();
-    config.set("legacy-exceptions", "y").unwrap();
-    let engine = Engine::new(&config).unwrap();
-    let module = Module::new(&engine, wat).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let (mut store, instance) = setup_with(&[("legacy-exceptions", "y")], wat);
     let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
     assert_eq!(run.call(&mut store, ()).unwrap(), 9);
 }
@@ -229,13 +233,8 @@ fn a_loop_of_throws_and_catches_spends_fuel() {
     let wat = r#"(module
       (tag $e)
       (func (export "spin") (loop $l (try_table (catch_all $l) (throw $e)))))"#;
-    let mut config = kiln::Config::new();
-    config.set("consume-fuel", "y").unwrap();
-    let engine = Engine::new(&config).unwrap();
-    let module = Module::new(&engine, wat).unwrap();
-    let mut store = Store::new(&engine, ());
+    let (mut store, instance) = setup_with(&[("consume-fuel", "y")], wat);
     store.set_fuel(10_000).unwrap();
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
     let spin = instance.get_typed_func::<(), ()>(&mut store, "spin").unwrap();
     assert_eq!(spin.call(&mut store, ()).unwrap_err().as_trap(), Some(&Trap::OutOfFuel));
 }
@@ -257,12 +256,7 @@ fn a_legacy_rethrow_after_an_inner_clause_completed_rethrows_the_same_exception(
               (rethrow 0)
             end)
           (i32.const -1))))"#;
-    let mut config = kiln::Config::new();
-    config.set("legacy-exceptions", "y").unwrap();
-    let engine = Engine::new(&config).unwrap();
-    let module = Module::new(&engine, wat).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let (mut store, instance) = setup_with(&[("legacy-exceptions", "y")], wat);
     let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
     for _ in 0..3 {
         assert_eq!(run.call(&mut store, ()).unwrap(), 11);
