@@ -130,6 +130,9 @@ fn host_memories_and_tables_carry_their_index_type() {
     let table64 = Table::new(&mut store, TableType::new64(ValType::FuncRef, 3, None), Val::null_func_ref()).unwrap();
     assert!(table64.ty(&store).is_64());
     let table32 = Table::new(&mut store, TableType::new(ValType::FuncRef, 3, None), Val::null_func_ref()).unwrap();
+    // Nor can a 32-bit table declare more elements than its indices reach.
+    let huge = TableType::new(ValType::FuncRef, 1, Some(1 << 40));
+    assert!(Table::new(&mut store, huge, Val::null_func_ref()).is_err());
 
     let importer = Module::new(
         &engine,

@@ -15,9 +15,9 @@
 //! - *checked*: `index + offset + size > current_length` is the out-of-bounds test; the
 //!   address becomes null on failure through `select_spectre_guard`, so the access faults even
 //!   under misspeculation. For a 32-bit memory the sum cannot overflow 64 bits. A 64-bit
-//!   memory (memory64), which no guard can cover, is always checked: `index + (offset +
-//!   size)` traps on overflow, and an `offset + size` past 2^64 saturates, which no memory's
-//!   length reaches. An access whose static offset alone is out of range for every memory
+//!   memory (memory64), which no guard can cover, is always checked: a carry out of `index +
+//!   (offset + size)` is out of bounds as well (the same null address, no branch to run
+//!   past), and an `offset + size` past 2^64 saturates, which no memory's length reaches. An access whose static offset alone is out of range for every memory
 //!   still compiles and traps at run time.
 //!
 //! In both modes the base is the only load a loop can hoist, and alias analysis merges the
@@ -160,18 +160,27 @@ impl FuncTranslator<'_, '_> {
             }
             IndexType::I64 => {
                 let end_offset = self.builder.ins().iconst(I64, end_offset as i64);
-                let trap = abi::trap_code(Trap::MemoryOutOfBounds);
-                (index, self.builder.ins().uadd_overflow_trap(index, end_offset, trap))
+                let (end, carry) = self.builder.ins().uadd_overflow(index, end_offset);
+                // A sum past 2^64 is out of bounds too, and takes the same null address: a
+                // branch that traps on the carry could be run past under misspeculation.
+                let beyond = self.builder.ins().icmp(IntCC::UnsignedGreaterThan, end, length);
+                let out_of_bounds = self.builder.ins().bor(beyond, carry);
+                return Ok((self.guarded_address(base, index, offset, out_of_bounds), 0));
             }
         };
         let out_of_bounds = self.builder.ins().icmp(IntCC::UnsignedGreaterThan, end, length);
+        Ok((self.guarded_address(base, index, offset, out_of_bounds), 0))
+    }
+
+    /// `base + index + offset`, or null when `out_of_bounds`, through `select_spectre_guard`
+    /// so that the access faults even under misspeculation.
+    fn guarded_address(&mut self, base: Value, index: Value, offset: u64, out_of_bounds: Value) -> Value {
         let mut address = self.builder.ins().iadd(base, index);
         if offset != 0 {
             address = self.builder.ins().iadd_imm_u(address, offset as i64);
         }
         let null = self.builder.ins().iconst(self.pointer_type, 0);
-        let address = self.builder.ins().select_spectre_guard(out_of_bounds, null, address);
-        Ok((address, 0))
+        self.builder.ins().select_spectre_guard(out_of_bounds, null, address)
     }
 
     /// A load.

@@ -101,6 +101,9 @@ impl TableStorage {
         if ty.maximum.is_some_and(|max| max < ty.minimum) {
             return Err(format!("table minimum of {} exceeds its maximum", ty.minimum));
         }
+        if ty.maximum.is_some_and(|max| max > ty.index_type.max_value()) {
+            return Err(format!("table maximum of {} exceeds what its indices reach", ty.maximum.unwrap_or(0)));
+        }
         if ty.minimum > LIMIT {
             return Err(format!("table minimum {} exceeds Kiln's limit of {LIMIT} elements", ty.minimum));
         }
