@@ -1,10 +1,11 @@
 //! `kiln objdump`: what an artifact holds. Its kind and engine settings, then each function
-//! (symbol name, text range, size) with the trap sites inside it, and with `--disassemble` its
+//! (symbol name, text range, size) with the trap sites and the exception handlers of the call
+//! sites inside it, and with `--disassemble` its
 //! machine code (through capstone, behind the `disassemble` feature). A component's artifact
 //! lists the functions of all its core modules, each named with its module's index
 //! (`wasm[M]::function[N]`).
 use anyhow::{Context, Result};
-use kiln_environ::artifact::{Artifact, ArtifactKind, symbol_name};
+use kiln_environ::artifact::{Artifact, ArtifactKind, Handler, symbol_name};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -58,6 +59,18 @@ fn describe(file: &Path, disassemble: bool) -> Result<String> {
         writeln!(out, "  {:#010x} {end:#010x} {:>8}  {name}", f.start, f.len)?;
         for (offset, trap) in artifact.traps.in_range(f.start..end) {
             writeln!(out, "      trap at {offset:#010x}: {trap}")?;
+        }
+        for site in artifact.exceptions.sites.iter().filter(|s| (f.start..end).contains(&s.ret_addr)) {
+            let handlers: Vec<String> = site
+                .handlers
+                .iter()
+                .filter_map(|h| match *h {
+                    Handler::Context(_) => None,
+                    Handler::Tag { tag, at } => Some(format!("tag {tag} -> {at:#010x}")),
+                    Handler::Default { at } => Some(format!("all -> {at:#010x}")),
+                })
+                .collect();
+            writeln!(out, "      call returning to {:#010x} catches {}", site.ret_addr, handlers.join(", "))?;
         }
         if disassemble {
             let code = &artifact.text[f.start as usize..end as usize];

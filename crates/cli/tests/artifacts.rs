@@ -23,6 +23,8 @@ const PROGRAM: &str = r#"(module $prog
   (data (i32.const 8) "\10\00\00\00\06\00\00\00")
   (data (i32.const 16) "hello\n")
   (func $boom (export "boom") i32.const 1 i32.const 0 i32.div_s drop)
+  (tag $oops)
+  (func (export "guarded") (block $h (try_table (catch $oops $h) (call $boom))))
   (func (export "_start") (drop (call $fd_write (i32.const 1) (i32.const 8) (i32.const 1) (i32.const 0)))))"#;
 
 #[test]
@@ -66,14 +68,20 @@ fn compiled_artifacts_run_only_when_allowed() {
 }
 
 /// A module of `n` functions that call each other, so inlining and parallel compilation
-/// have something to do.
+/// have something to do; some catch what others throw, so the exception table has sites.
 fn many_functions(n: usize) -> String {
-    let mut m = String::from("(module (memory (export \"memory\") 1)\n");
+    let mut m = String::from("(module (memory (export \"memory\") 1) (tag $e (param i32))\n");
     for i in 0..n {
         let callee = if i == 0 {
             "local.get 0".to_string()
         } else {
-            format!("local.get 0 i32.const {i} i32.add call $f{}", (i * 7) % i)
+            let call = format!("local.get 0 i32.const {i} i32.add call $f{}", (i * 7) % i);
+            let call = if i % 5 == 0 {
+                format!("block $h (result i32) try_table (result i32) (catch $e $h) {call} end end")
+            } else {
+                call
+            };
+            if i % 11 == 0 { format!("local.get 0 i32.eqz if local.get 0 throw $e end {call}") } else { call }
         };
         m.push_str(&format!(
             "(func $f{i} (export \"f{i}\") (param i32) (result i32) {callee} i32.const {} i32.mul)\n",
@@ -171,6 +179,7 @@ fn objdump_lists_functions_traps_and_code() {
     assert!(listing.contains("Kiln artifact") && listing.contains("target: x86_64"), "{listing}");
     assert!(listing.contains("wasm[0]::function[0]::boom"), "{listing}");
     assert!(listing.contains(": integer divide by zero"), "{listing}");
+    assert!(listing.contains("catches tag 0 -> 0x"), "{listing}");
     let o = kiln(&["objdump", "--disassemble", out.to_str().unwrap()], None);
     let listing = text(&o.stdout);
     if cfg!(feature = "disassemble") {
