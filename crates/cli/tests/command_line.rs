@@ -81,10 +81,14 @@ fn an_uncaught_exception_is_an_error_and_a_caught_one_is_not() {
              (func (export "caught") (result i32)
                (block $h (result i32) (try_table (catch $e $h) (throw $e (i32.const 5))) (i32.const 0))))"#,
     );
-    // As wasmtime 48: an error, exit status 1, not a trap's 134.
+    // As wasmtime 48: an error, exit status 1 (not a trap's 134), with the frames it left at
+    // the module offsets wasmtime prints.
     let o = kiln().arg(&file).output().expect("runs");
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(text(&o.stderr), "Error: uncaught wasm exception\n");
+    assert_eq!(
+        text(&o.stderr),
+        "Error: uncaught wasm exception\nwasm backtrace:\n    0: 0x3c - throw!<wasm function 0>\n"
+    );
     let o = kiln().args(["run", "--invoke", "caught"]).arg(&file).output().expect("runs");
     assert_eq!((o.status.code(), text(&o.stdout)), (Some(0), "5\n".to_string()), "{}", text(&o.stderr));
     // With exceptions turned off the module is refused, naming the flag.

@@ -75,10 +75,11 @@ impl Error {
         }
     }
 
-    /// The wasm backtrace of a trap, if one was recorded.
+    /// The wasm backtrace of a trap or of an uncaught exception, if one was recorded.
     pub fn backtrace(&self) -> Option<&WasmBacktrace> {
         match self {
             Error::Trap(_, bt) => bt.as_deref(),
+            Error::Exception(e) => e.backtrace(),
             _ => None,
         }
     }

@@ -10,6 +10,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct ExnRef {
     inner: Arc<Exception>,
+    /// Where it was thrown, when no wasm frame caught it: the wasm frames it left.
+    backtrace: Option<Arc<crate::WasmBacktrace>>,
 }
 
 impl std::fmt::Debug for ExnRef {
@@ -20,7 +22,17 @@ impl std::fmt::Debug for ExnRef {
 
 impl ExnRef {
     pub(crate) fn from_exception(inner: Arc<Exception>) -> ExnRef {
-        ExnRef { inner }
+        ExnRef { inner, backtrace: None }
+    }
+
+    /// The same exception, with the wasm frames it left uncaught.
+    pub(crate) fn with_backtrace(self, backtrace: crate::WasmBacktrace) -> ExnRef {
+        ExnRef { backtrace: Some(Arc::new(backtrace)), ..self }
+    }
+
+    /// The wasm frames an uncaught exception left, innermost first, if it is one.
+    pub fn backtrace(&self) -> Option<&crate::WasmBacktrace> {
+        self.backtrace.as_deref()
     }
 
     /// A new exception of tag `tag` with `payload`, for a host function to throw into the
@@ -51,7 +63,7 @@ impl ExnRef {
         // as long as the host holds it.
         let value: crate::vm::extern_refs::ExternValue = inner.clone();
         s.externs.reference_to(&value);
-        Ok(ExnRef { inner })
+        Ok(ExnRef { inner, backtrace: None })
     }
 
     /// The store whose exception it is.

@@ -47,6 +47,9 @@ fn an_uncaught_exception_reaches_the_host_with_its_tag_and_payload() {
     let uncaught = instance.get_typed_func::<i32, ()>(&mut store, "uncaught").unwrap();
     let err = uncaught.call(&mut store, 5).unwrap_err();
     assert_eq!(err.to_string(), "uncaught wasm exception");
+    // The frames it left: the thrower, the five recursive calls under the export, the export.
+    let frames = err.backtrace().expect("a backtrace").frames.len();
+    assert_eq!(frames, 7, "{:?}", err.backtrace());
     let Error::Exception(exn) = err else { panic!("not an exception") };
     let tag = instance.get_export(&mut store, "e").and_then(|e| e.into_tag()).unwrap();
     assert!(Tag::eq(&exn.tag(&store).unwrap(), &tag, &store));

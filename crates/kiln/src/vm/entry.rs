@@ -73,22 +73,27 @@ pub fn invoke(store: &mut WholeStore<'_>, func: FuncId, values: &mut [ValRaw]) -
     // This restores what the context held before this entry.
     (opaque.context_mut().stack_limit, opaque.context_mut().store) = saved;
     opaque.entries -= 1;
+    // The first pc is where the trap happened; the others are return addresses.
+    let backtrace = |info: &traps::TrapInfo, opaque: &super::store::StoreOpaque| crate::WasmBacktrace {
+        frames: info
+            .pcs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &pc)| opaque.code().iter().find_map(|c| c.frame_at(pc, i > 0)))
+            .collect(),
+        truncated: info.truncated,
+    };
     match result {
         Ok(()) => Ok(()),
         Err(info) if info.trap == Trap::HostError => match opaque.pending.take() {
+            // An exception nothing caught left wasm where it was thrown (or rethrown).
+            Some(Pending::Error(Error::Exception(e))) => {
+                Err(Error::Exception(e.with_backtrace(backtrace(&info, opaque))))
+            }
             Some(Pending::Error(e)) => Err(e),
             Some(Pending::Panic(p)) => std::panic::resume_unwind(p),
             None => Err(Error::Trap(Trap::HostError, None)),
         },
-        Err(info) => {
-            // The first pc is where the trap happened; the others are return addresses.
-            let frames = info
-                .pcs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, &pc)| opaque.code().iter().find_map(|c| c.frame_at(pc, i > 0)))
-                .collect();
-            Err(Error::Trap(info.trap, Some(Box::new(crate::WasmBacktrace { frames, truncated: info.truncated }))))
-        }
+        Err(info) => Err(Error::Trap(info.trap, Some(Box::new(backtrace(&info, opaque))))),
     }
 }
