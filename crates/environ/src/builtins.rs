@@ -79,10 +79,8 @@ macro_rules! foreach_builtin {
             /// `throw_ref`: `(exnref)`, non-null: throws that exception again, as `throw`.
             ThrowRef = throw_ref (Reference) -> [];
             /// A handler's read of what it caught: `(exnref, out, mode)` writes the payload as
-            /// 16-byte slots at `out` (unless 0); mode 0 (a handler that keeps the
-            /// reference) marks the exception as named by wasm, 1 (one that keeps none) frees
-            /// it unless something else names it, 2 (a legacy `catch`, whose `rethrow` may
-            /// still need it) does neither.
+            /// 16-byte slots at `out` (unless 0), then does what the mode says:
+            /// [`EXN_NAMED`], [`EXN_RELEASE`] or [`EXN_KEEP`].
             ExnPayload = exn_payload (Reference, I64, I32) -> [];
             /// A legacy `catch $t`'s test: `(exnref, tag) -> matches`.
             ExnMatches = exn_matches (Reference, I32) -> [I32];
@@ -105,6 +103,14 @@ pub const EPOCH_CONTINUE: u32 = 1;
 pub const EPOCH_INTERRUPT: u32 = 0;
 /// `new_epoch`: the store's callback failed with an error, kept aside.
 pub const EPOCH_FAILED: u32 = 2;
+/// `exn_payload`: wasm now holds a reference to the exception (a `_ref` handler, a
+/// `rethrow`), so no handler may free it.
+pub const EXN_NAMED: u32 = 0;
+/// `exn_payload`: the handler keeps no reference; free the exception unless something else
+/// names it.
+pub const EXN_RELEASE: u32 = 1;
+/// `exn_payload`: read only (a legacy `catch`, whose `rethrow` may still need it).
+pub const EXN_KEEP: u32 = 2;
 
 macro_rules! define_builtin_function {
     ($($(#[$doc:meta])* $variant:ident = $name:ident ($($param:ident),*) -> [$($ret:ident),*];)*) => {

@@ -278,15 +278,8 @@ impl IndexType {
         if is64 { IndexType::I64 } else { IndexType::I32 }
     }
 
-    /// The value type of an address.
-    pub fn val_type(self) -> WasmValType {
-        match self {
-            IndexType::I32 => WasmValType::I32,
-            IndexType::I64 => WasmValType::I64,
-        }
-    }
-
-    /// The largest value an address can have.
+    /// The largest value an address can have (also the mask that takes an address of this
+    /// type out of a wider value).
     pub fn max_value(self) -> u64 {
         match self {
             IndexType::I32 => u64::from(u32::MAX),

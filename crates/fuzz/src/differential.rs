@@ -252,6 +252,11 @@ enum ModuleResult {
     },
 }
 
+/// The names of the exported functions, in export order.
+fn exported_funcs(exports: &[(String, wasmparser::ExternalKind)]) -> Vec<&str> {
+    exports.iter().filter(|(_, k)| *k == wasmparser::ExternalKind::Func).map(|(n, _)| n.as_str()).collect()
+}
+
 /// Whether wasmi, the oracle, runs `wasm`: it validates without exception handling.
 fn oracle_runs(wasm: &[u8]) -> bool {
     let features = generate::features() - wasmparser::WasmFeatures::EXCEPTIONS;
@@ -262,8 +267,7 @@ fn oracle_runs(wasm: &[u8]) -> bool {
 fn kiln_alone(kiln: Result<KilnSide, NoInstance>, wasm: &[u8], rng: &mut Rng) -> Result<ModuleResult> {
     let Ok(mut kiln) = kiln else { return Ok(ModuleResult::KilnOnly { calls: 0, log: String::new() }) };
     let exports = exports(wasm)?;
-    let funcs: Vec<&str> =
-        exports.iter().filter(|(_, k)| *k == wasmparser::ExternalKind::Func).map(|(n, _)| n.as_str()).collect();
+    let funcs = exported_funcs(&exports);
     let (mut calls, mut log) = (0, String::new());
     for _ in 0..ROUNDS {
         for name in &funcs {
@@ -336,8 +340,7 @@ fn compare_module(
     if let Some(d) = state_difference(&mut kiln, &mut wasmi, &exports) {
         return diverged(0, format!("after instantiation: {d}"), log);
     }
-    let funcs: Vec<&str> =
-        exports.iter().filter(|(_, k)| *k == wasmparser::ExternalKind::Func).map(|(n, _)| n.as_str()).collect();
+    let funcs = exported_funcs(&exports);
     let mut calls = 0;
     for _ in 0..ROUNDS {
         for name in &funcs {

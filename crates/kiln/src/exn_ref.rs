@@ -51,18 +51,9 @@ impl ExnRef {
             return Err(Error::Other(format!("the payload of an exception of {} does not match its types", ty.ty())));
         }
         let values = payload.iter().map(|v| v.to_raw(s)).collect::<Result<Box<[_]>>>()?;
-        let exception = Exception {
-            store: s.id(),
-            tag: tag.index,
-            payload: values,
-            types,
-            escaped: std::sync::atomic::AtomicBool::new(true),
-        };
-        let inner = Arc::new(exception);
         // In the slab from the start, so that a collection keeps what its payload names for
         // as long as the host holds it.
-        let value: crate::vm::extern_refs::ExternValue = inner.clone();
-        s.externs.reference_to(&value);
+        let (inner, _) = crate::vm::exception::add_exception(s, tag.index, values, types, true);
         Ok(ExnRef { inner, backtrace: None })
     }
 

@@ -78,9 +78,8 @@ impl FuncTranslator<'_, '_> {
 
     /// `table.grow`.
     pub(super) fn table_grow(&mut self, table: u32) -> Result<(), CompileError> {
-        self.check_table(table)?;
-        let (init, delta) = self.pop2()?;
         let index_type = self.env.module.tables[self.check_table(table)?].index_type;
+        let (init, delta) = self.pop2()?;
         let table = self.i32_const(table);
         let delta = self.zext64(delta);
         let old = *self

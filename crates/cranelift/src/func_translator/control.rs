@@ -195,10 +195,14 @@ impl FuncTranslator<'_, '_> {
         }
     }
 
-    /// The legacy `try` at label `depth`, if that label is one, in its catch arms.
+    /// The index in the control stack of the frame label `depth` names.
+    fn label_index(&self, depth: u32) -> Option<usize> {
+        self.frames.len().checked_sub(usize::try_from(depth).ok()?.checked_add(1)?)
+    }
+
+    /// The legacy `try` at label `depth`, if that label is one.
     pub(super) fn legacy_try_at(&self, depth: u32) -> Option<&super::legacy_exceptions::LegacyTry> {
-        let index = self.frames.len().checked_sub(usize::try_from(depth).ok()?.checked_add(1)?)?;
-        match &self.frames[index] {
+        match &self.frames[self.label_index(depth)?] {
             Frame::Live(LiveFrame { kind: FrameKind::LegacyTry(t), .. }) => Some(t),
             _ => None,
         }
@@ -207,8 +211,7 @@ impl FuncTranslator<'_, '_> {
     /// How many handler scopes apply to an exception delegated to label `depth`: those of
     /// the frames around it, and its own if it is a legacy `try` still in its body.
     pub(super) fn scopes_of_label(&self, depth: u32) -> Option<usize> {
-        let index = self.frames.len().checked_sub(usize::try_from(depth).ok()?.checked_add(1)?)?;
-        match &self.frames[index] {
+        match &self.frames[self.label_index(depth)?] {
             Frame::Live(frame) => Some(match &frame.kind {
                 FrameKind::LegacyTry(t) if t.in_body() => frame.scopes_at_open,
                 FrameKind::LegacyTry(_) | FrameKind::TryTable => frame.scopes_at_open.saturating_sub(1),
@@ -337,7 +340,7 @@ impl FuncTranslator<'_, '_> {
         }
         match frame.kind {
             FrameKind::Block | FrameKind::If { otherwise: Else::Entered } => {}
-            FrameKind::TryTable => self.end_try_table()?,
+            FrameKind::TryTable => self.close_handler_scope()?,
             FrameKind::LegacyTry(_) => {}
             // No `else`: the false edge of the `if` reaches `next`.
             FrameKind::If { otherwise: Else::ToNext(_) } => next_reachable = true,
@@ -384,10 +387,7 @@ impl FuncTranslator<'_, '_> {
 
     /// The block a branch to label `depth` goes to, and how many operands it passes.
     pub(super) fn branch_target(&mut self, depth: u32) -> Result<(Block, usize), CompileError> {
-        let index = usize::try_from(depth)
-            .ok()
-            .and_then(|d| self.frames.len().checked_sub(d.checked_add(1)?))
-            .ok_or_else(|| internal(format!("branch to missing label {depth}")))?;
+        let index = self.label_index(depth).ok_or_else(|| internal(format!("branch to missing label {depth}")))?;
         match &mut self.frames[index] {
             Frame::Live(frame) => match frame.kind {
                 FrameKind::Loop { header } => Ok((header, frame.params.len())),

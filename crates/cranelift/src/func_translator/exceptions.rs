@@ -20,10 +20,12 @@
 //! traps on null and calls `throw_ref`. Both return only when no frame of this entry into
 //! wasm catches the exception, which the runtime then keeps as the entry's error: the code
 //! traps with `HostError` there.
+use cranelift_codegen::ir::types::{I32, I64};
 use cranelift_codegen::ir::{
     Block, BlockArg, BlockCall, ExceptionTableData, ExceptionTableItem, ExceptionTag, FuncRef, InstBuilder, SigRef,
     StackSlotData, StackSlotKind, Value,
 };
+use kiln_environ::builtins::{EXN_NAMED, EXN_RELEASE};
 use kiln_environ::{BuiltinFunction, CompileError, TagIndex, Trap, WasmValType};
 use wasmparser::{Catch, TryTable};
 
@@ -51,7 +53,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// The param types of tag `tag`'s function type.
-    pub(super) fn tag_params(&self, tag: u32) -> Result<Vec<WasmValType>, CompileError> {
+    fn tag_params(&self, tag: u32) -> Result<Vec<WasmValType>, CompileError> {
         let ty = self
             .env
             .module
@@ -63,7 +65,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// A stack slot of `n` 16-byte value slots (at least one) and its address.
-    pub(super) fn value_slots(&mut self, n: usize) -> (cranelift_codegen::ir::StackSlot, Value) {
+    fn value_slots(&mut self, n: usize) -> (cranelift_codegen::ir::StackSlot, Value) {
         let size = u32::try_from(n.max(1)).unwrap_or(u32::MAX).saturating_mul(VAL_RAW_SIZE);
         let slot = self.builder.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 4));
         let addr = self.builder.ins().stack_addr(self.pointer_type, slot, 0);
@@ -137,7 +139,7 @@ impl FuncTranslator<'_, '_> {
             let offset = i32::try_from(i as u32 * VAL_RAW_SIZE).map_err(|_| internal("payload too large"))?;
             self.builder.ins().stack_store(self.pointer_type, *v, slot, offset);
         }
-        let tag = self.builder.ins().iconst(cranelift_codegen::ir::types::I32, i64::from(tag));
+        let tag = self.builder.ins().iconst(I32, i64::from(tag));
         let addr = self.pointer_to_i64(addr);
         self.call_throwing_builtin(BuiltinFunction::Throw, &[tag, addr]);
         Ok(())
@@ -171,30 +173,8 @@ impl FuncTranslator<'_, '_> {
             let exn = self.builder.append_block_param(block, self.pointer_type);
             self.builder.switch_to_block(block);
             self.fuel_load();
-            let mut args = match tag {
-                Some(t) => {
-                    let params = self.tag_params(t)?;
-                    let (slot, addr) = self.value_slots(params.len());
-                    let addr = self.pointer_to_i64(addr);
-                    let release = self.builder.ins().iconst(cranelift_codegen::ir::types::I32, i64::from(!keep_ref));
-                    self.call_builtin(BuiltinFunction::ExnPayload, &[exn, addr, release]);
-                    let mut values = Vec::with_capacity(params.len() + 1);
-                    for (i, ty) in params.iter().enumerate() {
-                        let ir = self.value_type(*ty)?;
-                        let offset =
-                            i32::try_from(i as u32 * VAL_RAW_SIZE).map_err(|_| internal("payload too large"))?;
-                        values.push(self.builder.ins().stack_load(self.pointer_type, ir, slot, offset));
-                    }
-                    values
-                }
-                None => {
-                    // No payload to read: release the exception, or mark it as named.
-                    let zero = self.builder.ins().iconst(cranelift_codegen::ir::types::I64, 0);
-                    let release = self.builder.ins().iconst(cranelift_codegen::ir::types::I32, i64::from(!keep_ref));
-                    self.call_builtin(BuiltinFunction::ExnPayload, &[exn, zero, release]);
-                    Vec::new()
-                }
-            };
+            let mode = if keep_ref { EXN_NAMED } else { EXN_RELEASE };
+            let mut args = self.exn_payload(exn, tag, mode)?;
             if keep_ref {
                 args.push(exn);
             }
@@ -213,21 +193,45 @@ impl FuncTranslator<'_, '_> {
         Ok(())
     }
 
-    /// The end of a `try_table`: its handlers have all their predecessors now.
-    pub(super) fn end_try_table(&mut self) -> Result<(), CompileError> {
-        let scope = self.handler_scopes.pop().ok_or_else(|| internal("try_table end without its handlers"))?;
+    /// Close the innermost handler scope (a `try_table`'s end, a legacy `try`'s first
+    /// clause): its handlers have all their predecessors now.
+    pub(super) fn close_handler_scope(&mut self) -> Result<(), CompileError> {
+        let scope = self.handler_scopes.pop().ok_or_else(|| internal("a handler scope closed twice"))?;
         for (_, block) in scope.handlers {
             self.builder.seal_block(block);
         }
         Ok(())
     }
 
-    /// A pointer as the `i64` a builtin takes.
-    pub(super) fn pointer_to_i64(&mut self, v: Value) -> Value {
-        if self.pointer_type == cranelift_codegen::ir::types::I64 {
-            v
-        } else {
-            self.builder.ins().uextend(cranelift_codegen::ir::types::I64, v)
+    /// Call the `exn_payload` builtin with `mode` on the caught `exn`; with the exception's
+    /// `tag` known, the payload values it reads.
+    pub(super) fn exn_payload(&mut self, exn: Value, tag: Option<u32>, mode: u32) -> Result<Vec<Value>, CompileError> {
+        let payload = match tag {
+            Some(t) => {
+                let params = self.tag_params(t)?;
+                let (slot, addr) = self.value_slots(params.len());
+                Some((params, slot, self.pointer_to_i64(addr)))
+            }
+            None => None,
+        };
+        let out = match &payload {
+            Some((.., addr)) => *addr,
+            None => self.builder.ins().iconst(I64, 0),
+        };
+        let mode = self.builder.ins().iconst(I32, i64::from(mode));
+        self.call_builtin(BuiltinFunction::ExnPayload, &[exn, out, mode]);
+        let Some((params, slot, _)) = payload else { return Ok(Vec::new()) };
+        let mut values = Vec::with_capacity(params.len() + 1);
+        for (i, ty) in params.iter().enumerate() {
+            let ir = self.value_type(*ty)?;
+            let offset = i32::try_from(i as u32 * VAL_RAW_SIZE).map_err(|_| internal("payload too large"))?;
+            values.push(self.builder.ins().stack_load(self.pointer_type, ir, slot, offset));
         }
+        Ok(values)
+    }
+
+    /// A pointer as the `i64` a builtin takes.
+    fn pointer_to_i64(&mut self, v: Value) -> Value {
+        if self.pointer_type == I64 { v } else { self.builder.ins().uextend(I64, v) }
     }
 }

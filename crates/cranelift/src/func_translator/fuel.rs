@@ -78,13 +78,13 @@ impl FuncTranslator<'_, '_> {
             | Operator::CallRef { .. }
             | Operator::ReturnCall { .. }
             | Operator::ReturnCallIndirect { .. }
-            | Operator::ReturnCallRef { .. }
-            | Operator::Throw { .. }
-            | Operator::ThrowRef
-            | Operator::Rethrow { .. } => {
+            | Operator::ReturnCallRef { .. } => {
                 self.fuel_flush();
                 self.fuel_save();
             }
+            // `throw`, `throw_ref` and `rethrow` bring the count up to date where they call
+            // their builtin (`exceptions::call_throwing_builtin_within`), as the legacy
+            // `end` and `delegate` that throw on do.
             Operator::Loop { .. }
             | Operator::If { .. }
             | Operator::Else

@@ -13,13 +13,13 @@
 //! block on to the handlers of its label, skipping those in between. A clause that finishes
 //! normally releases its exception (a `rethrow` might have needed it until then).
 use cranelift_codegen::ir::{Block, InstBuilder, Value, types};
+use kiln_environ::builtins::{EXN_KEEP, EXN_NAMED, EXN_RELEASE};
 use kiln_environ::{BuiltinFunction, CompileError};
 use wasmparser::BlockType;
 
 use super::exceptions::HandlerScope;
 use super::stack::block_args;
 use super::{FuncTranslator, internal};
-use crate::abi::VAL_RAW_SIZE;
 
 /// Where a legacy `try` is.
 pub(super) struct LegacyTry {
@@ -57,7 +57,8 @@ impl FuncTranslator<'_, '_> {
         let (landing, catching) = (t.landing, t.catching);
         if self.reachable {
             if let Some((exn, _)) = catching {
-                self.release_exception(exn);
+                // A clause that completes releases its exception, unless wasm named it.
+                self.exn_payload(exn, None, EXN_RELEASE)?;
             }
             let results = block_args(self.peekn(num_results)?);
             self.builder.ins().jump(next, &results);
@@ -68,10 +69,7 @@ impl FuncTranslator<'_, '_> {
             Some((exn, test)) => Ok((test, exn)),
             None => {
                 // The body is done: its scope closes, and the landing block is entered.
-                let scope = self.handler_scopes.pop().ok_or_else(|| internal("legacy `try` without its scope"))?;
-                for (_, block) in scope.handlers {
-                    self.builder.seal_block(block);
-                }
+                self.close_handler_scope()?;
                 self.builder.switch_to_block(landing);
                 let exn = self.builder.block_params(landing)[0];
                 self.fuel_load();
@@ -99,17 +97,8 @@ impl FuncTranslator<'_, '_> {
                 self.builder.seal_block(arm);
                 self.builder.seal_block(next_test);
                 self.builder.switch_to_block(arm);
-                let params = self.tag_params(tag)?;
-                let (slot, addr) = self.value_slots(params.len());
-                let addr = self.pointer_to_i64(addr);
-                let keep = self.builder.ins().iconst(types::I32, 2);
-                self.call_builtin(BuiltinFunction::ExnPayload, &[exn, addr, keep]);
-                for (i, ty) in params.iter().enumerate() {
-                    let ir = self.value_type(*ty)?;
-                    let offset = i32::try_from(i as u32 * VAL_RAW_SIZE).map_err(|_| internal("payload too large"))?;
-                    let v = self.builder.ins().stack_load(self.pointer_type, ir, slot, offset);
-                    self.push(v);
-                }
+                let payload = self.exn_payload(exn, Some(tag), EXN_KEEP)?;
+                self.push_all(&payload);
                 Some(next_test)
             }
             None => None,
@@ -125,21 +114,20 @@ impl FuncTranslator<'_, '_> {
     /// no clause took goes on to the handlers around the `try`.
     pub(super) fn finish_legacy_try(&mut self) -> Result<(), CompileError> {
         let (test, exn) = self.close_arm()?;
+        self.throw_unmatched(test, exn, self.handler_scopes.len());
+        Ok(())
+    }
+
+    /// In the block `test` where the next clause would be tested (if any clause may still
+    /// not match), throw the exception on to the outermost `scopes` handler scopes.
+    fn throw_unmatched(&mut self, test: Option<Block>, exn: Value, scopes: usize) {
         if let Some(test) = test {
             if self.builder.current_block() != Some(test) {
                 self.builder.switch_to_block(test);
             }
-            self.call_throwing_builtin(BuiltinFunction::ThrowRef, &[exn]);
+            self.call_throwing_builtin_within(BuiltinFunction::ThrowRef, &[exn], scopes);
         }
         self.reachable = false;
-        Ok(())
-    }
-
-    /// A clause that finishes normally releases its exception, unless wasm kept a reference.
-    fn release_exception(&mut self, exn: Value) {
-        let zero = self.builder.ins().iconst(types::I64, 0);
-        let release = self.builder.ins().iconst(types::I32, 1);
-        self.call_builtin(BuiltinFunction::ExnPayload, &[exn, zero, release]);
     }
 
     /// `delegate $label`: end the body; what reaches the landing block is thrown on to the
@@ -150,16 +138,10 @@ impl FuncTranslator<'_, '_> {
             .and_then(|d| self.scopes_of_label(d))
             .ok_or_else(|| internal(format!("`delegate` to label {depth}")))?;
         let (test, exn) = self.close_arm()?;
-        if let Some(test) = test {
-            if self.builder.current_block() != Some(test) {
-                self.builder.switch_to_block(test);
-            }
-            self.call_throwing_builtin_within(BuiltinFunction::ThrowRef, &[exn], scopes);
-        }
+        self.throw_unmatched(test, exn, scopes);
         if let Some((t, ..)) = self.top_legacy_try() {
             t.catching = Some((exn, None));
         }
-        self.reachable = false;
         self.end()
     }
 
@@ -171,9 +153,7 @@ impl FuncTranslator<'_, '_> {
             .ok_or_else(|| internal(format!("`rethrow` to label {depth}, not a catch clause")))?;
         // From here the exception has two holders (this clause, and whoever catches it
         // now): neither may free it on completing.
-        let zero = self.builder.ins().iconst(types::I64, 0);
-        let named = self.builder.ins().iconst(types::I32, 0);
-        self.call_builtin(BuiltinFunction::ExnPayload, &[exn, zero, named]);
+        self.exn_payload(exn, None, EXN_NAMED)?;
         self.call_throwing_builtin(BuiltinFunction::ThrowRef, &[exn]);
         Ok(())
     }

@@ -18,7 +18,7 @@ use super::val_raw::{RawRef, ValRaw};
 use super::vm_ptr::VmPtr;
 use super::vmcontext::{VMContext, header_of};
 use super::{epoch, limits};
-use kiln_environ::builtins::{EPOCH_FAILED, GROW_REFUSED, GROW_TRAPPED};
+use kiln_environ::builtins::{EPOCH_FAILED, EXN_NAMED, EXN_RELEASE, GROW_REFUSED, GROW_TRAPPED};
 use kiln_environ::{DataIndex, ElemIndex, MemoryIndex, TableIndex};
 
 /// The Rust type of a builtin parameter or result type.
@@ -339,7 +339,7 @@ builtins! {
     }
 
     /// A handler reads what it caught: the payload into `out` (unless 0), then marks the
-    /// exception as named (mode 0), frees it if nothing else names it (1), or neither (2).
+    /// exception as named, frees it if nothing else names it, or neither, as `mode` says.
     fn exn_payload(store, _instance, exn: RawRef, out: u64, mode: u32) {
         let Some(e) = exception::exception_of(store, exn) else { return };
         if out != 0 {
@@ -348,8 +348,8 @@ builtins! {
             unsafe { std::slice::from_raw_parts_mut(out, e.payload.len()) }.copy_from_slice(&e.payload);
         }
         match mode {
-            0 => e.escaped.store(true, std::sync::atomic::Ordering::Relaxed),
-            1 if !e.escaped.load(std::sync::atomic::Ordering::Relaxed) => {
+            EXN_NAMED => e.escaped.store(true, std::sync::atomic::Ordering::Relaxed),
+            EXN_RELEASE if !e.escaped.load(std::sync::atomic::Ordering::Relaxed) => {
                 drop(e);
                 store.externs.release(exn);
             }
@@ -360,32 +360,25 @@ builtins! {
     /// Whether exception `exn` is of the calling instance's tag `tag`.
     fn exn_matches(store, instance, exn: RawRef, tag: u32) -> u32 {
         let Some(e) = exception::exception_of(store, exn) else { return 0 };
-        let tag = store.instances[instance].tags.get(kiln_environ::TagIndex::from_u32(tag));
-        u32::from(tag.is_some_and(|t| *t == e.tag))
+        u32::from(exception::instance_tag_is(store, instance, tag, e.tag))
     }
 
     /// A host function failed: throw its wasm exception on into the calling wasm, or
     /// return 0 (the code traps with the error kept aside).
     fn rethrow_host_error(store, _instance) -> u32 {
-        let handler = match store.pending.take() {
+        let exn = match store.pending.take() {
             // An exception of another store (a host function that called into one) is no
             // exception of this store's wasm: it stays an error.
             Some(Pending::Error(crate::Error::Exception(e))) if e.store() == store.id() => {
-                let exn = store.externs.reference_to(&e.value());
-                let top = super::traps::entry_stack_top().unwrap_or(0);
-                let found = exception::find_handler(store, exn, store.context_ref().exit_fp, top);
-                if found.is_none() {
-                    store.pending = Some(Pending::Error(crate::Error::Exception(e)));
-                }
-                found
+                store.externs.reference_to(&e.value())
             }
             other => {
                 store.pending = other;
-                None
+                return 0;
             }
         };
-        if let Some(handler) = handler {
-            // SAFETY: as for `throw`; the error and its exception are dropped above.
+        if let Some(handler) = unwind_or_keep(store, exn) {
+            // SAFETY: as for `throw`; the error and its exception were dropped above.
             unsafe { exception::resume(handler) }
         }
         0
@@ -395,8 +388,7 @@ builtins! {
 /// Find the handler of `exn` in this activation, from the frame the unwinding trampoline
 /// recorded; when none catches it, keep it as the entry's error.
 fn unwind_or_keep(store: &mut StoreOpaque, exn: RawRef) -> Option<exception::Resume> {
-    let top = super::traps::entry_stack_top().unwrap_or(0);
-    let found = exception::find_handler(store, exn, store.context_ref().exit_fp, top);
+    let found = exception::find_handler(store, exn);
     if found.is_none() {
         let error = match exception::exception_of(store, exn) {
             Some(e) => crate::Error::Exception(crate::ExnRef::from_exception(e)),

@@ -22,7 +22,7 @@
 //! the frames skipped (wasm frames, trampolines, and the builtin's own Rust frames, which
 //! hold nothing that needs dropping by then) are simply abandoned. An exception nothing
 //! catches becomes the entry's error, [`Error::Exception`](crate::Error::Exception).
-use super::ids::{StoreId, TagId};
+use super::ids::{InstanceId, StoreId, TagId};
 use super::store::StoreOpaque;
 use super::val_raw::{RawRef, ValRaw};
 use super::vm_ptr::VmPtr;
@@ -77,7 +77,7 @@ pub struct Resume {
 /// `payload` must hold one 16-byte slot per parameter of the tag's type.
 pub unsafe fn new_exception(
     store: &mut StoreOpaque,
-    instance: super::ids::InstanceId,
+    instance: InstanceId,
     tag: u32,
     payload: *const ValRaw,
 ) -> Option<RawRef> {
@@ -95,9 +95,27 @@ pub unsafe fn new_exception(
         ))));
         return None;
     }
-    let exception = Exception { store: store.id(), tag, payload: values, types, escaped: AtomicBool::new(false) };
-    let value: super::extern_refs::ExternValue = Arc::new(exception);
-    Some(store.externs.reference_to(&value))
+    Some(add_exception(store, tag, values, types, false).1)
+}
+
+/// Put a new exception of `tag` in `store`'s slab: the exception, and its reference.
+/// `escaped` says whether a reference to it is already handed out (to the host).
+pub fn add_exception(
+    store: &mut StoreOpaque,
+    tag: TagId,
+    payload: Box<[ValRaw]>,
+    types: Box<[WasmValType]>,
+    escaped: bool,
+) -> (Arc<Exception>, RawRef) {
+    let exception = Arc::new(Exception { store: store.id(), tag, payload, types, escaped: AtomicBool::new(escaped) });
+    let value: super::extern_refs::ExternValue = exception.clone();
+    let r = store.externs.reference_to(&value);
+    (exception, r)
+}
+
+/// Whether tag `tag` of `instance` is the tag `is`.
+pub fn instance_tag_is(store: &StoreOpaque, instance: InstanceId, tag: u32, is: TagId) -> bool {
+    store.instances.get(instance).and_then(|i| i.tags.get(TagIndex::from_u32(tag))).is_some_and(|t| *t == is)
 }
 
 /// The exception behind `exn`, if it is one of this store's.
@@ -105,12 +123,13 @@ pub fn exception_of(store: &StoreOpaque, exn: RawRef) -> Option<Arc<Exception>> 
     store.externs.value_of(exn)?.downcast::<Exception>().ok()
 }
 
-/// Find the handler of this activation that catches `exn`, walking from the frame at
-/// `exit_fp` (a trampoline's) up to `top` (the entry's saved stack pointer). Reads only
-/// stack words between the two, each frame strictly above the last.
-pub fn find_handler(store: &StoreOpaque, exn: RawRef, exit_fp: usize, top: usize) -> Option<Resume> {
+/// Find the handler of this activation that catches `exn`, walking from the frame the
+/// unwinding trampoline recorded (the store context's `exit_fp`) up to the entry's saved
+/// stack pointer. Reads only stack words between the two, each frame strictly above the last.
+pub fn find_handler(store: &StoreOpaque, exn: RawRef) -> Option<Resume> {
     let exception = exception_of(store, exn)?;
-    let mut fp = exit_fp;
+    let top = super::traps::entry_stack_top()?;
+    let mut fp = store.context_ref().exit_fp;
     while fp != 0 && fp.is_multiple_of(8) && fp.saturating_add(16) <= top {
         // SAFETY: `fp` lies in this thread's stack between the trampoline's frame and the
         // entry's, all live while the builtin that unwinds runs (checked by the loop).
@@ -149,12 +168,7 @@ pub fn find_handler(store: &StoreOpaque, exn: RawRef, exit_fp: usize, top: usize
                     if header.magic != VM_MAGIC {
                         return None;
                     }
-                    let matches = store
-                        .instances
-                        .get(header.instance)
-                        .and_then(|i| i.tags.get(TagIndex::from_u32(tag)))
-                        .is_some_and(|t| *t == exception.tag);
-                    if !matches {
+                    if !instance_tag_is(store, header.instance, tag, exception.tag) {
                         continue;
                     }
                     at

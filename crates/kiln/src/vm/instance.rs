@@ -384,10 +384,7 @@ pub fn instance_func(store: &mut StoreOpaque, index: InstanceId, f: FuncIndex) -
 /// The value of an active segment's offset expression, of the index type of the table or
 /// memory it is for.
 fn segment_offset(value: ValRaw, ty: IndexType) -> u64 {
-    match ty {
-        IndexType::I32 => u64::from(value.bits() as u32),
-        IndexType::I64 => value.bits() as u64,
-    }
+    value.bits() as u64 & ty.max_value()
 }
 
 /// Evaluate a constant expression in the context of a (partly built) instance, whose
