@@ -75,7 +75,7 @@ pub fn collect(translation: ModuleTranslation<'_>, module_index: StaticModuleInd
         let key = FuncKey::WasmToArrayTrampoline(module_index, ty);
         jobs.push((
             key,
-            Box::new(move |env: &FuncEnv<'_>| Ok(trampolines::wasm_to_array(env.isa, key, &env.module.types[ty]))),
+            Box::new(move |env: &FuncEnv<'_>| Ok(trampolines::wasm_to_array(env.isa, key, env.module.signature(ty)))),
         ));
     }
     Inputs { module, jobs }

@@ -74,7 +74,7 @@ fn invalid_wins_over_unsupported() {
 fn other_features_are_named() {
     let cases = [
         ("(module (memory 1) (func (drop (i32.atomic.load (i32.const 0)))))", "threads: i32.atomic.load"),
-        ("(module (func (drop (ref.i31 (i32.const 0)))))", "GC: ref.i31"),
+        ("(module (type $s (struct)) (func (drop (struct.new $s))))", "GC: struct.new"),
     ];
     for (wat, expected) in cases {
         assert_eq!(unsupported(wat), expected, "for {wat}");
@@ -84,10 +84,10 @@ fn other_features_are_named() {
 #[test]
 fn unsupported_operators_in_unreachable_code_are_never_translated() {
     let functions = translate(
-        r#"(module (memory 1) (func
+        r#"(module (memory 1) (type $s (struct)) (func
             (unreachable)
             (drop (i32.atomic.load (i32.const 0)))
-            (block (drop (ref.i31 (i32.const 0))))))"#,
+            (block (drop (struct.new $s)))))"#,
     )
     .expect("dead code is not translated");
     assert_eq!(functions.len(), 1);

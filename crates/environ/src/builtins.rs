@@ -88,6 +88,11 @@ macro_rules! foreach_builtin {
             /// wasm exception, throws it on into the calling wasm as `throw_ref`; returns 0
             /// otherwise, or when nothing catches it (the code traps with `HostError`).
             RethrowHostError = rethrow_host_error () -> [I32];
+            /// A declared-subtyping check: `(actual, expected) -> is_subtype`, both canonical
+            /// type ids; 1 when `actual` is `expected` or a declared subtype of it. Compiled
+            /// code compares the ids first and asks only when they differ and `expected` is
+            /// not final.
+            IsSubtype = is_subtype (I32, I32) -> [I32];
         }
     };
 }

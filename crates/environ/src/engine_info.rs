@@ -13,8 +13,9 @@ use crate::artifact::ArtifactError;
 /// and wasm-to-array trampolines are keyed by their module; 5: a component's exported
 /// instances are stored flat, in `ComponentInfo::export_instances`; 6: calls between component
 /// instances can be fused adapters, modules of the artifact after the component's own; 7:
-/// the `.kiln.addrmap` section; 8: each function's body offset in the module description.)
-pub const FORMAT_VERSION: u32 = 10;
+/// the `.kiln.addrmap` section; 8: each function's body offset in the module description; 11:
+/// the type section's rec groups and sub types, struct and array types among them.)
+pub const FORMAT_VERSION: u32 = 11;
 
 /// Ordered settings, each `(key, value)`. Keys starting with `cpu.` are CPU features the
 /// code may use (`true`) or not (`false`).

@@ -16,6 +16,7 @@ mod index;
 mod memory_image;
 mod module;
 pub mod settings;
+mod sub_types;
 mod table_image;
 mod translate;
 mod trap;
@@ -30,6 +31,7 @@ pub use func_key::{FuncKey, FuncKeyKind, clean_symbol_name};
 pub use index::*;
 pub use memory_image::{IMAGE_PAGE_SIZE, MemoryImage, memory_images};
 pub use module::{ElementItems, EntityIndex, Export, FunctionInfo, Import, Module, Segment, SegmentMode};
+pub use sub_types::*;
 pub use table_image::{TableImage, table_images};
 pub use translate::{
     FunctionBodyData, ModuleTranslation, translate_module, translate_module_with, validate_module, wasm_features,

@@ -100,9 +100,12 @@ pub struct FunctionInfo {
 pub struct Module {
     /// The module's name from the name section.
     pub name: Option<String>,
-    /// The type section's function types.
-    pub types: PrimaryMap<TypeIndex, WasmFuncType>,
-    /// For each type, the first type structurally equal to it.
+    /// The type section's types.
+    pub types: PrimaryMap<TypeIndex, WasmSubType>,
+    /// The type section's rec groups, in order: together they cover `types`.
+    pub rec_groups: Vec<RecGroup>,
+    /// For each function type, the first function type whose signature is the same (the same
+    /// representations: they share trampolines); each other type is its own.
     pub type_dedup: PrimaryMap<TypeIndex, TypeIndex>,
     /// Every function, imported ones first.
     pub functions: PrimaryMap<FuncIndex, FunctionInfo>,
@@ -144,17 +147,21 @@ pub struct Module {
     /// The module offset where each defined function's body starts (for backtraces'
     /// function-relative offsets).
     pub func_body_offsets: PrimaryMap<DefinedFuncIndex, u32>,
-    /// For each function type that mentions a typed reference (`(ref $t)`, `(ref null
-    /// nofunc)`…; plain `funcref`/`externref` are not typed), those references. Typed
-    /// references compile like `funcref`/`externref`, so `WasmFuncType` alone cannot tell
-    /// such types apart; the engine's registry canonicalizes a type with these.
-    pub type_refs: BTreeMap<TypeIndex, Box<[TypedRef]>>,
 }
 
 impl Module {
     /// The type of a function.
     pub fn func_type(&self, f: FuncIndex) -> &WasmFuncType {
-        &self.types[self.functions[f].ty]
+        self.signature(self.functions[f].ty)
+    }
+
+    /// Function type `t` (of a function, a tag, `call_indirect`…).
+    ///
+    /// # Panics
+    /// If `t` is not a function type: validation (and `check_consistent` for an artifact's
+    /// description) rules it out where a function type is due.
+    pub fn signature(&self, t: TypeIndex) -> &WasmFuncType {
+        self.types[t].as_func().expect("a function type")
     }
 
     /// The number of functions the module defines.
@@ -303,29 +310,24 @@ impl Module {
         {
             return Err("type deduplication table".into());
         }
-        if self
-            .functions
+        self.check_types()?;
+        let is_func = |t: TypeIndex| self.types.get(t).is_some_and(|t| t.as_func().is_some());
+        if !self.functions.values().map(|f| f.ty).chain(self.tags.values().copied()).all(is_func) {
+            return Err("a function or tag whose type is not a function type".into());
+        }
+        let names_a_type = |r: WasmRefType| match r.heap {
+            WasmHeapType::Concrete(kind, c) => self.types.get(c).is_some_and(|t| t.kind() == kind),
+            _ => true,
+        };
+        if !self
+            .tables
             .values()
-            .map(|f| f.ty)
-            .chain(self.tags.values().copied())
-            .any(|ty| ty.index() >= self.types.len())
-            || self.type_refs.iter().any(|(t, refs)| {
-                // A function type's references name earlier types or itself.
-                let ty = self.types.get(*t);
-                refs.iter().any(|r| {
-                    ty.and_then(|ty| ty.param_or_result(r.position)) != Some(r.ty.representation())
-                        || matches!(r.ty.heap, WasmHeapType::Concrete(c) if c > *t)
-                })
-            })
-            || self
-                .tables
-                .values()
-                .map(|t| t.element)
-                .chain(self.globals.values().filter_map(|g| g.reference))
-                .any(|r| matches!(r.heap, WasmHeapType::Concrete(c) if c.index() >= self.types.len()))
+            .map(|t| t.element)
+            .chain(self.globals.values().filter_map(|g| g.reference))
+            .all(names_a_type)
             || self.globals.values().any(|g| g.reference.map(|r| r.representation()) != g.ty.is_ref().then_some(g.ty))
         {
-            return Err("a function type out of range".into());
+            return Err("a table or global of a type out of range".into());
         }
         if self.global_inits.len() != self.num_defined_globals() || self.table_inits.len() != self.num_defined_tables()
         {
@@ -378,9 +380,9 @@ impl Module {
     }
 
     /// The module-local types that a host function may be called with from this module:
-    /// each distinct function type once (the first index of each structurally equal group).
+    /// each distinct signature once (the first index of the function types that have it).
     pub fn host_callable_types(&self) -> impl Iterator<Item = TypeIndex> + '_ {
-        self.type_dedup.iter().filter(|(i, c)| i == *c).map(|(i, _)| i)
+        self.type_dedup.iter().filter(|(i, c)| i == *c && self.types[*i].as_func().is_some()).map(|(i, _)| i)
     }
 
     /// The first type index structurally equal to `ty`.
@@ -393,8 +395,62 @@ impl Module {
         let mut first: std::collections::HashMap<&WasmFuncType, TypeIndex> = Default::default();
         let mut dedup = PrimaryMap::with_capacity(self.types.len());
         for (index, ty) in self.types.iter() {
-            dedup.push(*first.entry(ty).or_insert(index));
+            dedup.push(match ty.as_func() {
+                Some(f) => *first.entry(f).or_insert(index),
+                None => index,
+            });
         }
         self.type_dedup = dedup;
+    }
+
+    /// Check the type section as translation makes it: rec groups that cover the types in
+    /// order, each type naming only types of its own or earlier groups, of the kinds the
+    /// references say, with a supertype before it of its own kind, and function types whose
+    /// typed references agree with their representations.
+    fn check_types(&self) -> Result<(), String> {
+        let mut next = 0u32;
+        for group in &self.rec_groups {
+            if group.start.as_u32() != next || group.len == 0 {
+                return Err("rec groups that do not cover the types".into());
+            }
+            next = next.checked_add(group.len).ok_or("a rec group out of range")?;
+            let end = next as usize;
+            if end > self.types.len() {
+                return Err("a rec group out of range".into());
+            }
+            for t in group.types() {
+                let ty = &self.types[t];
+                let named_ok = |r: &WasmRefType| match r.heap {
+                    WasmHeapType::Concrete(kind, c) => c.index() < end && self.types[c].kind() == kind,
+                    _ => true,
+                };
+                let fields_ok = match &ty.composite {
+                    WasmCompositeType::Func(f, refs) => refs
+                        .iter()
+                        .all(|r| f.param_or_result(r.position) == Some(r.ty.representation()) && named_ok(&r.ty)),
+                    WasmCompositeType::Struct(fields) => fields.iter().all(|x| storage_ok(x.storage, &named_ok)),
+                    WasmCompositeType::Array(element) => storage_ok(element.storage, &named_ok),
+                };
+                let super_ok =
+                    ty.supertype.is_none_or(|s| s < t && !self.types[s].is_final && self.types[s].kind() == ty.kind());
+                if !fields_ok || !super_ok {
+                    return Err(format!("type {} names a type out of range", t.as_u32()));
+                }
+            }
+        }
+        if next as usize != self.types.len() {
+            return Err("rec groups that do not cover the types".into());
+        }
+        Ok(())
+    }
+}
+
+/// Whether a storage type is well formed: a value of a non-reference type, or a reference
+/// `named_ok` accepts.
+fn storage_ok(s: WasmStorageType, named_ok: &impl Fn(&WasmRefType) -> bool) -> bool {
+    match s {
+        WasmStorageType::Val(v) => !v.is_ref(),
+        WasmStorageType::Ref(r) => named_ok(&r),
+        WasmStorageType::I8 | WasmStorageType::I16 => true,
     }
 }

@@ -34,11 +34,18 @@ pub struct ModuleTranslation<'data> {
 
 struct Translator<'data> {
     module: Module,
+    /// The kind of each type declared so far.
+    kinds: Vec<TypeKind>,
     bodies: PrimaryMap<DefinedFuncIndex, FunctionBodyData<'data>>,
     unsupported: Option<String>,
 }
 
 impl Translator<'_> {
+    /// What the conversions need to know of the types declared so far.
+    fn kind_of(&self) -> impl Fn(wasmparser::UnpackedIndex) -> Option<TypeKind> + '_ {
+        |i| self.kinds.get(i.as_module_index()? as usize).copied()
+    }
+
     /// Record an unsupported feature (the first one wins) and go on.
     fn note<T>(&mut self, r: Result<T, CompileError>) -> Option<T> {
         match r {
@@ -83,7 +90,8 @@ pub fn translate_module(wasm: &[u8]) -> Result<ModuleTranslation<'_>, CompileErr
 /// As for [`translate_module`].
 pub fn translate_module_with(wasm: &[u8], features: WasmFeatures) -> Result<ModuleTranslation<'_>, CompileError> {
     let mut validator = Validator::new_with_features(features);
-    let mut t = Translator { module: Module::default(), bodies: PrimaryMap::new(), unsupported: None };
+    let mut t =
+        Translator { module: Module::default(), kinds: Vec::new(), bodies: PrimaryMap::new(), unsupported: None };
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(inv)?;
         match validator.payload(&payload).map_err(inv)? {
@@ -131,36 +139,21 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
     match payload {
         Payload::TypeSection(types) => {
             for group in types {
-                let group = group.map_err(inv)?;
-                let many = group.types().len() != 1;
-                for sub in group.into_types() {
-                    let ty = match &sub.composite_type.inner {
-                        _ if many || !sub.is_final || !sub.supertype_idxs.is_empty() => {
-                            t.note::<()>(Err(CompileError::Unsupported(
-                                "recursive type groups and subtyping (GC)".into(),
-                            )));
-                            WasmFuncType { params: Box::new([]), results: Box::new([]) }
-                        }
-                        wasmparser::CompositeInnerType::Func(f) if !sub.composite_type.shared => {
-                            if let Some(refs) = t.note(typed_refs(f)).filter(|refs| !refs.is_empty()) {
-                                let index = TypeIndex::from_u32(t.module.types.len() as u32);
-                                t.module.type_refs.insert(index, refs);
-                            }
-                            let r = WasmFuncType::from_wasmparser(f);
-                            t.note(r).unwrap_or(WasmFuncType { params: Box::new([]), results: Box::new([]) })
-                        }
-                        other => {
-                            let what = match other {
-                                wasmparser::CompositeInnerType::Func(_) => "shared function types",
-                                wasmparser::CompositeInnerType::Array(_) => "array types (GC)",
-                                wasmparser::CompositeInnerType::Struct(_) => "struct types (GC)",
-                                wasmparser::CompositeInnerType::Cont(_) => "continuation types (stack switching)",
-                            };
-                            t.note::<()>(Err(CompileError::Unsupported(what.into())));
-                            WasmFuncType { params: Box::new([]), results: Box::new([]) }
-                        }
-                    };
+                let group: Vec<wasmparser::SubType> = group.map_err(inv)?.into_types().collect();
+                let start = TypeIndex::from_u32(t.module.types.len() as u32);
+                // The kinds first: a type may name any type of its own group.
+                for sub in &group {
+                    let kind = t.note(TypeKind::of(&sub.composite_type)).unwrap_or(TypeKind::Func);
+                    t.kinds.push(kind);
+                }
+                for sub in &group {
+                    let ty = WasmSubType::from_wasmparser(sub, &t.kind_of());
+                    let ty = t.note(ty).unwrap_or_else(|| dummy_type(t.kinds[t.module.types.len()]));
                     t.module.types.push(ty);
+                }
+                // An empty group (`(rec)`) declares nothing.
+                if !group.is_empty() {
+                    t.module.rec_groups.push(RecGroup { start, len: group.len() as u32 });
                 }
             }
         }
@@ -175,7 +168,11 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                     }
                     wasmparser::TypeRef::Table(ty) => {
                         t.module.num_imported_tables += 1;
-                        let table = t.note(Table::from_wasmparser(&ty)).unwrap_or(DUMMY_TABLE);
+                        let table = {
+                            let r = Table::from_wasmparser(&ty, &t.kind_of());
+                            t.note(r)
+                        }
+                        .unwrap_or(DUMMY_TABLE);
                         EntityIndex::Table(t.module.tables.push(table))
                     }
                     wasmparser::TypeRef::Memory(ty) => {
@@ -185,7 +182,11 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                     }
                     wasmparser::TypeRef::Global(ty) => {
                         t.module.num_imported_globals += 1;
-                        let global = t.note(Global::from_wasmparser(&ty)).unwrap_or(DUMMY_GLOBAL);
+                        let global = {
+                            let r = Global::from_wasmparser(&ty, &t.kind_of());
+                            t.note(r)
+                        }
+                        .unwrap_or(DUMMY_GLOBAL);
                         EntityIndex::Global(t.module.globals.push(global))
                     }
                     wasmparser::TypeRef::Tag(tag) => {
@@ -213,7 +214,11 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
         Payload::TableSection(tables) => {
             for table in tables {
                 let table = table.map_err(inv)?;
-                let ty = t.note(Table::from_wasmparser(&table.ty)).unwrap_or(DUMMY_TABLE);
+                let ty = {
+                    let r = Table::from_wasmparser(&table.ty, &t.kind_of());
+                    t.note(r)
+                }
+                .unwrap_or(DUMMY_TABLE);
                 t.module.tables.push(ty);
                 let init = match table.init {
                     wasmparser::TableInit::RefNull => None,
@@ -240,7 +245,11 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
         Payload::GlobalSection(globals) => {
             for global in globals {
                 let global = global.map_err(inv)?;
-                let ty = t.note(Global::from_wasmparser(&global.ty)).unwrap_or(DUMMY_GLOBAL);
+                let ty = {
+                    let r = Global::from_wasmparser(&global.ty, &t.kind_of());
+                    t.note(r)
+                }
+                .unwrap_or(DUMMY_GLOBAL);
                 t.module.globals.push(ty);
                 let init = ConstExpr::from_wasmparser(&global.init_expr);
                 let init = t.note(init).unwrap_or_default();
@@ -282,7 +291,11 @@ fn translate_payload<'data>(t: &mut Translator<'data>, payload: Payload<'data>) 
                         funcs.into_iter().map(|f| f.map(FuncIndex::from_u32)).collect::<Result<_, _>>().map_err(inv)?,
                     ),
                     wasmparser::ElementItems::Expressions(ty, exprs) => {
-                        let ty = t.note(WasmValType::from_ref_type(ty)).unwrap_or(WasmValType::FuncRef);
+                        let ty = {
+                            let r = WasmValType::from_ref_type(ty, &t.kind_of());
+                            t.note(r)
+                        }
+                        .unwrap_or(WasmValType::FuncRef);
                         let mut items = Vec::new();
                         for expr in exprs {
                             let expr = ConstExpr::from_wasmparser(&expr.map_err(inv)?);
@@ -342,6 +355,19 @@ fn read_names(module: &mut Module, names: wasmparser::NameSectionReader<'_>) {
 
 const DUMMY_TABLE: Table =
     Table { element: WasmRefType::FUNCREF, index_type: IndexType::I32, minimum: 0, maximum: None };
+/// What stands for a type Kiln does not compile (the module is reported unsupported; the
+/// type only keeps the index space whole while the rest is validated).
+fn dummy_type(kind: TypeKind) -> WasmSubType {
+    let field = WasmFieldType { storage: WasmStorageType::I8, mutable: false };
+    let composite = match kind {
+        TypeKind::Func => {
+            WasmCompositeType::Func(WasmFuncType { params: Box::new([]), results: Box::new([]) }, Box::new([]))
+        }
+        TypeKind::Struct => WasmCompositeType::Struct(Box::new([])),
+        TypeKind::Array => WasmCompositeType::Array(field),
+    };
+    WasmSubType { is_final: true, supertype: None, composite }
+}
 const DUMMY_MEMORY: Memory = Memory { index_type: IndexType::I32, minimum: 0, maximum: None };
 const DUMMY_GLOBAL: Global = Global { ty: WasmValType::I32, mutable: false, reference: None };
 
@@ -389,8 +415,36 @@ mod tests {
         let bad = translate_module(b"\0asm\x01\0\0\0\x01").err().unwrap();
         assert!(matches!(bad, CompileError::Invalid { .. }), "{bad}");
         assert!(bad.to_string().starts_with("failed to parse WebAssembly module"));
-        let t = translate("(module (type (array i8)))").unwrap();
-        assert_eq!(t.unsupported.as_deref(), Some("array types (GC)"));
+        let t = translate("(module (type $s (struct)) (global (ref $s) (struct.new $s)))").unwrap();
+        assert_eq!(t.unsupported.as_deref(), Some("constant expression operator StructNew { struct_type_index: 0 }"));
+    }
+
+    #[test]
+    fn keeps_rec_groups_and_subtypes() {
+        let t = translate(
+            "(module (rec) (type $a (sub (struct (field i8) (field (mut (ref null $a))))))
+               (rec (type $b (sub final $a (struct (field i8) (field (mut (ref null $a))) (field i64))))
+                    (type $f (func (param (ref $c)) (result anyref)))
+                    (type $c (array (mut i16)))))",
+        )
+        .unwrap();
+        let m = &t.module;
+        assert!(t.unsupported.is_none(), "{:?}", t.unsupported);
+        let groups: Vec<(u32, u32)> = m.rec_groups.iter().map(|g| (g.start.as_u32(), g.len)).collect();
+        assert_eq!(groups, [(0, 1), (1, 3)]);
+        let (a, b, f, c) = (TypeIndex::new(0), TypeIndex::new(1), TypeIndex::new(2), TypeIndex::new(3));
+        assert!(!m.types[a].is_final && m.types[b].is_final);
+        assert_eq!(m.types[b].supertype, Some(a));
+        assert_eq!(m.types[c].kind(), TypeKind::Array);
+        let WasmCompositeType::Array(element) = m.types[c].composite else { panic!("an array") };
+        assert_eq!((element.storage, element.mutable), (WasmStorageType::I16, true));
+        let refs = m.types[f].func_refs();
+        assert_eq!(refs.len(), 1, "anyref is plain, (ref $c) is typed");
+        assert_eq!(refs[0].ty, WasmRefType { nullable: false, heap: WasmHeapType::Concrete(TypeKind::Array, c) });
+        assert_eq!(m.signature(f).results[..], [WasmValType::AnyRef]);
+        assert_eq!(m.signature(f).params[..], [WasmValType::AnyRef], "an array reference is an anyref");
+        assert_eq!(m.host_callable_types().collect::<Vec<_>>(), [f]);
+        m.check_consistent().unwrap();
     }
 
     #[test]

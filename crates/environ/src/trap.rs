@@ -38,11 +38,15 @@ pub enum Trap {
     NullFunctionReference,
     /// `throw_ref` was given a null exception reference.
     NullExceptionReference,
+    /// `ref.cast` found a reference of another type.
+    CastFailure,
+    /// `i31.get_s` or `i31.get_u` was given null.
+    NullI31Reference,
 }
 
 impl Trap {
     /// Every trap, in code order: the code of `ALL[i]` is `i + 1`.
-    pub const ALL: [Trap; 16] = [
+    pub const ALL: [Trap; 18] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::HeapMisaligned,
@@ -59,6 +63,8 @@ impl Trap {
         Trap::Interrupt,
         Trap::NullFunctionReference,
         Trap::NullExceptionReference,
+        Trap::CastFailure,
+        Trap::NullI31Reference,
     ];
 
     /// The one-byte code written in the trap table (never 0).
@@ -92,6 +98,8 @@ impl Trap {
             Trap::Interrupt => "interrupt",
             Trap::NullFunctionReference => "null function reference",
             Trap::NullExceptionReference => "null exception reference",
+            Trap::CastFailure => "cast failure",
+            Trap::NullI31Reference => "null i31 reference",
         }
     }
 }

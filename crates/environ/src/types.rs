@@ -21,7 +21,43 @@ pub enum WasmValType {
     FuncRef,
     /// `(ref null extern)`.
     ExternRef,
+    /// `(ref null any)`: a reference of GC's `any` hierarchy (`eq`, `i31`, structs, arrays).
+    AnyRef,
 }
+
+/// What a concrete (defined) type is: which hierarchy its references belong to.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum TypeKind {
+    /// A function type: its references are `func`s.
+    Func,
+    /// A struct type: its references are `any`s (and `eq`s and `struct`s).
+    Struct,
+    /// An array type: its references are `any`s (and `eq`s and `array`s).
+    Array,
+}
+
+impl TypeKind {
+    /// The kind of wasmparser's composite type.
+    ///
+    /// # Errors
+    /// `unsupported` for shared types and continuations.
+    pub fn of(ty: &wasmparser::CompositeType) -> Result<TypeKind, CompileError> {
+        use wasmparser::CompositeInnerType as C;
+        if ty.shared {
+            return Err(unsupported("shared types (shared-everything threads)"));
+        }
+        match ty.inner {
+            C::Func(_) => Ok(TypeKind::Func),
+            C::Struct(_) => Ok(TypeKind::Struct),
+            C::Array(_) => Ok(TypeKind::Array),
+            C::Cont(_) => Err(unsupported("continuation types (stack switching)")),
+        }
+    }
+}
+
+/// What the conversions of reference types need to know: the kind of the concrete type an
+/// index names (a module's index, or the validator's canonical id), `None` if there is none.
+pub type KindOf<'a> = &'a dyn Fn(wasmparser::UnpackedIndex) -> Option<TypeKind>;
 
 impl fmt::Display for WasmValType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -33,6 +69,7 @@ impl fmt::Display for WasmValType {
             WasmValType::V128 => "v128",
             WasmValType::FuncRef => "funcref",
             WasmValType::ExternRef => "externref",
+            WasmValType::AnyRef => "anyref",
         })
     }
 }
@@ -42,11 +79,11 @@ fn unsupported(what: impl Into<String>) -> CompileError {
 }
 
 impl WasmValType {
-    /// Convert wasmparser's value type.
+    /// Convert wasmparser's value type; `kinds` tells what a concrete reference type names.
     ///
     /// # Errors
-    /// `unsupported` for reference types of GC and exception handling.
-    pub fn from_wasmparser(ty: wasmparser::ValType) -> Result<Self, CompileError> {
+    /// `unsupported` for reference types Kiln does not compile.
+    pub fn from_wasmparser(ty: wasmparser::ValType, kinds: KindOf<'_>) -> Result<Self, CompileError> {
         use wasmparser::ValType as V;
         Ok(match ty {
             V::I32 => WasmValType::I32,
@@ -54,36 +91,75 @@ impl WasmValType {
             V::F32 => WasmValType::F32,
             V::F64 => WasmValType::F64,
             V::V128 => WasmValType::V128,
-            V::Ref(r) => WasmValType::from_ref_type(r)?,
+            V::Ref(r) => WasmValType::from_ref_type(r, kinds)?,
         })
     }
 
-    /// Convert wasmparser's reference type. Function references of any kind (`funcref`,
-    /// `(ref $t)`, `(ref null nofunc)`…) share one representation, a `*const VMFuncRef`, and so
-    /// do extern references; the other heap types belong to GC and exceptions.
+    /// How a reference of wasmparser's type is represented: every reference of a hierarchy
+    /// shares its top type's representation (a `*const VMFuncRef` for functions, a slot of the
+    /// store's reference slab for extern and exception references, a GC word for `any`).
     ///
     /// # Errors
-    /// `unsupported` for those other heap types.
-    pub fn from_ref_type(r: wasmparser::RefType) -> Result<Self, CompileError> {
-        use wasmparser::{AbstractHeapType as A, HeapType as H};
-        match r.heap_type() {
-            H::Abstract { shared: false, ty: A::Func | A::NoFunc } | H::Concrete(_) => Ok(WasmValType::FuncRef),
-            // Exception references are slots of the store's reference slab, as externrefs are.
-            H::Abstract { shared: false, ty: A::Extern | A::NoExtern | A::Exn | A::NoExn } => {
-                Ok(WasmValType::ExternRef)
-            }
-            _ => Err(unsupported(format!("reference type {r} (GC)"))),
-        }
+    /// `unsupported` for shared references.
+    pub fn from_ref_type(r: wasmparser::RefType, kinds: KindOf<'_>) -> Result<Self, CompileError> {
+        Ok(heap_type(r.heap_type(), kinds, |_| Some(TypeIndex::from_u32(0)))?.top().representation())
     }
 
     /// Whether this is a reference type.
     pub fn is_ref(self) -> bool {
-        matches!(self, WasmValType::FuncRef | WasmValType::ExternRef)
+        matches!(self, WasmValType::FuncRef | WasmValType::ExternRef | WasmValType::AnyRef)
     }
 }
 
-/// The heap type of a reference: what it may point to. `T` names a concrete (function) type:
-/// a module's [`TypeIndex`] at compile time, the engine's canonical index at run time.
+impl WasmHeapType {
+    /// Convert wasmparser's heap type, whose concrete type must be a module's index (as in
+    /// an operator).
+    ///
+    /// # Errors
+    /// `unsupported` for the heap types Kiln does not compile.
+    pub fn from_wasmparser(h: wasmparser::HeapType, kinds: KindOf<'_>) -> Result<Self, CompileError> {
+        heap_type(h, kinds, |i| i.as_module_index().map(TypeIndex::from_u32))
+    }
+}
+
+/// Convert wasmparser's heap type, with `index` naming a concrete type's index (`None`
+/// when it cannot be named: a canonical id where a module's index is needed).
+fn heap_type(
+    h: wasmparser::HeapType,
+    kinds: KindOf<'_>,
+    index: impl FnOnce(wasmparser::UnpackedIndex) -> Option<TypeIndex>,
+) -> Result<WasmHeapType, CompileError> {
+    use wasmparser::{AbstractHeapType as A, HeapType as H};
+    Ok(match h {
+        H::Abstract { shared: true, .. } => return Err(unsupported("shared references (shared-everything threads)")),
+        H::Abstract { shared: false, ty } => match ty {
+            A::Func => WasmHeapType::Func,
+            A::NoFunc => WasmHeapType::NoFunc,
+            A::Extern => WasmHeapType::Extern,
+            A::NoExtern => WasmHeapType::NoExtern,
+            A::Exn => WasmHeapType::Exn,
+            A::NoExn => WasmHeapType::NoExn,
+            A::Any => WasmHeapType::Any,
+            A::Eq => WasmHeapType::Eq,
+            A::I31 => WasmHeapType::I31,
+            A::Struct => WasmHeapType::Struct,
+            A::Array => WasmHeapType::Array,
+            A::None => WasmHeapType::None,
+            A::Cont | A::NoCont => return Err(unsupported("continuation references (stack switching)")),
+        },
+        H::Exact(_) => return Err(unsupported("exact reference types (custom descriptors)")),
+        H::Concrete(i) => {
+            let kind = kinds(i).ok_or_else(|| CompileError::Internal(format!("reference to an unknown type {i:?}")))?;
+            let index = index(i).ok_or_else(|| CompileError::Internal(format!("type {i:?} has no module index")))?;
+            WasmHeapType::Concrete(kind, index)
+        }
+    })
+}
+
+/// The heap type of a reference: what it may point to. `T` names a concrete type: a
+/// module's [`TypeIndex`] at compile time, the engine's canonical index at run time. The four
+/// hierarchies (`func`, `extern`, `exn`, `any`) have a top type each and a bottom type each
+/// (`nofunc`…, `none`), and share nothing.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum WasmHeapType<T = TypeIndex> {
     /// `func`: any function.
@@ -98,9 +174,119 @@ pub enum WasmHeapType<T = TypeIndex> {
     Exn,
     /// `noexn`: no exception (only null has this type).
     NoExn,
-    /// A function of exactly this type (Kiln has no declared subtyping yet, so a concrete
-    /// function type's only subtypes are itself and `nofunc`).
-    Concrete(T),
+    /// `any`: anything of GC's hierarchy.
+    Any,
+    /// `eq`: what `ref.eq` compares (`i31`s, structs and arrays).
+    Eq,
+    /// `i31`: an unboxed 31-bit integer.
+    I31,
+    /// `struct`: any struct.
+    Struct,
+    /// `array`: any array.
+    Array,
+    /// `none`: nothing of GC's hierarchy (only null has this type).
+    None,
+    /// A value of this concrete type or of one of its declared subtypes: a function, a struct
+    /// or an array as the kind says.
+    Concrete(TypeKind, T),
+}
+
+impl<T: Copy + Eq> WasmHeapType<T> {
+    /// The top type of this type's hierarchy.
+    pub fn top(self) -> WasmHeapType<T> {
+        use WasmHeapType as H;
+        match self {
+            H::Func | H::NoFunc | H::Concrete(TypeKind::Func, _) => H::Func,
+            H::Extern | H::NoExtern => H::Extern,
+            H::Exn | H::NoExn => H::Exn,
+            H::Any | H::Eq | H::I31 | H::Struct | H::Array | H::None => H::Any,
+            H::Concrete(TypeKind::Struct | TypeKind::Array, _) => H::Any,
+        }
+    }
+
+    /// The bottom type of this type's hierarchy.
+    pub fn bottom(self) -> WasmHeapType<T> {
+        match self.top() {
+            WasmHeapType::Func => WasmHeapType::NoFunc,
+            WasmHeapType::Extern => WasmHeapType::NoExtern,
+            WasmHeapType::Exn => WasmHeapType::NoExn,
+            _ => WasmHeapType::None,
+        }
+    }
+
+    /// How a reference to this heap type is represented.
+    pub fn representation(self) -> WasmValType {
+        match self.top() {
+            WasmHeapType::Func => WasmValType::FuncRef,
+            WasmHeapType::Any => WasmValType::AnyRef,
+            // Exception references are slots of the store's reference slab, as externrefs are.
+            _ => WasmValType::ExternRef,
+        }
+    }
+
+    /// The same type with its concrete type named by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> WasmHeapType<U> {
+        use WasmHeapType as H;
+        match self {
+            H::Func => H::Func,
+            H::NoFunc => H::NoFunc,
+            H::Extern => H::Extern,
+            H::NoExtern => H::NoExtern,
+            H::Exn => H::Exn,
+            H::NoExn => H::NoExn,
+            H::Any => H::Any,
+            H::Eq => H::Eq,
+            H::I31 => H::I31,
+            H::Struct => H::Struct,
+            H::Array => H::Array,
+            H::None => H::None,
+            H::Concrete(kind, t) => H::Concrete(kind, f(t)),
+        }
+    }
+
+    /// Whether every value of this heap type is one of `other` (the spec's subtyping), with
+    /// `concrete(a, b)` telling whether concrete type `a` is `b` or a declared subtype of it
+    /// (the types must be canonical for that to be a question of identity).
+    pub fn is_subtype_of(self, other: Self, concrete: impl FnOnce(T, T) -> bool) -> bool {
+        use WasmHeapType as H;
+        if self == other {
+            return true;
+        }
+        if self.top() != other.top() {
+            return false;
+        }
+        match (self, other) {
+            (H::Concrete(_, a), H::Concrete(_, b)) => concrete(a, b),
+            // The bottom type is below everything of its hierarchy, the top type above it.
+            (H::NoFunc | H::NoExtern | H::NoExn | H::None, _) => true,
+            (_, H::Func | H::Extern | H::Exn | H::Any) => true,
+            (H::I31 | H::Struct | H::Array | H::Concrete(..), H::Eq) => true,
+            (H::Concrete(TypeKind::Struct, _), H::Struct) | (H::Concrete(TypeKind::Array, _), H::Array) => true,
+            _ => false,
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Display for WasmHeapType<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use WasmHeapType as H;
+        let name = match self {
+            H::Func => "func",
+            H::NoFunc => "nofunc",
+            H::Extern => "extern",
+            H::NoExtern => "noextern",
+            H::Exn => "exn",
+            H::NoExn => "noexn",
+            H::Any => "any",
+            H::Eq => "eq",
+            H::I31 => "i31",
+            H::Struct => "struct",
+            H::Array => "array",
+            H::None => "none",
+            H::Concrete(_, t) => return write!(f, "{t:?}"),
+        };
+        f.write_str(name)
+    }
 }
 
 /// A reference type, exactly: `(ref null? <heap type>)`. [`WasmValType`] only says how such
@@ -118,148 +304,56 @@ impl<T: Copy + Eq> WasmRefType<T> {
     pub const FUNCREF: Self = WasmRefType { nullable: true, heap: WasmHeapType::Func };
     /// `externref`, `(ref null extern)`.
     pub const EXTERNREF: Self = WasmRefType { nullable: true, heap: WasmHeapType::Extern };
+    /// `anyref`, `(ref null any)`.
+    pub const ANYREF: Self = WasmRefType { nullable: true, heap: WasmHeapType::Any };
 
     /// The same type with its concrete type named by `f`.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> WasmRefType<U> {
-        let heap = match self.heap {
-            WasmHeapType::Func => WasmHeapType::Func,
-            WasmHeapType::NoFunc => WasmHeapType::NoFunc,
-            WasmHeapType::Extern => WasmHeapType::Extern,
-            WasmHeapType::NoExtern => WasmHeapType::NoExtern,
-            WasmHeapType::Exn => WasmHeapType::Exn,
-            WasmHeapType::NoExn => WasmHeapType::NoExn,
-            WasmHeapType::Concrete(t) => WasmHeapType::Concrete(f(t)),
-        };
-        WasmRefType { nullable: self.nullable, heap }
+        WasmRefType { nullable: self.nullable, heap: self.heap.map(f) }
     }
 
     /// How a value of this type is represented.
     pub fn representation(self) -> WasmValType {
-        match self.heap {
-            WasmHeapType::Extern | WasmHeapType::NoExtern | WasmHeapType::Exn | WasmHeapType::NoExn => {
-                WasmValType::ExternRef
-            }
-            WasmHeapType::Func | WasmHeapType::NoFunc | WasmHeapType::Concrete(_) => WasmValType::FuncRef,
+        self.heap.representation()
+    }
+
+    /// Whether this is exactly `funcref`, `externref` or `anyref`, which [`WasmValType`]
+    /// describes.
+    pub fn is_plain(self) -> bool {
+        self == Self::FUNCREF || self == Self::EXTERNREF || self == Self::ANYREF
+    }
+
+    /// The plain type that represents `ty` (`funcref`, `externref`, `anyref`), if it is a
+    /// reference.
+    pub fn plain(ty: WasmValType) -> Option<Self> {
+        match ty {
+            WasmValType::FuncRef => Some(Self::FUNCREF),
+            WasmValType::ExternRef => Some(Self::EXTERNREF),
+            WasmValType::AnyRef => Some(Self::ANYREF),
+            _ => None,
         }
     }
 
-    /// Whether this is exactly `funcref` or `externref`, which [`WasmValType`] describes.
-    pub fn is_plain(self) -> bool {
-        self == Self::FUNCREF || self == Self::EXTERNREF
-    }
-
-    /// Whether every value of this type is a value of `other` (the spec's subtyping, with
-    /// concrete types compared by identity: `T` must be canonical for that to be right).
-    pub fn is_subtype_of(self, other: Self) -> bool {
-        use WasmHeapType as H;
-        (other.nullable || !self.nullable)
-            && match (self.heap, other.heap) {
-                (a, b) if a == b => true,
-                (H::Concrete(_) | H::NoFunc, H::Func)
-                | (H::NoFunc, H::Concrete(_))
-                | (H::NoExtern, H::Extern)
-                | (H::NoExn, H::Exn) => true,
-                _ => false,
-            }
+    /// Whether every value of this type is a value of `other` (the spec's subtyping; see
+    /// [`WasmHeapType::is_subtype_of`] for `concrete`).
+    pub fn is_subtype_of(self, other: Self, concrete: impl FnOnce(T, T) -> bool) -> bool {
+        (other.nullable || !self.nullable) && self.heap.is_subtype_of(other.heap, concrete)
     }
 }
 
 impl WasmRefType {
-    /// Convert wasmparser's reference type (a concrete heap type must name a module type).
+    /// Convert wasmparser's reference type, whose concrete type must be a module's index.
     ///
     /// # Errors
-    /// `unsupported` for the heap types of GC and exception handling.
-    pub fn from_wasmparser(r: wasmparser::RefType) -> Result<Self, CompileError> {
-        use wasmparser::{AbstractHeapType as A, HeapType as H};
-        let heap = match r.heap_type() {
-            H::Abstract { shared: false, ty: A::Func } => WasmHeapType::Func,
-            H::Abstract { shared: false, ty: A::NoFunc } => WasmHeapType::NoFunc,
-            H::Abstract { shared: false, ty: A::Extern } => WasmHeapType::Extern,
-            H::Abstract { shared: false, ty: A::NoExtern } => WasmHeapType::NoExtern,
-            H::Abstract { shared: false, ty: A::Exn } => WasmHeapType::Exn,
-            H::Abstract { shared: false, ty: A::NoExn } => WasmHeapType::NoExn,
-            H::Concrete(wasmparser::UnpackedIndex::Module(t)) => WasmHeapType::Concrete(TypeIndex::from_u32(t)),
-            _ => return Err(unsupported(format!("reference type {r} (GC)"))),
-        };
-        Ok(WasmRefType { nullable: r.is_nullable(), heap })
+    /// `unsupported` for the heap types Kiln does not compile.
+    pub fn from_wasmparser(r: wasmparser::RefType, kinds: KindOf<'_>) -> Result<Self, CompileError> {
+        Ok(WasmRefType { nullable: r.is_nullable(), heap: WasmHeapType::from_wasmparser(r.heap_type(), kinds)? })
     }
 }
 
 impl<T: fmt::Debug> fmt::Display for WasmRefType<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let heap = match &self.heap {
-            WasmHeapType::Func => "func".to_string(),
-            WasmHeapType::NoFunc => "nofunc".to_string(),
-            WasmHeapType::Extern => "extern".to_string(),
-            WasmHeapType::NoExtern => "noextern".to_string(),
-            WasmHeapType::Exn => "exn".to_string(),
-            WasmHeapType::NoExn => "noexn".to_string(),
-            WasmHeapType::Concrete(t) => format!("{t:?}"),
-        };
-        write!(f, "(ref {}{heap})", if self.nullable { "null " } else { "" })
-    }
-}
-
-/// A reference in a function type that [`WasmValType`] does not describe exactly (anything
-/// but plain `funcref` and `externref`): where it is, and its exact type.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct TypedRef<T = TypeIndex> {
-    /// Its position among the parameters, then the results.
-    pub position: u32,
-    /// Its type.
-    pub ty: WasmRefType<T>,
-}
-
-/// The typed references of a wasmparser function type, in order.
-///
-/// # Errors
-/// `unsupported` for reference types Kiln does not compile.
-pub fn typed_refs(ty: &wasmparser::FuncType) -> Result<Box<[TypedRef]>, CompileError> {
-    let mut refs = Vec::new();
-    for (position, v) in (0u32..).zip(ty.params().iter().chain(ty.results())) {
-        if let wasmparser::ValType::Ref(r) = v {
-            let ty = WasmRefType::from_wasmparser(*r)?;
-            if !ty.is_plain() {
-                refs.push(TypedRef { position, ty });
-            }
-        }
-    }
-    Ok(refs.into())
-}
-
-/// A function type.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct WasmFuncType {
-    /// The parameter types.
-    pub params: Box<[WasmValType]>,
-    /// The result types.
-    pub results: Box<[WasmValType]>,
-}
-
-impl WasmFuncType {
-    /// Convert wasmparser's function type.
-    ///
-    /// # Errors
-    /// `unsupported` when a parameter or result type is.
-    pub fn from_wasmparser(ty: &wasmparser::FuncType) -> Result<Self, CompileError> {
-        let conv = |tys: &[wasmparser::ValType]| -> Result<Box<[WasmValType]>, CompileError> {
-            tys.iter().map(|t| WasmValType::from_wasmparser(*t)).collect()
-        };
-        Ok(WasmFuncType { params: conv(ty.params())?, results: conv(ty.results())? })
-    }
-}
-
-impl WasmFuncType {
-    /// The type at `position` among the parameters, then the results.
-    pub fn param_or_result(&self, position: u32) -> Option<WasmValType> {
-        self.params.iter().chain(self.results.iter()).nth(usize::try_from(position).ok()?).copied()
-    }
-}
-
-impl fmt::Display for WasmFuncType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |tys: &[WasmValType]| tys.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
-        write!(f, "(func (param {}) (result {}))", list(&self.params), list(&self.results))
+        write!(f, "(ref {}{})", if self.nullable { "null " } else { "" }, self.heap)
     }
 }
 
@@ -337,10 +431,10 @@ impl Table {
     ///
     /// # Errors
     /// `unsupported` for shared tables and unsupported element types.
-    pub fn from_wasmparser(ty: &wasmparser::TableType) -> Result<Self, CompileError> {
-        Table::representation_of(ty)?;
+    pub fn from_wasmparser(ty: &wasmparser::TableType, kinds: KindOf<'_>) -> Result<Self, CompileError> {
+        Table::representation_of(ty, kinds)?;
         Ok(Table {
-            element: WasmRefType::from_wasmparser(ty.element_type)?,
+            element: WasmRefType::from_wasmparser(ty.element_type, kinds)?,
             index_type: IndexType::of(ty.table64),
             minimum: ty.initial,
             maximum: ty.maximum,
@@ -352,11 +446,11 @@ impl Table {
     ///
     /// # Errors
     /// `unsupported` for shared tables and unsupported element types.
-    pub fn representation_of(ty: &wasmparser::TableType) -> Result<WasmValType, CompileError> {
+    pub fn representation_of(ty: &wasmparser::TableType, kinds: KindOf<'_>) -> Result<WasmValType, CompileError> {
         if ty.shared {
             return Err(unsupported("shared tables (shared-everything threads)"));
         }
-        WasmValType::from_ref_type(ty.element_type)
+        WasmValType::from_ref_type(ty.element_type, kinds)
     }
 }
 
@@ -419,12 +513,7 @@ pub struct Global<T = TypeIndex> {
 impl<T: Copy + Eq> Global<T> {
     /// A global of a numeric or vector type, or of a reference type.
     pub fn new(ty: WasmValType, mutable: bool) -> Self {
-        let reference = match ty {
-            WasmValType::FuncRef => Some(WasmRefType::FUNCREF),
-            WasmValType::ExternRef => Some(WasmRefType::EXTERNREF),
-            _ => None,
-        };
-        Global { ty, mutable, reference }
+        Global { ty, mutable, reference: WasmRefType::plain(ty) }
     }
 
     /// The same type with its concrete type named by `f`.
@@ -433,13 +522,14 @@ impl<T: Copy + Eq> Global<T> {
     }
 
     /// Whether a global of this type may be imported where `want` is expected: the same
-    /// mutability, and the same type for a mutable global, a subtype for an immutable one.
-    pub fn matches(&self, want: &Self) -> bool {
+    /// mutability, and the same type for a mutable global, a subtype for an immutable one
+    /// (with `concrete` as for [`WasmHeapType::is_subtype_of`]).
+    pub fn matches(&self, want: &Self, concrete: impl FnOnce(T, T) -> bool) -> bool {
         self.ty == want.ty
             && self.mutable == want.mutable
             && match (self.reference, want.reference) {
                 (Some(have), Some(want)) if self.mutable => have == want,
-                (Some(have), Some(want)) => have.is_subtype_of(want),
+                (Some(have), Some(want)) => have.is_subtype_of(want, concrete),
                 (None, None) => true,
                 _ => false,
             }
@@ -451,10 +541,10 @@ impl Global {
     ///
     /// # Errors
     /// `unsupported` for shared globals and unsupported value types.
-    pub fn from_wasmparser(ty: &wasmparser::GlobalType) -> Result<Self, CompileError> {
-        let representation = Global::representation_of(ty)?;
+    pub fn from_wasmparser(ty: &wasmparser::GlobalType, kinds: KindOf<'_>) -> Result<Self, CompileError> {
+        let representation = Global::representation_of(ty, kinds)?;
         let reference = match ty.content_type {
-            wasmparser::ValType::Ref(r) => Some(WasmRefType::from_wasmparser(r)?),
+            wasmparser::ValType::Ref(r) => Some(WasmRefType::from_wasmparser(r, kinds)?),
             _ => None,
         };
         Ok(Global { ty: representation, mutable: ty.mutable, reference })
@@ -465,11 +555,11 @@ impl Global {
     ///
     /// # Errors
     /// `unsupported` for shared globals and unsupported value types.
-    pub fn representation_of(ty: &wasmparser::GlobalType) -> Result<WasmValType, CompileError> {
+    pub fn representation_of(ty: &wasmparser::GlobalType, kinds: KindOf<'_>) -> Result<WasmValType, CompileError> {
         if ty.shared {
             return Err(unsupported("shared globals (shared-everything threads)"));
         }
-        WasmValType::from_wasmparser(ty.content_type)
+        WasmValType::from_wasmparser(ty.content_type, kinds)
     }
 }
 
@@ -492,6 +582,8 @@ pub enum ConstOp {
     RefNull,
     /// `ref.func`.
     RefFunc(FuncIndex),
+    /// `ref.i31` of the `i32` on top of the stack.
+    RefI31,
     /// `i32.add`.
     I32Add,
     /// `i32.sub`.
@@ -535,6 +627,7 @@ impl ConstExpr {
                 O::GlobalGet { global_index } => ConstOp::GlobalGet(GlobalIndex::from_u32(global_index)),
                 O::RefNull { .. } => ConstOp::RefNull,
                 O::RefFunc { function_index } => ConstOp::RefFunc(FuncIndex::from_u32(function_index)),
+                O::RefI31 => ConstOp::RefI31,
                 O::I32Add => ConstOp::I32Add,
                 O::I32Sub => ConstOp::I32Sub,
                 O::I32Mul => ConstOp::I32Mul,

@@ -159,5 +159,6 @@ pub fn arg(rng: &mut Rng, ty: Ty, exported_funcs: usize) -> Value {
         Ty::FuncRef if exported_funcs > 0 && !rng.one_in(3) => Value::FuncRef(Ref::Export(rng.index(exported_funcs))),
         Ty::FuncRef => Value::FuncRef(Ref::Null),
         Ty::ExternRef => Value::ExternRef(if rng.one_in(2) { Ref::Null } else { Ref::NonNull }),
+        Ty::AnyRef => Value::AnyRef(if rng.one_in(2) { Ref::Null } else { Ref::NonNull }),
     }
 }

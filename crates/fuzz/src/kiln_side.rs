@@ -46,6 +46,7 @@ fn ty(t: ValType) -> Ty {
         ValType::V128 => Ty::V128,
         ValType::FuncRef => Ty::FuncRef,
         ValType::ExternRef => Ty::ExternRef,
+        ValType::AnyRef => Ty::AnyRef,
     }
 }
 
@@ -59,6 +60,7 @@ fn value(v: &Val) -> Value {
         Val::V128(v) => Value::V128(*v),
         Val::FuncRef(f) => Value::FuncRef(reference(f.is_some())),
         Val::ExternRef(r) => Value::ExternRef(reference(r.is_some())),
+        Val::AnyRef(r) => Value::AnyRef(reference(r.is_some())),
     }
 }
 
@@ -96,6 +98,8 @@ impl KilnSide {
             Value::FuncRef(_) => Val::FuncRef(None),
             Value::ExternRef(Ref::Null) => Val::ExternRef(None),
             Value::ExternRef(_) => Val::ExternRef(Some(kiln::ExternRef::new(0u32))),
+            Value::AnyRef(Ref::Null) => Val::AnyRef(None),
+            Value::AnyRef(_) => Val::AnyRef(Some(kiln::AnyRef::from_i31(kiln::I31::wrapping_u32(0)))),
         }
     }
 

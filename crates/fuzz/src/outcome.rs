@@ -14,6 +14,7 @@ pub enum Ty {
     V128,
     FuncRef,
     ExternRef,
+    AnyRef,
 }
 
 /// A reference: what the host passes in, or what it sees come out.
@@ -24,7 +25,7 @@ pub enum Ref {
     /// As an argument: the module's `n`-th exported function (in export order). As a result:
     /// never produced (results are [`Ref::NonNull`]).
     Export(usize),
-    /// As an argument: a fresh host object (externref only). As a result: any non-null
+    /// As an argument: a fresh host object for an externref, an i31 for an anyref. As a result: any non-null
     /// reference; which one is not compared.
     NonNull,
 }
@@ -45,6 +46,7 @@ pub enum Value {
     V128(u128),
     FuncRef(Ref),
     ExternRef(Ref),
+    AnyRef(Ref),
 }
 
 fn f32_is_nan(bits: u32) -> bool {
@@ -82,9 +84,9 @@ impl Value {
             (Value::F32(a), Value::F32(b)) => a == b || (f32_is_nan(a) && f32_is_nan(b)),
             (Value::F64(a), Value::F64(b)) => a == b || (f64_is_nan(a) && f64_is_nan(b)),
             (Value::V128(a), Value::V128(b)) => a == b || v128_lanes_agree(a, b, 4) || v128_lanes_agree(a, b, 2),
-            (Value::FuncRef(a), Value::FuncRef(b)) | (Value::ExternRef(a), Value::ExternRef(b)) => {
-                a.is_null() == b.is_null()
-            }
+            (Value::FuncRef(a), Value::FuncRef(b))
+            | (Value::ExternRef(a), Value::ExternRef(b))
+            | (Value::AnyRef(a), Value::AnyRef(b)) => a.is_null() == b.is_null(),
             _ => false,
         }
     }
@@ -105,6 +107,7 @@ impl fmt::Display for Value {
             Value::V128(v) => write!(f, "v128:0x{v:032x}"),
             Value::FuncRef(r) => reference(f, "funcref", r),
             Value::ExternRef(r) => reference(f, "externref", r),
+            Value::AnyRef(r) => reference(f, "anyref", r),
         }
     }
 }

@@ -148,8 +148,9 @@ impl WasmiSide {
         Ok(WasmiSide { store, instance, funcs })
     }
 
-    fn arg(&mut self, v: &Value) -> Val {
-        match *v {
+    /// The wasmi value of `v`; `None` for an anyref, which wasmi (without GC) has not.
+    fn arg(&mut self, v: &Value) -> Option<Val> {
+        Some(match *v {
             Value::I32(v) => Val::I32(v),
             Value::I64(v) => Val::I64(v),
             Value::F32(b) => Val::F32(F32::from_bits(b)),
@@ -161,7 +162,8 @@ impl WasmiSide {
             Value::FuncRef(_) => Val::FuncRef(Nullable::Null),
             Value::ExternRef(Ref::Null) => Val::ExternRef(Nullable::Null),
             Value::ExternRef(_) => Val::ExternRef(Nullable::Val(wasmi::ExternRef::new(&mut self.store, 0u32))),
-        }
+            Value::AnyRef(_) => return None,
+        })
     }
 
     fn export(&self, name: &str) -> Option<Extern> {
@@ -179,7 +181,9 @@ impl Side for WasmiSide {
         let Some(f) = self.export(name).and_then(Extern::into_func) else {
             return Outcome::Failed(format!("no exported function `{name}`"));
         };
-        let args: Vec<Val> = args.iter().map(|a| self.arg(a)).collect();
+        let Some(args) = args.iter().map(|a| self.arg(a)).collect::<Option<Vec<Val>>>() else {
+            return Outcome::Failed("an anyref argument, which wasmi has not".into());
+        };
         let mut results: Vec<Val> = f.ty(&self.store).results().iter().map(|t| Val::default(*t)).collect();
         match f.call(&mut self.store, &args, &mut results) {
             Ok(()) => Outcome::Returned(results.iter().map(value).collect()),

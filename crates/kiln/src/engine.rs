@@ -1,13 +1,12 @@
 //! `Engine`: the compiler (the host ISA with Kiln's settings, when this Kiln has one), the
 //! tunables, what artifacts must match to load, and the engine-wide registry of canonical
-//! function types that makes `call_indirect` and import checks a comparison of two integers.
-//! The registry counts who holds each type (modules and stores' host functions) and forgets
-//! a type when the last holder drops, so an embedding that loads modules for ever stays
-//! bounded.
+//! types (`type_registry`) that makes `call_indirect`, casts and import checks a comparison
+//! of integers. The registry forgets a type when its last holder drops, so an embedding that
+//! loads modules for ever stays bounded.
+use crate::type_registry::TypeRegistry;
 use crate::{Config, Error, Result};
 use cranelift_entity::PrimaryMap;
-use kiln_environ::{EngineInfo, SharedTypeIndex, Tunables, TypeIndex, TypedRef, WasmFuncType, WasmHeapType};
-use std::collections::HashMap;
+use kiln_environ::{EngineInfo, SharedTypeIndex, Tunables, TypeIndex, TypedRef, WasmFuncType};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -30,52 +29,6 @@ struct EngineInner {
     types: Mutex<TypeRegistry>,
     /// The epoch: stores' compiled code compares it with their deadlines.
     epoch: AtomicU64,
-}
-
-/// What a concrete type in a registry key is: a registered type, or the type being keyed
-/// itself (a function type may mention itself: `(type $t (func (param (ref $t))))`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-enum KeyType {
-    Registered(SharedTypeIndex),
-    Itself,
-}
-
-/// A registry key: the type and its typed references (which `WasmFuncType` cannot describe
-/// exactly), with concrete types canonical. Kiln's function types are each a rec group of
-/// their own (larger groups and subtyping are GC's), so two types are the spec's equal types
-/// exactly when their keys are equal.
-type TypeKey = (WasmFuncType, Box<[TypedRef<KeyType>]>);
-
-/// A registered type and how many registrations hold it.
-struct Entry {
-    key: TypeKey,
-    /// The type, shared with every caller that asks for it.
-    ty: Arc<WasmFuncType>,
-    /// Its typed references, with concrete types by canonical index.
-    refs: Arc<[TypedRef<SharedTypeIndex>]>,
-    holders: usize,
-}
-
-#[derive(Default)]
-struct TypeRegistry {
-    ids: HashMap<TypeKey, SharedTypeIndex>,
-    entries: PrimaryMap<SharedTypeIndex, Option<Entry>>,
-    /// Ids of forgotten types, to be given out again.
-    free: Vec<SharedTypeIndex>,
-}
-
-impl TypeRegistry {
-    fn entry(&mut self, id: SharedTypeIndex) -> Option<&mut Entry> {
-        self.entries.get_mut(id)?.as_mut()
-    }
-}
-
-/// The other types that the typed references of type `id` name: those it holds.
-fn named_types(refs: &[TypedRef<SharedTypeIndex>], id: SharedTypeIndex) -> impl Iterator<Item = SharedTypeIndex> + '_ {
-    refs.iter().filter_map(move |r| match r.ty.heap {
-        WasmHeapType::Concrete(other) if other != id => Some(other),
-        _ => None,
-    })
 }
 
 /// What a precompiled artifact holds, as [`Engine::detect_precompiled`] tells.
@@ -241,108 +194,52 @@ impl Engine {
         self.inner.types.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The canonical id of a function type, registered once more: each call must be matched
-    /// by a [`Engine::release_types`] of the id when its holder drops. `refs` are the type's
-    /// typed references, whose concrete types are `self_index` itself or earlier types of its
-    /// module, canonical as `earlier` says. A new type holds each type its references name.
-    ///
-    /// # Panics
-    /// If a reference names a type that is neither: `Module::check_consistent` rules it out.
-    pub(crate) fn register_type(
+    /// The canonical ids of a module's types, each registered once more: each must be
+    /// matched by a [`Engine::release_types`] of the id when its holder drops.
+    pub(crate) fn register_module_types(
         &self,
-        ty: &WasmFuncType,
-        refs: &[TypedRef],
-        self_index: TypeIndex,
-        earlier: &PrimaryMap<TypeIndex, SharedTypeIndex>,
-    ) -> SharedTypeIndex {
-        let key_refs: Box<[TypedRef<KeyType>]> = refs
-            .iter()
-            .map(|r| TypedRef {
-                position: r.position,
-                ty: r.ty.map(|t| if t == self_index { KeyType::Itself } else { KeyType::Registered(earlier[t]) }),
-            })
-            .collect();
-        let mut reg = self.registry();
-        let key = (ty.clone(), key_refs);
-        if let Some(id) = reg.ids.get(&key).copied() {
-            if let Some(e) = reg.entry(id) {
-                e.holders += 1;
-            }
-            return id;
-        }
-        let id = reg.free.pop().unwrap_or_else(|| reg.entries.next_key());
-        let canonical: Arc<[TypedRef<SharedTypeIndex>]> = key
-            .1
-            .iter()
-            .map(|r| TypedRef {
-                position: r.position,
-                ty: r.ty.map(|t| match t {
-                    KeyType::Registered(other) => other,
-                    KeyType::Itself => id,
-                }),
-            })
-            .collect();
-        for other in named_types(&canonical, id) {
-            if let Some(e) = reg.entry(other) {
-                e.holders += 1;
-            }
-        }
-        let entry = Some(Entry { ty: Arc::new(key.0.clone()), key: key.clone(), refs: canonical, holders: 1 });
-        if id == reg.entries.next_key() {
-            reg.entries.push(entry);
-        } else {
-            reg.entries[id] = entry;
-        }
-        reg.ids.insert(key, id);
-        id
+        module: &kiln_environ::Module,
+    ) -> PrimaryMap<TypeIndex, SharedTypeIndex> {
+        self.registry().register_module(module)
     }
 
-    /// The canonical id of a function type without typed references (a host function's),
-    /// registered once more.
+    /// The canonical id of a final function type without typed references (a host
+    /// function's), registered once more.
     pub(crate) fn register_plain_type(&self, ty: &WasmFuncType) -> SharedTypeIndex {
-        self.register_type(ty, &[], TypeIndex::from_u32(0), &PrimaryMap::new())
+        self.registry().register_plain(ty)
     }
 
-    /// Drop one registration of each of `ids`, forgetting the types nobody holds any more
-    /// (and then the registrations they held of the types their references name).
+    /// Drop one registration of each of `ids`, forgetting the types nobody holds any more.
     pub(crate) fn release_types(&self, ids: impl IntoIterator<Item = SharedTypeIndex>) {
-        let mut reg = self.registry();
-        let mut pending: Vec<SharedTypeIndex> = ids.into_iter().collect();
-        while let Some(id) = pending.pop() {
-            let Some(e) = reg.entry(id) else { continue };
-            e.holders -= 1;
-            if e.holders == 0 {
-                if let Some(e) = reg.entries[id].take() {
-                    reg.ids.remove(&e.key);
-                    pending.extend(named_types(&e.refs, id));
-                }
-                reg.free.push(id);
-            }
-        }
+        self.registry().release(ids)
+    }
+
+    /// Whether canonical type `a` is `b` or a declared subtype of it.
+    pub(crate) fn is_subtype(&self, a: SharedTypeIndex, b: SharedTypeIndex) -> bool {
+        a == b || self.registry().is_subtype(a, b)
     }
 
     /// The typed references of the function type with canonical id `id`.
     ///
     /// # Panics
-    /// If nothing holds `id`.
+    /// If nothing holds `id`, or it is not a function type.
     pub(crate) fn func_type_refs(&self, id: SharedTypeIndex) -> Arc<[TypedRef<SharedTypeIndex>]> {
-        let mut reg = self.registry();
-        reg.entry(id).map(|e| e.refs.clone()).expect("a type in use is registered")
+        self.registry().func_type_refs(id).expect("a type in use is registered")
     }
 
     /// The function type with canonical id `id`.
     ///
     /// # Panics
-    /// If nothing holds `id`: every id in use is held by a live module or store.
+    /// If nothing holds `id`, or it is not a function type: every id in use is held by a live
+    /// module or store, and only function types are asked for so.
     pub(crate) fn func_type(&self, id: SharedTypeIndex) -> Arc<WasmFuncType> {
-        let mut reg = self.registry();
-        reg.entry(id).map(|e| e.ty.clone()).expect("a type in use is registered")
+        self.registry().func_type(id).expect("a registered function type")
     }
 
     /// How many types are registered, for tests of forgetting.
     #[cfg(all(test, feature = "compiler"))]
     fn registered_types(&self) -> usize {
-        self.registry().ids.len()
+        self.registry().len()
     }
 
     /// Whether two handles are the same engine.
@@ -422,6 +319,35 @@ mod tests {
         drop((first, other));
         assert_eq!(engine.registered_types(), 3);
         drop(again);
+        assert_eq!(engine.registered_types(), 0);
+    }
+
+    #[test]
+    fn equal_rec_groups_of_two_modules_are_the_same_types() {
+        let engine = Engine::default();
+        let group =
+            "(rec (type $a (sub (struct (field (ref null $b))))) (type $b (sub $a (struct (field (ref null $b))))))";
+        let first = Module::new(&engine, format!("(module {group} (type $f (func (param (ref $a)))))")).unwrap();
+        // The same group after another type: other indices, the same canonical types.
+        let second = Module::new(&engine, format!("(module (type (func)) {group})")).unwrap();
+        // A group that differs only in finality is another group.
+        let other = Module::new(
+            &engine,
+            "(module (rec (type $a (sub (struct (field (ref null $b))))) (type $b (sub final $a (struct (field (ref \
+             null $b)))))))",
+        )
+        .unwrap();
+        let t = kiln_environ::TypeIndex::from_u32;
+        assert_eq!(first.shared_type(t(0)), second.shared_type(t(1)));
+        assert_eq!(first.shared_type(t(1)), second.shared_type(t(2)));
+        assert_ne!(first.shared_type(t(1)), other.shared_type(t(1)));
+        let (a, b) = (first.shared_type(t(0)), first.shared_type(t(1)));
+        assert!(engine.is_subtype(b, a) && !engine.is_subtype(a, b));
+        assert!(!engine.is_subtype(other.shared_type(t(1)), a), "a subtype in another group is another type");
+        assert_eq!(engine.registered_types(), 6);
+        drop((first, second));
+        assert_eq!(engine.registered_types(), 2);
+        drop(other);
         assert_eq!(engine.registered_types(), 0);
     }
 }

@@ -51,6 +51,7 @@
 #![warn(missing_docs, clippy::missing_errors_doc, clippy::missing_panics_doc)]
 #![deny(unsafe_code)]
 
+mod any_ref;
 mod backtrace;
 mod cache;
 pub mod component;
@@ -67,11 +68,13 @@ mod limits;
 mod linker;
 mod module;
 mod store;
+mod type_registry;
 mod typed_func;
 mod types;
 mod values;
 mod vm;
 
+pub use any_ref::{AnyRef, I31};
 pub use backtrace::{FrameInfo, WasmBacktrace};
 pub use cache::{cache_key, cache_key_file, clean_cache, default_cache_dir, discard_cache_key};
 pub use config::{Config, parse_bool, parse_bytes};

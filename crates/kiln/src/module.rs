@@ -188,12 +188,7 @@ impl Module {
             }
         }
         // Registered last, so that no failure above leaves registrations nobody releases.
-        let mut shared_types = PrimaryMap::with_capacity(env.types.len());
-        for (i, t) in env.types.iter() {
-            let refs = env.type_refs.get(&i).map_or(&[][..], |r| &r[..]);
-            let shared = engine.register_type(t, refs, i, &shared_types);
-            shared_types.push(shared);
-        }
+        let shared_types = engine.register_module_types(&env);
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
@@ -316,7 +311,7 @@ impl Module {
             EntityIndex::Table(t) => ExternType::Table(TableType::from_env(env.tables[t])),
             EntityIndex::Memory(m) => ExternType::Memory(MemoryType::from_env(env.memories[m])),
             EntityIndex::Global(g) => ExternType::Global(GlobalType::from_env(env.globals[g])),
-            EntityIndex::Tag(t) => ExternType::Tag(TagType::new(FuncType::from_env(&env.types[env.tags[t]]))),
+            EntityIndex::Tag(t) => ExternType::Tag(TagType::new(FuncType::from_env(env.signature(env.tags[t])))),
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::store::StoreOpaqueExt;
 use crate::vm::store::StoreOpaque;
 use crate::vm::val_raw::{RawRef, ValRaw};
-use crate::{Error, Func, Result, ValType};
+use crate::{AnyRef, Error, Func, Result, ValType};
 use kiln_environ::{Global, SharedTypeIndex, WasmHeapType, WasmRefType};
 use std::any::Any;
 use std::sync::Arc;
@@ -65,6 +65,8 @@ pub enum Val {
     FuncRef(Option<Func>),
     /// An `externref` (`None` is null).
     ExternRef(Option<ExternRef>),
+    /// An `anyref` (`None` is null).
+    AnyRef(Option<AnyRef>),
 }
 
 impl Val {
@@ -78,6 +80,7 @@ impl Val {
             Val::V128(_) => ValType::V128,
             Val::FuncRef(_) => ValType::FuncRef,
             Val::ExternRef(_) => ValType::ExternRef,
+            Val::AnyRef(_) => ValType::AnyRef,
         }
     }
 
@@ -111,6 +114,12 @@ impl Val {
         Val::ExternRef(None)
     }
 
+    /// The null reference of reference type `ty`'s hierarchy (the zero value of any other
+    /// type).
+    pub fn null_of(ty: ValType) -> Val {
+        Val::default_for(ty)
+    }
+
     /// The zero value of a type (null for references).
     pub(crate) fn default_for(ty: ValType) -> Val {
         match ty {
@@ -121,6 +130,7 @@ impl Val {
             ValType::V128 => Val::V128(0),
             ValType::FuncRef => Val::FuncRef(None),
             ValType::ExternRef => Val::ExternRef(None),
+            ValType::AnyRef => Val::AnyRef(None),
         }
     }
 
@@ -133,20 +143,22 @@ impl Val {
     /// [`Error::Other`] naming both types when it is not.
     pub(crate) fn check_ref(&self, store: &StoreOpaque, ty: WasmRefType<SharedTypeIndex>) -> Result<()> {
         let fits = match (self, ty.heap) {
-            (Val::FuncRef(None), WasmHeapType::Func | WasmHeapType::NoFunc | WasmHeapType::Concrete(_))
-            | (Val::ExternRef(None), WasmHeapType::Extern | WasmHeapType::NoExtern) => ty.nullable,
-            (Val::FuncRef(Some(_)), WasmHeapType::Func) | (Val::ExternRef(Some(_)), WasmHeapType::Extern) => true,
-            (Val::FuncRef(Some(f)), WasmHeapType::Concrete(want)) => {
-                store.check_store(f.store_id())?;
-                store.func_ref(f.index()).type_index == want
+            (Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None), _) => {
+                ty.nullable && ty.representation() == self.ty()
             }
+            (Val::FuncRef(Some(_)), WasmHeapType::Func) | (Val::ExternRef(Some(_)), WasmHeapType::Extern) => true,
+            (Val::FuncRef(Some(f)), WasmHeapType::Concrete(_, want)) => {
+                store.check_store(f.store_id())?;
+                store.engine().is_subtype(store.func_ref(f.index()).type_index, want)
+            }
+            (Val::AnyRef(Some(r)), heap) => r.is_i31() && WasmHeapType::I31.is_subtype_of(heap, |_, _| false),
             _ => false,
         };
         if fits {
             return Ok(());
         }
         let what = match self {
-            Val::FuncRef(None) | Val::ExternRef(None) => "a null reference".to_string(),
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) => "a null reference".to_string(),
             Val::FuncRef(Some(_)) => "a function of another type".to_string(),
             other => format!("a {}", other.ty()),
         };
@@ -172,7 +184,8 @@ impl Val {
             Val::F32(v) => ValRaw::from_bits(*v as u128),
             Val::F64(v) => ValRaw::from_bits(*v as u128),
             Val::V128(v) => ValRaw::from_bits(*v),
-            Val::FuncRef(None) | Val::ExternRef(None) => ValRaw::from_ref(RawRef::NULL),
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) => ValRaw::from_ref(RawRef::NULL),
+            Val::AnyRef(Some(r)) => ValRaw::from_ref(RawRef::any(r.to_word())),
             Val::FuncRef(Some(f)) => {
                 store.check_store(f.store_id())?;
                 ValRaw::from_ref(RawRef::func(Some(store.func_ref_ptr(f.index()))))
@@ -201,6 +214,16 @@ impl Val {
                 Val::FuncRef(func.map(|f| Func::from_index(store.id(), f)))
             }
             ValType::ExternRef => Val::ExternRef(store.externs.value_of(raw.to_ref()).map(ExternRef::from_arc)),
+            ValType::AnyRef => Val::AnyRef(match raw.to_ref().any_word() {
+                0 => None,
+                word => {
+                    let r = AnyRef::from_word(word);
+                    if r.is_none() {
+                        log::error!("an anyref word {word:#x} that is no reference the host can hold; read as null");
+                    }
+                    r
+                }
+            }),
         }
     }
 }

@@ -323,8 +323,13 @@ impl WastContext {
         let func = instance
             .get_func(&mut self.store, invoke.name)
             .ok_or_else(|| format!("no exported function {:?}", invoke.name))?;
-        let args = invoke.args.iter().map(arg_to_val).collect::<Result<Vec<Val>, String>>()?;
-        let result_count = func.ty(&mut self.store).results().len();
+        let ty = func.ty(&mut self.store);
+        let params = ty.params();
+        let args = (0..)
+            .zip(&invoke.args)
+            .map(|(i, arg)| arg_to_val(arg, params.get(i).copied()))
+            .collect::<Result<Vec<Val>, String>>()?;
+        let result_count = ty.results().len();
         let mut results = vec![Val::I32(0); result_count];
         Ok(Outcome::Core(func.call(&mut self.store, &args, &mut results).map(|()| results)))
     }

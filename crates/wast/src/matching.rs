@@ -38,15 +38,10 @@ fn matches(actual: &Val, expected: &WastRetCore<'_>) -> Result<bool, String> {
         (WastRetCore::RefHost(_), _) => {
             return Err("unsupported: host references (ref.host)".to_string());
         }
-        (
-            WastRetCore::RefAny
-            | WastRetCore::RefEq
-            | WastRetCore::RefArray
-            | WastRetCore::RefStruct
-            | WastRetCore::RefI31
-            | WastRetCore::RefI31Shared,
-            _,
-        ) => return Err("unsupported: GC reference results".to_string()),
+        (WastRetCore::RefAny | WastRetCore::RefEq, Val::AnyRef(r)) => r.is_some(),
+        (WastRetCore::RefI31, Val::AnyRef(r)) => r.is_some_and(|r| r.is_i31()),
+        (WastRetCore::RefArray | WastRetCore::RefStruct, Val::AnyRef(r)) => r.is_some_and(|r| !r.is_i31()),
+        (WastRetCore::RefI31Shared, _) => return Err("unsupported: shared reference types".to_string()),
         (WastRetCore::Either(options), _) => return either_matches(options, actual),
         _ => false,
     })
@@ -72,19 +67,30 @@ fn either_matches(options: &[WastRetCore<'_>], actual: &Val) -> Result<bool, Str
 /// `ref.null` with an optional heap type: any null when absent, else a null of
 /// that type's hierarchy.
 fn null_matches(heap: Option<&HeapType<'_>>, actual: &Val) -> Result<bool, String> {
-    let (is_func_null, is_extern_null) = match actual {
-        Val::FuncRef(None) => (true, false),
-        Val::ExternRef(None) => (false, true),
-        _ => (false, false),
+    let (is_func_null, is_extern_null, is_any_null) = match actual {
+        Val::FuncRef(None) => (true, false, false),
+        Val::ExternRef(None) => (false, true, false),
+        Val::AnyRef(None) => (false, false, true),
+        _ => (false, false, false),
     };
     match heap {
-        None => Ok(is_func_null || is_extern_null),
+        None => Ok(is_func_null || is_extern_null || is_any_null),
         Some(HeapType::Abstract { shared: false, ty }) => match ty {
             AbstractHeapType::Func | AbstractHeapType::NoFunc => Ok(is_func_null),
-            AbstractHeapType::Extern | AbstractHeapType::NoExtern => Ok(is_extern_null),
+            // Exception references are represented as externrefs are.
+            AbstractHeapType::Extern | AbstractHeapType::NoExtern | AbstractHeapType::Exn | AbstractHeapType::NoExn => {
+                Ok(is_extern_null)
+            }
+            AbstractHeapType::Any
+            | AbstractHeapType::Eq
+            | AbstractHeapType::I31
+            | AbstractHeapType::Struct
+            | AbstractHeapType::Array
+            | AbstractHeapType::None => Ok(is_any_null),
             other => Err(format!("unsupported: null reference of heap type {other:?}")),
         },
-        Some(HeapType::Concrete(_) | HeapType::Exact(_)) => Ok(is_func_null),
+        // A concrete type is a function's or an aggregate's: either null of those hierarchies.
+        Some(HeapType::Concrete(_) | HeapType::Exact(_)) => Ok(is_func_null || is_any_null),
         Some(HeapType::Abstract { shared: true, .. }) => Err("unsupported: shared reference types".to_string()),
     }
 }

@@ -1,13 +1,14 @@
 //! Conversion of the constants a script passes to `invoke` into kiln values,
 //! and rendering of kiln values for failure messages.
 
-use kiln::Val;
+use kiln::{Val, ValType};
 use wast::WastArg;
 use wast::core::{AbstractHeapType, HeapType, WastArgCore};
 
-/// Turns one `invoke` argument into a [`Val`]; `Err` names what kiln cannot
+/// Turns one `invoke` argument into a [`Val`] for a parameter of type `param` (which
+/// says the hierarchy of a null of a concrete type); `Err` names what kiln cannot
 /// represent (or what the runner does not know).
-pub(crate) fn arg_to_val(arg: &WastArg<'_>) -> Result<Val, String> {
+pub(crate) fn arg_to_val(arg: &WastArg<'_>, param: Option<ValType>) -> Result<Val, String> {
     let core = match arg {
         WastArg::Core(core) => core,
         _ => return Err("unsupported: component-model arguments".to_string()),
@@ -18,6 +19,10 @@ pub(crate) fn arg_to_val(arg: &WastArg<'_>) -> Result<Val, String> {
         WastArgCore::F32(v) => Val::F32(v.bits),
         WastArgCore::F64(v) => Val::F64(v.bits),
         WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes())),
+        WastArgCore::RefNull(HeapType::Concrete(_)) => match param {
+            Some(ty) if ty.is_ref() => Val::null_of(ty),
+            _ => return Err("a null of a concrete type for a parameter that is no reference".to_string()),
+        },
         WastArgCore::RefNull(heap) => null_ref(heap)?,
         // `ref.extern N` is a host reference to the number N.
         WastArgCore::RefExtern(n) => Val::ExternRef(Some(kiln::ExternRef::new(*n))),
@@ -32,11 +37,19 @@ fn null_ref(heap: &HeapType<'_>) -> Result<Val, String> {
     match heap {
         HeapType::Abstract { shared: false, ty } => match ty {
             AbstractHeapType::Func | AbstractHeapType::NoFunc => Ok(Val::null_func_ref()),
-            AbstractHeapType::Extern | AbstractHeapType::NoExtern => Ok(Val::null_extern_ref()),
+            // Exception references are represented as externrefs are.
+            AbstractHeapType::Extern | AbstractHeapType::NoExtern | AbstractHeapType::Exn | AbstractHeapType::NoExn => {
+                Ok(Val::null_extern_ref())
+            }
+            AbstractHeapType::Any
+            | AbstractHeapType::Eq
+            | AbstractHeapType::I31
+            | AbstractHeapType::Struct
+            | AbstractHeapType::Array
+            | AbstractHeapType::None => Ok(Val::AnyRef(None)),
             other => Err(format!("unsupported: null reference of heap type {other:?}")),
         },
-        // Without GC types every concrete type kiln accepts is a function type.
-        HeapType::Concrete(_) | HeapType::Exact(_) => Ok(Val::null_func_ref()),
+        HeapType::Concrete(_) | HeapType::Exact(_) => Err("unsupported: exact reference types".to_string()),
         HeapType::Abstract { shared: true, .. } => Err("unsupported: shared reference types".to_string()),
     }
 }
@@ -53,6 +66,11 @@ pub(crate) fn describe(val: &Val) -> String {
         Val::FuncRef(Some(_)) => "ref.func".to_string(),
         Val::ExternRef(None) => "ref.null extern".to_string(),
         Val::ExternRef(Some(_)) => "ref.extern".to_string(),
+        Val::AnyRef(None) => "ref.null any".to_string(),
+        Val::AnyRef(Some(r)) => match r.as_i31() {
+            Some(i) => format!("ref.i31 {}", i.get_u32()),
+            None => "ref.any".to_string(),
+        },
     }
 }
 

@@ -7,8 +7,9 @@
 //! - `call_indirect` bounds-checks the index against the table's current length (`undefined
 //!   element`), loads the `*const VMFuncRef` (null: `uninitialized element`), compares the
 //!   function's canonical type id with the one expected (`indirect call type mismatch`; equal
-//!   types have equal ids, so this is the whole check), and calls its `wasm_call` with its
-//!   vmctx.
+//!   types have equal ids, so for a final type this is the whole check; a type that is not
+//!   final asks the `is_subtype` builtin when the ids differ), and calls its `wasm_call` with
+//!   its vmctx.
 //!
 //! - `call_ref` traps on a null reference (`null function reference`) and calls the
 //!   `VMFuncRef`'s `wasm_call` with its vmctx; validation has already proven its type.
@@ -50,7 +51,8 @@ impl FuncTranslator<'_, '_> {
             .module
             .types
             .get(ty)
-            .ok_or_else(|| internal(format!("type {} is not in the module", ty.as_u32())))?;
+            .and_then(|t| t.as_func())
+            .ok_or_else(|| internal(format!("function type {} is not in the module", ty.as_u32())))?;
         let sig = self.builder.import_signature(abi::wasm_signature(self.env.isa, wasm_ty));
         self.signatures.insert(ty, sig);
         Ok(sig)
@@ -62,8 +64,9 @@ impl FuncTranslator<'_, '_> {
             .module
             .types
             .get(ty)
+            .and_then(|t| t.as_func())
             .map(|t| t.params.len())
-            .ok_or_else(|| internal(format!("type {} is not in the module", ty.as_u32())))
+            .ok_or_else(|| internal(format!("function type {} is not in the module", ty.as_u32())))
     }
 
     /// Call `callee` with `args`: a plain call pushes its results; a tail call returns them
@@ -166,11 +169,17 @@ impl FuncTranslator<'_, '_> {
         let func_ref = self.load_table_entry(table, index, entry_address)?;
         self.builder.ins().trapz(func_ref, abi::trap_code(Trap::IndirectCallToNull));
 
-        // The signature check.
+        // The signature check: the same canonical type, or (for a type that is not final) a
+        // declared subtype of it.
         let actual = self.load_field(I32, readonly, func_ref, VMOffsets::FUNC_REF_TYPE_INDEX);
-        let expected = self.load_field(I32, readonly, self.vmctx, self.env.offsets.type_id(ty));
-        let mismatch = self.builder.ins().icmp(IntCC::NotEqual, actual, expected);
-        self.builder.ins().trapnz(mismatch, abi::trap_code(Trap::BadSignature));
+        if self.env.module.types[ty].is_final {
+            let expected = self.load_field(I32, readonly, self.vmctx, self.env.offsets.type_id(ty));
+            let mismatch = self.builder.ins().icmp(IntCC::NotEqual, actual, expected);
+            self.builder.ins().trapnz(mismatch, abi::trap_code(Trap::BadSignature));
+        } else {
+            let ok = self.is_subtype_of_type(actual, ty)?;
+            self.builder.ins().trapz(ok, abi::trap_code(Trap::BadSignature));
+        }
         self.call_func_ref(signature, func_ref, &args, tail);
         Ok(())
     }

@@ -86,6 +86,7 @@ impl FuncTranslator<'_, '_> {
                     .module
                     .types
                     .get(TypeIndex::from_u32(index))
+                    .and_then(|t| t.as_func())
                     .ok_or_else(|| internal(format!("block type {index} is not in the module")))?;
                 let convert = |tys: &[kiln_environ::WasmValType]| {
                     tys.iter().map(|t| self.value_type(*t)).collect::<Result<Vec<_>, _>>()

@@ -59,7 +59,7 @@ impl FuncTranslator<'_, '_> {
             .module
             .tags
             .get(TagIndex::from_u32(tag))
-            .and_then(|ty| self.env.module.types.get(*ty))
+            .and_then(|ty| self.env.module.types.get(*ty)?.as_func())
             .ok_or_else(|| internal(format!("tag {tag} is not in the module")))?;
         Ok(ty.params.to_vec())
     }

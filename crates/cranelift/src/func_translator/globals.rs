@@ -32,7 +32,7 @@ impl FuncTranslator<'_, '_> {
     /// Where global `index` lives (base and offset), its IR type, and whether it is mutable.
     fn global_slot(&mut self, index: u32) -> Result<(Value, u32, Type, bool), CompileError> {
         if let Some(ty) = self.resources.global_at(index) {
-            Global::representation_of(&ty)?;
+            Global::representation_of(&ty, &self.kind_of())?;
         }
         let g = GlobalIndex::from_u32(index);
         let global =

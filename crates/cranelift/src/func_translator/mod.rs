@@ -5,7 +5,7 @@
 //! operand stack as SSA values (`stack`), wasm's control stack as an explicit stack of frames
 //! (`control`, never recursion: bodies are untrusted), locals as Cranelift variables
 //! (`locals`), and emits code for numeric and SIMD operators (`numeric`, `simd`), heap
-//! accesses (`memory`), calls (`calls`) and globals (`globals`). Loads of runtime structures
+//! accesses (`memory`), calls (`calls`), casts (`casts`) and globals (`globals`). Loads of runtime structures
 //! and wasm memory accesses are sorted into alias regions (`regions`). When the engine asks
 //! for them, fuel accounting (`fuel`) and epoch checks (`epoch`) are woven in.
 //!
@@ -14,6 +14,7 @@
 //! unsupported feature as unsupported (`unsupported`).
 mod bulk;
 mod calls;
+mod casts;
 mod control;
 mod epoch;
 mod exceptions;
@@ -64,7 +65,7 @@ pub fn translate_function(
         .module
         .functions
         .get(func_index)
-        .and_then(|f| env.module.types.get(f.ty))
+        .and_then(|f| env.module.types.get(f.ty)?.as_func())
         .ok_or_else(|| internal(format!("no type for defined function {}", def_index.as_u32())))?;
     let name = UserFuncName::User(abi::external_name(FuncKey::DefinedWasmFunction(env.module_index, def_index)));
     let mut func = Function::with_name_signature(name, abi::wasm_signature(env.isa, ty));
@@ -244,7 +245,20 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
 
     /// The IR type of a value type as wasmparser reads it.
     fn parser_value_type(&self, ty: wasmparser::ValType) -> Result<Type, CompileError> {
-        self.value_type(WasmValType::from_wasmparser(ty)?)
+        self.value_type(WasmValType::from_wasmparser(ty, &self.kind_of())?)
+    }
+
+    /// The kind of the concrete type a (module or validator) index names, for the
+    /// conversions of reference types.
+    fn kind_of(&self) -> impl Fn(wasmparser::UnpackedIndex) -> Option<kiln_environ::TypeKind> + '_ {
+        move |i| match i {
+            wasmparser::UnpackedIndex::Module(m) => self.env.module.types.get(TypeIndex::from_u32(m)).map(|t| t.kind()),
+            wasmparser::UnpackedIndex::Id(id) => kiln_environ::TypeKind::of(
+                &wasmparser::WasmModuleResources::sub_type_at_id(&self.resources, id).composite_type,
+            )
+            .ok(),
+            wasmparser::UnpackedIndex::RecGroup(_) => None,
+        }
     }
 
     /// The memory flags of a kind of access.
@@ -350,6 +364,20 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             Operator::RefIsNull => self.ref_is_null()?,
             Operator::RefAsNonNull => self.ref_as_non_null()?,
             Operator::RefFunc { function_index } => self.ref_func(function_index)?,
+            Operator::RefTestNonNull { hty } => self.ref_test(hty, false)?,
+            Operator::RefTestNullable { hty } => self.ref_test(hty, true)?,
+            Operator::RefCastNonNull { hty } => self.ref_cast(hty, false)?,
+            Operator::RefCastNullable { hty } => self.ref_cast(hty, true)?,
+            Operator::BrOnCast { relative_depth, to_ref_type, .. } => {
+                self.br_on_cast(relative_depth, to_ref_type, false)?
+            }
+            Operator::BrOnCastFail { relative_depth, to_ref_type, .. } => {
+                self.br_on_cast(relative_depth, to_ref_type, true)?
+            }
+            Operator::RefI31 => self.ref_i31()?,
+            Operator::I31GetS => self.i31_get(true)?,
+            Operator::I31GetU => self.i31_get(false)?,
+            Operator::RefEq => self.ref_eq()?,
             Operator::TableGet { table } => self.table_get(table)?,
             Operator::TableSet { table } => self.table_set(table)?,
             Operator::TableSize { table } => self.table_size(table)?,

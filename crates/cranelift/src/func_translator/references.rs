@@ -18,7 +18,7 @@ impl FuncTranslator<'_, '_> {
     fn lazy_table(&self, table: u32) -> Result<bool, CompileError> {
         let ty =
             self.resources.table_at(table).ok_or_else(|| internal(format!("table {table} is not in the module")))?;
-        Ok(self.env.tunables.table_lazy_init && Table::representation_of(&ty)? == WasmValType::FuncRef)
+        Ok(self.env.tunables.table_lazy_init && Table::representation_of(&ty, &self.kind_of())? == WasmValType::FuncRef)
     }
 
     /// Load the element of table `table` at `address` (element `index`, bounds-checked).
@@ -57,7 +57,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn check_table(&self, table: u32) -> Result<TableIndex, CompileError> {
         let ty =
             self.resources.table_at(table).ok_or_else(|| internal(format!("table {table} is not in the module")))?;
-        Table::representation_of(&ty)?;
+        Table::representation_of(&ty, &self.kind_of())?;
         Ok(TableIndex::from_u32(table))
     }
 

@@ -19,7 +19,7 @@ use super::vm_ptr::VmPtr;
 use super::vmcontext::{VMContext, header_of};
 use super::{epoch, limits};
 use kiln_environ::builtins::{EPOCH_FAILED, EXN_NAMED, EXN_RELEASE, GROW_REFUSED, GROW_TRAPPED};
-use kiln_environ::{DataIndex, ElemIndex, MemoryIndex, TableIndex};
+use kiln_environ::{DataIndex, ElemIndex, MemoryIndex, SharedTypeIndex, TableIndex};
 
 /// The Rust type of a builtin parameter or result type.
 macro_rules! abi_type {
@@ -382,6 +382,12 @@ builtins! {
             unsafe { exception::resume(handler) }
         }
         0
+    }
+
+    /// Whether canonical type `actual` is `expected` or a declared subtype of it.
+    fn is_subtype(store, _instance, actual: u32, expected: u32) -> u32 {
+        let (a, b) = (SharedTypeIndex::from_u32(actual), SharedTypeIndex::from_u32(expected));
+        u32::from(store.engine().is_subtype(a, b))
     }
 }
 

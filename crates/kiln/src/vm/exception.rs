@@ -86,7 +86,7 @@ pub unsafe fn new_exception(
     let tag = data.tags[index];
     let module = data.module.clone();
     let env = module.env();
-    let types: Box<[WasmValType]> = env.types[env.tags[index]].params.clone();
+    let types: Box<[WasmValType]> = env.signature(env.tags[index]).params.clone();
     // SAFETY: per the contract, `payload` holds `types.len()` slots (and is aligned).
     let values: Box<[ValRaw]> = unsafe { std::slice::from_raw_parts(payload, types.len()) }.into();
     if store.externs.held() >= MAX_LIVE {

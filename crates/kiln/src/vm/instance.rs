@@ -179,7 +179,7 @@ fn check_imports(s: &StoreOpaque, module: &crate::Module, imports: &[ResolvedImp
         match (import.index, *resolved) {
             (EntityIndex::Function(f), ResolvedImport::Func(i)) => {
                 let want = module.shared_type(env.functions[f].ty);
-                if s.func_ref(i).type_index != want {
+                if !s.engine().is_subtype(s.func_ref(i).type_index, want) {
                     return Err(link_error(import, "function types differ"));
                 }
             }
@@ -203,7 +203,8 @@ fn check_imports(s: &StoreOpaque, module: &crate::Module, imports: &[ResolvedImp
                 }
             }
             (EntityIndex::Global(g), ResolvedImport::Global(i)) => {
-                if !s.global(i).ty.matches(&env.globals[g].map(|t| module.shared_type(t))) {
+                let want = env.globals[g].map(|t| module.shared_type(t));
+                if !s.global(i).ty.matches(&want, |a, b| s.engine().is_subtype(a, b)) {
                     return Err(link_error(import, "global types differ"));
                 }
             }
@@ -402,6 +403,10 @@ fn eval(store: &StoreOpaque, data: &InstanceData, defining: &[ValRaw], expr: &Co
             ConstOp::V128Const(v) => v,
             ConstOp::RefNull => 0,
             ConstOp::RefFunc(f) => ValRaw::from_ref(RawRef::func(Some(func_ref_in(store, data, f)))).bits(),
+            ConstOp::RefI31 => {
+                let v = pop(&mut stack)? as u32;
+                ValRaw::from_ref(RawRef::any(crate::I31::wrapping_u32(v).to_word())).bits()
+            }
             ConstOp::GlobalGet(g) => match data.globals.get(g) {
                 Some(i) => store.global_get(*i).bits(),
                 None => defining

@@ -1,7 +1,7 @@
 //! The raw forms values take between the host and compiled code: `ValRaw`, the 16-byte slot
 //! of the array ABI, and `RawRef`, a reference value as wasm passes it to builtins and keeps
 //! it in globals and (decoded) in tables. A funcref is the address of its `VMFuncRef`; an
-//! externref is its ExternRef slot + 1; null is 0. Every conversion between these words and
+//! externref is its ExternRef slot + 1; an anyref is its word (an odd one an i31); null is 0. Every conversion between these words and
 //! typed pointers or slots is here.
 use super::ids::ExternSlot;
 use super::vm_ptr::VmPtr;
@@ -66,6 +66,16 @@ impl RawRef {
         let slot = self.0.checked_sub(1)?;
         // A slot past the entity range is no slot the store handed out.
         (slot < u32::MAX as usize).then(|| ExternSlot::new(slot))
+    }
+
+    /// An anyref, from its word (0 is null, an odd word an i31).
+    pub fn any(word: usize) -> RawRef {
+        RawRef(word)
+    }
+
+    /// This anyref's word.
+    pub fn any_word(self) -> usize {
+        self.0
     }
 
     /// The word as a table stores it (see `TableStorage`'s encoding).
