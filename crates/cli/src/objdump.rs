@@ -60,7 +60,7 @@ fn describe(file: &Path, disassemble: bool) -> Result<String> {
         for (offset, trap) in artifact.traps.in_range(f.start..end) {
             writeln!(out, "      trap at {offset:#010x}: {trap}")?;
         }
-        for site in artifact.exceptions.sites.iter().filter(|s| (f.start..end).contains(&s.ret_addr)) {
+        for site in artifact.call_sites.sites.iter().filter(|s| (f.start..end).contains(&s.ret_addr)) {
             let handlers: Vec<String> = site
                 .handlers
                 .iter()
@@ -70,7 +70,15 @@ fn describe(file: &Path, disassemble: bool) -> Result<String> {
                     Handler::Default { at } => Some(format!("all -> {at:#010x}")),
                 })
                 .collect();
-            writeln!(out, "      call returning to {:#010x} catches {}", site.ret_addr, handlers.join(", "))?;
+            let mut parts = Vec::new();
+            if !handlers.is_empty() {
+                parts.push(format!("catches {}", handlers.join(", ")));
+            }
+            if !site.roots.is_empty() {
+                let roots: Vec<String> = site.roots.iter().map(|at| format!("sp+{at:#x}")).collect();
+                parts.push(format!("keeps references at {}", roots.join(" ")));
+            }
+            writeln!(out, "      call returning to {:#010x} {}", site.ret_addr, parts.join("; "))?;
         }
         if disassemble {
             let code = &artifact.text[f.start as usize..end as usize];

@@ -28,7 +28,8 @@ pub struct CompiledFunction {
     pub traps: Vec<(u32, Trap)>,
     /// `(offset into code, module offset)`: where the code of each wasm operator starts.
     pub addresses: Vec<(u32, u32)>,
-    /// The call sites with exception handlers, offsets into `code`.
+    /// The call sites with exception handlers or live traced references, offsets into `code`,
+    /// by ascending return address.
     pub call_sites: Vec<CallSite>,
 }
 
@@ -96,7 +97,26 @@ pub fn finish(
         let frame_offset = site
             .frame_offset
             .ok_or_else(|| CompileError::Internal(format!("{key:?}: a call site with handlers but no frame offset")))?;
-        call_sites.push(CallSite { ret_addr: site.ret_addr, frame_offset, handlers });
+        call_sites.push(CallSite { ret_addr: site.ret_addr, frame_offset, handlers, roots: Vec::new() });
+    }
+    // The stack maps: the slots of the references live across each call.
+    for (ret_addr, span, map) in buffer.user_stack_maps() {
+        let roots: Vec<u32> = map
+            .entries()
+            .map(|(ty, offset)| match ty.bytes() {
+                8 => Ok(offset),
+                _ => Err(CompileError::Internal(format!("{key:?}: a traced reference of type {ty} in a stack map"))),
+            })
+            .collect::<Result<_, _>>()?;
+        match call_sites.binary_search_by_key(ret_addr, |s| s.ret_addr) {
+            Ok(i) if call_sites[i].frame_offset == *span => call_sites[i].roots = roots,
+            Ok(_) => {
+                return Err(CompileError::Internal(format!("{key:?}: a call site's frame and stack map disagree")));
+            }
+            Err(i) => {
+                call_sites.insert(i, CallSite { ret_addr: *ret_addr, frame_offset: *span, handlers: Vec::new(), roots })
+            }
+        }
     }
     let code = buffer.data().to_vec();
     Ok(CompiledFunction { key, code, alignment: buffer.alignment, relocations, traps, addresses, call_sites })

@@ -112,6 +112,9 @@ pub fn wasm_to_array(isa: &dyn TargetIsa, key: FuncKey, ty: &WasmFuncType) -> ir
     }
     let values = b.ins().stack_addr(ptr, slot, 0);
     let len = b.ins().iconst(ptr, i64::from(slots));
+    // The caller is a wasm instance: its vmctx has the builtin table and the store context.
+    // The host function may collect (or throw): the walks of the wasm stack start here.
+    record_exit_fp(&mut b, isa, caller_vmctx);
     let array_call = b.ins().load(
         ptr,
         trusted(),
@@ -127,8 +130,6 @@ pub fn wasm_to_array(isa: &dyn TargetIsa, key: FuncKey, ty: &WasmFuncType) -> ir
     b.seal_block(done);
     b.switch_to_block(failed);
     b.set_cold_block(failed);
-    // The caller is a wasm instance: its vmctx has the builtin table and the store context.
-    record_exit_fp(&mut b, isa, caller_vmctx);
     let builtin = BuiltinFunction::RethrowHostError;
     let target = builtin_address(&mut b, isa, caller_vmctx, builtin);
     let sig = b.import_signature(abi::builtin_signature(isa, builtin, isa.default_call_conv()));
@@ -152,9 +153,9 @@ pub fn wasm_to_builtin(isa: &dyn TargetIsa, builtin: BuiltinFunction) -> ir::Fun
     let mut func = new_function(key, abi::builtin_signature(isa, builtin, CallConv::Tail));
     let mut ctx = FunctionBuilderContext::new();
     let (mut b, params) = entry_block(&mut func, &mut ctx);
-    if matches!(builtin, BuiltinFunction::Throw | BuiltinFunction::ThrowRef) {
-        record_exit_fp(&mut b, isa, params[0]);
-    }
+    // A builtin may collect, throw, or run the host's callbacks: the walks of the wasm stack
+    // start here.
+    record_exit_fp(&mut b, isa, params[0]);
     let target = builtin_address(&mut b, isa, params[0], builtin);
     let sig = b.import_signature(abi::builtin_signature(isa, builtin, isa.default_call_conv()));
     let call = b.ins().call_indirect(sig, target, &params);

@@ -23,8 +23,8 @@ pub enum BuiltinType {
     I32,
     /// A 64-bit integer.
     I64,
-    /// A reference value, pointer-sized: a funcref's `VMFuncRef` address or an externref's
-    /// slot + 1, 0 for null (the encoding of a table element, decoded).
+    /// A reference value, pointer-sized: a funcref's `VMFuncRef` address or the word of
+    /// another reference, 0 for null (the encoding of a table element, decoded).
     Reference,
 }
 

@@ -14,8 +14,10 @@ use crate::artifact::ArtifactError;
 /// instances are stored flat, in `ComponentInfo::export_instances`; 6: calls between component
 /// instances can be fused adapters, modules of the artifact after the component's own; 7:
 /// the `.kiln.addrmap` section; 8: each function's body offset in the module description; 11:
-/// the type section's rec groups and sub types, struct and array types among them.)
-pub const FORMAT_VERSION: u32 = 11;
+/// the type section's rec groups and sub types, struct and array types among them; 12: the
+/// call-site table (`.kiln.callsites`) with stack maps, every trampoline to the host records
+/// its exit frame, and slab references are tagged words.)
+pub const FORMAT_VERSION: u32 = 12;
 
 /// Ordered settings, each `(key, value)`. Keys starting with `cpu.` are CPU features the
 /// code may use (`true`) or not (`false`).

@@ -109,6 +109,12 @@ impl WasmValType {
     pub fn is_ref(self) -> bool {
         matches!(self, WasmValType::FuncRef | WasmValType::ExternRef | WasmValType::AnyRef)
     }
+
+    /// Whether values of this type are references the store's collector traces: every
+    /// reference but a function's (functions live as long as their instances).
+    pub fn is_traced(self) -> bool {
+        matches!(self, WasmValType::ExternRef | WasmValType::AnyRef)
+    }
 }
 
 impl WasmHeapType {

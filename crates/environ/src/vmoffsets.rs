@@ -263,7 +263,7 @@ mod tests {
 
     /// The layouts compiled code relies on, as recorded with the format version they
     /// belong to: `(FORMAT_VERSION, fingerprint)`.
-    const RECORDED_ABI: (u32, &str) = (11, "4ae683d0eaa1e65f");
+    const RECORDED_ABI: (u32, &str) = (12, "4ae683d0eaa1e65f");
 
     #[test]
     fn a_layout_change_comes_with_a_new_format_version() {

@@ -48,6 +48,9 @@ impl Func {
                 &params,
                 &mut results,
             )?;
+            // Wasm waits at this call: a collection here sees its frames, and the results
+            // are still the host's.
+            store.opaque.maybe_gc();
             for ((r, t), slot) in results.iter().zip(ty.results()).zip(values.iter_mut()) {
                 if r.ty() != *t {
                     return Err(Error::Other(format!("host function returned a {} where its type says {t}", r.ty())));
@@ -152,6 +155,11 @@ impl<T> Caller<'_, T> {
     /// When the engine does not consume fuel.
     pub fn get_fuel(&self) -> Result<u64> {
         crate::store::get_fuel(&self.store.opaque)
+    }
+
+    /// As [`Store::gc`](crate::Store::gc), with the frames of the calling wasm as roots.
+    pub fn gc(&mut self) {
+        self.as_context_mut().gc();
     }
 
     /// An export of the calling instance.

@@ -33,10 +33,9 @@ impl<T> Store<T> {
         &mut self.inner.get_mut().data
     }
 
-    /// Release the ExternRefs that neither wasm (tables, globals) nor the host (a live
-    /// `ExternRef` clone) can reach any more. It does nothing while wasm runs on this store
-    /// (from a host function), since wasm's stack may hold references; the store also runs it
-    /// by itself between calls as ExternRefs accumulate.
+    /// Release the ExternRefs that neither wasm (tables, globals, the frames of wasm that is
+    /// running, when this is called from a host function) nor the host (a live `ExternRef`
+    /// clone) can reach any more. The store also runs it by itself as ExternRefs accumulate.
     pub fn gc(&mut self) {
         self.inner.get_mut().opaque.gc();
     }
@@ -179,6 +178,12 @@ impl<T> StoreContextMut<'_, T> {
     /// As [`Store::set_epoch_deadline`].
     pub fn set_epoch_deadline(&mut self, ticks: u64) {
         self.0.opaque.set_epoch_deadline(ticks);
+    }
+
+    /// As [`Store::gc`]; from a host function, the frames of the wasm that called it are
+    /// roots too.
+    pub fn gc(&mut self) {
+        self.0.opaque.gc();
     }
 }
 

@@ -99,6 +99,30 @@ impl WasmTy for Option<Func> {
     }
 }
 
+impl WasmTy for Option<crate::ExternRef> {
+    fn valtype() -> ValType {
+        ValType::ExternRef
+    }
+    fn into_val(self) -> Val {
+        Val::ExternRef(self)
+    }
+    fn from_val(v: &Val) -> Option<Self> {
+        if let Val::ExternRef(r) = v { Some(r.clone()) } else { None }
+    }
+}
+
+impl WasmTy for Option<crate::AnyRef> {
+    fn valtype() -> ValType {
+        ValType::AnyRef
+    }
+    fn into_val(self) -> Val {
+        Val::AnyRef(self)
+    }
+    fn from_val(v: &Val) -> Option<Self> {
+        if let Val::AnyRef(r) = v { Some(*r) } else { None }
+    }
+}
+
 /// A tuple of wasm parameters.
 pub trait WasmParams: Send + 'static {
     /// The parameters' wasm types.

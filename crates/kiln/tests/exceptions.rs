@@ -172,7 +172,7 @@ fn a_trap_in_a_try_table_is_not_caught() {
 }
 
 #[test]
-fn caught_exceptions_are_freed_and_kept_ones_are_bounded() {
+fn caught_and_dropped_exceptions_are_freed_and_live_ones_are_bounded() {
     let wat = r#"(module
       (tag $e (param i32))
       (func $thrower (param i32) (throw $e (local.get 0)))
@@ -188,7 +188,8 @@ fn caught_exceptions_are_freed_and_kept_ones_are_bounded() {
             (local.set $n (i32.sub (local.get $n) (i32.const 1)))
             (br $l)))
         (local.get $sum))
-      (func (export "keep") (param $n i32)
+      (table $kept 0 exnref)
+      (func (export "drop_each") (param $n i32)
         (block $done
           (loop $l
             (br_if $done (i32.eqz (local.get $n)))
@@ -197,18 +198,34 @@ fn caught_exceptions_are_freed_and_kept_ones_are_bounded() {
               (unreachable))
             (drop)
             (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-            (br $l)))))"#;
+            (br $l))))
+      (func (export "keep") (param $n i32)
+        (block $done
+          (loop $l
+            (br_if $done (i32.eqz (local.get $n)))
+            (block $h (result exnref)
+              (try_table (catch_all_ref $h) (call $thrower (local.get $n)))
+              (unreachable))
+            (i32.const 1)
+            (if (i32.lt_s (table.grow $kept) (i32.const 0)) (then unreachable))
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br $l))))
+      (func (export "forget") (table.fill $kept (i32.const 0) (ref.null exn) (table.size $kept))))"#;
     let (mut store, instance) = setup(wat);
     // More throws than the store may hold at once: each caught one is freed at its catch.
     let run = instance.get_typed_func::<i32, i32>(&mut store, "run").unwrap();
     let n: i32 = 1_100_000;
     let expected = (1..=n).fold(0i32, |a, b| a.wrapping_add(b));
     assert_eq!(run.call(&mut store, n).unwrap(), expected);
-    // References kept while wasm runs are collected only once it returns: past the bound the
-    // throw fails cleanly, and the store works on.
+    // References wasm drops are collected while it runs...
+    let drop_each = instance.get_typed_func::<i32, ()>(&mut store, "drop_each").unwrap();
+    drop_each.call(&mut store, n).unwrap();
+    // ... and past the bound of live ones the throw fails cleanly, and the store works on.
     let keep = instance.get_typed_func::<i32, ()>(&mut store, "keep").unwrap();
     let err = keep.call(&mut store, n).unwrap_err();
     assert!(err.to_string().contains("live exceptions"), "{err}");
+    let forget = instance.get_typed_func::<(), ()>(&mut store, "forget").unwrap();
+    forget.call(&mut store, ()).unwrap();
     assert_eq!(run.call(&mut store, 3).unwrap(), 6);
 }
 

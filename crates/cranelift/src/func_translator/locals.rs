@@ -1,13 +1,14 @@
 //! Locals: each wasm local is a Cranelift variable (the SSA construction of
 //! cranelift-frontend places the block parameters). Parameters start as the function's
-//! arguments, declared locals as zero (a null pointer for references).
+//! arguments, declared locals as zero (a null pointer for references). A local of a traced
+//! reference type is a variable that needs stack maps (see `stack`).
 use cranelift_codegen::ir::{
     InstBuilder, Type, Value,
     immediates::{Ieee32, Ieee64},
     types,
 };
 use cranelift_frontend::Variable;
-use kiln_environ::CompileError;
+use kiln_environ::{CompileError, WasmValType};
 
 use super::FuncTranslator;
 
@@ -15,10 +16,14 @@ impl FuncTranslator<'_, '_> {
     /// Declare `count` locals of type `ty`, each starting as zero. Called in the entry block,
     /// before the first operator.
     pub(super) fn declare_locals(&mut self, count: u32, ty: wasmparser::ValType) -> Result<(), CompileError> {
+        let traced = WasmValType::from_wasmparser(ty, &self.kind_of())?.is_traced();
         let ty = self.parser_value_type(ty)?;
         let zero = self.zero(ty);
         for _ in 0..count {
             let var = self.builder.declare_var(ty);
+            if traced {
+                self.builder.declare_var_needs_stack_map(var);
+            }
             self.define(var, zero)?;
             self.locals.push(var);
         }

@@ -93,6 +93,7 @@ pub fn translate_function(
         if stopped.is_none() {
             translator.set_source_offset(offset);
             stopped = translator.translate_operator(&op).err();
+            translator.declare_pushed_references(validator);
         }
     }
     let end = operators.original_position();
@@ -125,6 +126,8 @@ struct FuncTranslator<'e, 'b> {
     zeros: HashMap<Type, Value>,
     /// The operand stack.
     stack: Vec<Value>,
+    /// How many of the operands on top of the stack the operator being translated pushed.
+    pushed: usize,
     /// The control stack; the function body is the bottom frame.
     frames: Vec<Frame>,
     /// Whether the code being translated can run: false after `br`, `return`, `unreachable`
@@ -164,6 +167,7 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             locals: Vec::new(),
             zeros: HashMap::new(),
             stack: Vec::new(),
+            pushed: 0,
             frames: Vec::new(),
             reachable: true,
             num_results: ty.results.len(),
@@ -187,6 +191,9 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
         self.vmctx = *params.first().ok_or_else(|| internal("wasm signature without a vmctx"))?;
         for (param, wasm_ty) in params.iter().skip(2).zip(ty.params.iter()) {
             let var = self.builder.declare_var(abi::ir_type(self.env.isa, *wasm_ty));
+            if wasm_ty.is_traced() {
+                self.builder.declare_var_needs_stack_map(var);
+            }
             self.define(var, *param)?;
             self.locals.push(var);
         }

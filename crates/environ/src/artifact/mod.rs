@@ -7,8 +7,8 @@
 //!   with every call resolved (no relocation records);
 //! - `.kiln.traps`: the trap table: `count: u32`, then `count` text offsets (`u32`, sorted
 //!   ascending), then `count` trap codes (`u8`, see [`Trap::code`](crate::Trap::code));
-//! - `.kiln.exceptions`: the exception table: every call site with handlers (see
-//!   [`ExceptionTable::encode`]), sorted by return address;
+//! - `.kiln.callsites`: the call-site table: every call site with exception handlers or live
+//!   traced references (see [`CallSiteTable::encode`]), sorted by return address;
 //! - `.kiln.addrmap`: the address map: `count: u32`, then `count` text offsets (`u32`,
 //!   sorted), then `count` module offsets (`u32`) of the operators their code comes from;
 //! - `.kiln.funcs`: the function table: `count: u32`, then per function, sorted by key:
@@ -34,7 +34,7 @@ mod tables;
 mod writer;
 
 pub use reader::{Artifact, ArtifactKind};
-pub use tables::{AddressMap, CallSite, ExceptionTable, FuncEntry, FuncTable, Handler, TrapTable};
+pub use tables::{AddressMap, CallSite, CallSiteTable, FuncEntry, FuncTable, Handler, TrapTable};
 pub use writer::{ArtifactModule, ArtifactParts, write};
 
 use crate::{FuncKey, Module};
@@ -42,7 +42,7 @@ use crate::{FuncKey, Module};
 /// Name of the trap table section.
 pub const TRAPS_SECTION: &str = ".kiln.traps";
 /// Name of the exception table section.
-pub const EXCEPTIONS_SECTION: &str = ".kiln.exceptions";
+pub const CALL_SITES_SECTION: &str = ".kiln.callsites";
 /// The address map's section.
 pub const ADDRESS_MAP_SECTION: &str = ".kiln.addrmap";
 /// Name of the function table section.
@@ -140,7 +140,7 @@ mod tests {
             text: Vec::new(),
             funcs: &FuncTable::default(),
             traps: &TrapTable::default(),
-            exceptions: &ExceptionTable::default(),
+            call_sites: &CallSiteTable::default(),
             addresses: &AddressMap::default(),
             engine: &EngineInfo::for_target("x86_64-unknown-linux-gnu"),
             modules: &[ArtifactModule { module: &module, images: &images }],
@@ -231,7 +231,7 @@ mod tests {
             text: vec![0; 16 * modules.len()],
             funcs: &FuncTable { entries },
             traps: &TrapTable::default(),
-            exceptions: &ExceptionTable::default(),
+            call_sites: &CallSiteTable::default(),
             addresses: &AddressMap::default(),
             engine: &EngineInfo::for_target("x86_64-unknown-linux-gnu"),
             modules: &parts,

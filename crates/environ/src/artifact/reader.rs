@@ -4,8 +4,8 @@
 //! accessor of the kind it expects. The loader and `kiln objdump` both read through
 //! [`Artifact::parse`]; nothing else parses artifact bytes.
 use super::{
-    ADDRESS_MAP_SECTION, AddressMap, ArtifactError, CHECKSUM_SECTION, COMPONENT_SECTION, ENGINE_SECTION,
-    EXCEPTIONS_SECTION, ExceptionTable, FUNCS_SECTION, FuncTable, IMAGE_SECTION_PREFIX, MODULE_SECTION, TRAPS_SECTION,
+    ADDRESS_MAP_SECTION, AddressMap, ArtifactError, CALL_SITES_SECTION, CHECKSUM_SECTION, COMPONENT_SECTION,
+    CallSiteTable, ENGINE_SECTION, FUNCS_SECTION, FuncTable, IMAGE_SECTION_PREFIX, MODULE_SECTION, TRAPS_SECTION,
     TrapTable, checksum, decode_modules,
 };
 use crate::component::ComponentInfo;
@@ -40,7 +40,7 @@ pub struct Artifact<'a> {
     /// The trap sites in `text`.
     pub traps: TrapTable,
     /// The call sites with exception handlers in `text`.
-    pub exceptions: ExceptionTable,
+    pub call_sites: CallSiteTable,
     /// Which wasm operator each part of `text` was compiled from.
     pub addresses: AddressMap,
     /// Every function's key and range in `text`.
@@ -119,7 +119,7 @@ impl<'a> Artifact<'a> {
         if traps.offsets.last().is_some_and(|o| *o as usize >= text.len()) {
             return Err(malformed("a trap site lies outside .text".into()));
         }
-        let exceptions = ExceptionTable::decode(data(EXCEPTIONS_SECTION)?, text.len())?;
+        let call_sites = CallSiteTable::decode(data(CALL_SITES_SECTION)?, text.len())?;
         let addresses = AddressMap::decode(data(ADDRESS_MAP_SECTION)?)?;
         let funcs = FuncTable::decode(data(FUNCS_SECTION)?, text.len())?;
         let engine = EngineInfo::decode(data(ENGINE_SECTION)?)?;
@@ -140,7 +140,7 @@ impl<'a> Artifact<'a> {
             }
         }
         let kind = if component.is_some() { ArtifactKind::Component } else { ArtifactKind::Module };
-        Ok(Artifact { text, traps, exceptions, addresses, funcs, engine, kind, images, modules, component })
+        Ok(Artifact { text, traps, call_sites, addresses, funcs, engine, kind, images, modules, component })
     }
 
     /// The description of every module the artifact holds, by static module index, each

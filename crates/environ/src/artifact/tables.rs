@@ -117,7 +117,8 @@ pub enum Handler {
     },
 }
 
-/// A call site with handlers.
+/// A call site the runtime must know about: one with exception handlers, or one across which
+/// references the collector traces are live (its stack map).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallSite {
     /// The call's return address, as a text offset.
@@ -126,23 +127,29 @@ pub struct CallSite {
     pub frame_offset: u32,
     /// Its handlers.
     pub handlers: Vec<Handler>,
+    /// Where the caller keeps each traced reference live across the call: offsets from the
+    /// stack pointer at the call of pointer-sized slots, each below the frame pointer.
+    pub roots: Vec<u32>,
 }
 
-/// The exception table: every call site that has handlers, sorted by return address.
+/// The call-site table: every call site with handlers or roots, sorted by return address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExceptionTable {
+pub struct CallSiteTable {
     /// The sites, by ascending `ret_addr`.
     pub sites: Vec<CallSite>,
 }
 
-impl ExceptionTable {
-    /// Encode: `count: u32`, then per site `ret_addr, frame_offset, handler count` (`u32`s)
-    /// and per handler a kind byte (0 context, 1 tag, 2 default) and two `u32`s.
+impl CallSiteTable {
+    /// Encode: `count: u32`, then per site `ret_addr, frame_offset, root count` and the
+    /// roots, then the handler count (`u32`s), and per handler a kind byte (0 context, 1 tag,
+    /// 2 default) and two `u32`s.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&(self.sites.len() as u32).to_le_bytes());
         for site in &self.sites {
-            for v in [site.ret_addr, site.frame_offset, site.handlers.len() as u32] {
+            let roots = site.roots.iter().copied();
+            let header = [site.ret_addr, site.frame_offset, site.roots.len() as u32];
+            for v in header.into_iter().chain(roots).chain([site.handlers.len() as u32]) {
                 out.extend_from_slice(&v.to_le_bytes());
             }
             for h in &site.handlers {
@@ -163,14 +170,19 @@ impl ExceptionTable {
     ///
     /// # Errors
     /// [`ArtifactError::Malformed`] for a truncated or unsorted table, an unknown handler
-    /// kind, or an address outside the text.
-    pub fn decode(bytes: &[u8], text_len: usize) -> Result<ExceptionTable, ArtifactError> {
-        let mut r = Reader { bytes, what: "exception table" };
-        let n = r.count(12)?;
+    /// kind, an address outside the text, or a root that is unaligned or outside its frame.
+    pub fn decode(bytes: &[u8], text_len: usize) -> Result<CallSiteTable, ArtifactError> {
+        let mut r = Reader { bytes, what: "call-site table" };
+        let n = r.count(16)?;
         let mut sites = Vec::with_capacity(n);
         let outside = |at: u32| at as usize >= text_len;
         for _ in 0..n {
             let (ret_addr, frame_offset) = (r.u32()?, r.u32()?);
+            let k = r.count(4)?;
+            let roots: Vec<u32> = (0..k).map(|_| r.u32()).collect::<Result<_, _>>()?;
+            if roots.iter().any(|&at| !at.is_multiple_of(8) || at.checked_add(8).is_none_or(|end| end > frame_offset)) {
+                return Err(ArtifactError::Malformed(format!("a call site's root outside its frame at {ret_addr}")));
+            }
             let m = r.count(9)?;
             let mut handlers = Vec::with_capacity(m);
             for _ in 0..m {
@@ -186,13 +198,14 @@ impl ExceptionTable {
             if outside(ret_addr) || sites.last().is_some_and(|s: &CallSite| s.ret_addr >= ret_addr) {
                 return Err(ArtifactError::Malformed("exception table is unsorted or outside .text".into()));
             }
-            sites.push(CallSite { ret_addr, frame_offset, handlers });
+            sites.push(CallSite { ret_addr, frame_offset, handlers, roots });
         }
         r.finish()?;
-        Ok(ExceptionTable { sites })
+        Ok(CallSiteTable { sites })
     }
 
-    /// The call site whose return address is text offset `ret_addr`, if it has handlers.
+    /// The call site whose return address is text offset `ret_addr`, if it has handlers or
+    /// roots.
     pub fn lookup(&self, ret_addr: u32) -> Option<&CallSite> {
         self.sites.binary_search_by_key(&ret_addr, |s| s.ret_addr).ok().map(|i| &self.sites[i])
     }
@@ -356,5 +369,29 @@ mod tests {
             assert!(FuncTable::decode(&bytes[..cut], 24).is_err());
         }
         assert!(FuncTable::decode(&[bytes.as_slice(), &[0]].concat(), 24).is_err(), "a trailing byte");
+    }
+
+    #[test]
+    fn call_sites_round_trip_and_keep_roots_in_their_frames() {
+        let site = |ret_addr, roots: Vec<u32>, handlers| CallSite { ret_addr, frame_offset: 32, handlers, roots };
+        let t = CallSiteTable {
+            sites: vec![
+                site(4, vec![0, 24], vec![]),
+                site(9, vec![], vec![Handler::Context(8), Handler::Tag { tag: 1, at: 12 }, Handler::Default { at: 2 }]),
+                site(11, vec![8], vec![Handler::Default { at: 3 }]),
+            ],
+        };
+        let bytes = t.encode();
+        assert_eq!(CallSiteTable::decode(&bytes, 16).unwrap(), t);
+        assert_eq!(t.lookup(11).map(|s| s.roots.as_slice()), Some(&[8][..]));
+        assert!(t.lookup(10).is_none());
+        for cut in 0..bytes.len() {
+            assert!(CallSiteTable::decode(&bytes[..cut], 16).is_err());
+        }
+        assert!(CallSiteTable::decode(&bytes, 11).is_err(), "a return address outside the text");
+        for bad in [vec![32], vec![4], vec![u32::MAX - 7]] {
+            let t = CallSiteTable { sites: vec![site(4, bad.clone(), vec![])] };
+            assert!(CallSiteTable::decode(&t.encode(), 16).is_err(), "root {bad:?} is outside its frame or unaligned");
+        }
     }
 }

@@ -2,8 +2,8 @@
 //! descriptions (and for a component its description) and the memory images become one ELF
 //! file (through the `object` crate), and the checksum of it all goes in last.
 use super::{
-    ADDRESS_MAP_SECTION, AddressMap, CHECKSUM_SECTION, COMPONENT_SECTION, ENGINE_SECTION, EXCEPTIONS_SECTION,
-    ExceptionTable, FUNCS_SECTION, FuncTable, IMAGE_SECTION_PREFIX, MODULE_SECTION, TRAPS_SECTION, TrapTable, checksum,
+    ADDRESS_MAP_SECTION, AddressMap, CALL_SITES_SECTION, CHECKSUM_SECTION, COMPONENT_SECTION, CallSiteTable,
+    ENGINE_SECTION, FUNCS_SECTION, FuncTable, IMAGE_SECTION_PREFIX, MODULE_SECTION, TRAPS_SECTION, TrapTable, checksum,
     symbol_name,
 };
 use crate::component::ComponentInfo;
@@ -25,7 +25,7 @@ pub struct ArtifactParts<'a> {
     /// The trap sites in `text`.
     pub traps: &'a TrapTable,
     /// The call sites with exception handlers in `text`.
-    pub exceptions: &'a ExceptionTable,
+    pub call_sites: &'a CallSiteTable,
     /// The address map of `text`.
     pub addresses: &'a AddressMap,
     /// The settings the code depends on.
@@ -65,7 +65,7 @@ pub fn write(parts: ArtifactParts<'_>) -> Result<Vec<u8>, CompileError> {
     let modules = postcard::to_allocvec(&descriptions).map_err(|e| internal(format!("encoding the modules: {e}")))?;
     let sections = [
         (TRAPS_SECTION, parts.traps.encode(), 4),
-        (EXCEPTIONS_SECTION, parts.exceptions.encode(), 4),
+        (CALL_SITES_SECTION, parts.call_sites.encode(), 4),
         (ADDRESS_MAP_SECTION, parts.addresses.encode(), 4),
         (FUNCS_SECTION, parts.funcs.encode(), 4),
     ];

@@ -9,7 +9,7 @@ use super::vm_ptr::VmPtr;
 use super::vmcontext::{VMArrayCallFn, VMWasmCode};
 use cranelift_entity::{EntityRef, PrimaryMap};
 use kiln_environ::artifact::{
-    AddressMap, Artifact, ArtifactError, CallSite, ExceptionTable, FuncTable, TrapTable, symbol_name,
+    AddressMap, Artifact, ArtifactError, CallSite, CallSiteTable, FuncTable, TrapTable, symbol_name,
 };
 use kiln_environ::{DefinedFuncIndex, FuncKey, StaticModuleIndex, Trap};
 use std::sync::Arc;
@@ -19,7 +19,7 @@ pub struct CodeMemory {
     mmap: Option<Mmap>,
     text_len: usize,
     traps: TrapTable,
-    exceptions: ExceptionTable,
+    call_sites: CallSiteTable,
     addresses: AddressMap,
     funcs: FuncTable,
     /// What names each module's frames.
@@ -72,7 +72,7 @@ impl CodeMemory {
             mmap,
             text_len: text.len(),
             traps: artifact.traps.clone(),
-            exceptions: artifact.exceptions.clone(),
+            call_sites: artifact.call_sites.clone(),
             addresses: artifact.addresses.clone(),
             funcs: artifact.funcs.clone(),
             names,
@@ -126,7 +126,7 @@ impl CodeMemory {
         if offset >= self.text_len {
             return None;
         }
-        self.exceptions.lookup(u32::try_from(offset).ok()?)
+        self.call_sites.lookup(u32::try_from(offset).ok()?)
     }
 
     /// The absolute address of text offset `offset` (checked against the text when the

@@ -52,9 +52,7 @@ pub fn invoke(store: &mut WholeStore<'_>, func: FuncId, values: &mut [ValRaw]) -
     let (Some(array_call), vmctx) = (func_ref.array_call, func_ref.vmctx) else {
         return Err(Error::Other("this function cannot be called from the host".into()));
     };
-    if opaque.entries == 0 && opaque.externs.wants_gc() {
-        opaque.gc();
-    }
+    opaque.maybe_gc();
     let limit = stack_limit::for_entry(opaque.engine().tunables().max_wasm_stack)?;
     // Everything that can fail or panic happens before the store is marked entered.
     traps::prepare_thread()?;
@@ -62,16 +60,19 @@ pub fn invoke(store: &mut WholeStore<'_>, func: FuncId, values: &mut [ValRaw]) -
     let whole = store.as_ptr();
     // The entry fields change for the call; fuel and the epoch deadline stay as they are.
     let context = store.opaque().context_mut();
-    let saved = (std::mem::replace(&mut context.stack_limit, limit), context.store.replace(whole));
+    let saved = (std::mem::replace(&mut context.stack_limit, limit), context.store.replace(whole), context.exit_fp);
     let values_ptr = NonNull::from(&mut *values).cast::<ValRaw>();
+    let entry = traps::EntryInto { store: whole, stack_limit: limit, outer_exit_fp: saved.2 };
     // SAFETY: `array_call` is the array-to-wasm trampoline of code this store keeps alive,
     // `vmctx` the live instance it belongs to, and `values` has `values.len()` slots; `whole`
     // is the store this context now names, which nothing else borrows until `enter` returns
     // (the module docs).
-    let result = unsafe { traps::enter(array_call, vmctx, vmctx, values_ptr, values.len(), whole, limit) };
+    let result = unsafe { traps::enter(array_call, vmctx, vmctx, values_ptr, values.len(), entry) };
     let opaque = store.opaque();
-    // This restores what the context held before this entry.
-    (opaque.context_mut().stack_limit, opaque.context_mut().store) = saved;
+    // This restores what the context held before this entry (the exit frame of the wasm
+    // that called the host function that made this entry, if any: its roots are found from
+    // there).
+    (opaque.context_mut().stack_limit, opaque.context_mut().store, opaque.context_mut().exit_fp) = saved;
     opaque.entries -= 1;
     // The first pc is where the trap happened; the others are return addresses.
     let backtrace = |info: &traps::TrapInfo, opaque: &super::store::StoreOpaque| crate::WasmBacktrace {

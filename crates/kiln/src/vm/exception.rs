@@ -2,7 +2,7 @@
 //! one to its handler.
 //!
 //! An exception is an [`Exception`] in the store's reference slab (the one externrefs use),
-//! so an `exnref` is a slot + 1 like an externref, collected the same way; the slab's
+//! so an `exnref` is a slab word like an externref, collected the same way; the slab's
 //! collection also keeps what a kept exception's payload refers to. A handler that keeps no
 //! reference (`catch`, `catch_all`) releases an exception nothing else could have named.
 //!
@@ -32,9 +32,9 @@ use kiln_environ::{TagIndex, VM_MAGIC, WasmValType};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-/// The most references (exceptions and externrefs) a store may hold when wasm throws: a
-/// bound on what a guest that keeps throwing and keeping references can make the host
-/// allocate while it runs, since the slab is collected only when no wasm is running.
+/// The most live references (exceptions and externrefs) a store may hold when wasm throws
+/// (after a collection): a bound on what a guest that keeps throwing and keeping references
+/// can make the host allocate.
 pub const MAX_LIVE: usize = 1 << 20;
 
 /// A thrown exception: its tag and payload.
@@ -89,6 +89,11 @@ pub unsafe fn new_exception(
     let types: Box<[WasmValType]> = env.signature(env.tags[index]).params.clone();
     // SAFETY: per the contract, `payload` holds `types.len()` slots (and is aligned).
     let values: Box<[ValRaw]> = unsafe { std::slice::from_raw_parts(payload, types.len()) }.into();
+    if store.externs.wants_gc() || store.externs.held() >= MAX_LIVE {
+        // The payload's references are held by nothing else yet.
+        let payload = values.iter().zip(&types).filter(|(_, t)| t.is_traced()).map(|(v, _)| v.to_ref());
+        store.gc_keeping(payload.collect::<Vec<_>>());
+    }
     if store.externs.held() >= MAX_LIVE {
         store.pending = Some(super::host_func::Pending::Error(crate::Error::Limit(format!(
             "more than {MAX_LIVE} live exceptions in one store"

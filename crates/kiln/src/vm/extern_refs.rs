@@ -1,8 +1,8 @@
-//! `ExternRefs`: a store's slab of the host values that wasm holds as `externref`s. Wasm
-//! sees slot `i` as the raw value `i + 1` (0 is null). A slot is released only by the
-//! store's collection (`StoreOpaque::gc`), which runs while no wasm is on the store's stack:
-//! it marks every slot that a table or global names, and keeps every value the host still
-//! holds a clone of.
+//! `ExternRefs`: a store's slab of the host values that wasm holds as `externref`s (and of
+//! its exceptions). Wasm sees a slot as a tagged word (see `RawRef`). A slot is released only
+//! by the store's collection (`StoreOpaque::gc`), which may run while wasm waits in a host
+//! call: it marks every slot that a table, a global or a suspended wasm frame names, and
+//! keeps every value the host still holds a clone of.
 use super::ids::ExternSlot;
 use super::val_raw::RawRef;
 use super::vm_ptr::VmPtr;

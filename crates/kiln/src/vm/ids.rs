@@ -45,6 +45,6 @@ store_index! {
     TagId, "tag";
     /// A host function's own record (its closure and vmctx) in its store.
     HostFuncId, "host_func";
-    /// A slot of the store's ExternRef slab; wasm sees slot `i` as the value `i + 1`.
+    /// A slot of the store's reference slab (see `RawRef` for the word wasm sees).
     ExternSlot, "extern";
 }

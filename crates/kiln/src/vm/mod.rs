@@ -22,6 +22,7 @@ pub mod memory;
 pub mod memory_image;
 pub mod mmap;
 pub mod stack_limit;
+pub mod stack_roots;
 pub mod store;
 pub mod store_box;
 pub mod table;

@@ -341,14 +341,28 @@ impl StoreOpaque {
         Some(value)
     }
 
-    /// Release every ExternRef that neither wasm nor the host can reach. Only possible while
-    /// no wasm runs on this store (its stack may hold raw references the store cannot see);
-    /// returns whether it ran.
-    pub fn gc(&mut self) -> bool {
-        if self.entries != 0 {
-            return false;
+    /// Release every slab reference (ExternRef or exception) that neither wasm nor the host
+    /// can reach: wasm reaches what its tables and globals hold and, while it runs (this is
+    /// called from a host function or builtin), what its suspended frames keep live (see
+    /// `stack_roots`).
+    pub fn gc(&mut self) {
+        self.gc_keeping(std::iter::empty());
+    }
+
+    /// Collect as [`StoreOpaque::gc`] does when enough references accumulated since the
+    /// last collection.
+    pub fn maybe_gc(&mut self) {
+        if self.externs.wants_gc() {
+            self.gc();
         }
+    }
+
+    /// [`StoreOpaque::gc`], keeping `extra` too: references in flight that no root holds
+    /// yet (an exception's payload being made).
+    pub fn gc_keeping(&mut self, extra: impl IntoIterator<Item = RawRef>) {
         let mut marks = self.externs.marks();
+        extra.into_iter().for_each(|r| marks.mark(r));
+        super::stack_roots::for_each_stack_root(self, |r| marks.mark(r));
         for table in self.tables.values() {
             table.mark_extern_refs(&mut marks);
         }
@@ -358,7 +372,6 @@ impl StoreOpaque {
             }
         }
         self.externs.sweep(marks);
-        true
     }
 }
 

@@ -1,7 +1,7 @@
 //! `TableStorage`: a wasm table's element words and the `VMTableDefinition` compiled code
 //! reads, kept up to date like a memory's. A word holds a reference ([`RawRef`]: a
-//! `VMFuncRef` address for funcref tables, an ExternRef slot + 1 for externref tables; 0 is
-//! null). With lazy initialization, the words of funcref tables are *encoded* as compiled
+//! `VMFuncRef` address for funcref tables, the word of an externref or anyref for the other
+//! tables; 0 is null). With lazy initialization, the words of funcref tables are *encoded* as compiled
 //! code expects: 0 is "not yet initialized" (the store fills it from the table's image on
 //! first read) and any other word is the reference with bit 0 set. The methods here take
 //! and return decoded references.

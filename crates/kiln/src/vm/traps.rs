@@ -58,6 +58,10 @@ pub struct Activation {
     /// How many calls from this activation's wasm into host functions are running: a fault
     /// while one is, is the host's, never a wasm trap.
     host_depth: Cell<u32>,
+    /// The store's `exit_fp` when this entry began: where the walk of the frames of the
+    /// store's previous entry on this thread (if any) starts, that entry being suspended in
+    /// the host call that made this one.
+    outer_exit_fp: usize,
     prev: *const Activation,
 }
 
@@ -105,6 +109,26 @@ pub fn entry_stack_top() -> Option<usize> {
     // SAFETY: a non-null CURRENT points at the live `Activation` of an `enter` further up
     // this thread's stack (it is reset before that `enter` returns).
     unsafe { activation.as_ref() }.map(|a| a.saved_sp.get())
+}
+
+/// The wasm stacks of `store`'s live entries on this thread, innermost first, each as the
+/// frame pointer its walk starts at (`exit_fp`, the store's current one, for the innermost)
+/// and the stack pointer its entry stub saved (no frame of the entry lies above it).
+pub fn entered_stacks(store: VmPtr<StoreOpaque>, exit_fp: usize) -> Vec<(usize, usize)> {
+    let mut stacks = Vec::new();
+    let mut fp = exit_fp;
+    let mut activation = CURRENT.with(|c| c.get());
+    // SAFETY: a non-null CURRENT, and each `prev` after it, points at the live `Activation`
+    // of an `enter` further up this thread's stack (each is unlinked before its `enter`
+    // returns).
+    while let Some(a) = unsafe { activation.as_ref() } {
+        if a.store == store {
+            stacks.push((fp, a.saved_sp.get()));
+            fp = a.outer_exit_fp;
+        }
+        activation = a.prev;
+    }
+    stacks
 }
 
 /// The stack limit of the activation this thread is running wasm in, if it is: a new entry
@@ -173,15 +197,25 @@ unsafe extern "C" fn landing_pad() {
     )
 }
 
+/// What an entry into wasm is made in.
+pub struct EntryInto {
+    /// The store entered.
+    pub store: VmPtr<StoreOpaque>,
+    /// This thread's wasm stack limit while the call runs.
+    pub stack_limit: usize,
+    /// The store's `exit_fp` before the call.
+    pub outer_exit_fp: usize,
+}
+
 /// Call the array-ABI function `f` with `(callee_vmctx, caller_vmctx, values, len)`, catching
-/// traps in the code of `store`, with `stack_limit` as this thread's wasm stack limit while
-/// it runs. Returns the trap and its wasm frames when wasm trapped.
+/// traps in the code of the store `entry` names. Returns the trap and its wasm frames when
+/// wasm trapped.
 ///
 /// # Safety
 /// `f` must be an array-ABI function of loaded code (or a host shim) and the arguments what
-/// it expects: live vmctx pointers, and `values` valid for `len` 16-byte slots. `store` must
-/// be the entered store (its context's store pointer), whose code list holds every piece of
-/// code the call can run, valid until the call returns. [`prepare_thread`] must have
+/// it expects: live vmctx pointers, and `values` valid for `len` 16-byte slots. `entry.store`
+/// must be the entered store (its context's store pointer), whose code list holds every piece
+/// of code the call can run, valid until the call returns. [`prepare_thread`] must have
 /// succeeded on this thread.
 pub unsafe fn enter(
     f: VMArrayCallFn,
@@ -189,10 +223,11 @@ pub unsafe fn enter(
     caller_vmctx: VmPtr<VMContext>,
     values: NonNull<ValRaw>,
     len: usize,
-    store: VmPtr<StoreOpaque>,
-    stack_limit: usize,
+    entry: EntryInto,
 ) -> Result<(), TrapInfo> {
+    let EntryInto { store, stack_limit, outer_exit_fp } = entry;
     let activation = Activation {
+        outer_exit_fp,
         saved_sp: Cell::new(0),
         trap: Cell::new(None),
         frames: Cell::new(([0; MAX_FRAMES], 0, false)),

@@ -1,12 +1,18 @@
 //! The raw forms values take between the host and compiled code: `ValRaw`, the 16-byte slot
 //! of the array ABI, and `RawRef`, a reference value as wasm passes it to builtins and keeps
-//! it in globals and (decoded) in tables. A funcref is the address of its `VMFuncRef`; an
-//! externref is its ExternRef slot + 1; an anyref is its word (an odd one an i31); null is 0. Every conversion between these words and
+//! it in globals and (decoded) in tables. A funcref is the address of its `VMFuncRef`; null
+//! is 0. Every other reference is a word that says what it is by its low bits, so that a word
+//! found on the stack needs no type to be traced: bit 0 set, an i31 (the value above it);
+//! `0b10`, a slot of the store's reference slab (externrefs and exceptions: the slot above
+//! the two bits). Every conversion between these words and
 //! typed pointers or slots is here.
 use super::ids::ExternSlot;
 use super::vm_ptr::VmPtr;
 use super::vmcontext::VMFuncRef;
 use cranelift_entity::EntityRef;
+
+/// The low bits of a word that names a slot of the reference slab.
+const SLAB_TAG: usize = 0b10;
 
 /// One 16-byte value slot of the array ABI.
 #[repr(C, align(16))]
@@ -36,8 +42,9 @@ impl ValRaw {
     }
 }
 
-/// A reference value: a funcref's `VMFuncRef` address, an externref's slot + 1, or 0 for
-/// null. Which of the two it is follows from the type of the place that holds it.
+/// A reference value: a funcref's `VMFuncRef` address, a word of the other hierarchies (see
+/// the module docs), or 0 for null. Whether it is a funcref follows from the type of the
+/// place that holds it.
 #[repr(transparent)]
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq, Hash)]
 pub struct RawRef(usize);
@@ -56,14 +63,14 @@ impl RawRef {
         VmPtr::from_exposed(self.0)
     }
 
-    /// An externref.
+    /// The reference to slab slot `slot` (an externref or an exception).
     pub fn extern_ref(slot: Option<ExternSlot>) -> RawRef {
-        RawRef(slot.map_or(0, |s| s.index() + 1))
+        RawRef(slot.map_or(0, |s| (s.index() << 2) | SLAB_TAG))
     }
 
-    /// This externref's slot, or `None` for null.
+    /// The slab slot this word names, or `None` for null and words of other kinds.
     pub fn as_extern(self) -> Option<ExternSlot> {
-        let slot = self.0.checked_sub(1)?;
+        let slot = (self.0 & 3 == SLAB_TAG).then_some(self.0 >> 2)?;
         // A slot past the entity range is no slot the store handed out.
         (slot < u32::MAX as usize).then(|| ExternSlot::new(slot))
     }
