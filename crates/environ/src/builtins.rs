@@ -93,6 +93,10 @@ macro_rules! foreach_builtin {
             /// code compares the ids first and asks only when they differ and `expected` is
             /// not final.
             IsSubtype = is_subtype (I32, I32) -> [I32];
+            /// A GC allocation: `(type_id, length) -> object`, a new zeroed object of
+            /// canonical struct or array type `type_id` (`length` elements for an array), or
+            /// 0 when the heap has no room even after a collection and growing to its limit.
+            GcAlloc = gc_alloc (I32, I32) -> [Reference];
         }
     };
 }

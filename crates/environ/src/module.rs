@@ -345,6 +345,12 @@ impl Module {
             e.ops.iter().all(|op| match op {
                 ConstOp::RefFunc(f) => func(*f),
                 ConstOp::GlobalGet(g) => g.index() < self.globals.len(),
+                ConstOp::StructNew(t) | ConstOp::StructNewDefault(t) => {
+                    self.types.get(*t).is_some_and(|t| t.kind() == TypeKind::Struct)
+                }
+                ConstOp::ArrayNew(t) | ConstOp::ArrayNewDefault(t) | ConstOp::ArrayNewFixed(t, _) => {
+                    self.types.get(*t).is_some_and(|t| t.kind() == TypeKind::Array)
+                }
                 _ => true,
             })
         };

@@ -98,6 +98,9 @@ settings! {
     "max-wasm-stack", Wasm, "BYTES", "the most native stack wasm may use (also -O)",
         |t| t.max_wasm_stack.to_string(),
         |t, v| t.max_wasm_stack = usize::try_from(parse_bytes(v)?).map_err(|_| format!("`{v}` is too large"))?;
+    "gc-heap-max", Wasm, "BYTES", "the most bytes a store's GC heap may grow to (at most 4 GiB)",
+        |t| t.gc_heap_max.to_string(),
+        |t, v| t.gc_heap_max = parse_bytes(v)?.min(1 << 32);
     "memory-init-cow", Optimize, "y|n", "initialize memories from copy-on-write images",
         |t| yn(t.memory_init_cow), |t, v| t.memory_init_cow = parse_bool(v)?;
     "table-lazy-init", Optimize, "y|n", "fill function tables on first use",

@@ -415,8 +415,8 @@ mod tests {
         let bad = translate_module(b"\0asm\x01\0\0\0\x01").err().unwrap();
         assert!(matches!(bad, CompileError::Invalid { .. }), "{bad}");
         assert!(bad.to_string().starts_with("failed to parse WebAssembly module"));
-        let t = translate("(module (type $s (struct)) (global (ref $s) (struct.new $s)))").unwrap();
-        assert_eq!(t.unsupported.as_deref(), Some("constant expression operator StructNew { struct_type_index: 0 }"));
+        let t = translate("(module (memory 1 1 shared))").unwrap();
+        assert_eq!(t.unsupported.as_deref(), Some("shared memories (threads)"));
     }
 
     #[test]

@@ -42,11 +42,22 @@ pub enum Trap {
     CastFailure,
     /// `i31.get_s` or `i31.get_u` was given null.
     NullI31Reference,
+    /// A struct access was given null.
+    NullStructReference,
+    /// An array access was given null.
+    NullArrayReference,
+    /// An array access past the array's end.
+    ArrayOutOfBounds,
+    /// An array too large for the GC heap's objects was asked for.
+    AllocationTooLarge,
+    /// The GC heap could not make room for an object, even after a collection and growing
+    /// to its limit.
+    GcHeapOutOfMemory,
 }
 
 impl Trap {
     /// Every trap, in code order: the code of `ALL[i]` is `i + 1`.
-    pub const ALL: [Trap; 18] = [
+    pub const ALL: [Trap; 23] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::HeapMisaligned,
@@ -65,6 +76,11 @@ impl Trap {
         Trap::NullExceptionReference,
         Trap::CastFailure,
         Trap::NullI31Reference,
+        Trap::NullStructReference,
+        Trap::NullArrayReference,
+        Trap::ArrayOutOfBounds,
+        Trap::AllocationTooLarge,
+        Trap::GcHeapOutOfMemory,
     ];
 
     /// The one-byte code written in the trap table (never 0).
@@ -100,6 +116,11 @@ impl Trap {
             Trap::NullExceptionReference => "null exception reference",
             Trap::CastFailure => "cast failure",
             Trap::NullI31Reference => "null i31 reference",
+            Trap::NullStructReference => "null structure reference",
+            Trap::NullArrayReference => "null array reference",
+            Trap::ArrayOutOfBounds => "out of bounds array access",
+            Trap::AllocationTooLarge => "allocation size too large",
+            Trap::GcHeapOutOfMemory => "out of memory: the GC heap is full",
         }
     }
 }

@@ -66,6 +66,9 @@ pub struct Tunables {
     pub memory_guard_size: u64,
     /// The most bytes of native stack wasm code may use before `call stack exhausted`.
     pub max_wasm_stack: usize,
+    /// The most bytes a store's GC heap may grow to (at most 4 GiB, what 32-bit references
+    /// reach); an allocation that finds no room below it after a collection traps.
+    pub gc_heap_max: u64,
     /// Whether dense constant data segments are mapped copy-on-write from a memory image at
     /// instantiation instead of being copied.
     pub memory_init_cow: bool,
@@ -102,6 +105,7 @@ impl Default for Tunables {
             memory_reservation: 1 << 32,
             memory_guard_size: 32 << 20,
             max_wasm_stack: 512 << 10,
+            gc_heap_max: 1 << 32,
             memory_init_cow: true,
             table_lazy_init: true,
             // Off, as measured by `cargo bench -p kiln-cli --bench inlining` on the 26

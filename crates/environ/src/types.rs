@@ -590,6 +590,18 @@ pub enum ConstOp {
     RefFunc(FuncIndex),
     /// `ref.i31` of the `i32` on top of the stack.
     RefI31,
+    /// `struct.new`: a struct of the type from its fields on the stack.
+    StructNew(TypeIndex),
+    /// `struct.new_default`.
+    StructNewDefault(TypeIndex),
+    /// `array.new`: an array of the type from its initial value and length.
+    ArrayNew(TypeIndex),
+    /// `array.new_default`: from its length.
+    ArrayNewDefault(TypeIndex),
+    /// `array.new_fixed`: from this many elements on the stack.
+    ArrayNewFixed(TypeIndex, u32),
+    /// `any.convert_extern` and `extern.convert_any`, which keep the word.
+    Convert,
     /// `i32.add`.
     I32Add,
     /// `i32.sub`.
@@ -634,6 +646,18 @@ impl ConstExpr {
                 O::RefNull { .. } => ConstOp::RefNull,
                 O::RefFunc { function_index } => ConstOp::RefFunc(FuncIndex::from_u32(function_index)),
                 O::RefI31 => ConstOp::RefI31,
+                O::StructNew { struct_type_index } => ConstOp::StructNew(TypeIndex::from_u32(struct_type_index)),
+                O::StructNewDefault { struct_type_index } => {
+                    ConstOp::StructNewDefault(TypeIndex::from_u32(struct_type_index))
+                }
+                O::ArrayNew { array_type_index } => ConstOp::ArrayNew(TypeIndex::from_u32(array_type_index)),
+                O::ArrayNewDefault { array_type_index } => {
+                    ConstOp::ArrayNewDefault(TypeIndex::from_u32(array_type_index))
+                }
+                O::ArrayNewFixed { array_type_index, array_size } => {
+                    ConstOp::ArrayNewFixed(TypeIndex::from_u32(array_type_index), array_size)
+                }
+                O::AnyConvertExtern | O::ExternConvertAny => ConstOp::Convert,
                 O::I32Add => ConstOp::I32Add,
                 O::I32Sub => ConstOp::I32Sub,
                 O::I32Mul => ConstOp::I32Mul,
@@ -657,6 +681,21 @@ impl ConstExpr {
             [ConstOp::I64Const(v)] => Some(*v as u64),
             _ => None,
         }
+    }
+
+    /// Whether evaluating this expression allocates GC objects (so that it must be evaluated
+    /// once: each evaluation makes other objects).
+    pub fn allocates(&self) -> bool {
+        self.ops.iter().any(|op| {
+            matches!(
+                op,
+                ConstOp::StructNew(_)
+                    | ConstOp::StructNewDefault(_)
+                    | ConstOp::ArrayNew(_)
+                    | ConstOp::ArrayNewDefault(_)
+                    | ConstOp::ArrayNewFixed(..)
+            )
+        })
     }
 
     /// The functions this expression takes a reference to.

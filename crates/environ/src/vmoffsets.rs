@@ -123,8 +123,14 @@ impl VMOffsets {
     /// increment.
     pub const STORE_CONTEXT_EPOCH_COUNTER: u32 = 32;
     /// `VMStoreContext.exit_fp`: the frame pointer of the trampoline through which wasm last
-    /// called a builtin that unwinds (`throw`…), where the unwinder starts its walk.
+    /// called a builtin or host function, where the walks of its frames start.
     pub const STORE_CONTEXT_EXIT_FP: u32 = 40;
+    /// `VMStoreContext.gc_heap_base`: the address of the store's GC heap (null until it has
+    /// one); a reference's word is an offset from it.
+    pub const STORE_CONTEXT_GC_HEAP_BASE: u32 = 48;
+    /// `VMStoreContext.gc_heap_bound`: how many bytes from the base are accessible (a `u64`);
+    /// every access to an object is checked against it.
+    pub const STORE_CONTEXT_GC_HEAP_BOUND: u32 = 56;
 
     /// `VMHostFuncContext.magic`. A host function's "vmctx" is its `VMHostFuncContext`,
     /// which starts with a magic of its own.
@@ -263,7 +269,7 @@ mod tests {
 
     /// The layouts compiled code relies on, as recorded with the format version they
     /// belong to: `(FORMAT_VERSION, fingerprint)`.
-    const RECORDED_ABI: (u32, &str) = (12, "4ae683d0eaa1e65f");
+    const RECORDED_ABI: (u32, &str) = (13, "e86da98b53571dbf");
 
     #[test]
     fn a_layout_change_comes_with_a_new_format_version() {
@@ -301,6 +307,8 @@ mod tests {
             VMOffsets::STORE_CONTEXT_EPOCH_DEADLINE,
             VMOffsets::STORE_CONTEXT_EPOCH_COUNTER,
             VMOffsets::STORE_CONTEXT_EXIT_FP,
+            VMOffsets::STORE_CONTEXT_GC_HEAP_BASE,
+            VMOffsets::STORE_CONTEXT_GC_HEAP_BOUND,
             VMOffsets::HOST_FUNC_MAGIC,
             VMOffsets::HOST_FUNC_FUNC_REF,
         ];

@@ -1,7 +1,13 @@
 //! `AnyRef` and `I31`: references of GC's `any` hierarchy as the host sees them. An `i31` is
 //! an unboxed 31-bit integer: in wasm's word for an anyref it is the integer shifted left by
-//! one with bit 0 set, so it needs no heap, and every odd word is one. (Null is 0; the GC
-//! heap's objects, the even words, are yet to come: until then an anyref is null or an i31.)
+//! one with bit 0 set, so it needs no heap, and every odd word is one. Any other non-null
+//! word (an object of the store's GC heap) the host holds through a shared root the store's
+//! collector keeps (see `vm::collector`).
+use crate::AsContext;
+use crate::store::StoreOpaqueExt;
+use crate::vm::ids::StoreId;
+use kiln_environ::WasmHeapType;
+use std::sync::Arc;
 
 /// A 31-bit integer, the value of an `i31ref`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default)]
@@ -51,21 +57,43 @@ impl I31 {
     }
 }
 
-/// A non-null reference of the `any` hierarchy (`anyref`, `eqref`, `i31ref`…).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+/// A non-null reference of the `any` hierarchy (`anyref`, `eqref`, `i31ref`, structs and
+/// arrays…). An object of a store's GC heap stays alive for as long as the host holds an
+/// `AnyRef` to it (a clone shares the hold): this is an owned root, released when the last
+/// clone drops.
+#[derive(Clone, Debug)]
 pub struct AnyRef {
-    i31: I31,
+    repr: Repr,
+}
+
+#[derive(Clone, Debug)]
+enum Repr {
+    I31(I31),
+    /// An object, or anything else of the hierarchy that is no i31 (an internalized
+    /// externref): its word, held as a root of its store.
+    Word(Arc<HeldWord>),
+}
+
+/// A word of a store that the host holds: a root of the store's collector for as long as
+/// some `AnyRef` shares it.
+#[derive(Debug)]
+pub(crate) struct HeldWord {
+    pub(crate) store: StoreId,
+    pub(crate) word: usize,
 }
 
 impl AnyRef {
     /// The reference to an i31.
     pub fn from_i31(i31: I31) -> AnyRef {
-        AnyRef { i31 }
+        AnyRef { repr: Repr::I31(i31) }
     }
 
     /// The i31 this reference is, if it is one.
     pub fn as_i31(&self) -> Option<I31> {
-        Some(self.i31)
+        match self.repr {
+            Repr::I31(i) => Some(i),
+            Repr::Word(_) => None,
+        }
     }
 
     /// Whether this is an i31.
@@ -73,14 +101,68 @@ impl AnyRef {
         self.as_i31().is_some()
     }
 
-    /// The word wasm keeps for this reference.
-    pub(crate) fn to_word(self) -> usize {
-        self.i31.to_word()
+    /// Whether this is an `eqref`: an i31, a struct or an array (not an externref made
+    /// `any`).
+    ///
+    /// # Panics
+    /// If the reference is another store's.
+    pub fn is_eq(&self, store: impl AsContext) -> bool {
+        self.is_of(store, WasmHeapType::Eq)
     }
 
-    /// The reference of a non-null word, if it is one the host can hold.
-    pub(crate) fn from_word(word: usize) -> Option<AnyRef> {
-        I31::from_word(word).map(AnyRef::from_i31)
+    /// Whether this is a struct.
+    ///
+    /// # Panics
+    /// If the reference is another store's.
+    pub fn is_struct(&self, store: impl AsContext) -> bool {
+        self.is_of(store, WasmHeapType::Struct)
+    }
+
+    /// Whether this is an array.
+    ///
+    /// # Panics
+    /// If the reference is another store's.
+    pub fn is_array(&self, store: impl AsContext) -> bool {
+        self.is_of(store, WasmHeapType::Array)
+    }
+
+    fn is_of(&self, store: impl AsContext, heap: WasmHeapType<kiln_environ::SharedTypeIndex>) -> bool {
+        let cx = store.as_context();
+        let opaque = cx.opaque();
+        match &self.repr {
+            Repr::I31(_) => WasmHeapType::I31.is_subtype_of(heap, |_, _| false),
+            Repr::Word(w) => opaque.assert_store(w.store).any_is_of(self, heap),
+        }
+    }
+
+    /// Whether two references are the same (`ref.eq`).
+    pub fn ptr_eq(a: &AnyRef, b: &AnyRef) -> bool {
+        match (&a.repr, &b.repr) {
+            (Repr::I31(x), Repr::I31(y)) => x == y,
+            (Repr::Word(x), Repr::Word(y)) => x.store == y.store && x.word == y.word,
+            _ => false,
+        }
+    }
+
+    /// The word wasm keeps for this reference, which must be of store `store` (an i31 is of
+    /// every store).
+    pub(crate) fn to_word(&self, store: StoreId) -> Option<usize> {
+        match &self.repr {
+            Repr::I31(i) => Some(i.to_word()),
+            Repr::Word(w) => (w.store == store).then_some(w.word),
+        }
+    }
+
+    /// The reference of a non-null word of store `store`, for the host to hold: an i31, or a
+    /// word the store keeps as a root while `held` (which the store registers) lives.
+    pub(crate) fn from_word(store: StoreId, word: usize) -> (AnyRef, Option<Arc<HeldWord>>) {
+        match I31::from_word(word) {
+            Some(i) => (AnyRef::from_i31(i), None),
+            None => {
+                let held = Arc::new(HeldWord { store, word });
+                (AnyRef { repr: Repr::Word(held.clone()) }, Some(held))
+            }
+        }
     }
 }
 

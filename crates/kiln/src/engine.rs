@@ -219,6 +219,11 @@ impl Engine {
         a == b || self.registry().is_subtype(a, b)
     }
 
+    /// The layout of the objects of canonical type `id`, if it is a struct or array type.
+    pub(crate) fn gc_layout(&self, id: SharedTypeIndex) -> Option<Arc<kiln_environ::GcLayout>> {
+        self.registry().gc_layout(id)
+    }
+
     /// The typed references of the function type with canonical id `id`.
     ///
     /// # Panics

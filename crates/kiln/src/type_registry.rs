@@ -8,7 +8,9 @@
 //! functions, one registration per type) and forgets a group when the last holder drops, and
 //! with it the hold it had on the groups its types name.
 use cranelift_entity::{PrimaryMap, entity_impl};
-use kiln_environ::{RecGroup, SharedTypeIndex, TypeIndex, TypedRef, WasmCompositeType, WasmFuncType, WasmSubType};
+use kiln_environ::{
+    GcLayout, RecGroup, SharedTypeIndex, TypeIndex, TypedRef, WasmCompositeType, WasmFuncType, WasmSubType,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -38,6 +40,8 @@ struct TypeEntry {
     /// Its supertypes from the root down, then itself: `b` is a supertype of `a` exactly when
     /// `a`'s chain has `b` at the position of `b`'s own depth.
     supertypes: Box<[SharedTypeIndex]>,
+    /// For a struct or array type, the layout of its objects.
+    layout: Option<Arc<GcLayout>>,
 }
 
 /// A registered rec group and how many registrations hold it.
@@ -148,8 +152,10 @@ impl TypeRegistry {
             };
             supertypes.push(ids[local]);
             let func = canonical.as_func().map(|f| Arc::new(f.clone()));
+            let layout = GcLayout::of(&canonical).map(Arc::new);
             let func_refs: Arc<[TypedRef<SharedTypeIndex>]> = canonical.func_refs().into();
-            self.types[ids[local]] = Some(TypeEntry { group: g, func, func_refs, supertypes: supertypes.into() });
+            self.types[ids[local]] =
+                Some(TypeEntry { group: g, func, func_refs, supertypes: supertypes.into(), layout });
         }
         named.sort();
         named.dedup();
@@ -204,6 +210,11 @@ impl TypeRegistry {
     /// The typed references of function type `id`, if registered.
     pub(crate) fn func_type_refs(&self, id: SharedTypeIndex) -> Option<Arc<[TypedRef<SharedTypeIndex>]>> {
         Some(self.entry(id)?.func_refs.clone())
+    }
+
+    /// The layout of the objects of struct or array type `id`, if registered.
+    pub(crate) fn gc_layout(&self, id: SharedTypeIndex) -> Option<Arc<GcLayout>> {
+        self.entry(id)?.layout.clone()
     }
 
     /// How many types are registered.

@@ -119,7 +119,7 @@ impl WasmTy for Option<crate::AnyRef> {
         Val::AnyRef(self)
     }
     fn from_val(v: &Val) -> Option<Self> {
-        if let Val::AnyRef(r) = v { Some(*r) } else { None }
+        if let Val::AnyRef(r) = v { Some(r.clone()) } else { None }
     }
 }
 

@@ -11,7 +11,8 @@ use std::sync::Arc;
 /// A reference to a host value (`externref`): shared, cheap to clone. A store holds each
 /// ExternRef that entered it for as long as wasm may still see it (in a table, a global, or on
 /// the stack of a running call) or the host still holds a clone; `Store::gc` (also run between
-/// calls as ExternRefs accumulate) releases the others.
+/// calls as ExternRefs accumulate) releases the others. An ExternRef whose value is an
+/// [`AnyRef`] is that reference made extern (wasm's `extern.convert_any` gives one).
 #[derive(Clone)]
 pub struct ExternRef {
     inner: Arc<dyn Any + Send + Sync>,
@@ -151,7 +152,10 @@ impl Val {
                 store.check_store(f.store_id())?;
                 store.engine().is_subtype(store.func_ref(f.index()).type_index, want)
             }
-            (Val::AnyRef(Some(r)), heap) => r.is_i31() && WasmHeapType::I31.is_subtype_of(heap, |_, _| false),
+            (Val::AnyRef(Some(r)), heap) => match r.as_i31() {
+                Some(_) => WasmHeapType::I31.is_subtype_of(heap, |_, _| false),
+                None => store.any_is_of(r, heap),
+            },
             _ => false,
         };
         if fits {
@@ -185,12 +189,16 @@ impl Val {
             Val::F64(v) => ValRaw::from_bits(*v as u128),
             Val::V128(v) => ValRaw::from_bits(*v),
             Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) => ValRaw::from_ref(RawRef::NULL),
-            Val::AnyRef(Some(r)) => ValRaw::from_ref(RawRef::any(r.to_word())),
+            Val::AnyRef(Some(r)) => ValRaw::from_ref(RawRef::any(any_word(store, r)?)),
             Val::FuncRef(Some(f)) => {
                 store.check_store(f.store_id())?;
                 ValRaw::from_ref(RawRef::func(Some(store.func_ref_ptr(f.index()))))
             }
-            Val::ExternRef(Some(r)) => ValRaw::from_ref(store.externs.reference_to(r.arc())),
+            // An externalized anyref is its word again; any other value gets a slab slot.
+            Val::ExternRef(Some(r)) => match r.data().downcast_ref::<AnyRef>() {
+                Some(a) => ValRaw::from_ref(RawRef::any(any_word(store, a)?)),
+                None => ValRaw::from_ref(store.externs.reference_to(r.arc())),
+            },
         })
     }
 
@@ -213,16 +221,18 @@ impl Val {
                 });
                 Val::FuncRef(func.map(|f| Func::from_index(store.id(), f)))
             }
-            ValType::ExternRef => Val::ExternRef(store.externs.value_of(raw.to_ref()).map(ExternRef::from_arc)),
+            ValType::ExternRef => {
+                let r = raw.to_ref();
+                match r.any_word() {
+                    0 => Val::ExternRef(None),
+                    // A word of the `any` hierarchy made extern (`extern.convert_any`).
+                    word if r.as_extern().is_none() => Val::ExternRef(Some(ExternRef::new(store.hold_any(word)))),
+                    _ => Val::ExternRef(store.externs.value_of(r).map(ExternRef::from_arc)),
+                }
+            }
             ValType::AnyRef => Val::AnyRef(match raw.to_ref().any_word() {
                 0 => None,
-                word => {
-                    let r = AnyRef::from_word(word);
-                    if r.is_none() {
-                        log::error!("an anyref word {word:#x} that is no reference the host can hold; read as null");
-                    }
-                    r
-                }
+                word => Some(store.hold_any(word)),
             }),
         }
     }
@@ -256,4 +266,12 @@ impl From<Func> for Val {
     fn from(f: Func) -> Val {
         Val::FuncRef(Some(f))
     }
+}
+
+/// The word of `r` in `store`.
+///
+/// # Errors
+/// [`Error::Other`] when `r` is another store's.
+fn any_word(store: &StoreOpaque, r: &AnyRef) -> Result<usize> {
+    r.to_word(store.id()).ok_or_else(|| Error::Other("an anyref of another store".into()))
 }

@@ -243,10 +243,8 @@ fn invalid_and_unsupported_modules_are_errors() {
     assert!(matches!(err, Error::Invalid(_)), "{err}");
     let err = Module::new(&engine, "(module (func (result i32) (i64.const 1)))").err().unwrap();
     assert!(matches!(err, Error::Invalid(_)), "{err}");
-    let err = Module::new(&engine, "(module (type $a (array i8)) (func (drop (array.new_default $a (i32.const 1)))))")
-        .err()
-        .unwrap();
-    assert_eq!(err.to_string(), "unsupported: GC: array.new_default");
+    let err = Module::new(&engine, "(module (memory 1 1 shared))").err().unwrap();
+    assert_eq!(err.to_string(), "unsupported: shared memories (threads)");
 }
 
 #[test]

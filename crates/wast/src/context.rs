@@ -380,11 +380,8 @@ impl WastContext {
             ));
         }
         for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
-            matching::check(a, e).map_err(
-                |why| {
-                    if expected.len() == 1 { why } else { format!("result {i}: {why}") }
-                },
-            )?;
+            matching::check(a, e, &self.store)
+                .map_err(|why| if expected.len() == 1 { why } else { format!("result {i}: {why}") })?;
         }
         Ok(())
     }

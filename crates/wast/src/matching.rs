@@ -2,7 +2,7 @@
 //! including the `nan:canonical` / `nan:arithmetic` patterns for scalar floats
 //! and for the float lanes of a `v128`.
 
-use kiln::Val;
+use kiln::{Store, Val};
 use wast::WastRet;
 use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastRetCore};
 use wast::token::{F32, F64};
@@ -11,12 +11,12 @@ use crate::value::describe;
 
 /// `Ok` when `actual` satisfies `expected`; otherwise a message saying what was
 /// expected and what came back (or that the expectation is not supported).
-pub(crate) fn check(actual: &Val, expected: &WastRet<'_>) -> Result<(), String> {
+pub(crate) fn check(actual: &Val, expected: &WastRet<'_>, store: &Store<()>) -> Result<(), String> {
     let core = match expected {
         WastRet::Core(core) => core,
         _ => return Err("unsupported: component-model results".to_string()),
     };
-    match matches(actual, core) {
+    match matches(actual, core, store) {
         Ok(true) => Ok(()),
         Ok(false) => Err(format!("expected {}, got {}", expected_text(core), actual_text(actual, core))),
         Err(why) => Err(format!("{why} (expected {})", expected_text(core))),
@@ -24,7 +24,7 @@ pub(crate) fn check(actual: &Val, expected: &WastRet<'_>) -> Result<(), String> 
 }
 
 /// Whether `actual` satisfies `expected`; `Err` when the pattern cannot be checked.
-fn matches(actual: &Val, expected: &WastRetCore<'_>) -> Result<bool, String> {
+fn matches(actual: &Val, expected: &WastRetCore<'_>, store: &Store<()>) -> Result<bool, String> {
     Ok(match (expected, actual) {
         (WastRetCore::I32(e), Val::I32(a)) => e == a,
         (WastRetCore::I64(e), Val::I64(a)) => e == a,
@@ -38,21 +38,23 @@ fn matches(actual: &Val, expected: &WastRetCore<'_>) -> Result<bool, String> {
         (WastRetCore::RefHost(_), _) => {
             return Err("unsupported: host references (ref.host)".to_string());
         }
-        (WastRetCore::RefAny | WastRetCore::RefEq, Val::AnyRef(r)) => r.is_some(),
-        (WastRetCore::RefI31, Val::AnyRef(r)) => r.is_some_and(|r| r.is_i31()),
-        (WastRetCore::RefArray | WastRetCore::RefStruct, Val::AnyRef(r)) => r.is_some_and(|r| !r.is_i31()),
+        (WastRetCore::RefAny, Val::AnyRef(r)) => r.is_some(),
+        (WastRetCore::RefEq, Val::AnyRef(r)) => r.as_ref().is_some_and(|r| r.is_eq(store)),
+        (WastRetCore::RefI31, Val::AnyRef(r)) => r.as_ref().is_some_and(|r| r.is_i31()),
+        (WastRetCore::RefStruct, Val::AnyRef(r)) => r.as_ref().is_some_and(|r| r.is_struct(store)),
+        (WastRetCore::RefArray, Val::AnyRef(r)) => r.as_ref().is_some_and(|r| r.is_array(store)),
         (WastRetCore::RefI31Shared, _) => return Err("unsupported: shared reference types".to_string()),
-        (WastRetCore::Either(options), _) => return either_matches(options, actual),
+        (WastRetCore::Either(options), _) => return either_matches(options, actual, store),
         _ => false,
     })
 }
 
 /// `either` holds when any alternative holds; unknown only if no alternative
 /// holds and one of them could not be checked.
-fn either_matches(options: &[WastRetCore<'_>], actual: &Val) -> Result<bool, String> {
+fn either_matches(options: &[WastRetCore<'_>], actual: &Val, store: &Store<()>) -> Result<bool, String> {
     let mut unsupported = None;
     for option in options {
-        match matches(actual, option) {
+        match matches(actual, option, store) {
             Ok(true) => return Ok(true),
             Ok(false) => {}
             Err(why) => unsupported = unsupported.or(Some(why)),
@@ -286,6 +288,8 @@ mod tests {
 
     #[test]
     fn values_and_refs() {
+        let store = Store::new(&kiln::Engine::default(), ());
+        let matches = |v: &Val, e: &WastRetCore<'_>| matches(v, e, &store);
         assert_eq!(matches(&Val::I32(-1), &WastRetCore::I32(-1)), Ok(true));
         assert_eq!(matches(&Val::I64(-1), &WastRetCore::I32(-1)), Ok(false));
         assert_eq!(matches(&Val::FuncRef(None), &WastRetCore::RefNull(None)), Ok(true));
@@ -305,7 +309,8 @@ mod tests {
     #[test]
     fn mismatch_message_names_both_sides() {
         let expected = WastRet::Core(WastRetCore::I32(5));
-        let message = check(&Val::I32(4), &expected).unwrap_err();
+        let store = Store::new(&kiln::Engine::default(), ());
+        let message = check(&Val::I32(4), &expected, &store).unwrap_err();
         assert!(message.contains("i32.const 5"), "{message}");
         assert!(message.contains("i32.const 4"), "{message}");
     }

@@ -6,13 +6,17 @@
 //!   the vmctx's type ids); when they differ and the target is not final, the `is_subtype`
 //!   builtin walks the declared supertypes;
 //! - an extern or exception reference is of its top type, never of its bottom type;
-//! - an `any` word with bit 0 set is an i31, which is `i31`, `eq` and `any`. The GC heap's
-//!   objects (structs and arrays, the even words) are not compiled yet: a cast to a struct or
-//!   array type is refused as unsupported, and no such object can reach a test.
+//! - an `any` word with bit 0 set is an i31, which is `i31`, `eq` and `any`; one with low bits
+//!   `0b10` an internalized extern reference, only `any`; any other is an object of the GC
+//!   heap, `eq` and `any`, whose header says whether it is an array (`struct` or `array`)
+//!   and its canonical type (a concrete type, compared as for functions).
 //!
 //! Null passes exactly when the target type is nullable.
-use cranelift_codegen::ir::{InstBuilder, Value, condcodes::IntCC, types::I32};
-use kiln_environ::{BuiltinFunction, CompileError, Trap, TypeIndex, TypeKind, VMOffsets, WasmHeapType, WasmRefType};
+use cranelift_codegen::ir::{InstBuilder, Value, condcodes::IntCC, types, types::I32};
+use kiln_environ::{
+    BuiltinFunction, CompileError, GC_ARRAY_BIT, GC_INFO_OFFSET, Trap, TypeIndex, TypeKind, VMOffsets, WasmHeapType,
+    WasmRefType,
+};
 
 use super::regions::Access;
 use super::stack::block_args;
@@ -22,15 +26,7 @@ use crate::abi;
 impl FuncTranslator<'_, '_> {
     /// The heap type of an operator, as Kiln compiles it.
     fn operator_heap_type(&self, hty: wasmparser::HeapType) -> Result<WasmHeapType, CompileError> {
-        let heap = WasmHeapType::from_wasmparser(hty, &self.kind_of())?;
-        match heap {
-            WasmHeapType::Struct
-            | WasmHeapType::Array
-            | WasmHeapType::Concrete(TypeKind::Struct | TypeKind::Array, _) => {
-                Err(CompileError::Unsupported(format!("GC: casts to {heap} (struct and array types)")))
-            }
-            _ => Ok(heap),
-        }
+        WasmHeapType::from_wasmparser(hty, &self.kind_of())
     }
 
     /// Whether module type `t` may have declared subtypes.
@@ -76,11 +72,16 @@ impl FuncTranslator<'_, '_> {
         use WasmHeapType as H;
         let constant = |this: &mut Self, b: bool| this.builder.ins().iconst(I32, i64::from(b));
         Ok(match heap {
-            H::Func | H::Extern | H::Exn | H::Any | H::Eq => constant(self, true),
+            H::Func | H::Extern | H::Exn | H::Any => constant(self, true),
             H::NoFunc | H::NoExtern | H::NoExn | H::None => constant(self, false),
             H::I31 => {
                 let bit = self.builder.ins().band_imm_u(r, 1);
                 self.builder.ins().ireduce(I32, bit)
+            }
+            H::Eq => {
+                let tag = self.builder.ins().band_imm_u(r, 3);
+                let eq = self.builder.ins().icmp_imm_u(IntCC::NotEqual, tag, 2);
+                self.builder.ins().uextend(I32, eq)
             }
             H::Concrete(TypeKind::Func, t) => {
                 let readonly = self.flags(Access::ReadOnly);
@@ -88,7 +89,33 @@ impl FuncTranslator<'_, '_> {
                 self.is_subtype_of_type(actual, t)?
             }
             H::Struct | H::Array | H::Concrete(..) => {
-                return Err(CompileError::Unsupported(format!("GC: casts to {heap} (struct and array types)")));
+                // An object of the heap, then what its header says.
+                let object = self.builder.create_block();
+                let done = self.builder.create_block();
+                let result = self.builder.append_block_param(done, I32);
+                let tag = self.builder.ins().band_imm_u(r, 3);
+                let no = self.builder.ins().iconst(I32, 0);
+                self.builder.ins().brif(tag, done, &[no.into()], object, &[]);
+                self.builder.seal_block(object);
+                self.builder.switch_to_block(object);
+                let is_of = match heap {
+                    H::Concrete(_, t) => {
+                        let actual = self.object_header(r, 0)?;
+                        self.is_subtype_of_type(actual, t)?
+                    }
+                    _ => {
+                        let info = self.object_header(r, GC_INFO_OFFSET)?;
+                        let bit = self.builder.ins().band_imm_u(info, i64::from(GC_ARRAY_BIT));
+                        let is_array = self.builder.ins().icmp_imm_u(IntCC::NotEqual, bit, 0);
+                        let want = self.builder.ins().iconst(types::I8, i64::from(heap == H::Array));
+                        let same = self.builder.ins().icmp(IntCC::Equal, is_array, want);
+                        self.builder.ins().uextend(I32, same)
+                    }
+                };
+                self.builder.ins().jump(done, &[is_of.into()]);
+                self.builder.seal_block(done);
+                self.builder.switch_to_block(done);
+                result
             }
         })
     }

@@ -19,6 +19,7 @@ mod control;
 mod epoch;
 mod exceptions;
 mod fuel;
+mod gc;
 mod globals;
 mod legacy_exceptions;
 mod locals;
@@ -385,6 +386,33 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             Operator::I31GetS => self.i31_get(true)?,
             Operator::I31GetU => self.i31_get(false)?,
             Operator::RefEq => self.ref_eq()?,
+            Operator::StructNew { struct_type_index } => self.struct_new(struct_type_index, false)?,
+            Operator::StructNewDefault { struct_type_index } => self.struct_new(struct_type_index, true)?,
+            Operator::StructGet { struct_type_index, field_index } => {
+                self.struct_get(struct_type_index, field_index, gc::Extend::None)?
+            }
+            Operator::StructGetS { struct_type_index, field_index } => {
+                self.struct_get(struct_type_index, field_index, gc::Extend::Signed)?
+            }
+            Operator::StructGetU { struct_type_index, field_index } => {
+                self.struct_get(struct_type_index, field_index, gc::Extend::Unsigned)?
+            }
+            Operator::StructSet { struct_type_index, field_index } => {
+                self.struct_set(struct_type_index, field_index)?
+            }
+            Operator::ArrayNew { array_type_index } => self.array_new(array_type_index, false)?,
+            Operator::ArrayNewDefault { array_type_index } => self.array_new(array_type_index, true)?,
+            Operator::ArrayNewFixed { array_type_index, array_size } => {
+                self.array_new_fixed(array_type_index, array_size)?
+            }
+            Operator::ArrayGet { array_type_index } => self.array_get(array_type_index, gc::Extend::None)?,
+            Operator::ArrayGetS { array_type_index } => self.array_get(array_type_index, gc::Extend::Signed)?,
+            Operator::ArrayGetU { array_type_index } => self.array_get(array_type_index, gc::Extend::Unsigned)?,
+            Operator::ArraySet { array_type_index } => self.array_set(array_type_index)?,
+            Operator::ArrayLen => self.array_len()?,
+            Operator::ArrayFill { array_type_index } => self.array_fill(array_type_index)?,
+            // Every non-function reference is a self-describing word: converting keeps it.
+            Operator::AnyConvertExtern | Operator::ExternConvertAny => {}
             Operator::TableGet { table } => self.table_get(table)?,
             Operator::TableSet { table } => self.table_set(table)?,
             Operator::TableSize { table } => self.table_size(table)?,

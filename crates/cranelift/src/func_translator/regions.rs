@@ -17,8 +17,10 @@ pub const VMCTX_REGION: u32 = 1;
 pub const TABLE_REGION: u32 = 2;
 /// WebAssembly linear memories.
 pub const HEAP_REGION: u32 = 3;
-/// The store context's fuel counter and epoch deadline.
+/// The store context's fuel counter and epoch deadline (and the GC heap's base and bound).
 pub const STORE_CONTEXT_REGION: u32 = 4;
+/// The objects of a store's GC heap.
+pub const GC_REGION: u32 = 5;
 
 /// Declare one of Kiln's alias regions in `func` (once: regions are deduplicated by id).
 pub fn declare_region(func: &mut Function, id: u32) -> AliasRegion {
@@ -27,6 +29,7 @@ pub fn declare_region(func: &mut Function, id: u32) -> AliasRegion {
         TABLE_REGION => "table elements",
         HEAP_REGION => "linear memory",
         STORE_CONTEXT_REGION => "store context",
+        GC_REGION => "GC objects",
         _ => "kiln",
     };
     func.dfg.alias_regions.insert(AliasRegionData { user_id: id, description: description.into() })
@@ -48,6 +51,8 @@ pub enum Access {
     /// The fuel counter and epoch deadline in the store context, which builtins and other
     /// functions change (only across calls).
     StoreContext,
+    /// Fields of GC objects, explicitly bounds-checked against the heap's bound first.
+    GcObject,
 }
 
 impl Access {
@@ -58,6 +63,7 @@ impl Access {
             Access::Table => TABLE_REGION,
             Access::Heap => HEAP_REGION,
             Access::StoreContext => STORE_CONTEXT_REGION,
+            Access::GcObject => GC_REGION,
         }
     }
 
@@ -72,6 +78,10 @@ impl Access {
                 .with_endianness(Endianness::Little)
                 .with_trap_code(Some(abi::trap_code(Trap::MemoryOutOfBounds)))
                 .with_alias_region(region),
+            // Little-endian and checked, but not always naturally aligned (a v128 field).
+            Access::GcObject => {
+                MemFlagsData::new().with_notrap().with_endianness(Endianness::Little).with_alias_region(region)
+            }
         }
     }
 }

@@ -292,14 +292,16 @@ builtins! {
         if !in_bounds(u64::from(src), u64::from(len), available) || !in_bounds(dst, u64::from(len), size) {
             return 0;
         }
-        let Ok(values) = element_items(store, instance, items, src as usize, len as usize) else { return 0 };
+        let Ok(values) = element_items(store, instance, elem, src as usize, len as usize) else { return 0 };
         store.tables[t].write(dst, &values);
         1
     }
 
     /// `elem.drop`.
     fn elem_drop(store, instance, elem: u32) {
-        store.instances[instance].dropped_elems.insert(ElemIndex::from_u32(elem));
+        let elem = ElemIndex::from_u32(elem);
+        store.instances[instance].dropped_elems.insert(elem);
+        store.instances[instance].gc_elements.remove(&elem);
     }
 
     /// The fuel count ran out: refill it from the reserve, or say to trap.
@@ -382,6 +384,12 @@ builtins! {
             unsafe { exception::resume(handler) }
         }
         0
+    }
+
+    /// A new zeroed object of canonical type `ty`, or 0 when the heap has no room.
+    fn gc_alloc(store, _instance, ty: u32, length: u32) -> RawRef {
+        let word = store.gc_alloc(SharedTypeIndex::from_u32(ty), length, &[]);
+        RawRef::any(word.map_or(0, |w| w as usize))
     }
 
     /// Whether canonical type `actual` is `expected` or a declared subtype of it.

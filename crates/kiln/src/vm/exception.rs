@@ -54,10 +54,10 @@ pub struct Exception {
 }
 
 impl Exception {
-    /// The slab references of the payload (externrefs and exnrefs; a funcref is a pointer,
-    /// not a slot), for the slab's collection.
+    /// The traced references of the payload (all but funcrefs, which are pointers), for the
+    /// store's collection.
     pub fn references(&self) -> impl Iterator<Item = RawRef> + '_ {
-        self.payload.iter().zip(&self.types).filter(|(_, t)| **t == WasmValType::ExternRef).map(|(v, _)| v.to_ref())
+        self.payload.iter().zip(&self.types).filter(|(_, t)| t.is_traced()).map(|(v, _)| v.to_ref())
     }
 }
 

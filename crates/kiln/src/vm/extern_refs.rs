@@ -39,11 +39,9 @@ fn address(value: &ExternValue) -> VmPtr<()> {
 pub struct Marks(EntitySet<ExternSlot>);
 
 impl Marks {
-    /// Keep the value `r` names, if it is an externref.
-    pub fn mark(&mut self, r: RawRef) {
-        if let Some(slot) = r.as_extern() {
-            self.0.insert(slot);
-        }
+    /// Keep slot `slot`: whether it was not kept yet.
+    pub fn mark(&mut self, slot: ExternSlot) -> bool {
+        !self.0.insert(slot)
     }
 }
 
@@ -97,25 +95,20 @@ impl ExternRefs {
         }
     }
 
-    /// Release every value that is neither marked nor held by the host. What a kept
-    /// exception's payload refers to is kept too.
-    pub fn sweep(&mut self, mut marks: Marks) {
-        let mut work: Vec<ExternSlot> = self
-            .slots
-            .iter()
-            .filter(|(slot, e)| marks.0.contains(*slot) || e.as_ref().is_some_and(|a| Arc::strong_count(a) > 1))
-            .map(|(slot, _)| slot)
-            .collect();
-        while let Some(slot) = work.pop() {
-            let Some(Some(value)) = self.slots.get(slot) else { continue };
-            let Some(exception) = value.downcast_ref::<super::exception::Exception>() else { continue };
-            for r in exception.references() {
-                if let Some(s) = r.as_extern().filter(|s| !marks.0.contains(*s)) {
-                    marks.0.insert(s);
-                    work.push(s);
-                }
-            }
-        }
+    /// The slots whose values the host holds a clone of: roots of a collection.
+    pub fn held_by_host(&self) -> impl Iterator<Item = ExternSlot> + '_ {
+        // A strong count above one means the host still holds a clone.
+        self.slots.iter().filter(|(_, e)| e.as_ref().is_some_and(|a| Arc::strong_count(a) > 1)).map(|(s, _)| s)
+    }
+
+    /// The references the value in `slot` holds (a kept exception's payload), for tracing.
+    pub fn references_of(&self, slot: ExternSlot) -> Vec<RawRef> {
+        let Some(Some(value)) = self.slots.get(slot) else { return Vec::new() };
+        value.downcast_ref::<super::exception::Exception>().map_or_else(Vec::new, |e| e.references().collect())
+    }
+
+    /// Release every value that is neither marked nor held by the host.
+    pub fn sweep(&mut self, marks: Marks) {
         for (slot, entry) in self.slots.iter_mut() {
             // A strong count above one means the host still holds a clone.
             let held = entry.as_ref().is_some_and(|a| Arc::strong_count(a) > 1);

@@ -17,8 +17,8 @@ use super::vmcontext::{
 use crate::Error;
 use cranelift_entity::{EntityRef, EntitySet, PrimaryMap, SecondaryMap};
 use kiln_environ::{
-    ConstExpr, ConstOp, DefinedFuncIndex, ElementItems, EntityIndex, FuncIndex, FuncKey, IndexType, SegmentMode, Trap,
-    VM_MAGIC,
+    ConstExpr, ConstOp, DefinedFuncIndex, ElemIndex, ElementItems, EntityIndex, FuncIndex, FuncKey, GcLayout,
+    IndexType, SegmentMode, SharedTypeIndex, Trap, VM_MAGIC,
 };
 
 /// An import, resolved to its handle in the store.
@@ -103,6 +103,7 @@ pub fn instantiate(
         tags: PrimaryMap::new(),
         dropped_data: EntitySet::with_capacity(env.data.len()),
         dropped_elems: EntitySet::with_capacity(env.elements.len()),
+        gc_elements: Default::default(),
     };
 
     for (import, resolved) in env.imports.iter().zip(imports) {
@@ -246,7 +247,7 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: Inst
             table.set_lazy_image(LazyImage { instance: index, elements: elements.clone() });
         }
         if let Some(init) = &env.table_inits[def] {
-            let value = eval(store, data, &[], init)?.to_ref();
+            let value = eval(store, Source::Building(data), &[], &[], init)?.to_ref();
             let len = table.len();
             table.fill(0, len, value);
         }
@@ -258,7 +259,7 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: Inst
     let mut values = Vec::with_capacity(env.num_defined_globals());
     for (def, init) in env.global_inits.iter() {
         debug_assert_eq!(def.index(), values.len());
-        values.push(eval(store, data, &values, init)?);
+        values.push(eval(store, Source::Building(data), &values, &[], init)?);
     }
 
     // Nothing fails from here on.
@@ -293,13 +294,19 @@ fn initialize(store: &mut WholeStore<'_>, index: InstanceId) -> Result<(), Error
         if !matches!(segment.mode, SegmentMode::Passive) {
             s.instances[index].dropped_elems.insert(e);
         }
+        if let (SegmentMode::Passive, ElementItems::Expressions(_, exprs)) = (&segment.mode, &segment.items)
+            && exprs.iter().any(|e| e.allocates())
+        {
+            let items = element_items(s, index, e, 0, exprs.len())?;
+            s.instances[index].gc_elements.insert(e, items.into());
+        }
         let SegmentMode::Active(table, offset) = &segment.mode else { continue };
         if module.segment_in_table_image(e) {
             // The table reads it from its image on demand.
             continue;
         }
-        let offset = segment_offset(eval(s, &s.instances[index], &[], offset)?, env.tables[*table].index_type);
-        let items = element_items(s, index, &segment.items, 0, segment.items.len())?;
+        let offset = segment_offset(eval(s, Source::Live(index), &[], &[], offset)?, env.tables[*table].index_type);
+        let items = element_items(s, index, e, 0, segment.items.len())?;
         let t = s.instances[index].tables[*table];
         if offset.checked_add(items.len() as u64).is_none_or(|end| end > s.tables[t].len()) {
             return Err(Error::Trap(Trap::TableOutOfBounds, None));
@@ -313,7 +320,7 @@ fn initialize(store: &mut WholeStore<'_>, index: InstanceId) -> Result<(), Error
             // Already mapped in from the module's memory image.
             continue;
         }
-        let offset = segment_offset(eval(s, &s.instances[index], &[], offset)?, env.memories[*memory].index_type);
+        let offset = segment_offset(eval(s, Source::Live(index), &[], &[], offset)?, env.memories[*memory].index_type);
         let m = s.instances[index].memories[*memory];
         let bytes = s.memories[m].data_mut();
         let offset = usize::try_from(offset).unwrap_or(usize::MAX);
@@ -331,25 +338,36 @@ fn initialize(store: &mut WholeStore<'_>, index: InstanceId) -> Result<(), Error
     Ok(())
 }
 
-/// The references of `items[start..start + len]` of an element segment of instance `index`.
-/// The caller checks the range.
+/// The references of items `start..start + len` of element segment `elem` of instance
+/// `index` (evaluated now, or at instantiation for one whose expressions allocate). The
+/// caller checks the range.
 ///
 /// # Errors
-/// Only for a malformed constant expression.
+/// For a malformed constant expression, and when an allocation fails.
 pub fn element_items(
-    store: &StoreOpaque,
+    store: &mut StoreOpaque,
     index: InstanceId,
-    items: &ElementItems,
+    elem: ElemIndex,
     start: usize,
     len: usize,
 ) -> Result<Vec<RawRef>, Error> {
-    let data = &store.instances[index];
-    match items {
+    if let Some(items) = store.instances[index].gc_elements.get(&elem) {
+        return Ok(items[start..start + len].to_vec());
+    }
+    let module = store.instances[index].module.clone();
+    match &module.env().elements[elem].items {
         ElementItems::Functions(funcs) => {
+            let data = &store.instances[index];
             Ok(funcs[start..start + len].iter().map(|f| RawRef::func(Some(func_ref_in(store, data, *f)))).collect())
         }
         ElementItems::Expressions(_, exprs) => {
-            exprs[start..start + len].iter().map(|e| Ok(eval(store, data, &[], e)?.to_ref())).collect()
+            let mut items = Vec::with_capacity(len);
+            for e in &exprs[start..start + len] {
+                // The items made so far are roots of the next one's allocations.
+                let item = eval(store, Source::Live(index), &[], &items, e)?.to_ref();
+                items.push(item);
+            }
+            Ok(items)
         }
     }
 }
@@ -388,12 +406,44 @@ fn segment_offset(value: ValRaw, ty: IndexType) -> u64 {
     value.bits() as u64 & ty.max_value()
 }
 
+/// The instance a constant expression is evaluated for: one being built (not in the store
+/// yet), or one of the store's.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    /// An instance being built.
+    Building(&'a InstanceData),
+    /// Instance `id` of the store.
+    Live(InstanceId),
+}
+
+impl<'a> Source<'a> {
+    fn data<'s>(self, store: &'s StoreOpaque) -> &'s InstanceData
+    where
+        'a: 's,
+    {
+        match self {
+            Source::Building(data) => data,
+            Source::Live(id) => &store.instances[id],
+        }
+    }
+}
+
 /// Evaluate a constant expression in the context of a (partly built) instance, whose
 /// defined globals are either in the instance already or, while they are being initialized,
-/// the values in `defining` so far.
-fn eval(store: &StoreOpaque, data: &InstanceData, defining: &[ValRaw], expr: &ConstExpr) -> Result<ValRaw, Error> {
+/// the values in `defining` so far. An allocation keeps the operands, `defining` and `keep`
+/// (references made before this expression that nothing else holds yet) across the
+/// collection it may make.
+fn eval(
+    store: &mut StoreOpaque,
+    source: Source<'_>,
+    defining: &[ValRaw],
+    keep: &[RawRef],
+    expr: &ConstExpr,
+) -> Result<ValRaw, Error> {
     let mut stack: Vec<u128> = Vec::with_capacity(4);
-    let pop = |stack: &mut Vec<u128>| stack.pop().ok_or_else(|| Error::Other("malformed constant expression".into()));
+    let malformed = || Error::Other("malformed constant expression".into());
+    let pop = |stack: &mut Vec<u128>| stack.pop().ok_or_else(malformed);
+    let module = source.data(store).module.clone();
     for op in &expr.ops {
         let v = match *op {
             ConstOp::I32Const(v) => v as u32 as u128,
@@ -402,18 +452,70 @@ fn eval(store: &StoreOpaque, data: &InstanceData, defining: &[ValRaw], expr: &Co
             ConstOp::F64Const(v) => v as u128,
             ConstOp::V128Const(v) => v,
             ConstOp::RefNull => 0,
-            ConstOp::RefFunc(f) => ValRaw::from_ref(RawRef::func(Some(func_ref_in(store, data, f)))).bits(),
+            ConstOp::RefFunc(f) => {
+                let data = source.data(store);
+                ValRaw::from_ref(RawRef::func(Some(func_ref_in(store, data, f)))).bits()
+            }
             ConstOp::RefI31 => {
                 let v = pop(&mut stack)? as u32;
                 ValRaw::from_ref(RawRef::any(crate::I31::wrapping_u32(v).to_word())).bits()
             }
-            ConstOp::GlobalGet(g) => match data.globals.get(g) {
-                Some(i) => store.global_get(*i).bits(),
-                None => defining
-                    .get(g.index() - data.globals.len())
-                    .ok_or_else(|| Error::Other("global read before it is defined".into()))?
-                    .bits(),
-            },
+            ConstOp::Convert => pop(&mut stack)?,
+            ConstOp::GlobalGet(g) => {
+                let data = source.data(store);
+                match data.globals.get(g) {
+                    Some(i) => store.global_get(*i).bits(),
+                    None => defining
+                        .get(g.index() - data.globals.len())
+                        .ok_or_else(|| Error::Other("global read before it is defined".into()))?
+                        .bits(),
+                }
+            }
+            ConstOp::StructNew(t) | ConstOp::StructNewDefault(t) => {
+                let ty = module.shared_type(t);
+                let Some(layout) = store.engine().gc_layout(ty) else { return Err(malformed()) };
+                let GcLayout::Struct { fields, .. } = &*layout else { return Err(malformed()) };
+                let values = match op {
+                    ConstOp::StructNew(_) => {
+                        stack.split_off(stack.len().checked_sub(fields.len()).ok_or_else(malformed)?)
+                    }
+                    _ => Vec::new(),
+                };
+                let word = allocate(store, ty, 0, [&stack, &values], defining, keep)?;
+                let heap = store.gc.heap.as_mut().ok_or_else(malformed)?;
+                for (f, v) in fields.iter().zip(values) {
+                    heap.write_field(word + f.offset, f.size, v);
+                }
+                u128::from(word)
+            }
+            ConstOp::ArrayNew(t) | ConstOp::ArrayNewDefault(t) | ConstOp::ArrayNewFixed(t, _) => {
+                let ty = module.shared_type(t);
+                let Some(layout) = store.engine().gc_layout(ty) else { return Err(malformed()) };
+                let GcLayout::Array { element } = *layout else { return Err(malformed()) };
+                // The elements one by one (`array.new_fixed`), or one value for them all.
+                let (length, values, fill) = match *op {
+                    ConstOp::ArrayNewFixed(_, n) => {
+                        let at = stack.len().checked_sub(n as usize).ok_or_else(malformed)?;
+                        (n, stack.split_off(at), None)
+                    }
+                    ConstOp::ArrayNew(_) => {
+                        let length = pop(&mut stack)? as u32;
+                        (length, vec![pop(&mut stack)?], Some(()))
+                    }
+                    _ => (pop(&mut stack)? as u32, Vec::new(), None),
+                };
+                if length > layout.max_length() {
+                    return Err(Error::Trap(Trap::AllocationTooLarge, None));
+                }
+                let word = allocate(store, ty, length, [&stack, &values], defining, keep)?;
+                let heap = store.gc.heap.as_mut().ok_or_else(malformed)?;
+                let at = |i: u32| word + element.offset + i * element.size;
+                match (fill, values.first()) {
+                    (Some(()), Some(v)) => (0..length).for_each(|i| heap.write_field(at(i), element.size, *v)),
+                    _ => (0u32..).zip(values).for_each(|(i, v)| heap.write_field(at(i), element.size, v)),
+                }
+                u128::from(word)
+            }
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                 let (b, a) = (pop(&mut stack)? as u32, pop(&mut stack)? as u32);
                 (match op {
@@ -434,4 +536,25 @@ fn eval(store: &StoreOpaque, data: &InstanceData, defining: &[ValRaw], expr: &Co
         stack.push(v);
     }
     Ok(ValRaw::from_bits(pop(&mut stack)?))
+}
+
+/// Allocate an object of canonical type `ty` for a constant expression, keeping every
+/// operand in `operands`, every global in `defining` (words or not: a number that is no
+/// reference keeps nothing) and `keep` across the collection this may make.
+fn allocate(
+    store: &mut StoreOpaque,
+    ty: SharedTypeIndex,
+    length: u32,
+    operands: [&[u128]; 2],
+    defining: &[ValRaw],
+    keep: &[RawRef],
+) -> Result<u32, Error> {
+    let keep: Vec<RawRef> = operands
+        .iter()
+        .flat_map(|o| o.iter())
+        .map(|v| ValRaw::from_bits(*v).to_ref())
+        .chain(defining.iter().map(|v| v.to_ref()))
+        .chain(keep.iter().copied())
+        .collect();
+    store.gc_alloc(ty, length, &keep).ok_or(Error::Trap(Trap::GcHeapOutOfMemory, None))
 }

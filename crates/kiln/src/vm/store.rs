@@ -65,6 +65,10 @@ pub struct InstanceData {
     pub dropped_data: EntitySet<DataIndex>,
     /// Element segments dropped by `elem.drop` or applied or declared at instantiation.
     pub dropped_elems: EntitySet<ElemIndex>,
+    /// The items of the passive element segments whose expressions allocate GC objects,
+    /// evaluated once at instantiation as the spec says (roots of the collector until the
+    /// segment is dropped).
+    pub gc_elements: std::collections::BTreeMap<ElemIndex, Box<[RawRef]>>,
 }
 
 /// The part of a store that does not depend on its data type.
@@ -108,6 +112,8 @@ pub struct StoreOpaque {
     pub counts: ResourceCounts,
     /// The component instances, handles and call scopes (`crate::component`).
     pub components: crate::component::store::ComponentStore,
+    /// The GC heap and what the collector keeps (see `collector`).
+    pub gc: super::collector::GcState,
 }
 
 /// A store: the opaque part first, then the user's data. `#[repr(C)]` keeps the opaque part
@@ -155,6 +161,7 @@ impl StoreOpaque {
             limiter: None,
             counts: ResourceCounts::default(),
             components: crate::component::store::ComponentStore::new(id),
+            gc: super::collector::GcState::default(),
         }
     }
 
@@ -339,39 +346,6 @@ impl StoreOpaque {
         };
         self.tables[t].set(i, value);
         Some(value)
-    }
-
-    /// Release every slab reference (ExternRef or exception) that neither wasm nor the host
-    /// can reach: wasm reaches what its tables and globals hold and, while it runs (this is
-    /// called from a host function or builtin), what its suspended frames keep live (see
-    /// `stack_roots`).
-    pub fn gc(&mut self) {
-        self.gc_keeping(std::iter::empty());
-    }
-
-    /// Collect as [`StoreOpaque::gc`] does when enough references accumulated since the
-    /// last collection.
-    pub fn maybe_gc(&mut self) {
-        if self.externs.wants_gc() {
-            self.gc();
-        }
-    }
-
-    /// [`StoreOpaque::gc`], keeping `extra` too: references in flight that no root holds
-    /// yet (an exception's payload being made).
-    pub fn gc_keeping(&mut self, extra: impl IntoIterator<Item = RawRef>) {
-        let mut marks = self.externs.marks();
-        extra.into_iter().for_each(|r| marks.mark(r));
-        super::stack_roots::for_each_stack_root(self, |r| marks.mark(r));
-        for table in self.tables.values() {
-            table.mark_extern_refs(&mut marks);
-        }
-        for (g, data) in self.globals() {
-            if data.ty.ty == kiln_environ::WasmValType::ExternRef {
-                marks.mark(self.global_get(g).to_ref());
-            }
-        }
-        self.externs.sweep(marks);
     }
 }
 

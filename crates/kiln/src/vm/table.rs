@@ -11,14 +11,13 @@
 //! reads and writes the words through the definition's base pointer, so the runtime does too:
 //! every access goes through a raw pointer into the mapping, never through a reference to the
 //! whole buffer that would claim it exclusively.
-use super::extern_refs::Marks;
 use super::ids::InstanceId;
 use super::mmap::{Mmap, page_size};
 use super::store_box::StoreBox;
 use super::val_raw::RawRef;
 use super::vm_ptr::VmPtr;
 use super::vmcontext::VMTableDefinition;
-use kiln_environ::{FuncIndex, SharedTypeIndex, Table, WasmValType};
+use kiln_environ::{FuncIndex, SharedTypeIndex, Table};
 use std::sync::Arc;
 
 /// The precomputed initial contents of a lazily initialized table: the functions of
@@ -236,16 +235,11 @@ impl TableStorage {
         if self.encoded { value.word() | 1 } else { value.word() }
     }
 
-    /// Mark every ExternRef an externref table holds, for a collection.
-    pub fn mark_extern_refs(&self, marks: &mut Marks) {
-        if self.ty.element_type() != WasmValType::ExternRef {
-            return;
-        }
-        for i in 0..self.len() {
-            if let Some(Some(r)) = self.get(i) {
-                marks.mark(r);
-            }
-        }
+    /// Every reference the table holds, if its elements are traced (not functions), for a
+    /// collection.
+    pub fn traced_references(&self) -> impl Iterator<Item = RawRef> + '_ {
+        let len = if self.ty.element_type().is_traced() { self.len() } else { 0 };
+        (0..len).filter_map(|i| self.get(i).flatten())
     }
 
     /// Grow by `delta` elements set to `init`; the old size, or why it cannot grow (its

@@ -121,10 +121,14 @@ pub struct VMStoreContext {
     pub epoch_deadline: u64,
     /// The engine's epoch counter, which the engine (and so the counter) outlives the store.
     pub epoch_counter: VmPtr<AtomicU64>,
-    /// The frame pointer of the wasm-to-builtin trampoline of the last unwinding builtin
-    /// wasm called (`throw`, `throw_ref`, rethrowing a host's exception), written by that
-    /// trampoline: the unwinder's first frame.
+    /// The frame pointer of the trampoline through which wasm last called a builtin or a
+    /// host function, written by that trampoline: where the unwinder and the collector's
+    /// walk of the wasm stack start.
     pub exit_fp: usize,
+    /// The address of the store's GC heap (0 until it has one).
+    pub gc_heap_base: usize,
+    /// How many bytes from the GC heap's base are accessible.
+    pub gc_heap_bound: u64,
 }
 
 impl VMStoreContext {
@@ -139,6 +143,8 @@ impl VMStoreContext {
             epoch_deadline: 0,
             epoch_counter: VmPtr::from_ref(epoch_counter),
             exit_fp: 0,
+            gc_heap_base: 0,
+            gc_heap_bound: 0,
         }
     }
 }
@@ -293,6 +299,10 @@ mod tests {
         assert_eq!(offset_of!(VMStoreContext, epoch_deadline) as u32, VMOffsets::STORE_CONTEXT_EPOCH_DEADLINE);
         assert_eq!(offset_of!(VMStoreContext, epoch_counter) as u32, VMOffsets::STORE_CONTEXT_EPOCH_COUNTER);
         assert_eq!(offset_of!(VMStoreContext, exit_fp) as u32, VMOffsets::STORE_CONTEXT_EXIT_FP);
+        assert_eq!(offset_of!(VMStoreContext, gc_heap_base) as u32, VMOffsets::STORE_CONTEXT_GC_HEAP_BASE);
+        assert_eq!(offset_of!(VMStoreContext, gc_heap_bound) as u32, VMOffsets::STORE_CONTEXT_GC_HEAP_BOUND);
+        assert_eq!(offset_of!(VMStoreContext, gc_heap_base) as u32, VMOffsets::STORE_CONTEXT_GC_HEAP_BASE);
+        assert_eq!(offset_of!(VMStoreContext, gc_heap_bound) as u32, VMOffsets::STORE_CONTEXT_GC_HEAP_BOUND);
         assert_eq!(offset_of!(VMHostFuncContext, magic) as u32, VMOffsets::HOST_FUNC_MAGIC);
         assert_eq!(offset_of!(VMHostFuncContext, func_ref) as u32, VMOffsets::HOST_FUNC_FUNC_REF);
     }

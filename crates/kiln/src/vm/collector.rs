@@ -1,0 +1,208 @@
+//! The store's collector: one mark-sweep collection over every reference but functions —
+//! the slab's externrefs and exceptions and the GC heap's objects — and GC allocation.
+//!
+//! The roots are the references on the suspended wasm stack (`stack_roots`), in tables and
+//! globals, in flight (an exception's payload being made, a constant expression's operands),
+//! the slab values the host holds a clone of, and the heap words the host holds through an
+//! `AnyRef`. Marking follows a worklist, never recursion (an object graph is the guest's):
+//! a word says what it is (`RawRef`), a marked exception gives its payload's references, a
+//! marked object its traced fields (its type's layout, by the id in its header). Then the
+//! slab frees what is unmarked and unheld, and the heap sweeps.
+//!
+//! An allocation that finds no room collects (so it may run while wasm waits in the
+//! `gc_alloc` builtin), then grows the heap if it is crowded or still full, up to the
+//! `gc-heap-max` tunable; past that it fails, and the code traps with `GcHeapOutOfMemory`.
+use super::gc_heap::GcHeap;
+use super::store::StoreOpaque;
+use super::val_raw::RawRef;
+use crate::any_ref::HeldWord;
+use kiln_environ::{GcLayout, SharedTypeIndex};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a store's collector keeps.
+#[derive(Default)]
+pub struct GcState {
+    /// The heap, made at the first allocation.
+    pub heap: Option<GcHeap>,
+    /// The layouts of the types objects were allocated with.
+    layouts: HashMap<SharedTypeIndex, Arc<GcLayout>>,
+    /// The words the host holds (through `AnyRef`s), kept while it holds them.
+    held: Vec<Arc<HeldWord>>,
+}
+
+impl GcState {
+    /// Keep `word` while the host holds `held`.
+    pub fn hold(&mut self, held: Arc<HeldWord>) {
+        self.held.push(held);
+    }
+}
+
+impl StoreOpaque {
+    /// Collect: release every reference that neither wasm nor the host can reach.
+    pub fn gc(&mut self) {
+        self.gc_keeping(std::iter::empty());
+    }
+
+    /// Collect as [`StoreOpaque::gc`] does when enough slab references accumulated since the
+    /// last collection.
+    pub fn maybe_gc(&mut self) {
+        if self.externs.wants_gc() {
+            self.gc();
+        }
+    }
+
+    /// [`StoreOpaque::gc`], keeping `extra` too: references in flight that no root holds.
+    pub fn gc_keeping(&mut self, extra: impl IntoIterator<Item = RawRef>) {
+        let mut work: Vec<usize> = extra.into_iter().map(RawRef::any_word).collect();
+        super::stack_roots::for_each_stack_root(self, |r| work.push(r.any_word()));
+        for table in self.tables.values() {
+            work.extend(table.traced_references().map(RawRef::any_word));
+        }
+        for (g, data) in self.globals() {
+            if data.ty.ty.is_traced() {
+                work.push(self.global_get(g).to_ref().any_word());
+            }
+        }
+        for instance in self.instances.values() {
+            work.extend(instance.gc_elements.values().flat_map(|items| items.iter().map(|r| r.any_word())));
+        }
+        work.extend(self.externs.held_by_host().map(|s| RawRef::extern_ref(Some(s)).any_word()));
+        self.gc.held.retain(|h| Arc::strong_count(h) > 1);
+        work.extend(self.gc.held.iter().map(|h| h.word));
+
+        let mut slab = self.externs.marks();
+        while let Some(word) = work.pop() {
+            let r = RawRef::any(word);
+            if let Some(slot) = r.as_extern() {
+                if slab.mark(slot) {
+                    work.extend(self.externs.references_of(slot).into_iter().map(RawRef::any_word));
+                }
+                continue;
+            }
+            // An object: a nonzero word with the low bits clear, below 4 GiB.
+            let Some(heap) = self.gc.heap.as_mut() else { continue };
+            let Ok(object) = u32::try_from(word) else { continue };
+            if word & 3 != 0 || !heap.mark(object) {
+                continue;
+            }
+            let (ty, _) = heap.header(object);
+            let Some(layout) = self.gc.layouts.get(&SharedTypeIndex::from_u32(ty)) else {
+                log::error!("a GC object of type {ty}, whose layout the store does not know");
+                continue;
+            };
+            match &**layout {
+                GcLayout::Struct { fields, .. } => {
+                    for f in fields.iter().filter(|f| f.traced) {
+                        work.push(heap.word_at(object + f.offset) as usize);
+                    }
+                }
+                GcLayout::Array { element } if element.traced => {
+                    let length = heap.array_length(object);
+                    for i in 0..length {
+                        work.push(heap.word_at(object + element.offset + i * element.size) as usize);
+                    }
+                }
+                GcLayout::Array { .. } => {}
+            }
+        }
+        self.externs.sweep(slab);
+        if let Some(heap) = self.gc.heap.as_mut() {
+            heap.sweep();
+        }
+    }
+
+    /// The host's hold of the non-null word `word` of the `any` hierarchy.
+    pub fn hold_any(&mut self, word: usize) -> crate::AnyRef {
+        let (r, held) = crate::AnyRef::from_word(self.id(), word);
+        if let Some(held) = held {
+            self.gc.hold(held);
+        }
+        r
+    }
+
+    /// Whether the non-i31 reference `r` of this store is of heap type `heap` (for the host's
+    /// checks of what it passes to wasm).
+    pub fn any_is_of(&self, r: &crate::AnyRef, heap: kiln_environ::WasmHeapType<SharedTypeIndex>) -> bool {
+        use kiln_environ::{TypeKind, WasmHeapType as H};
+        let Some(word) = r.to_word(self.id()) else { return false };
+        let object = u32::try_from(word)
+            .ok()
+            .filter(|w| word & 3 == 0 && self.gc.heap.as_ref().is_some_and(|h| h.is_object(*w)));
+        let Some((heap_ref, object)) = self.gc.heap.as_ref().zip(object) else {
+            // An internalized externref: only `any` holds it.
+            return heap == H::Any;
+        };
+        let (ty, info) = heap_ref.header(object);
+        let is_array = info & kiln_environ::GC_ARRAY_BIT != 0;
+        match heap {
+            H::Any | H::Eq => true,
+            H::Struct => !is_array,
+            H::Array => is_array,
+            H::Concrete(TypeKind::Struct | TypeKind::Array, want) => {
+                self.engine().is_subtype(SharedTypeIndex::from_u32(ty), want)
+            }
+            _ => false,
+        }
+    }
+
+    /// The layout of canonical type `ty`, a struct or array type.
+    fn gc_layout(&mut self, ty: SharedTypeIndex) -> Option<Arc<GcLayout>> {
+        if let Some(layout) = self.gc.layouts.get(&ty) {
+            return Some(layout.clone());
+        }
+        let layout = self.engine().gc_layout(ty)?;
+        self.gc.layouts.insert(ty, layout.clone());
+        Some(layout)
+    }
+
+    /// Make the heap if there is none yet, publishing it to compiled code.
+    fn gc_heap_made(&mut self) -> bool {
+        if self.gc.heap.is_none() {
+            match GcHeap::new(self.engine().tunables().gc_heap_max) {
+                Ok(heap) => self.gc.heap = Some(heap),
+                Err(e) => {
+                    log::error!("cannot reserve a GC heap: {e}");
+                    return false;
+                }
+            }
+        }
+        self.publish_gc_heap();
+        true
+    }
+
+    /// Write the heap's base and bound into the store context.
+    fn publish_gc_heap(&mut self) {
+        let (base, bound) = self.gc.heap.as_ref().map_or((0, 0), |h| (h.base().expose_provenance(), h.bound()));
+        let context = self.context_mut();
+        context.gc_heap_base = base;
+        context.gc_heap_bound = bound;
+    }
+
+    /// A new zeroed object of canonical type `ty` (`length` elements for an array), keeping
+    /// `extra` across the collection this may make; `None` when the heap is out of room or
+    /// the type is no struct or array type.
+    pub fn gc_alloc(&mut self, ty: SharedTypeIndex, length: u32, extra: &[RawRef]) -> Option<u32> {
+        let layout = self.gc_layout(ty)?;
+        let size = layout.object_size(length)?;
+        let array = matches!(*layout, GcLayout::Array { .. }).then_some(length);
+        if !self.gc_heap_made() {
+            return None;
+        }
+        let heap = self.gc.heap.as_mut()?;
+        if let Some(word) = heap.allocate(ty.as_u32(), size, array) {
+            return Some(word);
+        }
+        self.gc_keeping(extra.iter().copied());
+        let heap = self.gc.heap.as_mut()?;
+        let word = match heap.allocate(ty.as_u32(), size, array) {
+            Some(word) if !heap.crowded() => Some(word),
+            found => {
+                heap.grow(size);
+                found.or_else(|| heap.allocate(ty.as_u32(), size, array))
+            }
+        };
+        self.publish_gc_heap();
+        word
+    }
+}
