@@ -97,9 +97,33 @@ macro_rules! foreach_builtin {
             /// canonical struct or array type `type_id` (`length` elements for an array), or
             /// 0 when the heap has no room even after a collection and growing to its limit.
             GcAlloc = gc_alloc (I32, I32) -> [Reference];
+            /// `array.copy`: `(dst, dst_index, src, src_index, len) -> status` of two non-null
+            /// arrays: [`BULK_OK`] or [`ARRAY_OUT_OF_BOUNDS`].
+            ArrayCopy = array_copy (Reference, I32, Reference, I32, I32) -> [I32];
+            /// `array.init_data`: `(array, data, dst, offset, len) -> status` of a non-null
+            /// array: [`BULK_OK`], [`ARRAY_OUT_OF_BOUNDS`] or [`SEGMENT_OUT_OF_BOUNDS`].
+            ArrayInitData = array_init_data (Reference, I32, I32, I32, I32) -> [I32];
+            /// `array.init_elem`: `(array, elem, dst, offset, len) -> status`, as
+            /// `array_init_data`.
+            ArrayInitElem = array_init_elem (Reference, I32, I32, I32, I32) -> [I32];
+            /// `array.new_data`: `(type_id, data, offset, len) -> array`, or
+            /// [`NEW_OUT_OF_MEMORY`], or [`SEGMENT_OUT_OF_BOUNDS`] (no word is either).
+            ArrayNewData = array_new_data (I32, I32, I32, I32) -> [Reference];
+            /// `array.new_elem`: `(type_id, elem, offset, len) -> array`, as `array_new_data`.
+            ArrayNewElem = array_new_elem (I32, I32, I32, I32) -> [Reference];
         }
     };
 }
+
+/// A bulk array builtin did what it was asked.
+pub const BULK_OK: u32 = 1;
+/// A bulk array builtin found a range outside an array (`out of bounds array access`).
+pub const ARRAY_OUT_OF_BOUNDS: u32 = 0;
+/// A bulk array builtin found a range outside its data segment (`out of bounds memory
+/// access`) or element segment (`out of bounds table access`).
+pub const SEGMENT_OUT_OF_BOUNDS: u32 = 2;
+/// What `array_new_data` and `array_new_elem` return when the heap has no room.
+pub const NEW_OUT_OF_MEMORY: usize = 0;
 
 /// What `memory_grow` and `table_grow` return when the memory or table cannot grow: -1.
 pub const GROW_REFUSED: u64 = u64::MAX;

@@ -8,7 +8,7 @@
 //! stream, and after each call compare the outcome (results, or trap and its kind) and the
 //! exported state again: every memory's size and bytes, every global's value, every table's
 //! size. A module Kiln refuses as `unsupported:` is skipped. A module that uses exception
-//! handling, which wasmi does not run, runs in Kiln alone: its calls are made the same way,
+//! handling or GC, which wasmi does not run, runs in Kiln alone: its calls are made the same way,
 //! and only a crash (which the worker processes catch) or a panic counts.
 //!
 //! After a trap the module goes on with its next export: a trap leaves an instance usable,
@@ -91,7 +91,7 @@ pub struct Report {
     pub inconclusive: u64,
     /// Modules that neither engine instantiated.
     pub not_instantiated: u64,
-    /// Modules with features the oracle lacks (exceptions), run in Kiln alone.
+    /// Modules with features the oracle lacks (exceptions, GC), run in Kiln alone.
     pub kiln_only: u64,
     pub divergences: Vec<Divergence>,
 }
@@ -257,9 +257,10 @@ fn exported_funcs(exports: &[(String, wasmparser::ExternalKind)]) -> Vec<&str> {
     exports.iter().filter(|(_, k)| *k == wasmparser::ExternalKind::Func).map(|(n, _)| n.as_str()).collect()
 }
 
-/// Whether wasmi, the oracle, runs `wasm`: it validates without exception handling.
+/// Whether wasmi, the oracle, runs `wasm`: it validates without exception handling and GC.
 fn oracle_runs(wasm: &[u8]) -> bool {
-    let features = generate::features() - wasmparser::WasmFeatures::EXCEPTIONS;
+    use wasmparser::WasmFeatures as F;
+    let features = generate::features() - F::EXCEPTIONS - F::GC - F::FUNCTION_REFERENCES;
     wasmparser::Validator::new_with_features(features).validate_all(wasm).is_ok()
 }
 

@@ -14,10 +14,10 @@
 //! The features are those of Wasm 2.0 (multi-value, sign extension, saturating float-to-int,
 //! bulk memory, reference types, SIMD, mutable globals) plus the Wasm 3.0 ones that Kiln and
 //! wasmi both run: tail calls, extended constant expressions, multi-memory and memory64 (64-bit
-//! memories and tables); and, in a quarter of the modules, exception handling, which wasmi
-//! does not run (those run in Kiln alone). Off: relaxed SIMD (results the spec leaves to the
-//! engine), and the rest of what wasmi does not run (GC, threads, wide arithmetic, custom
-//! page sizes).
+//! memories and tables); and, in a quarter of the modules each, exception handling and GC
+//! (structs, arrays, i31, casts, typed function references), which wasmi does not run (those
+//! run in Kiln alone). Off: relaxed SIMD (results the spec leaves to the engine), and the rest
+//! of what wasmi does not run (threads, wide arithmetic, custom page sizes).
 use crate::rng::{Rng, Stream};
 use anyhow::{Context, Result};
 
@@ -75,9 +75,9 @@ fn config(rng: &mut Rng) -> wasm_smith::Config {
         extended_const_enabled: true,
         // Features one of them does not.
         relaxed_simd_enabled: false,
-        gc_enabled: false,
-        // A quarter of the modules throw and catch: wasmi does not run them, so Kiln runs
-        // them alone (see `differential`).
+        // A quarter of the modules each throw and catch, and allocate GC objects: wasmi runs
+        // neither, so Kiln runs them alone (see `differential`).
+        gc_enabled: rng.one_in(4),
         exceptions_enabled: rng.one_in(4),
         threads_enabled: false,
         shared_everything_threads_enabled: false,
@@ -100,6 +100,8 @@ pub fn features() -> wasmparser::WasmFeatures {
         | WasmFeatures::MULTI_MEMORY
         | WasmFeatures::MEMORY64
         | WasmFeatures::EXCEPTIONS
+        | WasmFeatures::GC
+        | WasmFeatures::FUNCTION_REFERENCES
 }
 
 /// The module of case `index` of the run seeded `seed`.

@@ -113,7 +113,7 @@ fn differential(options: &differential::Options, isolate: u64, worker: bool) -> 
         println!("skipped {n}: {why}");
     }
     println!(
-        "skipped: {} modules unsupported by kiln; {} instantiated in neither engine; {} cut short by a stack overflow; {} run in kiln alone (exceptions); {:.1} modules/s",
+        "skipped: {} modules unsupported by kiln; {} instantiated in neither engine; {} cut short by a stack overflow; {} run in kiln alone (exceptions, GC); {:.1} modules/s",
         report.skipped(),
         report.not_instantiated,
         report.inconclusive,

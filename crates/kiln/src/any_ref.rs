@@ -135,6 +135,34 @@ impl AnyRef {
         }
     }
 
+    /// `any.convert_extern`: the externref `e` as an anyref of `store` (an externalized anyref
+    /// is that anyref again).
+    pub fn convert_extern(mut store: impl crate::AsContextMut, e: crate::ExternRef) -> AnyRef {
+        if let Some(a) = e.data().downcast_ref::<AnyRef>() {
+            return a.clone();
+        }
+        let mut cx = store.as_context_mut();
+        let opaque = cx.opaque();
+        let word = opaque.externs.reference_to(e.arc()).any_word();
+        opaque.hold_any(word)
+    }
+
+    /// `extern.convert_any`: this anyref as an externref of `store` (an internalized
+    /// externref is that externref again).
+    ///
+    /// # Panics
+    /// If the reference is another store's.
+    pub fn convert_to_extern(&self, store: impl AsContext) -> crate::ExternRef {
+        let cx = store.as_context();
+        let opaque = cx.opaque();
+        if let Repr::Word(w) = &self.repr
+            && let Some(value) = opaque.assert_store(w.store).externs.value_of(crate::vm::val_raw::RawRef::any(w.word))
+        {
+            return crate::ExternRef::from_arc(value);
+        }
+        crate::ExternRef::new(self.clone())
+    }
+
     /// Whether two references are the same (`ref.eq`).
     pub fn ptr_eq(a: &AnyRef, b: &AnyRef) -> bool {
         match (&a.repr, &b.repr) {

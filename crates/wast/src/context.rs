@@ -327,7 +327,7 @@ impl WastContext {
         let params = ty.params();
         let args = (0..)
             .zip(&invoke.args)
-            .map(|(i, arg)| arg_to_val(arg, params.get(i).copied()))
+            .map(|(i, arg)| arg_to_val(arg, params.get(i).copied(), &mut self.store))
             .collect::<Result<Vec<Val>, String>>()?;
         let result_count = ty.results().len();
         let mut results = vec![Val::I32(0); result_count];

@@ -35,8 +35,8 @@ fn matches(actual: &Val, expected: &WastRetCore<'_>, store: &Store<()>) -> Resul
         (WastRetCore::RefFunc(_), Val::FuncRef(r)) => r.is_some(),
         (WastRetCore::RefExtern(None), Val::ExternRef(r)) => r.is_some(),
         (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => r.data().downcast_ref::<u32>() == Some(n),
-        (WastRetCore::RefHost(_), _) => {
-            return Err("unsupported: host references (ref.host)".to_string());
+        (WastRetCore::RefHost(n), Val::AnyRef(Some(a))) => {
+            a.convert_to_extern(store).data().downcast_ref::<u32>() == Some(n)
         }
         (WastRetCore::RefAny, Val::AnyRef(r)) => r.is_some(),
         (WastRetCore::RefEq, Val::AnyRef(r)) => r.as_ref().is_some_and(|r| r.is_eq(store)),

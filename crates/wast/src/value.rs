@@ -1,14 +1,14 @@
 //! Conversion of the constants a script passes to `invoke` into kiln values,
 //! and rendering of kiln values for failure messages.
 
-use kiln::{Val, ValType};
+use kiln::{AnyRef, Store, Val, ValType};
 use wast::WastArg;
 use wast::core::{AbstractHeapType, HeapType, WastArgCore};
 
 /// Turns one `invoke` argument into a [`Val`] for a parameter of type `param` (which
 /// says the hierarchy of a null of a concrete type); `Err` names what kiln cannot
 /// represent (or what the runner does not know).
-pub(crate) fn arg_to_val(arg: &WastArg<'_>, param: Option<ValType>) -> Result<Val, String> {
+pub(crate) fn arg_to_val(arg: &WastArg<'_>, param: Option<ValType>, store: &mut Store<()>) -> Result<Val, String> {
     let core = match arg {
         WastArg::Core(core) => core,
         _ => return Err("unsupported: component-model arguments".to_string()),
@@ -26,9 +26,9 @@ pub(crate) fn arg_to_val(arg: &WastArg<'_>, param: Option<ValType>) -> Result<Va
         WastArgCore::RefNull(heap) => null_ref(heap)?,
         // `ref.extern N` is a host reference to the number N.
         WastArgCore::RefExtern(n) => Val::ExternRef(Some(kiln::ExternRef::new(*n))),
-        WastArgCore::RefHost(_) => {
-            return Err("unsupported: host references (ref.host)".to_string());
-        }
+        // `ref.host N` is the internalized host reference to N (`any.convert_extern` of
+        // `ref.extern N`).
+        WastArgCore::RefHost(n) => Val::AnyRef(Some(AnyRef::convert_extern(store, kiln::ExternRef::new(*n)))),
     })
 }
 

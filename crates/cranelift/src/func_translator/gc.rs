@@ -1,5 +1,6 @@
-//! GC objects: `struct.*` and `array.*` (but the bulk operators that copy between arrays,
-//! data and element segments), `any.convert_extern` and `extern.convert_any`.
+//! GC objects: `struct.*` and `array.*`, `any.convert_extern` and `extern.convert_any`. The
+//! bulk operators that copy between arrays and from data and element segments call builtins
+//! (`vm::gc_arrays` in the runtime), which check their ranges.
 //!
 //! An object's reference is its word, an offset into the store's GC heap (see
 //! `kiln_environ::gc_layout` for the layouts); the heap's base and accessible bound are in
@@ -13,7 +14,7 @@
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, condcodes::IntCC, types};
 use kiln_environ::{
     BuiltinFunction, CompileError, GC_ARRAY_LENGTH_OFFSET, GcField, GcLayout, Trap, TypeIndex, VMOffsets,
-    WasmCompositeType, WasmHeapType, WasmStorageType,
+    WasmCompositeType, WasmHeapType, WasmStorageType, builtins::SEGMENT_OUT_OF_BOUNDS,
 };
 
 use super::regions::Access;
@@ -291,6 +292,59 @@ impl FuncTranslator<'_, '_> {
         let one = self.builder.ins().iconst(types::I32, 1);
         let address = self.elements_address(word, element, index, one);
         self.store_storage(s, address, value);
+        Ok(())
+    }
+
+    /// `array.copy`.
+    pub(super) fn array_copy(&mut self) -> Result<(), CompileError> {
+        let values = self.popn(5)?;
+        for word in [values[0], values[2]] {
+            self.builder.ins().trapz(word, abi::trap_code(Trap::NullArrayReference));
+        }
+        let callee = self.builtin(BuiltinFunction::ArrayCopy);
+        let call = self.builder.ins().call(callee, &[&[self.vmctx][..], &values].concat());
+        let status = self.builder.inst_results(call)[0];
+        self.builder.ins().trapz(status, abi::trap_code(Trap::ArrayOutOfBounds));
+        Ok(())
+    }
+
+    /// `array.init_data` (`data`) or `array.init_elem` of segment `segment`.
+    pub(super) fn array_init_segment(&mut self, segment: u32, data: bool) -> Result<(), CompileError> {
+        let values = self.popn(4)?;
+        self.builder.ins().trapz(values[0], abi::trap_code(Trap::NullArrayReference));
+        let segment = self.builder.ins().iconst(types::I32, i64::from(segment));
+        let (builtin, trap) = match data {
+            true => (BuiltinFunction::ArrayInitData, Trap::MemoryOutOfBounds),
+            false => (BuiltinFunction::ArrayInitElem, Trap::TableOutOfBounds),
+        };
+        let callee = self.builtin(builtin);
+        let args = [self.vmctx, values[0], segment, values[1], values[2], values[3]];
+        let call = self.builder.ins().call(callee, &args);
+        let status = self.builder.inst_results(call)[0];
+        self.builder.ins().trapz(status, abi::trap_code(Trap::ArrayOutOfBounds));
+        let outside = self.builder.ins().icmp_imm_u(IntCC::Equal, status, i64::from(SEGMENT_OUT_OF_BOUNDS));
+        self.builder.ins().trapnz(outside, abi::trap_code(trap));
+        Ok(())
+    }
+
+    /// `array.new_data` (`data`) or `array.new_elem` of array type `t` from segment
+    /// `segment`.
+    pub(super) fn array_new_segment(&mut self, t: u32, segment: u32, data: bool) -> Result<(), CompileError> {
+        let (offset, length) = self.pop2()?;
+        let readonly = self.flags(Access::ReadOnly);
+        let id = self.load_field(types::I32, readonly, self.vmctx, self.env.offsets.type_id(TypeIndex::from_u32(t)));
+        let segment = self.builder.ins().iconst(types::I32, i64::from(segment));
+        let (builtin, trap) = match data {
+            true => (BuiltinFunction::ArrayNewData, Trap::MemoryOutOfBounds),
+            false => (BuiltinFunction::ArrayNewElem, Trap::TableOutOfBounds),
+        };
+        let callee = self.builtin(builtin);
+        let call = self.builder.ins().call(callee, &[self.vmctx, id, segment, offset, length]);
+        let word = self.builder.inst_results(call)[0];
+        let outside = self.builder.ins().icmp_imm_u(IntCC::Equal, word, i64::from(SEGMENT_OUT_OF_BOUNDS));
+        self.builder.ins().trapnz(outside, abi::trap_code(trap));
+        self.builder.ins().trapz(word, abi::trap_code(Trap::GcHeapOutOfMemory));
+        self.push(word);
         Ok(())
     }
 

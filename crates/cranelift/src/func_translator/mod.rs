@@ -411,6 +411,15 @@ impl<'e, 'b> FuncTranslator<'e, 'b> {
             Operator::ArraySet { array_type_index } => self.array_set(array_type_index)?,
             Operator::ArrayLen => self.array_len()?,
             Operator::ArrayFill { array_type_index } => self.array_fill(array_type_index)?,
+            Operator::ArrayCopy { .. } => self.array_copy()?,
+            Operator::ArrayInitData { array_data_index, .. } => self.array_init_segment(array_data_index, true)?,
+            Operator::ArrayInitElem { array_elem_index, .. } => self.array_init_segment(array_elem_index, false)?,
+            Operator::ArrayNewData { array_type_index, array_data_index } => {
+                self.array_new_segment(array_type_index, array_data_index, true)?
+            }
+            Operator::ArrayNewElem { array_type_index, array_elem_index } => {
+                self.array_new_segment(array_type_index, array_elem_index, false)?
+            }
             // Every non-function reference is a self-describing word: converting keeps it.
             Operator::AnyConvertExtern | Operator::ExternConvertAny => {}
             Operator::TableGet { table } => self.table_get(table)?,

@@ -392,6 +392,33 @@ builtins! {
         RawRef::any(word.map_or(0, |w| w as usize))
     }
 
+    /// `array.copy`.
+    fn array_copy(store, _instance, dst: RawRef, dst_index: u32, src: RawRef, src_index: u32, len: u32) -> u32 {
+        store.array_copy(dst, dst_index, src, src_index, len)
+    }
+
+    /// `array.init_data`.
+    fn array_init_data(store, instance, array: RawRef, data: u32, dst: u32, offset: u32, len: u32) -> u32 {
+        store.array_init_data(instance, array, DataIndex::from_u32(data), dst, offset, len)
+    }
+
+    /// `array.init_elem`.
+    fn array_init_elem(store, instance, array: RawRef, elem: u32, dst: u32, offset: u32, len: u32) -> u32 {
+        store.array_init_elem(instance, array, ElemIndex::from_u32(elem), dst, offset, len)
+    }
+
+    /// `array.new_data`.
+    fn array_new_data(store, instance, ty: u32, data: u32, offset: u32, len: u32) -> RawRef {
+        let ty = SharedTypeIndex::from_u32(ty);
+        RawRef::any(store.array_new_data(instance, ty, DataIndex::from_u32(data), offset, len))
+    }
+
+    /// `array.new_elem`.
+    fn array_new_elem(store, instance, ty: u32, elem: u32, offset: u32, len: u32) -> RawRef {
+        let ty = SharedTypeIndex::from_u32(ty);
+        RawRef::any(store.array_new_elem(instance, ty, ElemIndex::from_u32(elem), offset, len))
+    }
+
     /// Whether canonical type `actual` is `expected` or a declared subtype of it.
     fn is_subtype(store, _instance, actual: u32, expected: u32) -> u32 {
         let (a, b) = (SharedTypeIndex::from_u32(actual), SharedTypeIndex::from_u32(expected));

@@ -147,7 +147,7 @@ impl StoreOpaque {
     }
 
     /// The layout of canonical type `ty`, a struct or array type.
-    fn gc_layout(&mut self, ty: SharedTypeIndex) -> Option<Arc<GcLayout>> {
+    pub fn gc_layout(&mut self, ty: SharedTypeIndex) -> Option<Arc<GcLayout>> {
         if let Some(layout) = self.gc.layouts.get(&ty) {
             return Some(layout.clone());
         }

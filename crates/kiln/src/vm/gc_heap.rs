@@ -203,6 +203,18 @@ impl GcHeap {
         self.bytes_mut()[at..at + size].copy_from_slice(&bits.to_le_bytes()[..size]);
     }
 
+    /// Write `bytes` at `at` (elements of an array the caller checked).
+    pub fn write_bytes(&mut self, at: u32, bytes: &[u8]) {
+        let at = at as usize;
+        self.bytes_mut()[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+
+    /// Copy `len` bytes from `src` to `dst` (ranges the caller checked; they may overlap).
+    pub fn copy_within(&mut self, src: u32, dst: u32, len: u32) {
+        let (src, dst, len) = (src as usize, dst as usize, len as usize);
+        self.bytes_mut().copy_within(src..src + len, dst);
+    }
+
     /// Mark the object at `word`: whether it was not marked yet (and is an object).
     pub fn mark(&mut self, word: u32) -> bool {
         if !self.is_object(word) {

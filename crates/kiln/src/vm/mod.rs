@@ -15,6 +15,7 @@ pub mod epoch;
 pub mod exception;
 pub mod extern_refs;
 pub mod fuel;
+pub mod gc_arrays;
 pub mod gc_heap;
 pub mod host_func;
 pub mod ids;
