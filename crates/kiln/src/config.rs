@@ -91,6 +91,13 @@ impl Config {
         self
     }
 
+    /// The most bytes a store's GC heap may grow to (4 GiB by default, which is also the most
+    /// it may be): an allocation that finds no room below it after a collection traps.
+    pub fn gc_heap_max(&mut self, bytes: u64) -> &mut Self {
+        self.tunables.gc_heap_max = bytes.min(1 << 32);
+        self
+    }
+
     /// Whether data segments are mapped copy-on-write from a memory image (default: yes).
     pub fn memory_init_cow(&mut self, enable: bool) -> &mut Self {
         self.tunables.memory_init_cow = enable;

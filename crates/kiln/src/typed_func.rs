@@ -87,41 +87,24 @@ impl WasmTy for f64 {
     }
 }
 
-impl WasmTy for Option<Func> {
-    fn valtype() -> ValType {
-        ValType::FuncRef
-    }
-    fn into_val(self) -> Val {
-        Val::FuncRef(self)
-    }
-    fn from_val(v: &Val) -> Option<Self> {
-        if let Val::FuncRef(f) = v { Some(*f) } else { None }
-    }
+/// `WasmTy` for a nullable reference type: `Option<$host>` is the `Val` variant `$variant`.
+macro_rules! nullable_reference_ty {
+    ($($host:ty => $variant:ident),*) => {$(
+        impl WasmTy for Option<$host> {
+            fn valtype() -> ValType {
+                ValType::$variant
+            }
+            fn into_val(self) -> Val {
+                Val::$variant(self)
+            }
+            fn from_val(v: &Val) -> Option<Self> {
+                if let Val::$variant(r) = v { Some(r.clone()) } else { None }
+            }
+        }
+    )*};
 }
 
-impl WasmTy for Option<crate::ExternRef> {
-    fn valtype() -> ValType {
-        ValType::ExternRef
-    }
-    fn into_val(self) -> Val {
-        Val::ExternRef(self)
-    }
-    fn from_val(v: &Val) -> Option<Self> {
-        if let Val::ExternRef(r) = v { Some(r.clone()) } else { None }
-    }
-}
-
-impl WasmTy for Option<crate::AnyRef> {
-    fn valtype() -> ValType {
-        ValType::AnyRef
-    }
-    fn into_val(self) -> Val {
-        Val::AnyRef(self)
-    }
-    fn from_val(v: &Val) -> Option<Self> {
-        if let Val::AnyRef(r) = v { Some(r.clone()) } else { None }
-    }
-}
+nullable_reference_ty!(Func => FuncRef, crate::ExternRef => ExternRef, crate::AnyRef => AnyRef);
 
 /// A tuple of wasm parameters.
 pub trait WasmParams: Send + 'static {

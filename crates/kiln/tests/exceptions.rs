@@ -173,7 +173,25 @@ fn a_trap_in_a_try_table_is_not_caught() {
 
 #[test]
 fn caught_and_dropped_exceptions_are_freed_and_live_ones_are_bounded() {
-    let wat = r#"(module
+    // An export that throws $n times, catches each with its reference, and does `then` with it.
+    let catch_each = |name: &str, then: &str| {
+        format!(
+            r#"(func (export "{name}") (param $n i32)
+                 (block $done
+                   (loop $l
+                     (br_if $done (i32.eqz (local.get $n)))
+                     (block $h (result exnref)
+                       (try_table (catch_all_ref $h) (call $thrower (local.get $n)))
+                       (unreachable))
+                     {then}
+                     (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                     (br $l))))"#
+        )
+    };
+    let drop_each = catch_each("drop_each", "(drop)");
+    let keep = catch_each("keep", "(i32.const 1) (if (i32.lt_s (table.grow $kept) (i32.const 0)) (then unreachable))");
+    let wat = format!(
+        r#"(module
       (tag $e (param i32))
       (func $thrower (param i32) (throw $e (local.get 0)))
       (func (export "run") (param $n i32) (result i32)
@@ -189,29 +207,11 @@ fn caught_and_dropped_exceptions_are_freed_and_live_ones_are_bounded() {
             (br $l)))
         (local.get $sum))
       (table $kept 0 exnref)
-      (func (export "drop_each") (param $n i32)
-        (block $done
-          (loop $l
-            (br_if $done (i32.eqz (local.get $n)))
-            (block $h (result exnref)
-              (try_table (catch_all_ref $h) (call $thrower (local.get $n)))
-              (unreachable))
-            (drop)
-            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-            (br $l))))
-      (func (export "keep") (param $n i32)
-        (block $done
-          (loop $l
-            (br_if $done (i32.eqz (local.get $n)))
-            (block $h (result exnref)
-              (try_table (catch_all_ref $h) (call $thrower (local.get $n)))
-              (unreachable))
-            (i32.const 1)
-            (if (i32.lt_s (table.grow $kept) (i32.const 0)) (then unreachable))
-            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-            (br $l))))
-      (func (export "forget") (table.fill $kept (i32.const 0) (ref.null exn) (table.size $kept))))"#;
-    let (mut store, instance) = setup(wat);
+      {drop_each}
+      {keep}
+      (func (export "forget") (table.fill $kept (i32.const 0) (ref.null exn) (table.size $kept))))"#
+    );
+    let (mut store, instance) = setup(&wat);
     // More throws than the store may hold at once: each caught one is freed at its catch.
     let run = instance.get_typed_func::<i32, i32>(&mut store, "run").unwrap();
     let n: i32 = 1_100_000;

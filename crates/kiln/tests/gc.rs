@@ -3,11 +3,16 @@
 //! limit and traps cleanly past it, and types are shared by the modules of an engine.
 use kiln::{AnyRef, Config, Engine, Error, Instance, Module, Store, Trap, Val};
 
-/// An engine whose stores' GC heaps may grow to `max` bytes.
+/// An engine whose stores' GC heaps may grow to `max` bytes (`-W gc-heap-max` spelled).
 fn engine(max: &str) -> Engine {
     let mut config = Config::new();
     config.set("gc-heap-max", max).unwrap();
-    Engine::new(&config).unwrap()
+    let engine = Engine::new(&config).unwrap();
+    let bytes = kiln::parse_bytes("gc-heap-max", max).unwrap();
+    let mut typed = Config::new();
+    typed.gc_heap_max(bytes);
+    assert_eq!(engine.settings(), Engine::new(&typed).unwrap().settings(), "the two ways to say it agree");
+    engine
 }
 
 const NODE: &str = "(type $node (struct (field $next (mut (ref null $node))) (field $v i64)))";
@@ -164,4 +169,14 @@ fn casts_across_modules_follow_their_rec_groups() {
     assert_eq!(call(&mut store, "is_a"), 1);
     assert_eq!(call(&mut store, "is_c"), 0);
     assert_eq!(call(&mut store, "field"), 7);
+}
+
+#[test]
+fn gc_can_be_turned_off() {
+    let mut config = Config::new();
+    config.set("gc", "n").unwrap();
+    let engine = Engine::new(&config).unwrap();
+    let err = Module::new(&engine, format!("(module {NODE} (func (drop (struct.new_default $node))))")).err().unwrap();
+    assert!(matches!(err, Error::Invalid(_)) && err.to_string().contains("GC proposal is disabled"), "{err}");
+    assert!(Module::new(&Engine::default(), format!("(module {NODE})")).is_ok(), "on by default");
 }

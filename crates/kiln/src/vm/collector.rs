@@ -16,8 +16,8 @@ use super::gc_heap::GcHeap;
 use super::store::StoreOpaque;
 use super::val_raw::RawRef;
 use crate::any_ref::HeldWord;
+use cranelift_entity::SecondaryMap;
 use kiln_environ::{GcLayout, SharedTypeIndex};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What a store's collector keeps.
@@ -25,8 +25,9 @@ use std::sync::Arc;
 pub struct GcState {
     /// The heap, made at the first allocation.
     pub heap: Option<GcHeap>,
-    /// The layouts of the types objects were allocated with.
-    layouts: HashMap<SharedTypeIndex, Arc<GcLayout>>,
+    /// The layouts of the types objects were allocated with, by canonical id (a dense map:
+    /// every allocation looks its type up).
+    layouts: SecondaryMap<SharedTypeIndex, Option<Arc<GcLayout>>>,
     /// The words the host holds (through `AnyRef`s), kept while it holds them.
     held: Vec<Arc<HeldWord>>,
 }
@@ -87,7 +88,7 @@ impl StoreOpaque {
                 continue;
             }
             let (ty, _) = heap.header(object);
-            let Some(layout) = self.gc.layouts.get(&SharedTypeIndex::from_u32(ty)) else {
+            let Some(layout) = self.gc.layouts.get(SharedTypeIndex::from_u32(ty)).and_then(Option::as_ref) else {
                 log::error!("a GC object of type {ty}, whose layout the store does not know");
                 continue;
             };
@@ -148,11 +149,11 @@ impl StoreOpaque {
 
     /// The layout of canonical type `ty`, a struct or array type.
     pub fn gc_layout(&mut self, ty: SharedTypeIndex) -> Option<Arc<GcLayout>> {
-        if let Some(layout) = self.gc.layouts.get(&ty) {
+        if let Some(Some(layout)) = self.gc.layouts.get(ty) {
             return Some(layout.clone());
         }
         let layout = self.engine().gc_layout(ty)?;
-        self.gc.layouts.insert(ty, layout.clone());
+        self.gc.layouts[ty] = Some(layout.clone());
         Some(layout)
     }
 
@@ -183,10 +184,17 @@ impl StoreOpaque {
     /// `extra` across the collection this may make; `None` when the heap is out of room or
     /// the type is no struct or array type.
     pub fn gc_alloc(&mut self, ty: SharedTypeIndex, length: u32, extra: &[RawRef]) -> Option<u32> {
-        let layout = self.gc_layout(ty)?;
-        let size = layout.object_size(length)?;
-        let array = matches!(*layout, GcLayout::Array { .. }).then_some(length);
-        if !self.gc_heap_made() {
+        // The size and kind of the object (from the store's layout without taking a share of
+        // it: every allocation asks).
+        let shape = |layout: &GcLayout| {
+            let array = matches!(layout, GcLayout::Array { .. }).then_some(length);
+            Some((layout.object_size(length)?, array))
+        };
+        let (size, array) = match self.gc.layouts.get(ty).and_then(Option::as_ref) {
+            Some(layout) => shape(layout)?,
+            None => shape(&*self.gc_layout(ty)?)?,
+        };
+        if self.gc.heap.is_none() && !self.gc_heap_made() {
             return None;
         }
         let heap = self.gc.heap.as_mut()?;

@@ -34,6 +34,12 @@ impl StoreOpaque {
         }
     }
 
+    /// The element layout of `array`, if elements `dst..dst + len` are all in it.
+    fn array_range(&mut self, array: RawRef, dst: u32, len: u32) -> Option<GcField> {
+        let (element, length) = self.array_of(array.any_word())?;
+        fits(dst, len, length.into()).then_some(element)
+    }
+
     /// The element layout of array type `ty`.
     fn element_of(&mut self, ty: SharedTypeIndex) -> Option<(GcField, u32)> {
         let layout = self.gc_layout(ty)?;
@@ -45,14 +51,10 @@ impl StoreOpaque {
 
     /// `array.copy` of `len` elements of `src` from `src_index` to `dst` at `dst_index`.
     pub fn array_copy(&mut self, dst: RawRef, dst_index: u32, src: RawRef, src_index: u32, len: u32) -> u32 {
-        let (Some((element, dst_len)), Some((_, src_len))) =
-            (self.array_of(dst.any_word()), self.array_of(src.any_word()))
+        let (Some(element), Some(_)) = (self.array_range(dst, dst_index, len), self.array_range(src, src_index, len))
         else {
             return ARRAY_OUT_OF_BOUNDS;
         };
-        if !fits(dst_index, len, dst_len.into()) || !fits(src_index, len, src_len.into()) {
-            return ARRAY_OUT_OF_BOUNDS;
-        }
         let at = |word: RawRef, i: u32| word.any_word() as u32 + element.offset + i * element.size;
         if let Some(heap) = self.gc.heap.as_mut() {
             heap.copy_within(at(src, src_index), at(dst, dst_index), len * element.size);
@@ -87,10 +89,7 @@ impl StoreOpaque {
         offset: u32,
         len: u32,
     ) -> u32 {
-        let Some((element, length)) = self.array_of(array.any_word()) else { return ARRAY_OUT_OF_BOUNDS };
-        if !fits(dst, len, length.into()) {
-            return ARRAY_OUT_OF_BOUNDS;
-        }
+        let Some(element) = self.array_range(array, dst, len) else { return ARRAY_OUT_OF_BOUNDS };
         let Some(bytes) = self.data_range(instance, data, offset, u64::from(len) * u64::from(element.size)) else {
             return SEGMENT_OUT_OF_BOUNDS;
         };
@@ -146,10 +145,7 @@ impl StoreOpaque {
         offset: u32,
         len: u32,
     ) -> u32 {
-        let Some((element, length)) = self.array_of(array.any_word()) else { return ARRAY_OUT_OF_BOUNDS };
-        if !fits(dst, len, length.into()) {
-            return ARRAY_OUT_OF_BOUNDS;
-        }
+        let Some(element) = self.array_range(array, dst, len) else { return ARRAY_OUT_OF_BOUNDS };
         if !self.elem_range_fits(instance, elem, offset, len) {
             return SEGMENT_OUT_OF_BOUNDS;
         }

@@ -6,8 +6,8 @@
 //! describes (a free block's type is `GC_FREE_TYPE`), and a bitmap marks where objects
 //! start, so that a word is taken for an object only if one starts there.
 //!
-//! Allocation takes a free block of the exact size, else bumps `top`, else splits a larger
-//! free block; when none fits, the store collects (mark-sweep: objects never move, so the
+//! Allocation takes a free block of the exact size, else bumps through a large free block
+//! (its rest kept a free block), else bumps `top`, else splits a smaller free block; when none fits, the store collects (mark-sweep: objects never move, so the
 //! references on wasm's stack need no rewriting) and, if that left the heap more than half
 //! full or still no room, the heap grows, doubling, up to its limit. Sweeping frees every
 //! unmarked object, merges neighbouring free blocks and gives the end of the heap back to
@@ -37,6 +37,9 @@ pub struct GcHeap {
     small: Vec<Vec<u32>>,
     /// Larger free blocks, by size.
     large: BTreeMap<u32, Vec<u32>>,
+    /// The free block being allocated from, from its first free byte to its end (what lies
+    /// between has a free block's header).
+    region: Option<(u32, u32)>,
     /// Bytes in objects after the last collection.
     live: usize,
 }
@@ -60,6 +63,7 @@ impl GcHeap {
             starts: vec![0; committed.div_ceil(512)],
             small: vec![Vec::new(); SMALL as usize / 8 + 1],
             large: BTreeMap::new(),
+            region: None,
             live: 0,
         })
     }
@@ -87,15 +91,15 @@ impl GcHeap {
         unsafe { self.mmap.slice_mut(0..self.committed) }
     }
 
+    /// The `u32` at `at`; 0 outside the accessible bytes (the callers stay inside: only this
+    /// heap writes headers, and compiled code writes nothing outside an object's fields).
     fn read(&self, at: u32) -> u32 {
         let at = at as usize;
-        let b = &self.bytes()[at..at + 4];
-        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        self.bytes().get(at..at + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     fn write(&mut self, at: u32, v: u32) {
-        let at = at as usize;
-        self.bytes_mut()[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        self.write_bytes(at, &v.to_le_bytes());
     }
 
     fn set_start(&mut self, word: u32, on: bool) {
@@ -114,25 +118,48 @@ impl GcHeap {
     }
 
     /// Take `size` bytes (a multiple of 8) from what is free or accessible, without
-    /// collecting or growing.
+    /// collecting or growing: a free block of that size, else the bump region (a large free
+    /// block being used up from its start), else the top, else a new bump region (the
+    /// largest large free block), else a split smaller free block.
     fn take(&mut self, size: u32) -> Option<u32> {
         if size <= SMALL
             && let Some(at) = self.small[(size / 8) as usize].pop()
         {
             return Some(at);
         }
-        if let Some(end) = self.top.checked_add(size).filter(|end| *end as usize <= self.committed) {
-            let at = self.top;
-            self.top = end;
-            return Some(at);
+        loop {
+            if let Some((at, end)) = self.region {
+                if at + size <= end {
+                    self.region = Some((at + size, end));
+                    if at + size < end {
+                        // What is left of the region stays a free block, for sweeping's walk.
+                        self.write(at + size, GC_FREE_TYPE);
+                        self.write(at + size + GC_INFO_OFFSET, end - at - size);
+                    }
+                    return Some(at);
+                }
+                // Too little is left: it goes back to the free lists.
+                self.region = None;
+                if at < end {
+                    self.free_block(at, end - at);
+                }
+            }
+            if let Some(end) = self.top.checked_add(size).filter(|end| *end as usize <= self.committed) {
+                let at = self.top;
+                self.top = end;
+                return Some(at);
+            }
+            let Some((&block, _)) = self.large.iter().rev().find(|(b, list)| **b >= size && !list.is_empty()) else {
+                break;
+            };
+            let at = self.large.get_mut(&block)?.pop()?;
+            self.region = Some((at, at + block));
         }
-        // The smallest larger block that leaves no remainder, or room for a free block.
-        let (&block, _) =
-            self.large.range(size..).find(|(b, list)| !list.is_empty() && (**b == size || **b >= size + 8))?;
-        let at = self.large.get_mut(&block)?.pop()?;
-        if block > size {
-            self.free_block(at + size, block - size);
-        }
+        // Else split the smallest larger free block (its rest stays free).
+        let class = (size / 8 + 1) as usize;
+        let i = (class..self.small.len()).find(|i| !self.small[*i].is_empty())?;
+        let at = self.small[i].pop()?;
+        self.free_block(at + size, i as u32 * 8 - size);
         Some(at)
     }
 
@@ -151,7 +178,7 @@ impl GcHeap {
     /// type `ty`, an array of `length` elements when `array`; `None` when nothing free fits.
     pub fn allocate(&mut self, ty: u32, size: u32, array: Option<u32>) -> Option<u32> {
         let at = self.take(size)?;
-        self.bytes_mut()[at as usize..(at + size) as usize].fill(0);
+        self.bytes_mut().get_mut(at as usize..(at + size) as usize)?.fill(0);
         self.write(at, ty);
         self.write(at + GC_INFO_OFFSET, size | if array.is_some() { GC_ARRAY_BIT } else { 0 });
         if let Some(length) = array {
@@ -198,21 +225,25 @@ impl GcHeap {
 
     /// Write the low `size` bytes of `bits` at `at` (a field of an object the caller made).
     pub fn write_field(&mut self, at: u32, size: u32, bits: u128) {
-        let at = at as usize;
-        let size = size as usize;
-        self.bytes_mut()[at..at + size].copy_from_slice(&bits.to_le_bytes()[..size]);
+        let bytes = bits.to_le_bytes();
+        self.write_bytes(at, &bytes[..(size as usize).min(bytes.len())]);
     }
 
     /// Write `bytes` at `at` (elements of an array the caller checked).
     pub fn write_bytes(&mut self, at: u32, bytes: &[u8]) {
         let at = at as usize;
-        self.bytes_mut()[at..at + bytes.len()].copy_from_slice(bytes);
+        if let Some(dst) = self.bytes_mut().get_mut(at..at + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
     }
 
     /// Copy `len` bytes from `src` to `dst` (ranges the caller checked; they may overlap).
     pub fn copy_within(&mut self, src: u32, dst: u32, len: u32) {
         let (src, dst, len) = (src as usize, dst as usize, len as usize);
-        self.bytes_mut().copy_within(src..src + len, dst);
+        let heap = self.bytes_mut();
+        if src.max(dst) + len <= heap.len() {
+            heap.copy_within(src..src + len, dst);
+        }
     }
 
     /// Mark the object at `word`: whether it was not marked yet (and is an object).
@@ -235,6 +266,8 @@ impl GcHeap {
             list.clear();
         }
         self.large.clear();
+        // The region's rest is a free block the walk meets.
+        self.region = None;
         let mut live = 0usize;
         let mut run: Option<(u32, u32)> = None;
         let mut at = FIRST;
@@ -268,5 +301,67 @@ impl GcHeap {
             self.top = start;
         }
         self.live = live;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeping_frees_the_unmarked_merges_them_and_reuses_the_room() {
+        let mut heap = GcHeap::new(1 << 20).unwrap();
+        let a = heap.allocate(7, 16, None).unwrap();
+        let b = heap.allocate(7, 24, Some(2)).unwrap();
+        let c = heap.allocate(7, 16, None).unwrap();
+        assert_eq!((a, b, c), (8, 24, 48));
+        assert!(heap.is_object(b) && !heap.is_object(b + 8) && !heap.is_object(0));
+        assert_eq!(heap.header(b), (7, 24 | GC_ARRAY_BIT));
+        assert_eq!(heap.array_length(b), 2);
+        // Keep only `c`: `a` and `b` merge into one free block of 40 bytes.
+        assert!(heap.mark(c) && !heap.mark(c), "marked once");
+        heap.sweep();
+        assert!(!heap.is_object(a) && !heap.is_object(b) && heap.is_object(c));
+        assert_eq!(heap.header(a), (GC_FREE_TYPE, 40));
+        // The merged block is taken whole by an object of its size.
+        assert_eq!(heap.allocate(7, 40, None), Some(a));
+        // Nothing is marked now: a sweep frees everything and gives it all back to the top.
+        heap.sweep();
+        assert!(!heap.crowded());
+        assert_eq!(heap.allocate(7, 8, None), Some(FIRST));
+    }
+
+    #[test]
+    fn a_full_heap_splits_a_larger_free_block() {
+        let page = page_size() as u32;
+        let mut heap = GcHeap::new(u64::from(page)).unwrap();
+        let objects: Vec<u32> = std::iter::from_fn(|| heap.allocate(7, 64, None)).collect();
+        assert_eq!(objects.len() as u32, (page - FIRST) / 64);
+        // Free one in the middle.
+        for (i, o) in objects.iter().enumerate() {
+            if i != 10 {
+                heap.mark(*o);
+            }
+        }
+        heap.sweep();
+        // What is left at the top goes first, then the free block is split.
+        let left = page - FIRST - objects.len() as u32 * 64;
+        let at_top: Vec<u32> = (0..left / 24).map(|_| heap.allocate(7, 24, None).unwrap()).collect();
+        assert!(at_top.iter().all(|a| *a > objects[objects.len() - 1]));
+        assert_eq!(heap.allocate(7, 24, None), Some(objects[10]));
+        assert_eq!(heap.header(objects[10] + 24), (GC_FREE_TYPE, 40));
+        assert_eq!(heap.allocate(7, 40, None), Some(objects[10] + 24));
+        assert_eq!(heap.allocate(7, left % 24, None), Some(page - left % 24), "the last bytes at the top");
+        assert_eq!(heap.allocate(7, 8, None), None, "full");
+    }
+
+    #[test]
+    fn growing_stops_at_the_limit() {
+        let page = page_size();
+        let mut heap = GcHeap::new((INITIAL + page) as u64).unwrap();
+        assert_eq!(heap.bound(), INITIAL as u64);
+        assert!(heap.grow(8));
+        assert_eq!(heap.bound(), (INITIAL + page) as u64);
+        assert!(!heap.grow(8), "at its limit");
     }
 }

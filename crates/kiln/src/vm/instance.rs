@@ -238,6 +238,8 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: Inst
         memories.push(memory);
     }
     let mut tables = Vec::with_capacity(env.num_defined_tables());
+    // The tables' initial values, which nothing roots until the tables join the store.
+    let mut initial = Vec::new();
     for (t, ty) in env.tables.iter().skip(env.num_imported_tables) {
         let encoded = tunables.table_lazy_init && ty.element_type() == kiln_environ::WasmValType::FuncRef;
         let ty = ty.map(|t| module.shared_type(t));
@@ -247,7 +249,8 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: Inst
             table.set_lazy_image(LazyImage { instance: index, elements: elements.clone() });
         }
         if let Some(init) = &env.table_inits[def] {
-            let value = eval(store, Source::Building(data), &[], &[], init)?.to_ref();
+            let value = eval(store, Source::Building(data), &[], &initial, init)?.to_ref();
+            initial.push(value);
             let len = table.len();
             table.fill(0, len, value);
         }
@@ -259,7 +262,7 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: Inst
     let mut values = Vec::with_capacity(env.num_defined_globals());
     for (def, init) in env.global_inits.iter() {
         debug_assert_eq!(def.index(), values.len());
-        values.push(eval(store, Source::Building(data), &values, &[], init)?);
+        values.push(eval(store, Source::Building(data), &values, &initial, init)?);
     }
 
     // Nothing fails from here on.
