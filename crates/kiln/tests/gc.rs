@@ -180,3 +180,17 @@ fn gc_can_be_turned_off() {
     assert!(matches!(err, Error::Invalid(_)) && err.to_string().contains("GC proposal is disabled"), "{err}");
     assert!(Module::new(&Engine::default(), format!("(module {NODE})")).is_ok(), "on by default");
 }
+
+#[test]
+fn forgetting_the_references_the_host_dropped_keeps_those_it_holds() {
+    let (mut store, instance) = instance(
+        &engine("1m"),
+        "(global $g anyref (struct.new $node (ref.null $node) (i64.const 5))) (func (export \"get\") (result anyref) (global.get $g))",
+    );
+    let get = instance.get_typed_func::<(), Option<AnyRef>>(&mut store, "get").unwrap();
+    let kept = get.call(&mut store, ()).unwrap();
+    for _ in 0..100_000 {
+        drop(get.call(&mut store, ()).unwrap());
+    }
+    assert!(kept.is_some_and(|k| k.is_struct(&store)));
+}

@@ -30,11 +30,19 @@ pub struct GcState {
     layouts: SecondaryMap<SharedTypeIndex, Option<Arc<GcLayout>>>,
     /// The words the host holds (through `AnyRef`s), kept while it holds them.
     held: Vec<Arc<HeldWord>>,
+    /// Forget the holds the host let go of when this many accumulated.
+    held_threshold: usize,
 }
 
 impl GcState {
-    /// Keep `word` while the host holds `held`.
+    /// Keep `word` while the host holds `held`. The holds the host let go of are forgotten
+    /// at each collection, and whenever they double, so that a host that reads many
+    /// references without allocating keeps only those it holds.
     pub fn hold(&mut self, held: Arc<HeldWord>) {
+        if self.held.len() >= self.held_threshold.max(1024) {
+            self.held.retain(|h| Arc::strong_count(h) > 1);
+            self.held_threshold = self.held.len() * 2;
+        }
         self.held.push(held);
     }
 }
