@@ -129,10 +129,10 @@ impl AnyRef {
     fn is_of(&self, store: impl AsContext, heap: WasmHeapType<kiln_environ::SharedTypeIndex>) -> bool {
         let cx = store.as_context();
         let opaque = cx.opaque();
-        match &self.repr {
-            Repr::I31(_) => WasmHeapType::I31.is_subtype_of(heap, |_, _| false),
-            Repr::Word(w) => opaque.assert_store(w.store).any_is_of(self, heap),
+        if let Repr::Word(w) = &self.repr {
+            opaque.assert_store(w.store);
         }
+        opaque.any_is_of(self, heap)
     }
 
     /// `any.convert_extern`: the externref `e` as an anyref of `store` (an externalized anyref

@@ -152,10 +152,7 @@ impl Val {
                 store.check_store(f.store_id())?;
                 store.engine().is_subtype(store.func_ref(f.index()).type_index, want)
             }
-            (Val::AnyRef(Some(r)), heap) => match r.as_i31() {
-                Some(_) => WasmHeapType::I31.is_subtype_of(heap, |_, _| false),
-                None => store.any_is_of(r, heap),
-            },
+            (Val::AnyRef(Some(r)), heap) => store.any_is_of(r, heap),
             _ => false,
         };
         if fits {

@@ -172,8 +172,8 @@ impl FuncTranslator<'_, '_> {
         // The signature check: the same canonical type, or (for a type that is not final) a
         // declared subtype of it.
         let actual = self.load_field(I32, readonly, func_ref, VMOffsets::FUNC_REF_TYPE_INDEX);
-        if self.env.module.types[ty].is_final {
-            let expected = self.load_field(I32, readonly, self.vmctx, self.env.offsets.type_id(ty));
+        if !self.may_have_subtypes(ty)? {
+            let expected = self.type_id(ty);
             let mismatch = self.builder.ins().icmp(IntCC::NotEqual, actual, expected);
             self.builder.ins().trapnz(mismatch, abi::trap_code(Trap::BadSignature));
         } else {

@@ -30,7 +30,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// Whether module type `t` may have declared subtypes.
-    fn may_have_subtypes(&self, t: TypeIndex) -> Result<bool, CompileError> {
+    pub(super) fn may_have_subtypes(&self, t: TypeIndex) -> Result<bool, CompileError> {
         let ty = self
             .env
             .module
@@ -40,11 +40,16 @@ impl FuncTranslator<'_, '_> {
         Ok(!ty.is_final)
     }
 
+    /// The canonical type id (an `i32`) of module type `t`, from this instance's vmctx.
+    pub(super) fn type_id(&mut self, t: TypeIndex) -> Value {
+        let readonly = self.flags(Access::ReadOnly);
+        self.load_field(I32, readonly, self.vmctx, self.env.offsets.type_id(t))
+    }
+
     /// Whether canonical type id `actual` (an `i32`) is module type `t` or one of its
     /// declared subtypes: an `i32` 0 or 1.
     pub(super) fn is_subtype_of_type(&mut self, actual: Value, t: TypeIndex) -> Result<Value, CompileError> {
-        let readonly = self.flags(Access::ReadOnly);
-        let expected = self.load_field(I32, readonly, self.vmctx, self.env.offsets.type_id(t));
+        let expected = self.type_id(t);
         let equal = self.builder.ins().icmp(IntCC::Equal, actual, expected);
         let equal = self.builder.ins().uextend(I32, equal);
         if !self.may_have_subtypes(t)? {

@@ -111,8 +111,7 @@ impl FuncTranslator<'_, '_> {
 
     /// A new zeroed object of module type `t` with `length` (an `i32`) elements for an array.
     fn allocate(&mut self, t: u32, length: Value) -> Value {
-        let readonly = self.flags(Access::ReadOnly);
-        let id = self.load_field(types::I32, readonly, self.vmctx, self.env.offsets.type_id(TypeIndex::from_u32(t)));
+        let id = self.type_id(TypeIndex::from_u32(t));
         let callee = self.builtin(BuiltinFunction::GcAlloc);
         let call = self.builder.ins().call(callee, &[self.vmctx, id, length]);
         let word = self.builder.inst_results(call)[0];
@@ -331,8 +330,7 @@ impl FuncTranslator<'_, '_> {
     /// `segment`.
     pub(super) fn array_new_segment(&mut self, t: u32, segment: u32, data: bool) -> Result<(), CompileError> {
         let (offset, length) = self.pop2()?;
-        let readonly = self.flags(Access::ReadOnly);
-        let id = self.load_field(types::I32, readonly, self.vmctx, self.env.offsets.type_id(TypeIndex::from_u32(t)));
+        let id = self.type_id(TypeIndex::from_u32(t));
         let segment = self.builder.ins().iconst(types::I32, i64::from(segment));
         let (builtin, trap) = match data {
             true => (BuiltinFunction::ArrayNewData, Trap::MemoryOutOfBounds),

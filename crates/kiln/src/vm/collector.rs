@@ -130,15 +130,17 @@ impl StoreOpaque {
         r
     }
 
-    /// Whether the non-i31 reference `r` of this store is of heap type `heap` (for the host's
-    /// checks of what it passes to wasm).
+    /// Whether the reference `r` (an i31, or one of this store's) is of heap type `heap`, as
+    /// `ref.test` would say (for the host's checks of what it passes to wasm).
     pub fn any_is_of(&self, r: &crate::AnyRef, heap: kiln_environ::WasmHeapType<SharedTypeIndex>) -> bool {
         use kiln_environ::{TypeKind, WasmHeapType as H};
+        if r.is_i31() {
+            return H::I31.is_subtype_of(heap, |_, _| false);
+        }
         let Some(word) = r.to_word(self.id()) else { return false };
-        let object = u32::try_from(word)
-            .ok()
-            .filter(|w| word & 3 == 0 && self.gc.heap.as_ref().is_some_and(|h| h.is_object(*w)));
-        let Some((heap_ref, object)) = self.gc.heap.as_ref().zip(object) else {
+        let object =
+            self.gc.heap.as_ref().zip(u32::try_from(word).ok()).filter(|(h, w)| word & 3 == 0 && h.is_object(*w));
+        let Some((heap_ref, object)) = object else {
             // An internalized externref: only `any` holds it.
             return heap == H::Any;
         };
@@ -165,15 +167,13 @@ impl StoreOpaque {
         Some(layout)
     }
 
-    /// Make the heap if there is none yet, publishing it to compiled code.
-    fn gc_heap_made(&mut self) -> bool {
-        if self.gc.heap.is_none() {
-            match GcHeap::new(self.engine().tunables().gc_heap_max) {
-                Ok(heap) => self.gc.heap = Some(heap),
-                Err(e) => {
-                    log::error!("cannot reserve a GC heap: {e}");
-                    return false;
-                }
+    /// Make the store's heap (it has none yet), publishing it to compiled code.
+    fn make_gc_heap(&mut self) -> bool {
+        match GcHeap::new(self.engine().tunables().gc_heap_max) {
+            Ok(heap) => self.gc.heap = Some(heap),
+            Err(e) => {
+                log::error!("cannot reserve a GC heap: {e}");
+                return false;
             }
         }
         self.publish_gc_heap();
@@ -202,7 +202,7 @@ impl StoreOpaque {
             Some(layout) => shape(layout)?,
             None => shape(&*self.gc_layout(ty)?)?,
         };
-        if self.gc.heap.is_none() && !self.gc_heap_made() {
+        if self.gc.heap.is_none() && !self.make_gc_heap() {
             return None;
         }
         let heap = self.gc.heap.as_mut()?;

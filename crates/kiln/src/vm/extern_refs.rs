@@ -107,12 +107,11 @@ impl ExternRefs {
         value.downcast_ref::<super::exception::Exception>().map_or_else(Vec::new, |e| e.references().collect())
     }
 
-    /// Release every value that is neither marked nor held by the host.
+    /// Release every value that is not marked (the collection marks the ones the host holds,
+    /// [`ExternRefs::held_by_host`], as roots).
     pub fn sweep(&mut self, marks: Marks) {
         for (slot, entry) in self.slots.iter_mut() {
-            // A strong count above one means the host still holds a clone.
-            let held = entry.as_ref().is_some_and(|a| Arc::strong_count(a) > 1);
-            if let Some(a) = entry.as_ref().filter(|_| !marks.0.contains(slot) && !held) {
+            if let Some(a) = entry.as_ref().filter(|_| !marks.0.contains(slot)) {
                 self.by_value.remove(&address(a));
                 *entry = None;
                 self.free.push(slot);

@@ -35,7 +35,7 @@ pub struct GcHeap {
     starts: Vec<u64>,
     /// Free blocks of each size up to [`SMALL`], by size / 8.
     small: Vec<Vec<u32>>,
-    /// Larger free blocks, by size.
+    /// Larger free blocks, by size (a size with no block has no entry).
     large: BTreeMap<u32, Vec<u32>>,
     /// The free block being allocated from, from its first free byte to its end (what lies
     /// between has a free block's header).
@@ -149,10 +149,13 @@ impl GcHeap {
                 self.top = end;
                 return Some(at);
             }
-            let Some((&block, _)) = self.large.iter().rev().find(|(b, list)| **b >= size && !list.is_empty()) else {
-                break;
-            };
-            let at = self.large.get_mut(&block)?.pop()?;
+            // The largest free block, if it is large enough (no size keeps an empty list).
+            let Some(mut entry) = self.large.last_entry().filter(|e| *e.key() >= size) else { break };
+            let block = *entry.key();
+            let at = entry.get_mut().pop()?;
+            if entry.get().is_empty() {
+                entry.remove();
+            }
             self.region = Some((at, at + block));
         }
         // Else split the smallest larger free block (its rest stays free).

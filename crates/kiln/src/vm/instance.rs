@@ -496,16 +496,16 @@ fn eval(
                 let Some(layout) = store.engine().gc_layout(ty) else { return Err(malformed()) };
                 let GcLayout::Array { element } = *layout else { return Err(malformed()) };
                 // The elements one by one (`array.new_fixed`), or one value for them all.
-                let (length, values, fill) = match *op {
+                let (length, values) = match *op {
                     ConstOp::ArrayNewFixed(_, n) => {
                         let at = stack.len().checked_sub(n as usize).ok_or_else(malformed)?;
-                        (n, stack.split_off(at), None)
+                        (n, stack.split_off(at))
                     }
                     ConstOp::ArrayNew(_) => {
                         let length = pop(&mut stack)? as u32;
-                        (length, vec![pop(&mut stack)?], Some(()))
+                        (length, vec![pop(&mut stack)?])
                     }
-                    _ => (pop(&mut stack)? as u32, Vec::new(), None),
+                    _ => (pop(&mut stack)? as u32, Vec::new()),
                 };
                 if length > layout.max_length() {
                     return Err(Error::Trap(Trap::AllocationTooLarge, None));
@@ -513,8 +513,10 @@ fn eval(
                 let word = allocate(store, ty, length, [&stack, &values], defining, keep)?;
                 let heap = store.gc.heap.as_mut().ok_or_else(malformed)?;
                 let at = |i: u32| word + element.offset + i * element.size;
-                match (fill, values.first()) {
-                    (Some(()), Some(v)) => (0..length).for_each(|i| heap.write_field(at(i), element.size, *v)),
+                match (op, values.first()) {
+                    (ConstOp::ArrayNew(_), Some(v)) => {
+                        (0..length).for_each(|i| heap.write_field(at(i), element.size, *v))
+                    }
                     _ => (0u32..).zip(values).for_each(|(i, v)| heap.write_field(at(i), element.size, v)),
                 }
                 u128::from(word)
