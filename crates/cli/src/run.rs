@@ -192,7 +192,7 @@ fn parse_arg(text: &str, ty: ValType) -> Result<Val> {
     })
 }
 
-fn show(v: &Val) -> String {
+fn show(v: &Val, store: &impl kiln::AsContext) -> String {
     match v {
         Val::I32(v) => v.to_string(),
         Val::I64(v) => v.to_string(),
@@ -202,9 +202,9 @@ fn show(v: &Val) -> String {
         Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) => "null".into(),
         Val::FuncRef(Some(_)) => "<funcref>".into(),
         Val::ExternRef(Some(_)) => "<externref>".into(),
-        Val::AnyRef(Some(r)) => match r.as_i31() {
-            Some(i) => format!("<i31 {}>", i.get_i32()),
-            None => "<anyref>".into(),
+        Val::AnyRef(Some(r)) => match r.as_i31(store) {
+            Ok(Some(i)) => format!("<i31 {}>", i.get_i32()),
+            _ => "<anyref>".into(),
         },
     }
 }
@@ -368,7 +368,7 @@ fn run_with(
     let code = match outcome {
         Ok(()) => {
             for v in &results {
-                crate::say(format_args!("{}", show(v)))?;
+                crate::say(format_args!("{}", show(v, &store)))?;
             }
             ExitCode::SUCCESS
         }

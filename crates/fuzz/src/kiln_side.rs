@@ -2,7 +2,7 @@
 //! instantiated with no imports in a store of its own.
 use crate::outcome::{Outcome, Ref, TrapKind, Ty, Value};
 use crate::side::{NoInstance, Side};
-use kiln::{Engine, Error, Extern, Func, Instance, Module, Store, Trap, Val, ValType};
+use kiln::{Engine, Error, Extern, Func, Instance, Module, RootScope, Store, Trap, Val, ValType};
 
 /// A Kiln instance and its store.
 pub struct KilnSide {
@@ -87,22 +87,6 @@ impl KilnSide {
         Ok(KilnSide { store, exports, funcs })
     }
 
-    fn arg(&mut self, v: &Value) -> Val {
-        match *v {
-            Value::I32(v) => Val::I32(v),
-            Value::I64(v) => Val::I64(v),
-            Value::F32(b) => Val::F32(b),
-            Value::F64(b) => Val::F64(b),
-            Value::V128(v) => Val::V128(v),
-            Value::FuncRef(Ref::Export(n)) => Val::FuncRef(self.funcs.get(n).copied()),
-            Value::FuncRef(_) => Val::FuncRef(None),
-            Value::ExternRef(Ref::Null) => Val::ExternRef(None),
-            Value::ExternRef(_) => Val::ExternRef(Some(kiln::ExternRef::new(0u32))),
-            Value::AnyRef(Ref::Null) => Val::AnyRef(None),
-            Value::AnyRef(_) => Val::AnyRef(Some(kiln::AnyRef::from_i31(kiln::I31::wrapping_u32(0)))),
-        }
-    }
-
     fn export(&self, name: &str) -> Option<Extern> {
         self.exports.iter().find(|(n, _)| n == name).map(|(_, e)| *e)
     }
@@ -118,9 +102,14 @@ impl Side for KilnSide {
         let Some(f) = self.export(name).and_then(Extern::into_func) else {
             return Outcome::Failed(format!("no exported function `{name}`"));
         };
-        let args: Vec<Val> = args.iter().map(|a| self.arg(a)).collect();
-        let mut results: Vec<Val> = f.ty(&self.store).results().iter().map(|_| Val::I32(0)).collect();
-        match f.call(&mut self.store, &args, &mut results) {
+        // The call's references are released with its scope.
+        let mut scope = RootScope::new(&mut self.store);
+        let args = match args.iter().map(|a| arg(&mut scope, &self.funcs, a)).collect::<Result<Vec<Val>, _>>() {
+            Ok(args) => args,
+            Err(e) => return Outcome::Failed(format!("an argument: {e}")),
+        };
+        let mut results: Vec<Val> = f.ty(&scope).results().iter().map(|_| Val::I32(0)).collect();
+        match f.call(&mut scope, &args, &mut results) {
             Ok(()) => Outcome::Returned(results.iter().map(value).collect()),
             Err(e) => outcome_of_error(e),
         }
@@ -138,4 +127,21 @@ impl Side for KilnSide {
     fn table_size(&self, name: &str) -> Option<u64> {
         Some(self.export(name)?.into_table()?.size(&self.store))
     }
+}
+
+/// The kiln value of a generated argument, in `store` (a root of the call's scope).
+fn arg(store: &mut RootScope<&mut Store<()>>, funcs: &[Func], v: &Value) -> Result<Val, Error> {
+    Ok(match *v {
+        Value::I32(v) => Val::I32(v),
+        Value::I64(v) => Val::I64(v),
+        Value::F32(b) => Val::F32(b),
+        Value::F64(b) => Val::F64(b),
+        Value::V128(v) => Val::V128(v),
+        Value::FuncRef(Ref::Export(n)) => Val::FuncRef(funcs.get(n).copied()),
+        Value::FuncRef(_) => Val::FuncRef(None),
+        Value::ExternRef(Ref::Null) => Val::ExternRef(None),
+        Value::ExternRef(_) => Val::ExternRef(Some(kiln::ExternRef::new(store, 0u32)?)),
+        Value::AnyRef(Ref::Null) => Val::AnyRef(None),
+        Value::AnyRef(_) => Val::AnyRef(Some(kiln::AnyRef::from_i31(store, kiln::I31::wrapping_u32(0)))),
+    })
 }

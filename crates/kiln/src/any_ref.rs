@@ -1,13 +1,13 @@
-//! `AnyRef` and `I31`: references of GC's `any` hierarchy as the host sees them. An `i31` is
-//! an unboxed 31-bit integer: in wasm's word for an anyref it is the integer shifted left by
-//! one with bit 0 set, so it needs no heap, and every odd word is one. Any other non-null
-//! word (an object of the store's GC heap) the host holds through a shared root the store's
-//! collector keeps (see `vm::collector`).
-use crate::AsContext;
-use crate::store::StoreOpaqueExt;
-use crate::vm::ids::StoreId;
-use kiln_environ::WasmHeapType;
-use std::sync::Arc;
+//! `AnyRef`, `EqRef` and `I31`: references of GC's `any` hierarchy as the host sees them. An
+//! `i31` is an unboxed 31-bit integer: in wasm's word for an anyref it is the integer shifted
+//! left by one with bit 0 set, so it needs no heap, and every odd word is one. The host holds
+//! any other reference (an object of the store's GC heap, an externref made `any`) through a
+//! root (see `gc_root`); an `AnyRef` views it, and casts to the struct and array views check
+//! the object's header.
+use crate::gc_root::sealed::GcRefImpl;
+use crate::gc_root::{GcRef, GcRootIndex, Rooted, gc_ref_type};
+use crate::{ArrayRef, AsContext, AsContextMut, Error, ExternRef, Result, StructRef};
+use kiln_environ::{SharedTypeIndex, WasmHeapType};
 
 /// A 31-bit integer, the value of an `i31ref`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default)]
@@ -57,140 +57,188 @@ impl I31 {
     }
 }
 
-/// A non-null reference of the `any` hierarchy (`anyref`, `eqref`, `i31ref`, structs and
-/// arrays…). An object of a store's GC heap stays alive for as long as the host holds an
-/// `AnyRef` to it (a clone shares the hold): this is an owned root, released when the last
-/// clone drops.
-#[derive(Clone, Debug)]
+/// A non-null reference of the `any` hierarchy (`anyref`: an i31, a struct, an array, or an
+/// externref made `any`), held through a root ([`Rooted`] or [`OwnedRooted`]).
+#[derive(Copy, Clone, Debug)]
 pub struct AnyRef {
-    repr: Repr,
+    root: GcRootIndex,
 }
 
-#[derive(Clone, Debug)]
-enum Repr {
-    I31(I31),
-    /// An object, or anything else of the hierarchy that is no i31 (an internalized
-    /// externref): its word, held as a root of its store.
-    Word(Arc<HeldWord>),
+/// A non-null reference of the `eq` hierarchy (`eqref`: an i31, a struct or an array).
+#[derive(Copy, Clone, Debug)]
+pub struct EqRef {
+    root: GcRootIndex,
 }
 
-/// A word of a store that the host holds: a root of the store's collector for as long as
-/// some `AnyRef` shares it.
-#[derive(Debug)]
-pub(crate) struct HeldWord {
-    pub(crate) store: StoreId,
-    pub(crate) word: usize,
+gc_ref_type!(AnyRef, EqRef);
+
+/// The word of a root, for reading it in `store`.
+fn word_of(store: &impl AsContext, root: &impl GcRefImpl) -> Result<usize> {
+    store.as_context().opaque().root_word(root.root())
 }
+
+/// Whether the root `r` of `store` is of heap type `heap`.
+fn is_of(store: &impl AsContext, r: &impl GcRefImpl, heap: WasmHeapType<SharedTypeIndex>) -> Result<bool> {
+    let word = word_of(store, r)?;
+    Ok(store.as_context().opaque().any_is_of(word, heap))
+}
+
+/// `r` viewed as `U`, if it is of heap type `heap`.
+fn view_as<U: GcRef>(
+    store: &impl AsContext,
+    r: &impl GcRefImpl,
+    heap: WasmHeapType<SharedTypeIndex>,
+) -> Result<Option<Rooted<U>>> {
+    Ok(is_of(store, r, heap)?.then(|| Rooted::from_root(r.root())))
+}
+
+/// The methods shared by `AnyRef` and `EqRef`: the i31, struct and array views.
+macro_rules! any_views {
+    ($t:ident) => {
+        impl $t {
+            /// Whether this is an i31.
+            ///
+            /// # Errors
+            /// [`Error::Unrooted`](crate::Error::Unrooted) when its root is gone, or it is
+            /// another store's.
+            pub fn is_i31(&self, store: impl AsContext) -> Result<bool> {
+                Ok(I31::from_word(word_of(&store, self)?).is_some())
+            }
+
+            /// The i31 this is, if it is one.
+            ///
+            /// # Errors
+            /// As [`Self::is_i31`].
+            pub fn as_i31(&self, store: impl AsContext) -> Result<Option<I31>> {
+                Ok(I31::from_word(word_of(&store, self)?))
+            }
+
+            /// The i31 this is.
+            ///
+            /// # Errors
+            /// As [`Self::is_i31`], and when it is no i31.
+            pub fn unwrap_i31(&self, store: impl AsContext) -> Result<I31> {
+                self.as_i31(store)?.ok_or_else(|| Error::Other("the reference is no i31".into()))
+            }
+
+            /// Whether this is a struct.
+            ///
+            /// # Errors
+            /// As [`Self::is_i31`].
+            pub fn is_struct(&self, store: impl AsContext) -> Result<bool> {
+                is_of(&store, self, WasmHeapType::Struct)
+            }
+
+            /// This reference as a struct, if it is one.
+            ///
+            /// # Errors
+            /// As [`Self::is_i31`].
+            pub fn as_struct(&self, store: impl AsContext) -> Result<Option<Rooted<StructRef>>> {
+                view_as(&store, self, WasmHeapType::Struct)
+            }
+
+            /// This reference as a struct.
+            ///
+            /// # Errors
+            /// As [`Self::is_i31`], and when it is no struct.
+            pub fn unwrap_struct(&self, store: impl AsContext) -> Result<Rooted<StructRef>> {
+                self.as_struct(store)?.ok_or_else(|| Error::Other("the reference is no struct".into()))
+            }
+
+            /// Whether this is an array.
+            ///
+            /// # Errors
+            /// As [`Self::is_i31`].
+            pub fn is_array(&self, store: impl AsContext) -> Result<bool> {
+                is_of(&store, self, WasmHeapType::Array)
+            }
+
+            /// This reference as an array, if it is one.
+            ///
+            /// # Errors
+            /// As [`Self::is_i31`].
+            pub fn as_array(&self, store: impl AsContext) -> Result<Option<Rooted<ArrayRef>>> {
+                view_as(&store, self, WasmHeapType::Array)
+            }
+
+            /// This reference as an array.
+            ///
+            /// # Errors
+            /// As [`Self::is_i31`], and when it is no array.
+            pub fn unwrap_array(&self, store: impl AsContext) -> Result<Rooted<ArrayRef>> {
+                self.as_array(store)?.ok_or_else(|| Error::Other("the reference is no array".into()))
+            }
+        }
+    };
+}
+
+any_views!(AnyRef);
+any_views!(EqRef);
 
 impl AnyRef {
-    /// The reference to an i31.
-    pub fn from_i31(i31: I31) -> AnyRef {
-        AnyRef { repr: Repr::I31(i31) }
-    }
-
-    /// The i31 this reference is, if it is one.
-    pub fn as_i31(&self) -> Option<I31> {
-        match self.repr {
-            Repr::I31(i) => Some(i),
-            Repr::Word(_) => None,
-        }
-    }
-
-    /// Whether this is an i31.
-    pub fn is_i31(&self) -> bool {
-        self.as_i31().is_some()
+    /// The reference to an i31, rooted in `store`'s current scope.
+    pub fn from_i31(mut store: impl AsContextMut, i31: I31) -> Rooted<AnyRef> {
+        Rooted::new(store.as_context_mut().opaque(), i31.to_word())
     }
 
     /// Whether this is an `eqref`: an i31, a struct or an array (not an externref made
     /// `any`).
     ///
-    /// # Panics
-    /// If the reference is another store's.
-    pub fn is_eq(&self, store: impl AsContext) -> bool {
-        self.is_of(store, WasmHeapType::Eq)
+    /// # Errors
+    /// [`Error::Unrooted`] when its root is gone, or it is another store's.
+    pub fn is_eqref(&self, store: impl AsContext) -> Result<bool> {
+        is_of(&store, self, WasmHeapType::Eq)
     }
 
-    /// Whether this is a struct.
+    /// This reference as an `eqref`, if it is one.
     ///
-    /// # Panics
-    /// If the reference is another store's.
-    pub fn is_struct(&self, store: impl AsContext) -> bool {
-        self.is_of(store, WasmHeapType::Struct)
+    /// # Errors
+    /// As [`AnyRef::is_eqref`].
+    pub fn as_eqref(&self, store: impl AsContext) -> Result<Option<Rooted<EqRef>>> {
+        view_as(&store, self, WasmHeapType::Eq)
     }
 
-    /// Whether this is an array.
+    /// `any.convert_extern`: the externref `e` as an anyref (an externalized anyref is that
+    /// anyref again).
     ///
-    /// # Panics
-    /// If the reference is another store's.
-    pub fn is_array(&self, store: impl AsContext) -> bool {
-        self.is_of(store, WasmHeapType::Array)
+    /// # Errors
+    /// [`Error::Unrooted`] when `e`'s root is gone, or it is another store's.
+    pub fn convert_extern(store: impl AsContext, e: Rooted<ExternRef>) -> Result<Rooted<AnyRef>> {
+        // One word serves both views: a slab slot is an internalized externref, and an
+        // externalized anyref keeps its own word.
+        word_of(&store, &*e)?;
+        Ok(e.cast())
+    }
+}
+
+impl Rooted<EqRef> {
+    /// The same reference as an `anyref`.
+    pub fn to_anyref(self) -> Rooted<AnyRef> {
+        self.cast()
+    }
+}
+
+impl Rooted<StructRef> {
+    /// The same reference as an `anyref`.
+    pub fn to_anyref(self) -> Rooted<AnyRef> {
+        self.cast()
     }
 
-    fn is_of(&self, store: impl AsContext, heap: WasmHeapType<kiln_environ::SharedTypeIndex>) -> bool {
-        let cx = store.as_context();
-        let opaque = cx.opaque();
-        if let Repr::Word(w) = &self.repr {
-            opaque.assert_store(w.store);
-        }
-        opaque.any_is_of(self, heap)
+    /// The same reference as an `eqref`.
+    pub fn to_eqref(self) -> Rooted<EqRef> {
+        self.cast()
+    }
+}
+
+impl Rooted<ArrayRef> {
+    /// The same reference as an `anyref`.
+    pub fn to_anyref(self) -> Rooted<AnyRef> {
+        self.cast()
     }
 
-    /// `any.convert_extern`: the externref `e` as an anyref of `store` (an externalized anyref
-    /// is that anyref again).
-    pub fn convert_extern(mut store: impl crate::AsContextMut, e: crate::ExternRef) -> AnyRef {
-        if let Some(a) = e.data().downcast_ref::<AnyRef>() {
-            return a.clone();
-        }
-        let mut cx = store.as_context_mut();
-        let opaque = cx.opaque();
-        let word = opaque.externs.reference_to(e.arc()).any_word();
-        opaque.hold_any(word)
-    }
-
-    /// `extern.convert_any`: this anyref as an externref of `store` (an internalized
-    /// externref is that externref again).
-    ///
-    /// # Panics
-    /// If the reference is another store's.
-    pub fn convert_to_extern(&self, store: impl AsContext) -> crate::ExternRef {
-        let cx = store.as_context();
-        let opaque = cx.opaque();
-        if let Repr::Word(w) = &self.repr
-            && let Some(value) = opaque.assert_store(w.store).externs.value_of(crate::vm::val_raw::RawRef::any(w.word))
-        {
-            return crate::ExternRef::from_arc(value);
-        }
-        crate::ExternRef::new(self.clone())
-    }
-
-    /// Whether two references are the same (`ref.eq`).
-    pub fn ptr_eq(a: &AnyRef, b: &AnyRef) -> bool {
-        match (&a.repr, &b.repr) {
-            (Repr::I31(x), Repr::I31(y)) => x == y,
-            (Repr::Word(x), Repr::Word(y)) => x.store == y.store && x.word == y.word,
-            _ => false,
-        }
-    }
-
-    /// The word wasm keeps for this reference, which must be of store `store` (an i31 is of
-    /// every store).
-    pub(crate) fn to_word(&self, store: StoreId) -> Option<usize> {
-        match &self.repr {
-            Repr::I31(i) => Some(i.to_word()),
-            Repr::Word(w) => (w.store == store).then_some(w.word),
-        }
-    }
-
-    /// The reference of a non-null word of store `store`, for the host to hold: an i31, or a
-    /// word the store keeps as a root while `held` (which the store registers) lives.
-    pub(crate) fn from_word(store: StoreId, word: usize) -> (AnyRef, Option<Arc<HeldWord>>) {
-        match I31::from_word(word) {
-            Some(i) => (AnyRef::from_i31(i), None),
-            None => {
-                let held = Arc::new(HeldWord { store, word });
-                (AnyRef { repr: Repr::Word(held.clone()) }, Some(held))
-            }
-        }
+    /// The same reference as an `eqref`.
+    pub fn to_eqref(self) -> Rooted<EqRef> {
+        self.cast()
     }
 }
 

@@ -209,6 +209,24 @@ impl Engine {
         self.registry().register_plain(ty)
     }
 
+    /// The canonical id of a struct or array type the host made, registered once more.
+    pub(crate) fn register_host_type(&self, ty: &kiln_environ::WasmSubType<SharedTypeIndex>) -> SharedTypeIndex {
+        self.registry().register_host(ty)
+    }
+
+    /// Register registered type `id` once more.
+    pub(crate) fn hold_type(&self, id: SharedTypeIndex) {
+        self.registry().hold(id)
+    }
+
+    /// Canonical type `id`.
+    ///
+    /// # Panics
+    /// If nothing holds `id`: every id in use is held by a live module, store or host type.
+    pub(crate) fn sub_type(&self, id: SharedTypeIndex) -> Arc<kiln_environ::WasmSubType<SharedTypeIndex>> {
+        self.registry().sub_type(id).expect("a type in use is registered")
+    }
+
     /// Drop one registration of each of `ids`, forgetting the types nobody holds any more.
     pub(crate) fn release_types(&self, ids: impl IntoIterator<Item = SharedTypeIndex>) {
         self.registry().release(ids)

@@ -38,6 +38,9 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A host root of a GC reference was used after its scope ended (a `Rooted` past its
+    /// `RootScope` or host call) or after its owners dropped.
+    Unrooted,
     /// Anything else: misuse of the API, or an internal failure.
     Other(String),
 }
@@ -92,6 +95,7 @@ impl fmt::Display for Error {
                 f.write_str(m)
             }
             Error::Unsupported(m) => write!(f, "unsupported: {m}"),
+            Error::Unrooted => f.write_str("a GC reference was used after it was unrooted (its root scope ended)"),
             Error::Trap(t, _) => write!(f, "wasm trap: {t}"),
             Error::ComponentTrap(m) => write!(f, "wasm trap: {m}"),
             Error::Host(e) => write!(f, "host error: {e}"),

@@ -38,26 +38,13 @@ impl Func {
         let s = cx.opaque();
         let env_ty = ty.to_env();
         let type_index = s.engine().register_plain_type(&env_ty);
+        // The roots the call makes (its parameters', and whatever the host roots while it
+        // runs) end with it: the host function's body is their scope.
         let body = move |store: &mut StoreInner<T>, instance: Option<InstanceId>, values: &mut [ValRaw]| {
-            let params: Vec<Val> =
-                ty.params().iter().zip(values.iter()).map(|(t, v)| Val::from_raw(&mut store.opaque, *v, *t)).collect();
-            let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for(*t)).collect();
-            let id = store.opaque.id();
-            f(
-                Caller { store: &mut *store, instance: instance.map(|i| Instance::from_index(id, i)) },
-                &params,
-                &mut results,
-            )?;
-            // Wasm waits at this call: a collection here sees its frames, and the results
-            // are still the host's.
-            store.opaque.maybe_gc();
-            for ((r, t), slot) in results.iter().zip(ty.results()).zip(values.iter_mut()) {
-                if r.ty() != *t {
-                    return Err(Error::Other(format!("host function returned a {} where its type says {t}", r.ty())));
-                }
-                *slot = r.to_raw(&mut store.opaque)?;
-            }
-            Ok(())
+            let depth = store.opaque.gc.roots.depth();
+            let result = call_host(store, instance, values, &ty, &f);
+            store.opaque.gc.roots.pop_to(depth);
+            result
         };
         let index = add_host_func(cx.0, &env_ty, type_index, body);
         Func { store: cx.0.opaque.id(), index }
@@ -192,4 +179,33 @@ impl<'a, T> From<&'a Caller<'_, T>> for StoreContext<'a, T> {
     fn from(c: &'a Caller<'_, T>) -> Self {
         StoreContext(c.store)
     }
+}
+
+/// Run host function `f` of type `ty` on the raw arguments in `values`, leaving its results
+/// there.
+///
+/// # Errors
+/// What `f` failed with, or a result that is not of its type.
+fn call_host<T: 'static>(
+    store: &mut StoreInner<T>,
+    instance: Option<InstanceId>,
+    values: &mut [ValRaw],
+    ty: &FuncType,
+    f: &impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()>,
+) -> Result<()> {
+    let params: Vec<Val> =
+        ty.params().iter().zip(values.iter()).map(|(t, v)| Val::from_raw(&mut store.opaque, *v, *t)).collect();
+    let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for(*t)).collect();
+    let id = store.opaque.id();
+    f(Caller { store: &mut *store, instance: instance.map(|i| Instance::from_index(id, i)) }, &params, &mut results)?;
+    // Wasm waits at this call: a collection here sees its frames, and the results are still
+    // the host's.
+    store.opaque.maybe_gc();
+    for ((r, t), slot) in results.iter().zip(ty.results()).zip(values.iter_mut()) {
+        if r.ty() != *t {
+            return Err(Error::Other(format!("host function returned a {} where its type says {t}", r.ty())));
+        }
+        *slot = r.to_raw(&mut store.opaque)?;
+    }
+    Ok(())
 }

@@ -52,6 +52,7 @@
 #![deny(unsafe_code)]
 
 mod any_ref;
+mod array_ref;
 mod backtrace;
 mod cache;
 pub mod component;
@@ -59,8 +60,12 @@ mod config;
 mod engine;
 mod error;
 mod exn_ref;
+mod extern_ref;
 mod externals;
 mod func;
+mod gc_fields;
+mod gc_root;
+mod gc_types;
 mod host_info;
 pub use host_info::host_cpu_features;
 mod instance;
@@ -68,21 +73,26 @@ mod limits;
 mod linker;
 mod module;
 mod store;
+mod struct_ref;
 mod type_registry;
 mod typed_func;
 mod types;
 mod values;
 mod vm;
 
-pub use any_ref::{AnyRef, I31};
+pub use any_ref::{AnyRef, EqRef, I31};
+pub use array_ref::{ArrayRef, ArrayRefPre};
 pub use backtrace::{FrameInfo, WasmBacktrace};
 pub use cache::{cache_key, cache_key_file, clean_cache, default_cache_dir, discard_cache_key};
 pub use config::{Config, parse_bool, parse_bytes};
 pub use engine::{Engine, Precompiled};
 pub use error::{Error, Result};
 pub use exn_ref::ExnRef;
+pub use extern_ref::ExternRef;
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func};
+pub use gc_root::{GcRef, OwnedRooted, RootScope, Rooted, RootedGcRef};
+pub use gc_types::{ArrayType, FieldType, StorageType, StructType};
 pub use instance::Instance;
 pub use kiln_environ::OptLevel;
 pub use kiln_environ::Trap;
@@ -92,6 +102,7 @@ pub use limits::{
 pub use linker::{InstancePre, Linker};
 pub use module::{ExportType, ImportType, Module};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, UpdateDeadline};
+pub use struct_ref::{StructRef, StructRefPre};
 pub use typed_func::{IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use types::{ExternType, FuncType, GlobalType, MemoryType, Mutability, TableType, TagType, ValType};
-pub use values::{ExternRef, Val};
+pub use values::Val;

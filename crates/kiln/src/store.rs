@@ -131,8 +131,13 @@ pub struct StoreContext<'a, T>(pub(crate) &'a StoreInner<T>);
 /// An exclusive borrow of a store.
 pub struct StoreContextMut<'a, T>(pub(crate) &'a mut StoreInner<T>);
 
-impl<T> StoreContext<'_, T> {
+impl<'a, T> StoreContext<'a, T> {
     pub(crate) fn opaque(&self) -> &StoreOpaque {
+        &self.0.opaque
+    }
+
+    /// The store's opaque part, for as long as the borrow lasts.
+    pub(crate) fn into_opaque(self) -> &'a StoreOpaque {
         &self.0.opaque
     }
 }

@@ -42,6 +42,8 @@ struct TypeEntry {
     supertypes: Box<[SharedTypeIndex]>,
     /// For a struct or array type, the layout of its objects.
     layout: Option<Arc<GcLayout>>,
+    /// The type, with its concrete types as canonical ids.
+    sub: Arc<WasmSubType<SharedTypeIndex>>,
 }
 
 /// A registered rec group and how many registrations hold it.
@@ -102,6 +104,26 @@ impl TypeRegistry {
         self.register_group(group, &[&sub], &PrimaryMap::new())[0]
     }
 
+    /// Register one more hold of a type the host made, a rec group of its own whose
+    /// concrete types (if any) are registered ones.
+    pub(crate) fn register_host(&mut self, ty: &WasmSubType<SharedTypeIndex>) -> SharedTypeIndex {
+        self.register_key(Box::new([ty.map(KeyType::Registered)]))[0]
+    }
+
+    /// Register one more hold of registered type `id`.
+    ///
+    /// # Panics
+    /// If `id` is not registered: its caller holds it.
+    pub(crate) fn hold(&mut self, id: SharedTypeIndex) {
+        let g = self.entry(id).expect("a held type is registered").group;
+        self.group_mut(g).expect("a held group is registered").holders += 1;
+    }
+
+    /// Type `id`, with its concrete types as canonical ids, if registered.
+    pub(crate) fn sub_type(&self, id: SharedTypeIndex) -> Option<Arc<WasmSubType<SharedTypeIndex>>> {
+        Some(self.entry(id)?.sub.clone())
+    }
+
     /// Register rec group `group`, whose types are `types`; the types before it are
     /// registered as `earlier` says.
     fn register_group(
@@ -119,13 +141,18 @@ impl TypeRegistry {
                 })
             })
             .collect();
+        self.register_key(key)
+    }
+
+    /// Register one more hold of each type of the rec group with key `key`.
+    fn register_key(&mut self, key: GroupKey) -> Box<[SharedTypeIndex]> {
         if let Some(&g) = self.ids.get(&key) {
             let entry = self.group_mut(g).expect("a keyed group is registered");
-            entry.holders += types.len();
+            entry.holders += key.len();
             return entry.types.clone();
         }
         let g = self.free_groups.pop().unwrap_or_else(|| self.groups.next_key());
-        let ids: Box<[SharedTypeIndex]> = (0..types.len())
+        let ids: Box<[SharedTypeIndex]> = (0..key.len())
             .map(|_| {
                 let id = self.free_types.pop().unwrap_or_else(|| self.types.next_key());
                 if id == self.types.next_key() {
@@ -154,15 +181,16 @@ impl TypeRegistry {
             let func = canonical.as_func().map(|f| Arc::new(f.clone()));
             let layout = GcLayout::of(&canonical).map(Arc::new);
             let func_refs: Arc<[TypedRef<SharedTypeIndex>]> = canonical.func_refs().into();
+            let sub = Arc::new(canonical);
             self.types[ids[local]] =
-                Some(TypeEntry { group: g, func, func_refs, supertypes: supertypes.into(), layout });
+                Some(TypeEntry { group: g, func, func_refs, supertypes: supertypes.into(), layout, sub });
         }
         named.sort();
         named.dedup();
         for &other in &named {
             self.group_mut(other).expect("a named group is registered").holders += 1;
         }
-        let entry = GroupEntry { key: key.clone(), types: ids.clone(), holders: types.len(), named: named.into() };
+        let entry = GroupEntry { key: key.clone(), types: ids.clone(), holders: key.len(), named: named.into() };
         if g == self.groups.next_key() {
             self.groups.push(Some(entry));
         } else {

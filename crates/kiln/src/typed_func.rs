@@ -104,7 +104,11 @@ macro_rules! nullable_reference_ty {
     )*};
 }
 
-nullable_reference_ty!(Func => FuncRef, crate::ExternRef => ExternRef, crate::AnyRef => AnyRef);
+nullable_reference_ty!(
+    Func => FuncRef,
+    crate::Rooted<crate::ExternRef> => ExternRef,
+    crate::Rooted<crate::AnyRef> => AnyRef
+);
 
 /// A tuple of wasm parameters.
 pub trait WasmParams: Send + 'static {

@@ -1,53 +1,12 @@
 //! `Val`: a WebAssembly value as the host sees it, and its conversion to and from the raw
 //! 16-byte slots compiled code uses.
+use crate::gc_root::sealed::GcRefImpl;
+use crate::gc_root::{GcRef, Rooted};
 use crate::store::StoreOpaqueExt;
 use crate::vm::store::StoreOpaque;
 use crate::vm::val_raw::{RawRef, ValRaw};
-use crate::{AnyRef, Error, Func, Result, ValType};
+use crate::{AnyRef, Error, ExternRef, Func, Result, ValType};
 use kiln_environ::{Global, SharedTypeIndex, WasmHeapType, WasmRefType};
-use std::any::Any;
-use std::sync::Arc;
-
-/// A reference to a host value (`externref`): shared, cheap to clone. A store holds each
-/// ExternRef that entered it for as long as wasm may still see it (in a table, a global, or on
-/// the stack of a running call) or the host still holds a clone; `Store::gc` (also run between
-/// calls as ExternRefs accumulate) releases the others. An ExternRef whose value is an
-/// [`AnyRef`] is that reference made extern (wasm's `extern.convert_any` gives one).
-#[derive(Clone)]
-pub struct ExternRef {
-    inner: Arc<dyn Any + Send + Sync>,
-}
-
-impl ExternRef {
-    /// A new reference to `value`.
-    pub fn new(value: impl Any + Send + Sync) -> ExternRef {
-        ExternRef { inner: Arc::new(value) }
-    }
-
-    /// The referenced value.
-    pub fn data(&self) -> &(dyn Any + Send + Sync) {
-        &*self.inner
-    }
-
-    /// Whether two references point at the same value.
-    pub fn ptr_eq(a: &ExternRef, b: &ExternRef) -> bool {
-        Arc::ptr_eq(&a.inner, &b.inner)
-    }
-
-    pub(crate) fn from_arc(inner: Arc<dyn Any + Send + Sync>) -> ExternRef {
-        ExternRef { inner }
-    }
-
-    pub(crate) fn arc(&self) -> &Arc<dyn Any + Send + Sync> {
-        &self.inner
-    }
-}
-
-impl std::fmt::Debug for ExternRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ExternRef({:p})", Arc::as_ptr(&self.inner))
-    }
-}
 
 /// A WebAssembly value.
 #[derive(Clone, Debug)]
@@ -65,9 +24,10 @@ pub enum Val {
     /// A `funcref` (`None` is null).
     FuncRef(Option<Func>),
     /// An `externref` (`None` is null).
-    ExternRef(Option<ExternRef>),
-    /// An `anyref` (`None` is null).
-    AnyRef(Option<AnyRef>),
+    ExternRef(Option<Rooted<ExternRef>>),
+    /// An `anyref` (`None` is null): any reference of the `any` hierarchy (structs, arrays,
+    /// i31s…), which the host views through [`AnyRef`]'s casts.
+    AnyRef(Option<Rooted<AnyRef>>),
 }
 
 impl Val {
@@ -152,7 +112,7 @@ impl Val {
                 store.check_store(f.store_id())?;
                 store.engine().is_subtype(store.func_ref(f.index()).type_index, want)
             }
-            (Val::AnyRef(Some(r)), heap) => store.any_is_of(r, heap),
+            (Val::AnyRef(Some(r)), heap) => store.any_is_of(store.root_word(r.root())?, heap),
             _ => false,
         };
         if fits {
@@ -186,16 +146,12 @@ impl Val {
             Val::F64(v) => ValRaw::from_bits(*v as u128),
             Val::V128(v) => ValRaw::from_bits(*v),
             Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) => ValRaw::from_ref(RawRef::NULL),
-            Val::AnyRef(Some(r)) => ValRaw::from_ref(RawRef::any(any_word(store, r)?)),
+            Val::AnyRef(Some(r)) => ValRaw::from_ref(RawRef::any(store.root_word(r.root())?)),
+            Val::ExternRef(Some(r)) => ValRaw::from_ref(RawRef::any(store.root_word(r.root())?)),
             Val::FuncRef(Some(f)) => {
                 store.check_store(f.store_id())?;
                 ValRaw::from_ref(RawRef::func(Some(store.func_ref_ptr(f.index()))))
             }
-            // An externalized anyref is its word again; any other value gets a slab slot.
-            Val::ExternRef(Some(r)) => match r.data().downcast_ref::<AnyRef>() {
-                Some(a) => ValRaw::from_ref(RawRef::any(any_word(store, a)?)),
-                None => ValRaw::from_ref(store.externs.reference_to(r.arc())),
-            },
         })
     }
 
@@ -218,19 +174,8 @@ impl Val {
                 });
                 Val::FuncRef(func.map(|f| Func::from_index(store.id(), f)))
             }
-            ValType::ExternRef => {
-                let r = raw.to_ref();
-                match r.any_word() {
-                    0 => Val::ExternRef(None),
-                    // A word of the `any` hierarchy made extern (`extern.convert_any`).
-                    word if r.as_extern().is_none() => Val::ExternRef(Some(ExternRef::new(store.hold_any(word)))),
-                    _ => Val::ExternRef(store.externs.value_of(r).map(ExternRef::from_arc)),
-                }
-            }
-            ValType::AnyRef => Val::AnyRef(match raw.to_ref().any_word() {
-                0 => None,
-                word => Some(store.hold_any(word)),
-            }),
+            ValType::ExternRef => Val::ExternRef(root_of(store, raw)),
+            ValType::AnyRef => Val::AnyRef(root_of(store, raw)),
         }
     }
 }
@@ -265,10 +210,10 @@ impl From<Func> for Val {
     }
 }
 
-/// The word of `r` in `store`.
-///
-/// # Errors
-/// [`Error::Other`] when `r` is another store's.
-fn any_word(store: &StoreOpaque, r: &AnyRef) -> Result<usize> {
-    r.to_word(store.id()).ok_or_else(|| Error::Other("an anyref of another store".into()))
+/// A scoped root of the reference in `raw`, `None` for null.
+fn root_of<T: GcRef>(store: &mut StoreOpaque, raw: ValRaw) -> Option<Rooted<T>> {
+    match raw.to_ref().any_word() {
+        0 => None,
+        word => Some(Rooted::new(store, word)),
+    }
 }

@@ -2,7 +2,7 @@
 //! survive a collection made from a host function (found through the stack maps of the
 //! frames' call sites), and references nothing holds any more are released, even before the
 //! call that made them returns.
-use kiln::{Caller, Engine, ExternRef, Linker, Module, Store};
+use kiln::{Caller, Engine, ExternRef, Linker, Module, Rooted, Store};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -34,14 +34,15 @@ fn linker(engine: &Engine) -> Linker<Counts> {
         .func_wrap("host", "make", |mut caller: Caller<'_, Counts>, n: i32| {
             caller.data_mut().made += 1;
             let dropped = caller.data().dropped.clone();
-            Some(ExternRef::new(Counted(n, dropped)))
+            Some(ExternRef::new(&mut caller, Counted(n, dropped)).unwrap())
         })
         .unwrap();
     linker.func_wrap("host", "collect", |mut caller: Caller<'_, Counts>| caller.gc()).unwrap();
     linker.func_wrap("host", "live", |caller: Caller<'_, Counts>| caller.data().live() as i32).unwrap();
     linker
-        .func_wrap("host", "value", |r: Option<ExternRef>| {
-            r.and_then(|r| r.data().downcast_ref::<Counted>().map(|c| c.0)).unwrap_or(i32::MIN)
+        .func_wrap("host", "value", |caller: Caller<'_, Counts>, r: Option<Rooted<ExternRef>>| {
+            let data = r.and_then(|r| r.data(&caller).unwrap());
+            data.and_then(|d| d.downcast_ref::<Counted>()).map_or(i32::MIN, |c| c.0)
         })
         .unwrap();
     linker
@@ -156,7 +157,7 @@ fn values_made_in_a_long_call_do_not_accumulate() {
             caller.data_mut().made += 1;
             watch.fetch_max(caller.data().live(), Ordering::SeqCst);
             let dropped = caller.data().dropped.clone();
-            Some(ExternRef::new(Counted(n, dropped)))
+            Some(ExternRef::new(&mut caller, Counted(n, dropped)).unwrap())
         })
         .unwrap();
     let instance = linker.instantiate(&mut store, &module).unwrap();

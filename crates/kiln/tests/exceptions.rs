@@ -147,12 +147,13 @@ fn payloads_carry_vectors_and_references() {
     let (mut store, instance) = setup(wat);
     let run = instance.get_func(&mut store, "run").unwrap();
     let mut results = [Val::I32(0), Val::I32(0), Val::I32(0)];
-    let host = ExternRef::new(String::from("held by the payload"));
+    let host = ExternRef::new(&mut store, String::from("held by the payload")).unwrap();
     run.call(&mut store, &[Val::ExternRef(Some(host))], &mut results).unwrap();
     let Val::V128(v) = results[0] else { panic!("{:?}", results[0]) };
     assert_eq!(v, 1 | (2 << 32) | (3 << 64) | (4 << 96));
     let Val::ExternRef(Some(r)) = &results[1] else { panic!("{:?}", results[1]) };
-    assert_eq!(r.data().downcast_ref::<String>().unwrap(), "held by the payload");
+    let data = r.data(&store).unwrap().and_then(|d| d.downcast_ref::<String>());
+    assert_eq!(data.unwrap(), "held by the payload");
     let Val::FuncRef(Some(f)) = &results[2] else { panic!("{:?}", results[2]) };
     let exported = instance.get_func(&mut store, "f").unwrap();
     assert_eq!(f.ty(&store), exported.ty(&store));

@@ -1,7 +1,7 @@
 //! The GC heap: objects stay alive exactly as long as something reaches them, wherever the
 //! collection happens (in a deep call stack, from the host), the heap stays within its
 //! limit and traps cleanly past it, and types are shared by the modules of an engine.
-use kiln::{AnyRef, Config, Engine, Error, Instance, Module, Store, Trap, Val};
+use kiln::{AnyRef, AsContextMut, Config, Engine, Error, I31, Instance, Module, RootScope, Rooted, Store, Trap, Val};
 
 /// An engine whose stores' GC heaps may grow to `max` bytes (`-W gc-heap-max` spelled).
 fn engine(max: &str) -> Engine {
@@ -77,7 +77,7 @@ fn a_collection_deep_in_the_stack_keeps_every_frames_objects() {
 }
 
 #[test]
-fn an_object_the_host_holds_survives_collections() {
+fn a_rooted_object_survives_collections_and_is_refused_after_its_scope() {
     let (mut store, instance) = instance(
         &engine("1m"),
         &format!(
@@ -87,16 +87,35 @@ fn an_object_the_host_holds_survives_collections() {
               (struct.get $node $v (ref.cast (ref $node) (local.get 0))))"#
         ),
     );
-    let make = instance.get_typed_func::<i64, Option<AnyRef>>(&mut store, "make").unwrap();
-    let value = instance.get_typed_func::<Option<AnyRef>, i64>(&mut store, "value").unwrap();
+    let make = instance.get_typed_func::<i64, Option<Rooted<AnyRef>>>(&mut store, "make").unwrap();
+    let value = instance.get_typed_func::<Option<Rooted<AnyRef>>, i64>(&mut store, "value").unwrap();
     let churn = instance.get_typed_func::<i32, ()>(&mut store, "churn").unwrap();
-    let held = make.call(&mut store, 42).unwrap();
-    assert!(held.as_ref().is_some_and(|r| r.is_struct(&store)));
+    let (escaped, owned) = {
+        let mut scope = RootScope::new(&mut store);
+        let held = make.call(&mut scope, 42).unwrap().unwrap();
+        assert!(held.is_struct(&scope).unwrap());
+        churn.call(&mut scope, 200_000).unwrap();
+        scope.as_context_mut().gc();
+        assert_eq!(value.call(&mut scope, Some(held)).unwrap(), 42, "it survived 200k allocations");
+        assert_eq!(held.unwrap_struct(&scope).unwrap().field(&mut scope, 1).unwrap().i64(), Some(42));
+        (held, held.to_owned_rooted(&mut scope).unwrap())
+    };
+    // The scope's entries are reused: the escaped root still is refused.
+    let _reused = AnyRef::from_i31(&mut store, I31::wrapping_u32(1));
+    assert!(matches!(escaped.is_struct(&store), Err(Error::Unrooted)));
+    assert!(!escaped.is_rooted(&store));
+    assert!(matches!(value.call(&mut store, Some(escaped)), Err(Error::Unrooted)));
+    // The owned root outlives the scope.
     churn.call(&mut store, 200_000).unwrap();
     store.gc();
-    assert_eq!(value.call(&mut store, held.clone()).unwrap(), 42);
-    // Once the host lets go, a collection may reuse its room.
-    drop(held);
+    let again = owned.to_rooted(&mut store).unwrap();
+    assert_eq!(value.call(&mut store, Some(again)).unwrap(), 42);
+    // Once its last owner drops, a copy of the reference is refused too, and a collection
+    // may reuse its room.
+    let copy: AnyRef = *owned;
+    drop(owned);
+    assert!(matches!(copy.is_struct(&store), Err(Error::Unrooted)));
+    assert!(again.is_struct(&store).unwrap(), "a scoped root of it still holds it");
     store.gc();
     churn.call(&mut store, 1000).unwrap();
 }
@@ -125,6 +144,74 @@ fn the_heap_limit_traps_and_leaves_the_store_usable() {
     assert_eq!(one.call(&mut store, ()).unwrap(), 65536, "the store works on once the table lets go");
     let huge = instance.get_typed_func::<(), ()>(&mut store, "huge").unwrap();
     assert_eq!(huge.call(&mut store, ()).unwrap_err().as_trap(), Some(&Trap::AllocationTooLarge));
+}
+
+const HOARD: &str = r#"(module
+   (type $bytes (array (mut i8)))
+   (table $keep 0 anyref)
+   (func (export "hoard")
+     (loop $again
+       (drop (table.grow $keep (array.new_default $bytes (i32.const 65536)) (i32.const 1)))
+       (br $again)))
+   (func (export "kept") (result i32) (table.size $keep)))"#;
+
+/// A limiter that records what the GC heap asked, allowing `allow` bytes, failing past
+/// `fail` bytes.
+struct Watch {
+    asked: Vec<(usize, usize, Option<usize>)>,
+    allow: usize,
+    fail: usize,
+}
+
+impl kiln::ResourceLimiter for Watch {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> kiln::Result<bool> {
+        self.asked.push((current, desired, maximum));
+        if desired > self.fail {
+            return Err(Error::msg("the host says no"));
+        }
+        Ok(desired <= self.allow)
+    }
+    fn table_growing(&mut self, _current: usize, _desired: usize, _maximum: Option<usize>) -> kiln::Result<bool> {
+        Ok(true)
+    }
+}
+
+#[test]
+fn the_resource_limiter_bounds_the_heap() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, HOARD).unwrap();
+    // The limiter refuses past 2 MiB, though gc-heap-max is 4 GiB.
+    let mut store = Store::new(&engine, Watch { asked: Vec::new(), allow: 2 << 20, fail: usize::MAX });
+    store.limiter(|w| w);
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let hoard = instance.get_typed_func::<(), ()>(&mut store, "hoard").unwrap();
+    let err = hoard.call(&mut store, ()).unwrap_err();
+    assert_eq!(err.as_trap(), Some(&Trap::GcHeapOutOfMemory), "{err}");
+    let kept = instance.get_typed_func::<(), i32>(&mut store, "kept").unwrap().call(&mut store, ()).unwrap();
+    assert!((20..=32).contains(&kept), "{kept} arrays of 64 KiB in 2 MiB");
+    let asked = &store.data().asked;
+    assert_eq!(asked[0].0, 0, "asked before the heap is made: {asked:?}");
+    assert!(asked.iter().all(|(c, d, m)| c < d && *m == Some(4 << 30)), "{asked:?}");
+    assert!(asked.windows(2).all(|w| w[0].1 <= w[1].1), "{asked:?}");
+    assert!(asked.last().unwrap().1 > 2 << 20, "the refusal was asked: {asked:?}");
+
+    // A limiter's error is what the allocation fails with.
+    let mut store = Store::new(&engine, Watch { asked: Vec::new(), allow: usize::MAX, fail: 1 << 20 });
+    store.limiter(|w| w);
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let hoard = instance.get_typed_func::<(), ()>(&mut store, "hoard").unwrap();
+    let err = hoard.call(&mut store, ()).unwrap_err();
+    assert!(matches!(err, Error::Host(_)) && err.to_string().contains("the host says no"), "{err}");
+
+    // StoreLimits' memory size bounds the heap as a memory.
+    let limits = kiln::StoreLimitsBuilder::new().memory_size(1 << 20).build();
+    let mut store = Store::new(&engine, limits);
+    store.limiter(|l| l);
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let hoard = instance.get_typed_func::<(), ()>(&mut store, "hoard").unwrap();
+    assert_eq!(hoard.call(&mut store, ()).unwrap_err().as_trap(), Some(&Trap::GcHeapOutOfMemory));
+    let kept = instance.get_typed_func::<(), i32>(&mut store, "kept").unwrap().call(&mut store, ()).unwrap();
+    assert!((8..=16).contains(&kept), "{kept} arrays of 64 KiB in 1 MiB");
 }
 
 #[test]
@@ -182,15 +269,19 @@ fn gc_can_be_turned_off() {
 }
 
 #[test]
-fn forgetting_the_references_the_host_dropped_keeps_those_it_holds() {
+fn scopes_and_dropped_owners_release_what_the_host_held() {
     let (mut store, instance) = instance(
         &engine("1m"),
         "(global $g anyref (struct.new $node (ref.null $node) (i64.const 5))) (func (export \"get\") (result anyref) (global.get $g))",
     );
-    let get = instance.get_typed_func::<(), Option<AnyRef>>(&mut store, "get").unwrap();
-    let kept = get.call(&mut store, ()).unwrap();
+    let get = instance.get_typed_func::<(), Option<Rooted<AnyRef>>>(&mut store, "get").unwrap();
+    let kept = get.call(&mut store, ()).unwrap().unwrap().to_owned_rooted(&mut store).unwrap();
     for _ in 0..100_000 {
-        drop(get.call(&mut store, ()).unwrap());
+        let mut scope = RootScope::new(&mut store);
+        let r = get.call(&mut scope, ()).unwrap().unwrap();
+        drop(r.to_owned_rooted(&mut scope).unwrap());
     }
-    assert!(kept.is_some_and(|k| k.is_struct(&store)));
+    assert!(kept.is_struct(&store).unwrap());
+    assert!(kept.as_eqref(&store).unwrap().is_some());
+    assert!(kept.as_array(&store).unwrap().is_none());
 }

@@ -338,7 +338,7 @@ fn impossible_memory_and_table_types_are_errors() {
 
 #[test]
 fn extern_refs_round_trip_and_are_released_when_nothing_holds_them() {
-    use kiln::ExternRef;
+    use kiln::{AsContext, AsContextMut, ExternRef, RootScope, Rooted};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     struct Payload(u32, Arc<AtomicBool>);
@@ -363,38 +363,48 @@ fn extern_refs_round_trip_and_are_released_when_nothing_holds_them() {
     )
     .unwrap();
     let mut store = Store::new(&engine, ());
-    let check = Func::new(&mut store, FuncType::new([ValType::ExternRef], [ValType::I32]), |_, params, results| {
-        let n = match &params[0] {
-            Val::ExternRef(Some(r)) => r.data().downcast_ref::<Payload>().map_or(-1, |p| p.0 as i32),
-            _ => -2,
-        };
-        results[0] = Val::I32(n);
-        Ok(())
-    });
+    let check =
+        Func::new(&mut store, FuncType::new([ValType::ExternRef], [ValType::I32]), |caller, params, results| {
+            let n = match &params[0] {
+                Val::ExternRef(Some(r)) => payload(&caller, r).map_or(-1, |p| p as i32),
+                _ => -2,
+            };
+            results[0] = Val::I32(n);
+            Ok(())
+        });
     let instance = Instance::new(&mut store, &module, &[check.into()]).unwrap();
-    let call = |store: &mut Store<()>, name: &str, args: &[Val], n: usize| -> Vec<Val> {
+    fn payload(store: &impl AsContext, r: &ExternRef) -> Option<u32> {
+        r.data(store).unwrap().and_then(|d| d.downcast_ref::<Payload>()).map(|p| p.0)
+    }
+    fn call(store: &mut impl AsContextMut, instance: &Instance, name: &str, args: &[Val], n: usize) -> Vec<Val> {
         let f = instance.get_func(&mut *store, name).unwrap();
         let mut out = vec![Val::I32(0); n];
         f.call(store, args, &mut out).unwrap();
         out
-    };
+    }
 
     let dropped = Arc::new(AtomicBool::new(false));
-    let r = ExternRef::new(Payload(7, dropped.clone()));
-    let back = call(&mut store, "id", &[Val::ExternRef(Some(r.clone()))], 1);
-    assert!(matches!(&back[0], Val::ExternRef(Some(b)) if ExternRef::ptr_eq(b, &r)));
-    assert_eq!(call(&mut store, "check", &[Val::ExternRef(Some(r.clone()))], 1)[0].i32(), Some(7));
-    call(&mut store, "stash", &[Val::ExternRef(Some(r.clone()))], 0);
-    drop((r, back));
+    let escaped = {
+        let mut scope = RootScope::new(&mut store);
+        let r = ExternRef::new(&mut scope, Payload(7, dropped.clone())).unwrap();
+        let back = call(&mut scope, &instance, "id", &[Val::ExternRef(Some(r))], 1);
+        assert!(matches!(&back[0], Val::ExternRef(Some(b)) if Rooted::ref_eq(&scope, b, &r).unwrap()));
+        assert_eq!(call(&mut scope, &instance, "check", &[Val::ExternRef(Some(r))], 1)[0].i32(), Some(7));
+        call(&mut scope, &instance, "stash", &[Val::ExternRef(Some(r))], 0);
+        r
+    };
+    assert!(matches!(escaped.data(&store), Err(Error::Unrooted)), "its scope ended");
     store.gc();
     assert!(!dropped.load(Ordering::SeqCst), "the table and the global hold it");
-    let got = call(&mut store, "get", &[], 1);
-    assert!(matches!(&got[0], Val::ExternRef(Some(g)) if g.data().downcast_ref::<Payload>().is_some_and(|p| p.0 == 7)));
-    drop(got);
-    call(&mut store, "clear_table", &[], 0);
+    {
+        let mut scope = RootScope::new(&mut store);
+        let got = call(&mut scope, &instance, "get", &[], 1);
+        assert!(matches!(&got[0], Val::ExternRef(Some(g)) if payload(&scope, g) == Some(7)));
+    }
+    call(&mut store, &instance, "clear_table", &[], 0);
     store.gc();
     assert!(!dropped.load(Ordering::SeqCst), "the global still holds it");
-    call(&mut store, "clear_global", &[], 0);
+    call(&mut store, &instance, "clear_global", &[], 0);
     store.gc();
     assert!(dropped.load(Ordering::SeqCst), "nothing holds it any more");
 }

@@ -2,7 +2,7 @@
 //! including the `nan:canonical` / `nan:arithmetic` patterns for scalar floats
 //! and for the float lanes of a `v128`.
 
-use kiln::{Store, Val};
+use kiln::{AnyRef, ExternRef, Rooted, Store, Val};
 use wast::WastRet;
 use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastRetCore};
 use wast::token::{F32, F64};
@@ -18,7 +18,7 @@ pub(crate) fn check(actual: &Val, expected: &WastRet<'_>, store: &Store<()>) -> 
     };
     match matches(actual, core, store) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(format!("expected {}, got {}", expected_text(core), actual_text(actual, core))),
+        Ok(false) => Err(format!("expected {}, got {}", expected_text(core), actual_text(actual, core, store))),
         Err(why) => Err(format!("{why} (expected {})", expected_text(core))),
     }
 }
@@ -34,19 +34,30 @@ fn matches(actual: &Val, expected: &WastRetCore<'_>, store: &Store<()>) -> Resul
         (WastRetCore::RefNull(heap), _) => null_matches(heap.as_ref(), actual)?,
         (WastRetCore::RefFunc(_), Val::FuncRef(r)) => r.is_some(),
         (WastRetCore::RefExtern(None), Val::ExternRef(r)) => r.is_some(),
-        (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => r.data().downcast_ref::<u32>() == Some(n),
+        (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => host_number(store, r)? == Some(*n),
         (WastRetCore::RefHost(n), Val::AnyRef(Some(a))) => {
-            a.convert_to_extern(store).data().downcast_ref::<u32>() == Some(n)
+            let e = ExternRef::convert_any(store, *a).map_err(|e| e.to_string())?;
+            host_number(store, &e)? == Some(*n)
         }
         (WastRetCore::RefAny, Val::AnyRef(r)) => r.is_some(),
-        (WastRetCore::RefEq, Val::AnyRef(r)) => r.as_ref().is_some_and(|r| r.is_eq(store)),
-        (WastRetCore::RefI31, Val::AnyRef(r)) => r.as_ref().is_some_and(|r| r.is_i31()),
-        (WastRetCore::RefStruct, Val::AnyRef(r)) => r.as_ref().is_some_and(|r| r.is_struct(store)),
-        (WastRetCore::RefArray, Val::AnyRef(r)) => r.as_ref().is_some_and(|r| r.is_array(store)),
+        (WastRetCore::RefEq, Val::AnyRef(r)) => any_is(r, |r| r.is_eqref(store))?,
+        (WastRetCore::RefI31, Val::AnyRef(r)) => any_is(r, |r| r.is_i31(store))?,
+        (WastRetCore::RefStruct, Val::AnyRef(r)) => any_is(r, |r| r.is_struct(store))?,
+        (WastRetCore::RefArray, Val::AnyRef(r)) => any_is(r, |r| r.is_array(store))?,
         (WastRetCore::RefI31Shared, _) => return Err("unsupported: shared reference types".to_string()),
         (WastRetCore::Either(options), _) => return either_matches(options, actual, store),
         _ => false,
     })
+}
+
+/// The number a `ref.extern N` host reference holds (`None` for another host value).
+fn host_number(store: &Store<()>, r: &ExternRef) -> Result<Option<u32>, String> {
+    Ok(r.data(store).map_err(|e| e.to_string())?.and_then(|d| d.downcast_ref::<u32>()).copied())
+}
+
+/// Whether the anyref `r` is non-null and `test` says yes.
+fn any_is(r: &Option<Rooted<AnyRef>>, test: impl Fn(&AnyRef) -> kiln::Result<bool>) -> Result<bool, String> {
+    r.as_ref().map_or(Ok(false), |r| test(r).map_err(|e| e.to_string()))
 }
 
 /// `either` holds when any alternative holds; unknown only if no alternative
@@ -165,8 +176,13 @@ fn expected_text(expected: &WastRetCore<'_>) -> String {
 }
 
 /// The returned value, shaped like the expectation where that helps (v128 lanes).
-fn actual_text(actual: &Val, expected: &WastRetCore<'_>) -> String {
+fn actual_text(actual: &Val, expected: &WastRetCore<'_>, store: &Store<()>) -> String {
     match (actual, expected) {
+        (Val::AnyRef(Some(r)), _) => match r.as_i31(store) {
+            Ok(Some(i)) => format!("ref.i31 {}", i.get_u32()),
+            Ok(None) => "ref.any".to_string(),
+            Err(e) => format!("ref.any ({e})"),
+        },
         (Val::V128(v), WastRetCore::V128(p)) => {
             format!("v128.const {} ({v:#034x})", v128_lanes_text(p, *v))
         }
@@ -288,7 +304,8 @@ mod tests {
 
     #[test]
     fn values_and_refs() {
-        let store = Store::new(&kiln::Engine::default(), ());
+        let mut store = Store::new(&kiln::Engine::default(), ());
+        let one = Val::ExternRef(Some(ExternRef::new(&mut store, 1u32).unwrap()));
         let matches = |v: &Val, e: &WastRetCore<'_>| matches(v, e, &store);
         assert_eq!(matches(&Val::I32(-1), &WastRetCore::I32(-1)), Ok(true));
         assert_eq!(matches(&Val::I64(-1), &WastRetCore::I32(-1)), Ok(false));
@@ -298,7 +315,6 @@ mod tests {
         assert_eq!(matches(&Val::FuncRef(None), &func_null), Ok(true));
         assert_eq!(matches(&Val::ExternRef(None), &func_null), Ok(false));
         assert_eq!(matches(&Val::I32(0), &WastRetCore::RefExtern(Some(1))), Ok(false));
-        let one = Val::ExternRef(Some(kiln::ExternRef::new(1u32)));
         assert_eq!(matches(&one, &WastRetCore::RefExtern(Some(1))), Ok(true));
         assert_eq!(matches(&one, &WastRetCore::RefExtern(Some(2))), Ok(false));
         let either = WastRetCore::Either(vec![WastRetCore::I32(1), WastRetCore::I32(2)]);

@@ -25,11 +25,19 @@ pub(crate) fn arg_to_val(arg: &WastArg<'_>, param: Option<ValType>, store: &mut 
         },
         WastArgCore::RefNull(heap) => null_ref(heap)?,
         // `ref.extern N` is a host reference to the number N.
-        WastArgCore::RefExtern(n) => Val::ExternRef(Some(kiln::ExternRef::new(*n))),
+        WastArgCore::RefExtern(n) => Val::ExternRef(Some(host_ref(store, *n)?)),
         // `ref.host N` is the internalized host reference to N (`any.convert_extern` of
         // `ref.extern N`).
-        WastArgCore::RefHost(n) => Val::AnyRef(Some(AnyRef::convert_extern(store, kiln::ExternRef::new(*n)))),
+        WastArgCore::RefHost(n) => {
+            let e = host_ref(&mut *store, *n)?;
+            Val::AnyRef(Some(AnyRef::convert_extern(store, e).map_err(|e| e.to_string())?))
+        }
     })
+}
+
+/// The host reference to the number `n`, in `store`.
+fn host_ref(store: &mut Store<()>, n: u32) -> Result<kiln::Rooted<kiln::ExternRef>, String> {
+    kiln::ExternRef::new(store, n).map_err(|e| e.to_string())
 }
 
 /// The null reference of the hierarchy `heap` belongs to.
@@ -67,10 +75,8 @@ pub(crate) fn describe(val: &Val) -> String {
         Val::ExternRef(None) => "ref.null extern".to_string(),
         Val::ExternRef(Some(_)) => "ref.extern".to_string(),
         Val::AnyRef(None) => "ref.null any".to_string(),
-        Val::AnyRef(Some(r)) => match r.as_i31() {
-            Some(i) => format!("ref.i31 {}", i.get_u32()),
-            None => "ref.any".to_string(),
-        },
+        // Which kind of anyref it is takes the store to say (see `matching::actual_text`).
+        Val::AnyRef(Some(_)) => "ref.any".to_string(),
     }
 }
 

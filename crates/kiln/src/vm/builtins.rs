@@ -18,7 +18,7 @@ use super::val_raw::{RawRef, ValRaw};
 use super::vm_ptr::VmPtr;
 use super::vmcontext::{VMContext, header_of};
 use super::{epoch, limits};
-use kiln_environ::builtins::{EPOCH_FAILED, EXN_NAMED, EXN_RELEASE, GROW_REFUSED, GROW_TRAPPED};
+use kiln_environ::builtins::{EPOCH_FAILED, EXN_NAMED, EXN_RELEASE, GROW_REFUSED, GROW_TRAPPED, NEW_OUT_OF_MEMORY};
 use kiln_environ::{DataIndex, ElemIndex, MemoryIndex, SharedTypeIndex, TableIndex};
 
 /// The Rust type of a builtin parameter or result type.
@@ -131,6 +131,18 @@ fn grow_status(store: &mut WholeStore<'_>, grown: Option<Result<Option<u64>, cra
             GROW_TRAPPED
         }
         None => GROW_TRAPPED,
+    }
+}
+
+/// What an allocating builtin made, if it did; when the limiter failed (or panicked), its
+/// error is left pending, and the failed allocation's trap reports it (see `entry`).
+fn allocated<R>(store: &mut WholeStore<'_>, made: Option<Result<R, crate::Error>>) -> Option<R> {
+    match made? {
+        Ok(r) => Some(r),
+        Err(e) => {
+            store.opaque().pending = Some(Pending::Error(e));
+            None
+        }
     }
 }
 
@@ -387,9 +399,13 @@ builtins! {
     }
 
     /// A new zeroed object of canonical type `ty`, or 0 when the heap has no room.
-    fn gc_alloc(store, _instance, ty: u32, length: u32) -> RawRef {
-        let word = store.gc_alloc(SharedTypeIndex::from_u32(ty), length, &[]);
-        RawRef::any(word.map_or(0, |w| w as usize))
+    fn gc_alloc(store: whole, _instance, ty: u32, length: u32) -> RawRef {
+        let ty = SharedTypeIndex::from_u32(ty);
+        let made = run_user_code(&mut store, |s| {
+            let (s, limiter) = limits::split(s);
+            s.gc_alloc(ty, length, &[], limiter)
+        });
+        RawRef::any(allocated(&mut store, made).flatten().map_or(0, |w| w as usize))
     }
 
     /// `array.copy`.
@@ -408,15 +424,23 @@ builtins! {
     }
 
     /// `array.new_data`.
-    fn array_new_data(store, instance, ty: u32, data: u32, offset: u32, len: u32) -> RawRef {
+    fn array_new_data(store: whole, instance, ty: u32, data: u32, offset: u32, len: u32) -> RawRef {
         let ty = SharedTypeIndex::from_u32(ty);
-        RawRef::any(store.array_new_data(instance, ty, DataIndex::from_u32(data), offset, len))
+        let made = run_user_code(&mut store, |s| {
+            let (s, limiter) = limits::split(s);
+            s.array_new_data(limiter, instance, ty, DataIndex::from_u32(data), offset, len)
+        });
+        RawRef::any(allocated(&mut store, made).unwrap_or(NEW_OUT_OF_MEMORY))
     }
 
     /// `array.new_elem`.
-    fn array_new_elem(store, instance, ty: u32, elem: u32, offset: u32, len: u32) -> RawRef {
+    fn array_new_elem(store: whole, instance, ty: u32, elem: u32, offset: u32, len: u32) -> RawRef {
         let ty = SharedTypeIndex::from_u32(ty);
-        RawRef::any(store.array_new_elem(instance, ty, ElemIndex::from_u32(elem), offset, len))
+        let made = run_user_code(&mut store, |s| {
+            let (s, limiter) = limits::split(s);
+            s.array_new_elem(limiter, instance, ty, ElemIndex::from_u32(elem), offset, len)
+        });
+        RawRef::any(allocated(&mut store, made).unwrap_or(NEW_OUT_OF_MEMORY))
     }
 
     /// Whether canonical type `actual` is `expected` or a declared subtype of it.

@@ -11,11 +11,13 @@
 //!
 //! An allocation that finds no room collects (so it may run while wasm waits in the
 //! `gc_alloc` builtin), then grows the heap if it is crowded or still full, up to the
-//! `gc-heap-max` tunable; past that it fails, and the code traps with `GcHeapOutOfMemory`.
+//! `gc-heap-max` tunable and as the store's resource limiter allows (asked as for a memory);
+//! past that it fails, and the code traps with `GcHeapOutOfMemory`.
 use super::gc_heap::GcHeap;
+use super::limits::{self, Limiter};
 use super::store::StoreOpaque;
 use super::val_raw::RawRef;
-use crate::any_ref::HeldWord;
+use crate::Error;
 use cranelift_entity::SecondaryMap;
 use kiln_environ::{GcLayout, SharedTypeIndex};
 use std::sync::Arc;
@@ -28,23 +30,10 @@ pub struct GcState {
     /// The layouts of the types objects were allocated with, by canonical id (a dense map:
     /// every allocation looks its type up).
     layouts: SecondaryMap<SharedTypeIndex, Option<Arc<GcLayout>>>,
-    /// The words the host holds (through `AnyRef`s), kept while it holds them.
-    held: Vec<Arc<HeldWord>>,
-    /// Forget the holds the host let go of when this many accumulated.
-    held_threshold: usize,
-}
-
-impl GcState {
-    /// Keep `word` while the host holds `held`. The holds the host let go of are forgotten
-    /// at each collection, and whenever they double, so that a host that reads many
-    /// references without allocating keeps only those it holds.
-    pub fn hold(&mut self, held: Arc<HeldWord>) {
-        if self.held.len() >= self.held_threshold.max(1024) {
-            self.held.retain(|h| Arc::strong_count(h) > 1);
-            self.held_threshold = self.held.len() * 2;
-        }
-        self.held.push(held);
-    }
+    /// The host's roots (`Rooted`, `OwnedRooted`).
+    pub roots: crate::gc_root::RootSet,
+    /// The types the host allocated objects of, which the store holds (see `hold_gc_type`).
+    pub held_types: std::collections::HashSet<SharedTypeIndex>,
 }
 
 impl StoreOpaque {
@@ -77,8 +66,7 @@ impl StoreOpaque {
             work.extend(instance.gc_elements.values().flat_map(|items| items.iter().map(|r| r.any_word())));
         }
         work.extend(self.externs.held_by_host().map(|s| RawRef::extern_ref(Some(s)).any_word()));
-        self.gc.held.retain(|h| Arc::strong_count(h) > 1);
-        work.extend(self.gc.held.iter().map(|h| h.word));
+        work.extend(self.gc.roots.words());
 
         let mut slab = self.externs.marks();
         while let Some(word) = work.pop() {
@@ -121,23 +109,13 @@ impl StoreOpaque {
         }
     }
 
-    /// The host's hold of the non-null word `word` of the `any` hierarchy.
-    pub fn hold_any(&mut self, word: usize) -> crate::AnyRef {
-        let (r, held) = crate::AnyRef::from_word(self.id(), word);
-        if let Some(held) = held {
-            self.gc.hold(held);
-        }
-        r
-    }
-
-    /// Whether the reference `r` (an i31, or one of this store's) is of heap type `heap`, as
-    /// `ref.test` would say (for the host's checks of what it passes to wasm).
-    pub fn any_is_of(&self, r: &crate::AnyRef, heap: kiln_environ::WasmHeapType<SharedTypeIndex>) -> bool {
+    /// Whether the non-null word `word` of the `any` hierarchy is of heap type `heap`, as
+    /// `ref.test` would say (for the host's checks of what it passes to wasm, and its casts).
+    pub fn any_is_of(&self, word: usize, heap: kiln_environ::WasmHeapType<SharedTypeIndex>) -> bool {
         use kiln_environ::{TypeKind, WasmHeapType as H};
-        if r.is_i31() {
+        if word & 1 == 1 {
             return H::I31.is_subtype_of(heap, |_, _| false);
         }
-        let Some(word) = r.to_word(self.id()) else { return false };
         let object =
             self.gc.heap.as_ref().zip(u32::try_from(word).ok()).filter(|(h, w)| word & 3 == 0 && h.is_object(*w));
         let Some((heap_ref, object)) = object else {
@@ -167,17 +145,25 @@ impl StoreOpaque {
         Some(layout)
     }
 
-    /// Make the store's heap (it has none yet), publishing it to compiled code.
-    fn make_gc_heap(&mut self) -> bool {
+    /// Make the store's heap (it has none yet) if the limiter allows its first bytes,
+    /// publishing it to compiled code: whether it was made.
+    ///
+    /// # Errors
+    /// The limiter's.
+    fn make_gc_heap(&mut self, limiter: Limiter<'_>) -> Result<bool, Error> {
+        let limit = GcHeap::usable_limit(self.engine().tunables().gc_heap_max);
+        if !limits::gc_heap_growing(limiter, 0, GcHeap::initial_size(limit), limit)? {
+            return Ok(false);
+        }
         match GcHeap::new(self.engine().tunables().gc_heap_max) {
             Ok(heap) => self.gc.heap = Some(heap),
             Err(e) => {
                 log::error!("cannot reserve a GC heap: {e}");
-                return false;
+                return Ok(false);
             }
         }
         self.publish_gc_heap();
-        true
+        Ok(true)
     }
 
     /// Write the heap's base and bound into the store context.
@@ -189,36 +175,50 @@ impl StoreOpaque {
     }
 
     /// A new zeroed object of canonical type `ty` (`length` elements for an array), keeping
-    /// `extra` across the collection this may make; `None` when the heap is out of room or
-    /// the type is no struct or array type.
-    pub fn gc_alloc(&mut self, ty: SharedTypeIndex, length: u32, extra: &[RawRef]) -> Option<u32> {
+    /// `extra` across the collection this may make; `None` when the heap is out of room (or
+    /// the limiter refused it more) or the type is no struct or array type.
+    ///
+    /// # Errors
+    /// The limiter's, asked before the heap is made or grows.
+    pub fn gc_alloc(
+        &mut self,
+        ty: SharedTypeIndex,
+        length: u32,
+        extra: &[RawRef],
+        mut limiter: Limiter<'_>,
+    ) -> Result<Option<u32>, Error> {
         // The size and kind of the object (from the store's layout without taking a share of
         // it: every allocation asks).
         let shape = |layout: &GcLayout| {
             let array = matches!(layout, GcLayout::Array { .. }).then_some(length);
             Some((layout.object_size(length)?, array))
         };
-        let (size, array) = match self.gc.layouts.get(ty).and_then(Option::as_ref) {
-            Some(layout) => shape(layout)?,
-            None => shape(&*self.gc_layout(ty)?)?,
+        let found = match self.gc.layouts.get(ty).and_then(Option::as_ref) {
+            Some(layout) => shape(layout),
+            None => self.gc_layout(ty).and_then(|l| shape(&l)),
         };
-        if self.gc.heap.is_none() && !self.make_gc_heap() {
-            return None;
+        let Some((size, array)) = found else { return Ok(None) };
+        if self.gc.heap.is_none() && !self.make_gc_heap(limits::reborrow(&mut limiter))? {
+            return Ok(None);
         }
-        let heap = self.gc.heap.as_mut()?;
+        let Some(heap) = self.gc.heap.as_mut() else { return Ok(None) };
         if let Some(word) = heap.allocate(ty.as_u32(), size, array) {
-            return Some(word);
+            return Ok(Some(word));
         }
         self.gc_keeping(extra.iter().copied());
-        let heap = self.gc.heap.as_mut()?;
+        let Some(heap) = self.gc.heap.as_mut() else { return Ok(None) };
         let word = match heap.allocate(ty.as_u32(), size, array) {
             Some(word) if !heap.crowded() => Some(word),
             found => {
-                heap.grow(size);
+                if let Some(new) = heap.growth(size)
+                    && limits::gc_heap_growing(limiter, heap.committed(), new, heap.limit())?
+                {
+                    heap.grow_to(new);
+                }
                 found.or_else(|| heap.allocate(ty.as_u32(), size, array))
             }
         };
         self.publish_gc_heap();
-        word
+        Ok(word)
     }
 }

@@ -86,7 +86,10 @@ pub fn invoke(store: &mut WholeStore<'_>, func: FuncId, values: &mut [ValRaw]) -
     };
     match result {
         Ok(()) => Ok(()),
-        Err(info) if info.trap == Trap::HostError => match opaque.pending.take() {
+        // A host function's failure traps with `HostError`; an allocating builtin whose
+        // limiter failed leaves its error pending and traps as out of memory: either way
+        // the pending error is what the call failed with.
+        Err(info) if info.trap == Trap::HostError || opaque.pending.is_some() => match opaque.pending.take() {
             // An exception nothing caught left wasm where it was thrown (or rethrown).
             Some(Pending::Error(Error::Exception(e))) => {
                 Err(Error::Exception(e.with_backtrace(backtrace(&info, opaque))))

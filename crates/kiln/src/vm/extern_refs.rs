@@ -68,6 +68,11 @@ impl ExternRefs {
         self.slots.get(r.as_extern()?)?.clone()
     }
 
+    /// The value behind `r`, borrowed (`None` for null, or a slot that holds nothing).
+    pub fn value_ref(&self, r: RawRef) -> Option<&(dyn Any + Send + Sync)> {
+        self.slots.get(r.as_extern()?)?.as_deref()
+    }
+
     /// How many values are held.
     pub fn held(&self) -> usize {
         self.slots.len() - self.free.len()

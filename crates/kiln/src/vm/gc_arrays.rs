@@ -8,8 +8,10 @@
 //! are dropped by then.
 use super::ids::InstanceId;
 use super::instance::element_items;
+use super::limits::Limiter;
 use super::store::StoreOpaque;
 use super::val_raw::RawRef;
+use crate::Error;
 use kiln_environ::builtins::{ARRAY_OUT_OF_BOUNDS, BULK_OK, NEW_OUT_OF_MEMORY, SEGMENT_OUT_OF_BOUNDS};
 use kiln_environ::{DataIndex, ElemIndex, GcField, GcLayout, SharedTypeIndex};
 
@@ -103,26 +105,30 @@ impl StoreOpaque {
     /// `array.new_data`: a new array of type `ty` with `len` elements from the bytes of data
     /// segment `data` at `offset`; its word, or [`SEGMENT_OUT_OF_BOUNDS`] or
     /// [`NEW_OUT_OF_MEMORY`].
+    ///
+    /// # Errors
+    /// The limiter's, asked before the heap grows.
     pub fn array_new_data(
         &mut self,
+        limiter: Limiter<'_>,
         instance: InstanceId,
         ty: SharedTypeIndex,
         data: DataIndex,
         offset: u32,
         len: u32,
-    ) -> usize {
-        let Some((element, max)) = self.element_of(ty) else { return NEW_OUT_OF_MEMORY };
+    ) -> Result<usize, Error> {
+        let Some((element, max)) = self.element_of(ty) else { return Ok(NEW_OUT_OF_MEMORY) };
         let Some(bytes) = self.data_range(instance, data, offset, u64::from(len) * u64::from(element.size)) else {
-            return SEGMENT_OUT_OF_BOUNDS as usize;
+            return Ok(SEGMENT_OUT_OF_BOUNDS as usize);
         };
         if len > max {
-            return NEW_OUT_OF_MEMORY;
+            return Ok(NEW_OUT_OF_MEMORY);
         }
-        let Some(word) = self.gc_alloc(ty, len, &[]) else { return NEW_OUT_OF_MEMORY };
+        let Some(word) = self.gc_alloc(ty, len, &[], limiter)? else { return Ok(NEW_OUT_OF_MEMORY) };
         if let Some(heap) = self.gc.heap.as_mut() {
             heap.write_bytes(word + element.offset, &bytes);
         }
-        word as usize
+        Ok(word as usize)
     }
 
     /// Write `items` into the array `word` from element `dst` on.
@@ -158,27 +164,31 @@ impl StoreOpaque {
 
     /// `array.new_elem`: a new array of type `ty` with the `len` items of element segment
     /// `elem` at `offset`; its word, or [`SEGMENT_OUT_OF_BOUNDS`] or [`NEW_OUT_OF_MEMORY`].
+    ///
+    /// # Errors
+    /// The limiter's, asked before the heap grows.
     pub fn array_new_elem(
         &mut self,
+        limiter: Limiter<'_>,
         instance: InstanceId,
         ty: SharedTypeIndex,
         elem: ElemIndex,
         offset: u32,
         len: u32,
-    ) -> usize {
-        let Some((element, max)) = self.element_of(ty) else { return NEW_OUT_OF_MEMORY };
+    ) -> Result<usize, Error> {
+        let Some((element, max)) = self.element_of(ty) else { return Ok(NEW_OUT_OF_MEMORY) };
         if !self.elem_range_fits(instance, elem, offset, len) {
-            return SEGMENT_OUT_OF_BOUNDS as usize;
+            return Ok(SEGMENT_OUT_OF_BOUNDS as usize);
         }
         if len > max {
-            return NEW_OUT_OF_MEMORY;
+            return Ok(NEW_OUT_OF_MEMORY);
         }
         let Ok(items) = element_items(self, instance, elem, offset as usize, len as usize) else {
-            return NEW_OUT_OF_MEMORY;
+            return Ok(NEW_OUT_OF_MEMORY);
         };
         // The items are roots of the allocation: nothing else may hold them yet.
-        let Some(word) = self.gc_alloc(ty, len, &items) else { return NEW_OUT_OF_MEMORY };
+        let Some(word) = self.gc_alloc(ty, len, &items, limiter)? else { return Ok(NEW_OUT_OF_MEMORY) };
         self.write_items(word, element, 0, &items);
-        word as usize
+        Ok(word as usize)
     }
 }

@@ -50,10 +50,9 @@ impl GcHeap {
     /// # Errors
     /// When the address space cannot be reserved.
     pub fn new(limit: u64) -> std::io::Result<GcHeap> {
-        let page = page_size();
-        let limit = (usize::try_from(limit.min(1 << 32)).unwrap_or(usize::MAX) / page * page).max(page);
+        let limit = GcHeap::usable_limit(limit);
         let mut mmap = Mmap::reserve(limit)?;
-        let committed = INITIAL.min(limit);
+        let committed = GcHeap::initial_size(limit);
         mmap.make_read_write(0..committed)?;
         Ok(GcHeap {
             mmap,
@@ -66,6 +65,17 @@ impl GcHeap {
             region: None,
             live: 0,
         })
+    }
+
+    /// The bytes a heap of limit `limit` may grow to: whole pages, at most 4 GiB.
+    pub fn usable_limit(limit: u64) -> usize {
+        let page = page_size();
+        (usize::try_from(limit.min(1 << 32)).unwrap_or(usize::MAX) / page * page).max(page)
+    }
+
+    /// The bytes a new heap of usable limit `limit` makes accessible.
+    pub fn initial_size(limit: usize) -> usize {
+        INITIAL.min(limit)
     }
 
     /// The heap's first byte.
@@ -197,13 +207,29 @@ impl GcHeap {
         self.live * 2 > self.committed
     }
 
-    /// Make more of the reservation accessible: twice as much, or enough for `size` more
-    /// bytes at the top, up to the limit. False when it is at its limit (or the host refuses).
-    pub fn grow(&mut self, size: u32) -> bool {
+    /// How many bytes are accessible.
+    pub fn committed(&self) -> usize {
+        self.committed
+    }
+
+    /// The most bytes it may grow to.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// What growing for `size` more bytes would make accessible: twice as much, or enough
+    /// for them at the top, up to the limit; `None` at the limit.
+    pub fn growth(&self, size: u32) -> Option<usize> {
         let page = page_size();
         let needed = (self.top as usize + size as usize).div_ceil(page) * page;
         let new = (self.committed * 2).max(needed).min(self.limit);
-        if new <= self.committed || self.mmap.make_read_write(self.committed..new).is_err() {
+        (new > self.committed).then_some(new)
+    }
+
+    /// Make the first `new` bytes of the reservation accessible (a [`GcHeap::growth`]).
+    /// False when the system refuses.
+    pub fn grow_to(&mut self, new: usize) -> bool {
+        if new <= self.committed || new > self.limit || self.mmap.make_read_write(self.committed..new).is_err() {
             return false;
         }
         self.committed = new;
@@ -224,6 +250,16 @@ impl GcHeap {
     /// The 32-bit word at `at` (an object's field).
     pub fn word_at(&self, at: u32) -> u32 {
         self.read(at)
+    }
+
+    /// The `size` bytes at `at` (at most 16), zero-extended; 0 outside the accessible bytes.
+    pub fn read_field(&self, at: u32, size: u32) -> u128 {
+        let (at, size) = (at as usize, (size as usize).min(16));
+        let mut bytes = [0u8; 16];
+        if let Some(src) = self.bytes().get(at..at + size) {
+            bytes[..size].copy_from_slice(src);
+        }
+        u128::from_le_bytes(bytes)
     }
 
     /// Write the low `size` bytes of `bits` at `at` (a field of an object the caller made).
@@ -363,8 +399,10 @@ mod tests {
         let page = page_size();
         let mut heap = GcHeap::new((INITIAL + page) as u64).unwrap();
         assert_eq!(heap.bound(), INITIAL as u64);
-        assert!(heap.grow(8));
+        assert_eq!(heap.growth(8), Some(INITIAL + page), "doubling, up to the limit");
+        assert!(heap.grow_to(INITIAL + page));
         assert_eq!(heap.bound(), (INITIAL + page) as u64);
-        assert!(!heap.grow(8), "at its limit");
+        assert_eq!(heap.growth(8), None, "at its limit");
+        assert!(!heap.grow_to(INITIAL + 2 * page));
     }
 }

@@ -1,5 +1,5 @@
 //! The handles of a store: the store's own id, and one index type per arena it keeps
-//! (instances, functions, memories, tables, globals, tags, host functions, ExternRef slots). The
+//! (instances, functions, memories, tables, globals, tags, host functions, ExternRef slots, host roots). The
 //! public handles (`Func`, `Memory`, …) are a store id and one of these; an index of one
 //! arena can never be used for another.
 use cranelift_entity::entity_impl;
@@ -47,4 +47,8 @@ store_index! {
     HostFuncId, "host_func";
     /// A slot of the store's reference slab (see `RawRef` for the word wasm sees).
     ExternSlot, "extern";
+    /// An entry of the store's scoped host roots (`Rooted`), in the order they were made.
+    ScopedRoot, "scoped_root";
+    /// A slot of the store's owned host roots (`OwnedRooted`).
+    OwnedRoot, "owned_root";
 }

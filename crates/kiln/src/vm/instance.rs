@@ -5,6 +5,7 @@
 use super::entry;
 use super::host_func::give_host_funcs_entries;
 use super::ids::{FuncId, GlobalId, InstanceId, MemoryId, TableId, TagId};
+use super::limits::Limiter;
 use super::memory::LinearMemory;
 use super::store::{InstanceData, StoreOpaque, WholeStore};
 use super::table::{LazyImage, TableStorage};
@@ -164,7 +165,8 @@ pub fn instantiate(
 
     // Defined memories, tables and globals: everything that can fail happens before the
     // first of them enters the store, so a failure leaves nothing pointing into this vmctx.
-    define_entities(s, &mut data, index)?;
+    let (s, mut limiter) = super::limits::split(store);
+    define_entities(s, &mut limiter, &mut data, index)?;
 
     // From here on the instance is observable even if a segment or the start function traps.
     s.instances.push(data);
@@ -223,7 +225,12 @@ fn check_imports(s: &StoreOpaque, module: &crate::Module, imports: &[ResolvedImp
 
 /// Create the defined memories, tables, globals and tags of a new instance, with its tables'
 /// initializer expressions applied, and add them to the store and the instance.
-fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: InstanceId) -> Result<(), Error> {
+fn define_entities(
+    store: &mut StoreOpaque,
+    limiter: &mut Limiter<'_>,
+    data: &mut InstanceData,
+    index: InstanceId,
+) -> Result<(), Error> {
     let module = data.module.clone();
     let env = module.env();
     let offsets = module.offsets();
@@ -249,7 +256,7 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: Inst
             table.set_lazy_image(LazyImage { instance: index, elements: elements.clone() });
         }
         if let Some(init) = &env.table_inits[def] {
-            let value = eval(store, Source::Building(data), &[], &initial, init)?.to_ref();
+            let value = eval(store, limiter, Source::Building(data), &[], &initial, init)?.to_ref();
             initial.push(value);
             let len = table.len();
             table.fill(0, len, value);
@@ -262,7 +269,7 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: Inst
     let mut values = Vec::with_capacity(env.num_defined_globals());
     for (def, init) in env.global_inits.iter() {
         debug_assert_eq!(def.index(), values.len());
-        values.push(eval(store, Source::Building(data), &values, &initial, init)?);
+        values.push(eval(store, limiter, Source::Building(data), &values, &initial, init)?);
     }
 
     // Nothing fails from here on.
@@ -289,7 +296,7 @@ fn define_entities(store: &mut StoreOpaque, data: &mut InstanceData, index: Inst
 }
 
 fn initialize(store: &mut WholeStore<'_>, index: InstanceId) -> Result<(), Error> {
-    let s = store.opaque();
+    let (s, mut limiter) = super::limits::split(store);
     let module = s.instances[index].module.clone();
     let env = module.env();
     for (e, segment) in env.elements.iter() {
@@ -300,7 +307,7 @@ fn initialize(store: &mut WholeStore<'_>, index: InstanceId) -> Result<(), Error
         if let (SegmentMode::Passive, ElementItems::Expressions(_, exprs)) = (&segment.mode, &segment.items)
             && exprs.iter().any(|e| e.allocates())
         {
-            let items = element_items(s, index, e, 0, exprs.len())?;
+            let items = segment_items(s, &mut limiter, index, e, 0, exprs.len())?;
             s.instances[index].gc_elements.insert(e, items.into());
         }
         let SegmentMode::Active(table, offset) = &segment.mode else { continue };
@@ -308,8 +315,11 @@ fn initialize(store: &mut WholeStore<'_>, index: InstanceId) -> Result<(), Error
             // The table reads it from its image on demand.
             continue;
         }
-        let offset = segment_offset(eval(s, Source::Live(index), &[], &[], offset)?, env.tables[*table].index_type);
-        let items = element_items(s, index, e, 0, segment.items.len())?;
+        let offset = segment_offset(
+            eval(s, &mut limiter, Source::Live(index), &[], &[], offset)?,
+            env.tables[*table].index_type,
+        );
+        let items = segment_items(s, &mut limiter, index, e, 0, segment.items.len())?;
         let t = s.instances[index].tables[*table];
         if offset.checked_add(items.len() as u64).is_none_or(|end| end > s.tables[t].len()) {
             return Err(Error::Trap(Trap::TableOutOfBounds, None));
@@ -323,7 +333,10 @@ fn initialize(store: &mut WholeStore<'_>, index: InstanceId) -> Result<(), Error
             // Already mapped in from the module's memory image.
             continue;
         }
-        let offset = segment_offset(eval(s, Source::Live(index), &[], &[], offset)?, env.memories[*memory].index_type);
+        let offset = segment_offset(
+            eval(s, &mut limiter, Source::Live(index), &[], &[], offset)?,
+            env.memories[*memory].index_type,
+        );
         let m = s.instances[index].memories[*memory];
         let bytes = s.memories[m].data_mut();
         let offset = usize::try_from(offset).unwrap_or(usize::MAX);
@@ -342,13 +355,29 @@ fn initialize(store: &mut WholeStore<'_>, index: InstanceId) -> Result<(), Error
 }
 
 /// The references of items `start..start + len` of element segment `elem` of instance
-/// `index` (evaluated now, or at instantiation for one whose expressions allocate). The
-/// caller checks the range.
+/// `index`, after its instantiation (a segment whose expressions allocate was evaluated
+/// then, so this allocates nothing). The caller checks the range.
+///
+/// # Errors
+/// For a malformed constant expression.
+pub fn element_items(
+    store: &mut StoreOpaque,
+    index: InstanceId,
+    elem: ElemIndex,
+    start: usize,
+    len: usize,
+) -> Result<Vec<RawRef>, Error> {
+    segment_items(store, &mut None, index, elem, start, len)
+}
+
+/// [`element_items`], evaluated now, or at instantiation for one whose expressions allocate
+/// (with the store's limiter for the GC heap).
 ///
 /// # Errors
 /// For a malformed constant expression, and when an allocation fails.
-pub fn element_items(
+fn segment_items(
     store: &mut StoreOpaque,
+    limiter: &mut Limiter<'_>,
     index: InstanceId,
     elem: ElemIndex,
     start: usize,
@@ -367,7 +396,7 @@ pub fn element_items(
             let mut items = Vec::with_capacity(len);
             for e in &exprs[start..start + len] {
                 // The items made so far are roots of the next one's allocations.
-                let item = eval(store, Source::Live(index), &[], &items, e)?.to_ref();
+                let item = eval(store, limiter, Source::Live(index), &[], &items, e)?.to_ref();
                 items.push(item);
             }
             Ok(items)
@@ -438,6 +467,7 @@ impl<'a> Source<'a> {
 /// collection it may make.
 fn eval(
     store: &mut StoreOpaque,
+    limiter: &mut Limiter<'_>,
     source: Source<'_>,
     defining: &[ValRaw],
     keep: &[RawRef],
@@ -484,7 +514,7 @@ fn eval(
                     }
                     _ => Vec::new(),
                 };
-                let word = allocate(store, ty, 0, [&stack, &values], defining, keep)?;
+                let word = allocate(store, limiter, ty, 0, [&stack, &values], defining, keep)?;
                 let heap = store.gc.heap.as_mut().ok_or_else(malformed)?;
                 for (f, v) in fields.iter().zip(values) {
                     heap.write_field(word + f.offset, f.size, v);
@@ -510,7 +540,7 @@ fn eval(
                 if length > layout.max_length() {
                     return Err(Error::Trap(Trap::AllocationTooLarge, None));
                 }
-                let word = allocate(store, ty, length, [&stack, &values], defining, keep)?;
+                let word = allocate(store, limiter, ty, length, [&stack, &values], defining, keep)?;
                 let heap = store.gc.heap.as_mut().ok_or_else(malformed)?;
                 let at = |i: u32| word + element.offset + i * element.size;
                 match (op, values.first()) {
@@ -548,6 +578,7 @@ fn eval(
 /// reference keeps nothing) and `keep` across the collection this may make.
 fn allocate(
     store: &mut StoreOpaque,
+    limiter: &mut Limiter<'_>,
     ty: SharedTypeIndex,
     length: u32,
     operands: [&[u128]; 2],
@@ -561,5 +592,7 @@ fn allocate(
         .chain(defining.iter().map(|v| v.to_ref()))
         .chain(keep.iter().copied())
         .collect();
-    store.gc_alloc(ty, length, &keep).ok_or(Error::Trap(Trap::GcHeapOutOfMemory, None))
+    store
+        .gc_alloc(ty, length, &keep, super::limits::reborrow(limiter))?
+        .ok_or(Error::Trap(Trap::GcHeapOutOfMemory, None))
 }

@@ -1,13 +1,14 @@
 //! The store's resource limiter in the runtime: how the runtime reaches the user's
 //! [`ResourceLimiter`] (kept in the user's data, typed by the store's `T`), and every way a
 //! memory or table comes to exist or grows — instantiation, the host API, `memory.grow` and
-//! `table.grow` — asking it first, with wasmtime's order of questions and messages.
+//! `table.grow` — asking it first, with wasmtime's order of questions and messages. The GC
+//! heap asks it as a memory when it is made and whenever it grows.
 //!
 //! The limiter lives in the user's data, so the runtime reaches it through the whole
 //! `StoreInner<T>`: `StoreInner::limiter` holds the user's accessor, and the opaque part keeps
 //! a function, made for that `T` when the limiter is installed, that applies it.
 use super::ids::{MemoryId, TableId};
-use super::store::{StoreInner, WholeStore};
+use super::store::{StoreInner, StoreOpaque, WholeStore};
 use super::val_raw::RawRef;
 use crate::{Error, ResourceLimiter};
 use kiln_environ::{Memory, Table, WASM_PAGE_SIZE};
@@ -15,8 +16,13 @@ use kiln_environ::{Memory, Table, WASM_PAGE_SIZE};
 /// The user's accessor from the store's data to its limiter.
 pub type LimiterFn<T> = Box<dyn (FnMut(&mut T) -> &mut dyn ResourceLimiter) + Send + Sync>;
 
-/// Reaches the limiter of a store through the whole store.
-pub type LimiterAccess = for<'a, 'b> fn(&'a mut WholeStore<'b>) -> Option<&'a mut dyn ResourceLimiter>;
+/// Splits the whole store into its opaque part and its limiter (two disjoint parts of the
+/// `StoreInner<T>`).
+pub type LimiterAccess = for<'a, 'b> fn(&'a mut WholeStore<'b>) -> (&'a mut StoreOpaque, Limiter<'a>);
+
+/// A store's limiter, borrowed beside its opaque part (for the GC heap's growth, deep in
+/// the runtime).
+pub type Limiter<'a> = Option<&'a mut dyn ResourceLimiter>;
 
 /// What instantiations have made so far (wasmtime counts them the same way: never down), and
 /// the most they may make, read from the limiter when it is installed (as wasmtime does).
@@ -56,19 +62,46 @@ pub fn set_limiter<T: 'static>(
     store.opaque.limiter = Some(access::<T>);
 }
 
-/// The limiter of a store whose data is `T`.
-fn access<'a, T: 'static>(store: &'a mut WholeStore<'_>) -> Option<&'a mut dyn ResourceLimiter> {
+/// The opaque part and the limiter of a store whose data is `T`.
+fn access<'a, T: 'static>(store: &'a mut WholeStore<'_>) -> (&'a mut StoreOpaque, Limiter<'a>) {
     // SAFETY: `set_limiter::<T>` installs this function only in a store whose data is `T`,
     // and a store's opaque part never moves to another store.
     let inner = unsafe { store.inner::<T>() };
-    let StoreInner { data, limiter, .. } = inner;
-    Some(limiter.as_mut()?(data))
+    let StoreInner { opaque, data, limiter } = inner;
+    (opaque, limiter.as_mut().map(|l| l(data)))
+}
+
+/// A shorter borrow of `limiter`, for one of several asks.
+pub fn reborrow<'a>(limiter: &'a mut Limiter<'_>) -> Limiter<'a> {
+    match limiter {
+        Some(l) => Some(&mut **l),
+        None => None,
+    }
+}
+
+/// `store`'s opaque part and its limiter, if it has one.
+pub fn split<'a>(store: &'a mut WholeStore<'_>) -> (&'a mut StoreOpaque, Limiter<'a>) {
+    match store.opaque().limiter {
+        Some(access) => access(store),
+        None => (store.opaque(), None),
+    }
 }
 
 /// `store`'s limiter, if it has one.
-fn limiter<'a>(store: &'a mut WholeStore<'_>) -> Option<&'a mut dyn ResourceLimiter> {
-    let access = store.opaque().limiter?;
-    access(store)
+fn limiter<'a>(store: &'a mut WholeStore<'_>) -> Limiter<'a> {
+    split(store).1
+}
+
+/// Whether the limiter lets the GC heap grow from `current` to `desired` bytes (of at most
+/// `maximum`): the heap is memory the guest fills, asked about as a memory is.
+///
+/// # Errors
+/// The limiter's error (which traps the wasm that allocated).
+pub fn gc_heap_growing(limiter: Limiter<'_>, current: usize, desired: usize, maximum: usize) -> Result<bool, Error> {
+    match limiter {
+        Some(l) => l.memory_growing(current, desired, Some(maximum)),
+        None => Ok(true),
+    }
 }
 
 /// `n` as a `usize`, saturating.

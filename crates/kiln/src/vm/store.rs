@@ -230,6 +230,14 @@ impl StoreOpaque {
         self.host_types.push(ty);
     }
 
+    /// Hold type `ty` (a struct or array type the host allocates) until this store drops, once.
+    pub fn hold_gc_type(&mut self, ty: SharedTypeIndex) {
+        if self.gc.held_types.insert(ty) {
+            self.engine.hold_type(ty);
+            self.host_types.push(ty);
+        }
+    }
+
     /// Register a function reference (deduplicated) and return its handle.
     ///
     /// # Safety
