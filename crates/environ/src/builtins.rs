@@ -95,7 +95,8 @@ macro_rules! foreach_builtin {
             IsSubtype = is_subtype (I32, I32) -> [I32];
             /// A GC allocation: `(type_id, length) -> object`, a new zeroed object of
             /// canonical struct or array type `type_id` (`length` elements for an array), or
-            /// 0 when the heap has no room even after a collection and growing to its limit.
+            /// 0 when the heap has no room even after a collection and growing to its limit
+            /// (or as far as the store's limiter allowed; its error, if it failed, pending).
             GcAlloc = gc_alloc (I32, I32) -> [Reference];
             /// `array.copy`: `(dst, dst_index, src, src_index, len) -> status` of two non-null
             /// arrays: [`BULK_OK`] or [`ARRAY_OUT_OF_BOUNDS`].

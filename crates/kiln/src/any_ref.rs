@@ -99,8 +99,8 @@ macro_rules! any_views {
             /// Whether this is an i31.
             ///
             /// # Errors
-            /// [`Error::Unrooted`](crate::Error::Unrooted) when its root is gone, or it is
-            /// another store's.
+            /// [`Error::Unrooted`](crate::Error::Unrooted) when its root is gone;
+            /// [`Error::Other`] when it is another store's.
             pub fn is_i31(&self, store: impl AsContext) -> Result<bool> {
                 Ok(I31::from_word(word_of(&store, self)?).is_some())
             }
@@ -185,7 +185,8 @@ impl AnyRef {
     /// `any`).
     ///
     /// # Errors
-    /// [`Error::Unrooted`] when its root is gone, or it is another store's.
+    /// [`Error::Unrooted`](crate::Error::Unrooted) when its root is gone; [`Error::Other`]
+    /// when it is another store's.
     pub fn is_eqref(&self, store: impl AsContext) -> Result<bool> {
         is_of(&store, self, WasmHeapType::Eq)
     }
@@ -202,12 +203,12 @@ impl AnyRef {
     /// anyref again).
     ///
     /// # Errors
-    /// [`Error::Unrooted`] when `e`'s root is gone, or it is another store's.
+    /// [`Error::Unrooted`](crate::Error::Unrooted) when `e`'s root is gone;
+    /// [`Error::Other`] when it is another store's.
     pub fn convert_extern(store: impl AsContext, e: Rooted<ExternRef>) -> Result<Rooted<AnyRef>> {
         // One word serves both views: a slab slot is an internalized externref, and an
         // externalized anyref keeps its own word.
-        word_of(&store, &*e)?;
-        Ok(e.cast())
+        e.convert(store)
     }
 }
 

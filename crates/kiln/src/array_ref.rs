@@ -1,9 +1,9 @@
 //! `ArrayRef`: an array object of a store's GC heap as the host sees it — made from Rust
 //! with an [`ArrayRefPre`] (an array type the store is ready to allocate), its length and
 //! elements read and written with their types and bounds checked.
+use crate::gc_fields::{hold_for_allocation, with_allocation};
 use crate::gc_root::sealed::GcRefImpl;
 use crate::gc_root::{GcRootIndex, Rooted, gc_ref_type};
-use crate::store::StoreOpaqueExt;
 use crate::vm::ids::StoreId;
 use crate::vm::limits::Limiter;
 use crate::vm::store::StoreOpaque;
@@ -22,12 +22,8 @@ impl ArrayRefPre {
     ///
     /// # Panics
     /// If `ty` is of another engine than the store's.
-    pub fn new(mut store: impl AsContextMut, ty: ArrayType) -> ArrayRefPre {
-        let mut cx = store.as_context_mut();
-        let s = cx.opaque();
-        assert!(crate::Engine::same(s.engine(), ty.engine()), "an array type of another engine");
-        s.hold_gc_type(ty.id());
-        ArrayRefPre { store: s.id(), ty }
+    pub fn new(store: impl AsContextMut, ty: ArrayType) -> ArrayRefPre {
+        ArrayRefPre { store: hold_for_allocation(store, ty.engine(), ty.id()), ty }
     }
 
     /// The array type.
@@ -102,41 +98,34 @@ impl ArrayRef {
     /// current scope.
     ///
     /// # Errors
-    /// When `element` is not of the element type or is another store's, or the trap
-    /// [`Trap::GcHeapOutOfMemory`](crate::Trap::GcHeapOutOfMemory) when the heap is full.
-    pub fn new(
-        mut store: impl AsContextMut,
-        pre: &ArrayRefPre,
-        element: &Val,
-        length: u32,
-    ) -> Result<Rooted<ArrayRef>> {
-        let mut cx = store.as_context_mut();
-        let mut whole = cx.whole();
-        let (s, limiter) = crate::vm::limits::split(&mut whole);
-        s.check_store(pre.store)?;
-        let bits = s.gc_field_bits(element, pre.ty.env_element())?;
-        allocate(s, limiter, pre, length, |_| bits)
+    /// When `element` is not of the element type, or it or `pre` is another store's; the
+    /// trap [`Trap::GcHeapOutOfMemory`](crate::Trap::GcHeapOutOfMemory) when the heap is
+    /// full, or the store's resource limiter's error.
+    pub fn new(store: impl AsContextMut, pre: &ArrayRefPre, element: &Val, length: u32) -> Result<Rooted<ArrayRef>> {
+        with_allocation(store, pre.store, |s, limiter| {
+            let bits = s.gc_field_bits(element, pre.ty.env_element())?;
+            allocate(s, limiter, pre, length, |_| bits)
+        })
     }
 
     /// A new array of `pre`'s type with these elements, rooted in the current scope.
     ///
     /// # Errors
     /// As [`ArrayRef::new`].
-    pub fn new_fixed(mut store: impl AsContextMut, pre: &ArrayRefPre, elements: &[Val]) -> Result<Rooted<ArrayRef>> {
-        let mut cx = store.as_context_mut();
-        let mut whole = cx.whole();
-        let (s, limiter) = crate::vm::limits::split(&mut whole);
-        s.check_store(pre.store)?;
-        let length = u32::try_from(elements.len()).map_err(|_| Error::Limit("an array too long".into()))?;
-        let ty = pre.ty.env_element();
-        let bits = elements.iter().map(|v| s.gc_field_bits(v, ty)).collect::<Result<Vec<_>>>()?;
-        allocate(s, limiter, pre, length, |i| bits[i as usize])
+    pub fn new_fixed(store: impl AsContextMut, pre: &ArrayRefPre, elements: &[Val]) -> Result<Rooted<ArrayRef>> {
+        with_allocation(store, pre.store, |s, limiter| {
+            let length = u32::try_from(elements.len()).map_err(|_| Error::Limit("an array too long".into()))?;
+            let ty = pre.ty.env_element();
+            let bits = elements.iter().map(|v| s.gc_field_bits(v, ty)).collect::<Result<Vec<_>>>()?;
+            allocate(s, limiter, pre, length, |i| bits[i as usize])
+        })
     }
 
     /// The array's type.
     ///
     /// # Errors
-    /// [`Error::Unrooted`] when its root is gone, or it is another store's.
+    /// [`Error::Unrooted`] when its root is gone; [`Error::Other`] when it is another
+    /// store's.
     pub fn ty(&self, mut store: impl AsContextMut) -> Result<ArrayType> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();

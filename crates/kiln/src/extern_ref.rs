@@ -36,8 +36,8 @@ impl ExternRef {
     /// The host value this references: `None` for an anyref made extern.
     ///
     /// # Errors
-    /// [`Error::Unrooted`](crate::Error::Unrooted) when its root is gone, or it is another
-    /// store's.
+    /// [`Error::Unrooted`](crate::Error::Unrooted) when its root is gone;
+    /// [`Error::Other`](crate::Error::Other) when it is another store's.
     pub fn data<'a, C: AsContext + ?Sized>(&self, store: &'a C) -> Result<Option<&'a (dyn Any + Send + Sync)>> {
         let opaque = store.as_context().into_opaque();
         let word = opaque.root_word(self.root())?;
@@ -48,10 +48,9 @@ impl ExternRef {
     /// that externref again).
     ///
     /// # Errors
-    /// [`Error::Unrooted`](crate::Error::Unrooted) when `a`'s root is gone, or it is another
-    /// store's.
+    /// [`Error::Unrooted`](crate::Error::Unrooted) when `a`'s root is gone;
+    /// [`Error::Other`](crate::Error::Other) when it is another store's.
     pub fn convert_any(store: impl AsContext, a: Rooted<AnyRef>) -> Result<Rooted<ExternRef>> {
-        store.as_context().opaque().root_word(a.root())?;
-        Ok(a.cast())
+        a.convert(store)
     }
 }

@@ -148,7 +148,8 @@ impl Global {
     /// A host-owned global of type `ty` holding `val`.
     ///
     /// # Errors
-    /// When `val` is not of the global's type, or is a reference from another store.
+    /// When `val` is not of the global's type, or is a reference from another store or
+    /// whose root is gone ([`Error::Unrooted`](crate::Error::Unrooted)).
     pub fn new(mut store: impl AsContextMut, ty: GlobalType, val: Val) -> Result<Global> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
@@ -183,7 +184,8 @@ impl Global {
     /// Set the global's value (it must be mutable).
     ///
     /// # Errors
-    /// When the global is immutable or belongs to another store, or `val` is not of its type.
+    /// When the global is immutable or belongs to another store, or `val` is not of its type
+    /// or is a reference whose root is gone ([`Error::Unrooted`](crate::Error::Unrooted)).
     pub fn set(&self, mut store: impl AsContextMut, val: Val) -> Result<()> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
@@ -210,7 +212,8 @@ impl Table {
     /// A host-owned table of type `ty` with every element `init`.
     ///
     /// # Errors
-    /// When `init` is not of the element type, or the table exceeds Kiln's limits.
+    /// When `init` is not of the element type or is a reference whose root is gone
+    /// ([`Error::Unrooted`](crate::Error::Unrooted)), or the table exceeds Kiln's limits.
     pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
@@ -258,7 +261,8 @@ impl Table {
     ///
     /// # Errors
     /// [`Error::Other`] when `val` is not of the element type or `index` is past the end
-    /// (`table index out of bounds`); [`Error::Other`] too for a handle of another store.
+    /// (`table index out of bounds`); [`Error::Other`] too for a handle of another store;
+    /// [`Error::Unrooted`](crate::Error::Unrooted) for a reference whose root is gone.
     pub fn set(&self, mut store: impl AsContextMut, index: u64, val: Val) -> Result<()> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();
@@ -276,8 +280,9 @@ impl Table {
     /// returns the old size.
     ///
     /// # Errors
-    /// When `init` is not of the element type, the limiter refuses or fails, the table would
-    /// exceed its maximum (or Kiln's limit), or it belongs to another store.
+    /// When `init` is not of the element type (or a reference whose root is gone), the
+    /// limiter refuses or fails, the table would exceed its maximum (or Kiln's limit), or it
+    /// belongs to another store.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64, init: Val) -> Result<u64> {
         let mut cx = store.as_context_mut();
         let s = cx.opaque();

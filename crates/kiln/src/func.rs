@@ -38,13 +38,8 @@ impl Func {
         let s = cx.opaque();
         let env_ty = ty.to_env();
         let type_index = s.engine().register_plain_type(&env_ty);
-        // The roots the call makes (its parameters', and whatever the host roots while it
-        // runs) end with it: the host function's body is their scope.
         let body = move |store: &mut StoreInner<T>, instance: Option<InstanceId>, values: &mut [ValRaw]| {
-            let depth = store.opaque.gc.roots.depth();
-            let result = call_host(store, instance, values, &ty, &f);
-            store.opaque.gc.roots.pop_to(depth);
-            result
+            call_host(store, instance, values, &ty, &f)
         };
         let index = add_host_func(cx.0, &env_ty, type_index, body);
         Func { store: cx.0.opaque.id(), index }
@@ -65,8 +60,9 @@ impl Func {
     /// # Errors
     /// [`Error::Trap`] when wasm traps (with its backtrace), the error a host function
     /// returned, [`Error::Limit`] when this thread's stack cannot hold the engine's
-    /// `max_wasm_stack`, and [`Error::Other`] for arguments of the wrong number or types or a
-    /// function of another store. A store stays usable after any of them.
+    /// `max_wasm_stack`, [`Error::Unrooted`] for a reference argument whose root is gone, and
+    /// [`Error::Other`] for arguments of the wrong number or types or a function of another
+    /// store. A store stays usable after any of them.
     ///
     /// # Panics
     /// A host function's panic resumes here, once wasm has been left.

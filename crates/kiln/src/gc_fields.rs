@@ -3,10 +3,12 @@
 //! zero-extended) and a `Val` to a field's bytes after checking it against the field's exact
 //! type, and allocating an object of a type the store holds.
 use crate::gc_root::GcRootIndex;
+use crate::store::StoreOpaqueExt;
+use crate::vm::ids::StoreId;
 use crate::vm::limits::Limiter;
 use crate::vm::store::StoreOpaque;
 use crate::vm::val_raw::ValRaw;
-use crate::{Error, Result, Trap, Val};
+use crate::{AsContextMut, Engine, Error, Result, Trap, Val};
 use kiln_environ::{GcField, GcLayout, SharedTypeIndex, WasmFieldType, WasmStorageType};
 use std::sync::Arc;
 
@@ -67,14 +69,43 @@ impl StoreOpaque {
         }
     }
 
-    /// A new zeroed object of type `ty` (`length` elements for an array), which this store
-    /// holds from now on; what the host holds stays rooted across the collection this may
-    /// make, and the store's limiter is asked before the heap grows.
+    /// A new zeroed object of type `ty` (`length` elements for an array, of a type the store
+    /// holds: see `hold_gc_type`); what the host holds stays rooted across the collection
+    /// this may make, and the store's limiter is asked before the heap grows.
     ///
     /// # Errors
     /// The trap [`Trap::GcHeapOutOfMemory`] when the heap has no room, or the limiter's error.
     pub(crate) fn gc_alloc_for_host(&mut self, limiter: Limiter<'_>, ty: SharedTypeIndex, length: u32) -> Result<u32> {
-        self.hold_gc_type(ty);
         self.gc_alloc(ty, length, &[], limiter)?.ok_or(Error::Trap(Trap::GcHeapOutOfMemory, None))
     }
+}
+
+/// Make `store` hold type `ty` of `engine` for the objects it will allocate of it (a
+/// `StructRefPre` or `ArrayRefPre` being made): the store's id.
+///
+/// # Panics
+/// If `engine` is not the store's.
+pub(crate) fn hold_for_allocation(mut store: impl AsContextMut, engine: &Engine, ty: SharedTypeIndex) -> StoreId {
+    let mut cx = store.as_context_mut();
+    let s = cx.opaque();
+    assert!(Engine::same(s.engine(), engine), "a GC type of another engine");
+    s.hold_gc_type(ty);
+    s.id()
+}
+
+/// Run `f`, a host allocation of a type that store `pre` holds (a `StructRefPre`'s or an
+/// `ArrayRefPre`'s), with `store`'s opaque part and its limiter.
+///
+/// # Errors
+/// `f`'s, and [`Error::Other`] when `store` is not store `pre`.
+pub(crate) fn with_allocation<R>(
+    mut store: impl AsContextMut,
+    pre: StoreId,
+    f: impl FnOnce(&mut StoreOpaque, Limiter<'_>) -> Result<R>,
+) -> Result<R> {
+    let mut cx = store.as_context_mut();
+    let mut whole = cx.whole();
+    let (s, limiter) = crate::vm::limits::split(&mut whole);
+    s.check_store(pre)?;
+    f(s, limiter)
 }

@@ -31,13 +31,13 @@ enum RootEntry {
     /// The scoped root at `index`, while that entry still has serial number `serial`.
     Scoped { index: ScopedRoot, serial: u64 },
     /// The owned root in slot `index`, while that slot is of generation `generation`.
-    Owned { index: OwnedRoot, generation: u32 },
+    Owned { index: OwnedRoot, generation: u64 },
 }
 
 /// An owned root's slot.
 struct OwnedSlot {
     word: usize,
-    generation: u32,
+    generation: u64,
     /// Live while some `OwnedRooted` of this slot lives.
     holder: Weak<()>,
 }
@@ -78,7 +78,7 @@ impl RootSet {
         for (index, slot) in self.owned.iter_mut() {
             if slot.holder.strong_count() == 0 && slot.word != 0 {
                 slot.word = 0;
-                slot.generation = slot.generation.wrapping_add(1);
+                slot.generation += 1;
                 self.free_owned.push(index);
             }
         }
@@ -89,7 +89,7 @@ impl RootSet {
         self.scoped.get(index.index()).filter(|(_, s)| *s == serial).map(|(word, _)| *word)
     }
 
-    fn owned_word(&self, index: OwnedRoot, generation: u32) -> Option<usize> {
+    fn owned_word(&self, index: OwnedRoot, generation: u64) -> Option<usize> {
         let slot = self.owned.get(index)?;
         (slot.generation == generation && slot.holder.strong_count() > 0).then_some(slot.word)
     }
@@ -183,7 +183,9 @@ impl<T: GcRef> RootedGcRef<T> for OwnedRooted<T> {}
 
 /// A scoped root of a reference of type `T`: valid until the [`RootScope`] it was made in
 /// ends (or, made in a host function, until the host function returns; made outside any
-/// scope, as long as the store). It dereferences to `T`, whose methods read through it.
+/// scope, as long as the store). It dereferences to `T`, whose methods read through it. A
+/// view of a reference (`as_struct`, `to_anyref`…) shares its root: a view of an
+/// [`OwnedRooted`]'s reference is valid as long as the owned root.
 #[derive(Copy, Clone, Debug)]
 pub struct Rooted<T: GcRef> {
     inner: T,
@@ -210,6 +212,16 @@ impl<T: GcRef> Rooted<T> {
     /// The same reference, viewed as type `U` (a supertype, or one the caller checked).
     pub(crate) fn cast<U: GcRef>(self) -> Rooted<U> {
         Rooted { inner: U::from_root(self.inner.root()) }
+    }
+
+    /// The same reference, viewed as type `U` (one whose words are the same: the
+    /// `extern`/`any` conversions), after checking the root.
+    ///
+    /// # Errors
+    /// [`Error::Unrooted`] when this root is gone; [`Error::Other`] for another store.
+    pub(crate) fn convert<U: GcRef>(self, store: impl AsContext) -> Result<Rooted<U>> {
+        store.as_context().opaque().root_word(self.inner.root())?;
+        Ok(self.cast())
     }
 
     /// An owned root of the same reference, which outlives this one's scope.

@@ -5,7 +5,8 @@
 //! canonical type. The host names reference fields by [`ValType`], whose reference types are
 //! the nullable abstract ones (`funcref`, `externref`, `anyref`); a field that wasm declared
 //! with a concrete or non-nullable reference type shows as the nullable abstract type of its
-//! hierarchy, and writes to it are still checked against the exact type.
+//! hierarchy (an `exnref` one as `externref`, the type the host sees exceptions' references
+//! as), and writes to it are still checked against the exact type.
 use crate::{Engine, Mutability, Result, ValType};
 use kiln_environ::{
     SharedTypeIndex, WasmCompositeType, WasmFieldType, WasmRefType, WasmStorageType, WasmSubType, WasmValType,

@@ -3,7 +3,10 @@
 //! grows — by `memory.grow` and `table.grow`, by [`Memory::grow`](crate::Memory::grow) and
 //! [`Table::grow`](crate::Table::grow), and for the initial size of every memory and table an
 //! instantiation or the host creates — and gives the most instances, memories and tables
-//! the store may have (read once, when it is installed). [`StoreLimits`] is a ready one, built
+//! the store may have (read once, when it is installed). The store's GC heap is asked about
+//! as a memory, through [`ResourceLimiter::memory_growing`]: when it is made (`current` 0)
+//! and before it grows, with `gc-heap-max` as its maximum; a refusal makes the allocation
+//! that needed the room trap with `out of memory: the GC heap is full`. [`StoreLimits`] is a ready one, built
 //! with [`StoreLimitsBuilder`]. A memory or table that declares no maximum is presented with
 //! the most its type allows (4 GiB, `u32::MAX` elements), as wasmtime does.
 use crate::{Error, Result};

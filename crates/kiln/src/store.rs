@@ -33,9 +33,11 @@ impl<T> Store<T> {
         &mut self.inner.get_mut().data
     }
 
-    /// Release the ExternRefs that neither wasm (tables, globals, the frames of wasm that is
-    /// running, when this is called from a host function) nor the host (a live `ExternRef`
-    /// clone) can reach any more. The store also runs it by itself as ExternRefs accumulate.
+    /// Collect: release the externrefs, exceptions and GC objects that neither wasm (tables,
+    /// globals, the frames of wasm that is running, when this is called from a host
+    /// function) nor the host (a `Rooted` whose scope lives, an `OwnedRooted`, an `ExnRef`)
+    /// can reach any more, and sweep the GC heap. The store also collects by itself, as
+    /// externrefs accumulate and when the GC heap is full.
     pub fn gc(&mut self) {
         self.inner.get_mut().opaque.gc();
     }

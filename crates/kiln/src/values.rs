@@ -8,7 +8,10 @@ use crate::vm::val_raw::{RawRef, ValRaw};
 use crate::{AnyRef, Error, ExternRef, Func, Result, ValType};
 use kiln_environ::{Global, SharedTypeIndex, WasmHeapType, WasmRefType};
 
-/// A WebAssembly value.
+/// A WebAssembly value. A reference the collector manages comes as a [`Rooted`] in the
+/// store's current scope: what a call, `Global::get` or `Table::get` returns outside any
+/// [`RootScope`](crate::RootScope) stays rooted until the store drops, so a host that reads
+/// many references in a loop gives each iteration a scope.
 #[derive(Clone, Debug)]
 pub enum Val {
     /// An `i32`.

@@ -134,9 +134,17 @@ fn grow_status(store: &mut WholeStore<'_>, grown: Option<Result<Option<u64>, cra
     }
 }
 
-/// What an allocating builtin made, if it did; when the limiter failed (or panicked), its
-/// error is left pending, and the failed allocation's trap reports it (see `entry`).
-fn allocated<R>(store: &mut WholeStore<'_>, made: Option<Result<R, crate::Error>>) -> Option<R> {
+/// Run `f`, an allocation that may ask the store's limiter, as user code (see
+/// [`run_user_code`]): what it made, or `None` with the limiter's error (or panic) pending,
+/// for the failed allocation's trap to report (see `entry`).
+fn with_limiter<R>(
+    store: &mut WholeStore<'_>,
+    f: impl FnOnce(&mut StoreOpaque, limits::Limiter<'_>) -> Result<R, crate::Error>,
+) -> Option<R> {
+    let made = run_user_code(store, |s| {
+        let (s, limiter) = limits::split(s);
+        f(s, limiter)
+    });
     match made? {
         Ok(r) => Some(r),
         Err(e) => {
@@ -401,11 +409,11 @@ builtins! {
     /// A new zeroed object of canonical type `ty`, or 0 when the heap has no room.
     fn gc_alloc(store: whole, _instance, ty: u32, length: u32) -> RawRef {
         let ty = SharedTypeIndex::from_u32(ty);
-        let made = run_user_code(&mut store, |s| {
-            let (s, limiter) = limits::split(s);
-            s.gc_alloc(ty, length, &[], limiter)
-        });
-        RawRef::any(allocated(&mut store, made).flatten().map_or(0, |w| w as usize))
+        let word = match store.opaque().gc_alloc_now(ty, length) {
+            Some(word) => Some(word),
+            None => with_limiter(&mut store, |s, limiter| s.gc_alloc(ty, length, &[], limiter)).flatten(),
+        };
+        RawRef::any(word.map_or(0, |w| w as usize))
     }
 
     /// `array.copy`.
@@ -426,21 +434,17 @@ builtins! {
     /// `array.new_data`.
     fn array_new_data(store: whole, instance, ty: u32, data: u32, offset: u32, len: u32) -> RawRef {
         let ty = SharedTypeIndex::from_u32(ty);
-        let made = run_user_code(&mut store, |s| {
-            let (s, limiter) = limits::split(s);
-            s.array_new_data(limiter, instance, ty, DataIndex::from_u32(data), offset, len)
-        });
-        RawRef::any(allocated(&mut store, made).unwrap_or(NEW_OUT_OF_MEMORY))
+        let data = DataIndex::from_u32(data);
+        let made = with_limiter(&mut store, |s, limiter| s.array_new_data(limiter, instance, ty, data, offset, len));
+        RawRef::any(made.unwrap_or(NEW_OUT_OF_MEMORY))
     }
 
     /// `array.new_elem`.
     fn array_new_elem(store: whole, instance, ty: u32, elem: u32, offset: u32, len: u32) -> RawRef {
         let ty = SharedTypeIndex::from_u32(ty);
-        let made = run_user_code(&mut store, |s| {
-            let (s, limiter) = limits::split(s);
-            s.array_new_elem(limiter, instance, ty, ElemIndex::from_u32(elem), offset, len)
-        });
-        RawRef::any(allocated(&mut store, made).unwrap_or(NEW_OUT_OF_MEMORY))
+        let elem = ElemIndex::from_u32(elem);
+        let made = with_limiter(&mut store, |s, limiter| s.array_new_elem(limiter, instance, ty, elem, offset, len));
+        RawRef::any(made.unwrap_or(NEW_OUT_OF_MEMORY))
     }
 
     /// Whether canonical type `actual` is `expected` or a declared subtype of it.

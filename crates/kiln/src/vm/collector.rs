@@ -3,8 +3,8 @@
 //!
 //! The roots are the references on the suspended wasm stack (`stack_roots`), in tables and
 //! globals, in flight (an exception's payload being made, a constant expression's operands),
-//! the slab values the host holds a clone of, and the heap words the host holds through an
-//! `AnyRef`. Marking follows a worklist, never recursion (an object graph is the guest's):
+//! the host's roots (`gc_root::RootSet`: its `Rooted`s and `OwnedRooted`s of every kind),
+//! and the exceptions whose `ExnRef` the host holds (a slab value with another clone). Marking follows a worklist, never recursion (an object graph is the guest's):
 //! a word says what it is (`RawRef`), a marked exception gives its payload's references, a
 //! marked object its traced fields (its type's layout, by the id in its header). Then the
 //! slab frees what is unmarked and unheld, and the heap sweeps.
@@ -145,25 +145,47 @@ impl StoreOpaque {
         Some(layout)
     }
 
-    /// Make the store's heap (it has none yet) if the limiter allows its first bytes,
-    /// publishing it to compiled code: whether it was made.
+    /// Make the store's heap (it has none yet), for a first object of `size` bytes, as large
+    /// as the limiter allows, and publish it to compiled code: whether it was made.
     ///
     /// # Errors
     /// The limiter's.
-    fn make_gc_heap(&mut self, limiter: Limiter<'_>) -> Result<bool, Error> {
-        let limit = GcHeap::usable_limit(self.engine().tunables().gc_heap_max);
-        if !limits::gc_heap_growing(limiter, 0, GcHeap::initial_size(limit), limit)? {
+    fn make_gc_heap(&mut self, mut limiter: Limiter<'_>, size: u32) -> Result<bool, Error> {
+        let max = self.engine().tunables().gc_heap_max;
+        let limit = GcHeap::usable_limit(max);
+        let Some(sizes) = GcHeap::first_growth(limit, size) else { return Ok(false) };
+        let Some(initial) = limits::gc_heap_size(limits::reborrow(&mut limiter), 0, sizes, limit)? else {
             return Ok(false);
-        }
-        match GcHeap::new(self.engine().tunables().gc_heap_max) {
+        };
+        match GcHeap::new(max, initial) {
             Ok(heap) => self.gc.heap = Some(heap),
             Err(e) => {
-                log::error!("cannot reserve a GC heap: {e}");
+                limits::gc_heap_grow_failed(limiter, format!("cannot reserve a GC heap: {e}"))?;
                 return Ok(false);
             }
         }
         self.publish_gc_heap();
         Ok(true)
+    }
+
+    /// Grow the heap for an object of `size` bytes, as far as the limiter allows: whether it
+    /// grew.
+    ///
+    /// # Errors
+    /// The limiter's.
+    fn grow_gc_heap(&mut self, mut limiter: Limiter<'_>, size: u32) -> Result<bool, Error> {
+        let Some(heap) = self.gc.heap.as_mut() else { return Ok(false) };
+        let Some(sizes) = heap.growth(size) else { return Ok(false) };
+        let (current, limit) = (heap.committed(), heap.limit());
+        let Some(new) = limits::gc_heap_size(limits::reborrow(&mut limiter), current, sizes, limit)? else {
+            return Ok(false);
+        };
+        if heap.grow_to(new) {
+            self.publish_gc_heap();
+            return Ok(true);
+        }
+        limits::gc_heap_grow_failed(limiter, format!("cannot make {new} bytes of the GC heap accessible"))?;
+        Ok(false)
     }
 
     /// Write the heap's base and bound into the store context.
@@ -174,12 +196,35 @@ impl StoreOpaque {
         context.gc_heap_bound = bound;
     }
 
+    /// The size of an object of canonical type `ty` with `length` elements (for an array),
+    /// and its length if it is an array; `None` for a type that is no struct or array type,
+    /// or an array too long.
+    fn gc_shape(&mut self, ty: SharedTypeIndex, length: u32) -> Option<(u32, Option<u32>)> {
+        // From the store's layout without taking a share of it: every allocation asks.
+        let shape = |layout: &GcLayout| {
+            let array = matches!(layout, GcLayout::Array { .. }).then_some(length);
+            Some((layout.object_size(length)?, array))
+        };
+        match self.gc.layouts.get(ty).and_then(Option::as_ref) {
+            Some(layout) => shape(layout),
+            None => shape(&*self.gc_layout(ty)?),
+        }
+    }
+
+    /// [`StoreOpaque::gc_alloc`] where the heap has room now: no collection, no growth (so
+    /// no limiter), `None` otherwise.
+    pub fn gc_alloc_now(&mut self, ty: SharedTypeIndex, length: u32) -> Option<u32> {
+        let (size, array) = self.gc_shape(ty, length)?;
+        self.gc.heap.as_mut()?.allocate(ty.as_u32(), size, array)
+    }
+
     /// A new zeroed object of canonical type `ty` (`length` elements for an array), keeping
     /// `extra` across the collection this may make; `None` when the heap is out of room (or
     /// the limiter refused it more) or the type is no struct or array type.
     ///
     /// # Errors
-    /// The limiter's, asked before the heap is made or grows.
+    /// The limiter's, asked before the heap is made or grows, when the allocation needed
+    /// the growth.
     pub fn gc_alloc(
         &mut self,
         ty: SharedTypeIndex,
@@ -187,18 +232,8 @@ impl StoreOpaque {
         extra: &[RawRef],
         mut limiter: Limiter<'_>,
     ) -> Result<Option<u32>, Error> {
-        // The size and kind of the object (from the store's layout without taking a share of
-        // it: every allocation asks).
-        let shape = |layout: &GcLayout| {
-            let array = matches!(layout, GcLayout::Array { .. }).then_some(length);
-            Some((layout.object_size(length)?, array))
-        };
-        let found = match self.gc.layouts.get(ty).and_then(Option::as_ref) {
-            Some(layout) => shape(layout),
-            None => self.gc_layout(ty).and_then(|l| shape(&l)),
-        };
-        let Some((size, array)) = found else { return Ok(None) };
-        if self.gc.heap.is_none() && !self.make_gc_heap(limits::reborrow(&mut limiter))? {
+        let Some((size, array)) = self.gc_shape(ty, length) else { return Ok(None) };
+        if self.gc.heap.is_none() && !self.make_gc_heap(limits::reborrow(&mut limiter), size)? {
             return Ok(None);
         }
         let Some(heap) = self.gc.heap.as_mut() else { return Ok(None) };
@@ -207,18 +242,17 @@ impl StoreOpaque {
         }
         self.gc_keeping(extra.iter().copied());
         let Some(heap) = self.gc.heap.as_mut() else { return Ok(None) };
-        let word = match heap.allocate(ty.as_u32(), size, array) {
-            Some(word) if !heap.crowded() => Some(word),
-            found => {
-                if let Some(new) = heap.growth(size)
-                    && limits::gc_heap_growing(limiter, heap.committed(), new, heap.limit())?
-                {
-                    heap.grow_to(new);
-                }
-                found.or_else(|| heap.allocate(ty.as_u32(), size, array))
-            }
-        };
-        self.publish_gc_heap();
-        Ok(word)
+        let found = heap.allocate(ty.as_u32(), size, array);
+        if found.is_some() && !heap.crowded() {
+            return Ok(found);
+        }
+        // Crowded or still full: grow. When the object was found room anyway, a refused or
+        // failed growth only waits for the next full heap.
+        match self.grow_gc_heap(limiter, size) {
+            Err(e) if found.is_none() => return Err(e),
+            Err(e) => log::debug!("a GC heap growth the allocation did not need failed: {e}"),
+            Ok(_) => {}
+        }
+        Ok(found.or_else(|| self.gc.heap.as_mut()?.allocate(ty.as_u32(), size, array)))
     }
 }

@@ -45,8 +45,12 @@ pub fn invoke(store: &mut WholeStore<'_>, func: FuncId, values: &mut [ValRaw]) -
         return Err(Error::Other(format!("a call needs {} value slots, given {}", data.slots, values.len())));
     }
     if let Some(host) = data.host {
+        // The host function is the scope of the roots it makes, as when wasm calls it.
         let call = opaque.host_funcs.call(host);
-        return call(store.reborrow(), None, values);
+        let depth = opaque.gc.roots.depth();
+        let result = call(store.reborrow(), None, values);
+        store.opaque().gc.roots.pop_to(depth);
+        return result;
     }
     let func_ref = opaque.func_ref(func);
     let (Some(array_call), vmctx) = (func_ref.array_call, func_ref.vmctx) else {

@@ -34,8 +34,11 @@ impl StoreOpaque {
 /// builtin's status; a callback's error is kept in the store as pending.
 pub fn deadline_reached(store: &mut WholeStore<'_>) -> u32 {
     let Some(mut callback) = store.opaque().epoch_callback.take() else { return EPOCH_INTERRUPT };
+    // What the callback roots ends with it, as for a host function.
+    let depth = store.opaque().gc.roots.depth();
     let result = callback(store.reborrow());
     let opaque = store.opaque();
+    opaque.gc.roots.pop_to(depth);
     if opaque.epoch_callback.is_none() {
         opaque.epoch_callback = Some(callback);
     }

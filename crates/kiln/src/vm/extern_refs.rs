@@ -1,8 +1,9 @@
 //! `ExternRefs`: a store's slab of the host values that wasm holds as `externref`s (and of
 //! its exceptions). Wasm sees a slot as a tagged word (see `RawRef`). A slot is released only
 //! by the store's collection (`StoreOpaque::gc`), which may run while wasm waits in a host
-//! call: it marks every slot that a table, a global or a suspended wasm frame names, and
-//! keeps every value the host still holds a clone of.
+//! call: it marks every slot that a table, a global, a suspended wasm frame or a host root
+//! names, and keeps every value of which another clone lives (an exception whose `ExnRef`
+//! the host holds; `ExternRef`s are held through roots, and their values have none).
 use super::ids::ExternSlot;
 use super::val_raw::RawRef;
 use super::vm_ptr::VmPtr;

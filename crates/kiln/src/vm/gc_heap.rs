@@ -9,7 +9,8 @@
 //! Allocation takes a free block of the exact size, else bumps through a large free block
 //! (its rest kept a free block), else bumps `top`, else splits a smaller free block; when none fits, the store collects (mark-sweep: objects never move, so the
 //! references on wasm's stack need no rewriting) and, if that left the heap more than half
-//! full or still no room, the heap grows, doubling, up to its limit. Sweeping frees every
+//! full or still no room, the heap grows, doubling (or as little as serves, if the store's
+//! limiter refuses that), up to its limit. Sweeping frees every
 //! unmarked object, merges neighbouring free blocks and gives the end of the heap back to
 //! `top`.
 use super::mmap::{Mmap, page_size};
@@ -45,14 +46,15 @@ pub struct GcHeap {
 }
 
 impl GcHeap {
-    /// A heap that may grow to `limit` bytes (at most 4 GiB).
+    /// A heap that may grow to `limit` bytes (at most 4 GiB), of which the first `initial`
+    /// (a [`GcHeap::first_growth`]) are accessible.
     ///
     /// # Errors
     /// When the address space cannot be reserved.
-    pub fn new(limit: u64) -> std::io::Result<GcHeap> {
+    pub fn new(limit: u64, initial: usize) -> std::io::Result<GcHeap> {
         let limit = GcHeap::usable_limit(limit);
         let mut mmap = Mmap::reserve(limit)?;
-        let committed = GcHeap::initial_size(limit);
+        let committed = initial.clamp(page_size(), limit);
         mmap.make_read_write(0..committed)?;
         Ok(GcHeap {
             mmap,
@@ -73,9 +75,12 @@ impl GcHeap {
         (usize::try_from(limit.min(1 << 32)).unwrap_or(usize::MAX) / page * page).max(page)
     }
 
-    /// The bytes a new heap of usable limit `limit` makes accessible.
-    pub fn initial_size(limit: usize) -> usize {
-        INITIAL.min(limit)
+    /// What a new heap of usable limit `limit` should make accessible, and the least that
+    /// holds a first object of `size` bytes: `None` when no heap within the limit does.
+    pub fn first_growth(limit: usize, size: u32) -> Option<[usize; 2]> {
+        let page = page_size();
+        let least = (FIRST as usize + size as usize).div_ceil(page) * page;
+        (least <= limit).then(|| [INITIAL.min(limit).max(least), least])
     }
 
     /// The heap's first byte.
@@ -217,13 +222,14 @@ impl GcHeap {
         self.limit
     }
 
-    /// What growing for `size` more bytes would make accessible: twice as much, or enough
-    /// for them at the top, up to the limit; `None` at the limit.
-    pub fn growth(&self, size: u32) -> Option<usize> {
+    /// What growing for an object of `size` bytes should make accessible (twice as much,
+    /// or enough for it at the top, up to the limit), and the least that makes room for it
+    /// at the top: `None` when the limit leaves no room for it.
+    pub fn growth(&self, size: u32) -> Option<[usize; 2]> {
         let page = page_size();
         let needed = (self.top as usize + size as usize).div_ceil(page) * page;
-        let new = (self.committed * 2).max(needed).min(self.limit);
-        (new > self.committed).then_some(new)
+        let least = needed.max(self.committed + page);
+        (least <= self.limit).then(|| [(self.committed * 2).max(least).min(self.limit), least])
     }
 
     /// Make the first `new` bytes of the reservation accessible (a [`GcHeap::growth`]).
@@ -349,7 +355,7 @@ mod tests {
 
     #[test]
     fn sweeping_frees_the_unmarked_merges_them_and_reuses_the_room() {
-        let mut heap = GcHeap::new(1 << 20).unwrap();
+        let mut heap = GcHeap::new(1 << 20, INITIAL).unwrap();
         let a = heap.allocate(7, 16, None).unwrap();
         let b = heap.allocate(7, 24, Some(2)).unwrap();
         let c = heap.allocate(7, 16, None).unwrap();
@@ -373,7 +379,7 @@ mod tests {
     #[test]
     fn a_full_heap_splits_a_larger_free_block() {
         let page = page_size() as u32;
-        let mut heap = GcHeap::new(u64::from(page)).unwrap();
+        let mut heap = GcHeap::new(u64::from(page), INITIAL).unwrap();
         let objects: Vec<u32> = std::iter::from_fn(|| heap.allocate(7, 64, None)).collect();
         assert_eq!(objects.len() as u32, (page - FIRST) / 64);
         // Free one in the middle.
@@ -397,12 +403,17 @@ mod tests {
     #[test]
     fn growing_stops_at_the_limit() {
         let page = page_size();
-        let mut heap = GcHeap::new((INITIAL + page) as u64).unwrap();
+        let mut heap = GcHeap::new((INITIAL + 2 * page) as u64, INITIAL).unwrap();
         assert_eq!(heap.bound(), INITIAL as u64);
-        assert_eq!(heap.growth(8), Some(INITIAL + page), "doubling, up to the limit");
-        assert!(heap.grow_to(INITIAL + page));
-        assert_eq!(heap.bound(), (INITIAL + page) as u64);
+        assert_eq!(heap.growth(8), Some([INITIAL + 2 * page, INITIAL + page]), "doubling, up to the limit");
+        assert_eq!(heap.growth((INITIAL + 2 * page) as u32), None, "no room for it within the limit");
+        assert!(heap.grow_to(INITIAL + 2 * page));
+        assert_eq!(heap.bound(), (INITIAL + 2 * page) as u64);
         assert_eq!(heap.growth(8), None, "at its limit");
-        assert!(!heap.grow_to(INITIAL + 2 * page));
+        assert!(!heap.grow_to(INITIAL + 3 * page));
+        let limit = INITIAL + page;
+        assert_eq!(GcHeap::first_growth(limit, 8), Some([INITIAL, page]));
+        assert_eq!(GcHeap::first_growth(limit, INITIAL as u32), Some([INITIAL + page, INITIAL + page]));
+        assert_eq!(GcHeap::first_growth(limit, limit as u32), None);
     }
 }

@@ -156,9 +156,13 @@ unsafe extern "C" fn host_array_call(
     let values = unsafe { std::slice::from_raw_parts_mut(values.as_ptr(), len) };
     super::traps::in_host(|| {
         let call = store.opaque().host_funcs.call(host);
+        // The roots the call makes (its parameters', and whatever the host roots while it
+        // runs) end with it, however it ends: the host function is their scope.
+        let depth = store.opaque().gc.roots.depth();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             call(store.reborrow(), Some(header.instance), values)
         }));
+        store.opaque().gc.roots.pop_to(depth);
         let pending = match result {
             Ok(Ok(())) => return true,
             Ok(Err(e)) => Pending::Error(e),

@@ -299,16 +299,21 @@ fn initialize(store: &mut WholeStore<'_>, index: InstanceId) -> Result<(), Error
     let (s, mut limiter) = super::limits::split(store);
     let module = s.instances[index].module.clone();
     let env = module.env();
+    // A passive segment whose expressions allocate is evaluated once, before any active
+    // segment is applied (as the spec evaluates every segment first): whatever later reads
+    // it gets these objects, and allocates nothing.
     for (e, segment) in env.elements.iter() {
-        // Active and declared segments are dropped once instantiation has applied them.
-        if !matches!(segment.mode, SegmentMode::Passive) {
-            s.instances[index].dropped_elems.insert(e);
-        }
         if let (SegmentMode::Passive, ElementItems::Expressions(_, exprs)) = (&segment.mode, &segment.items)
             && exprs.iter().any(|e| e.allocates())
         {
             let items = segment_items(s, &mut limiter, index, e, 0, exprs.len())?;
             s.instances[index].gc_elements.insert(e, items.into());
+        }
+    }
+    for (e, segment) in env.elements.iter() {
+        // Active and declared segments are dropped once instantiation has applied them.
+        if !matches!(segment.mode, SegmentMode::Passive) {
+            s.instances[index].dropped_elems.insert(e);
         }
         let SegmentMode::Active(table, offset) = &segment.mode else { continue };
         if module.segment_in_table_image(e) {

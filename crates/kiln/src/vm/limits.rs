@@ -92,15 +92,36 @@ fn limiter<'a>(store: &'a mut WholeStore<'_>) -> Limiter<'a> {
     split(store).1
 }
 
-/// Whether the limiter lets the GC heap grow from `current` to `desired` bytes (of at most
-/// `maximum`): the heap is memory the guest fills, asked about as a memory is.
+/// The size the GC heap may grow to from `current` bytes (of at most `maximum`): the first
+/// of `sizes` (what it should grow to, then the least that serves) the limiter allows, asked
+/// as for a memory; `None` when it allows neither.
 ///
 /// # Errors
-/// The limiter's error (which traps the wasm that allocated).
-pub fn gc_heap_growing(limiter: Limiter<'_>, current: usize, desired: usize, maximum: usize) -> Result<bool, Error> {
+/// The limiter's (which traps the wasm that allocated).
+pub fn gc_heap_size(
+    limiter: Limiter<'_>,
+    current: usize,
+    sizes: [usize; 2],
+    maximum: usize,
+) -> Result<Option<usize>, Error> {
+    let Some(l) = limiter else { return Ok(Some(sizes[0])) };
+    if l.memory_growing(current, sizes[0], Some(maximum))? {
+        return Ok(Some(sizes[0]));
+    }
+    if sizes[1] < sizes[0] && l.memory_growing(current, sizes[1], Some(maximum))? {
+        return Ok(Some(sizes[1]));
+    }
+    Ok(None)
+}
+
+/// Tell the limiter that a GC heap growth it allowed failed, and why.
+///
+/// # Errors
+/// The limiter's.
+pub fn gc_heap_grow_failed(limiter: Limiter<'_>, why: String) -> Result<(), Error> {
     match limiter {
-        Some(l) => l.memory_growing(current, desired, Some(maximum)),
-        None => Ok(true),
+        Some(l) => l.memory_grow_failed(Error::Limit(why)),
+        None => Ok(()),
     }
 }
 
