@@ -199,8 +199,9 @@ fn show(v: &Val, store: &impl kiln::AsContext) -> String {
         Val::F32(b) => f32::from_bits(*b).to_string(),
         Val::F64(b) => f64::from_bits(*b).to_string(),
         Val::V128(v) => format!("{v:#034x}"),
-        Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) => "null".into(),
+        Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) | Val::ExnRef(None) => "null".into(),
         Val::FuncRef(Some(_)) => "<funcref>".into(),
+        Val::ExnRef(Some(_)) => "<exnref>".into(),
         Val::ExternRef(Some(_)) => "<externref>".into(),
         Val::AnyRef(Some(r)) => match r.as_i31(store) {
             Ok(Some(i)) => format!("<i31 {}>", i.get_i32()),

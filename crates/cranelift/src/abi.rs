@@ -34,7 +34,7 @@ pub fn ir_type(isa: &dyn TargetIsa, ty: WasmValType) -> ir::Type {
         WasmValType::F32 => types::F32,
         WasmValType::F64 => types::F64,
         WasmValType::V128 => types::I8X16,
-        WasmValType::FuncRef | WasmValType::ExternRef | WasmValType::AnyRef => isa.pointer_type(),
+        WasmValType::FuncRef | WasmValType::ExternRef | WasmValType::AnyRef | WasmValType::ExnRef => isa.pointer_type(),
     }
 }
 

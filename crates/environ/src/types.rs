@@ -23,6 +23,9 @@ pub enum WasmValType {
     ExternRef,
     /// `(ref null any)`: a reference of GC's `any` hierarchy (`eq`, `i31`, structs, arrays).
     AnyRef,
+    /// `(ref null exn)`: an exception (a slot of the store's reference slab, as an
+    /// externref's value is).
+    ExnRef,
 }
 
 /// What a concrete (defined) type is: which hierarchy its references belong to.
@@ -70,6 +73,7 @@ impl fmt::Display for WasmValType {
             WasmValType::FuncRef => "funcref",
             WasmValType::ExternRef => "externref",
             WasmValType::AnyRef => "anyref",
+            WasmValType::ExnRef => "exnref",
         })
     }
 }
@@ -107,13 +111,13 @@ impl WasmValType {
 
     /// Whether this is a reference type.
     pub fn is_ref(self) -> bool {
-        matches!(self, WasmValType::FuncRef | WasmValType::ExternRef | WasmValType::AnyRef)
+        matches!(self, WasmValType::FuncRef | WasmValType::ExternRef | WasmValType::AnyRef | WasmValType::ExnRef)
     }
 
     /// Whether values of this type are references the store's collector traces: every
     /// reference but a function's (functions live as long as their instances).
     pub fn is_traced(self) -> bool {
-        matches!(self, WasmValType::ExternRef | WasmValType::AnyRef)
+        matches!(self, WasmValType::ExternRef | WasmValType::AnyRef | WasmValType::ExnRef)
     }
 }
 
@@ -225,7 +229,7 @@ impl<T: Copy + Eq> WasmHeapType<T> {
         match self.top() {
             WasmHeapType::Func => WasmValType::FuncRef,
             WasmHeapType::Any => WasmValType::AnyRef,
-            // Exception references are slots of the store's reference slab, as externrefs are.
+            WasmHeapType::Exn => WasmValType::ExnRef,
             _ => WasmValType::ExternRef,
         }
     }
@@ -312,6 +316,8 @@ impl<T: Copy + Eq> WasmRefType<T> {
     pub const EXTERNREF: Self = WasmRefType { nullable: true, heap: WasmHeapType::Extern };
     /// `anyref`, `(ref null any)`.
     pub const ANYREF: Self = WasmRefType { nullable: true, heap: WasmHeapType::Any };
+    /// `exnref`, `(ref null exn)`.
+    pub const EXNREF: Self = WasmRefType { nullable: true, heap: WasmHeapType::Exn };
 
     /// The same type with its concrete type named by `f`.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> WasmRefType<U> {
@@ -336,6 +342,7 @@ impl<T: Copy + Eq> WasmRefType<T> {
             WasmValType::FuncRef => Some(Self::FUNCREF),
             WasmValType::ExternRef => Some(Self::EXTERNREF),
             WasmValType::AnyRef => Some(Self::ANYREF),
+            WasmValType::ExnRef => Some(Self::EXNREF),
             _ => None,
         }
     }

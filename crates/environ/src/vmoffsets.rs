@@ -269,7 +269,7 @@ mod tests {
 
     /// The layouts compiled code relies on, as recorded with the format version they
     /// belong to: `(FORMAT_VERSION, fingerprint)`.
-    const RECORDED_ABI: (u32, &str) = (14, "2d44572870816306");
+    const RECORDED_ABI: (u32, &str) = (15, "2d44572870816306");
 
     #[test]
     fn a_layout_change_comes_with_a_new_format_version() {

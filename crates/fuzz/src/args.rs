@@ -160,5 +160,7 @@ pub fn arg(rng: &mut Rng, ty: Ty, exported_funcs: usize) -> Value {
         Ty::FuncRef => Value::FuncRef(Ref::Null),
         Ty::ExternRef => Value::ExternRef(if rng.one_in(2) { Ref::Null } else { Ref::NonNull }),
         Ty::AnyRef => Value::AnyRef(if rng.one_in(2) { Ref::Null } else { Ref::NonNull }),
+        // The host makes no exceptions to pass.
+        Ty::ExnRef => Value::ExnRef(Ref::Null),
     }
 }

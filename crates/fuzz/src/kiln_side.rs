@@ -47,6 +47,7 @@ fn ty(t: ValType) -> Ty {
         ValType::FuncRef => Ty::FuncRef,
         ValType::ExternRef => Ty::ExternRef,
         ValType::AnyRef => Ty::AnyRef,
+        ValType::ExnRef => Ty::ExnRef,
     }
 }
 
@@ -61,6 +62,7 @@ fn value(v: &Val) -> Value {
         Val::FuncRef(f) => Value::FuncRef(reference(f.is_some())),
         Val::ExternRef(r) => Value::ExternRef(reference(r.is_some())),
         Val::AnyRef(r) => Value::AnyRef(reference(r.is_some())),
+        Val::ExnRef(r) => Value::ExnRef(reference(r.is_some())),
     }
 }
 
@@ -143,5 +145,7 @@ fn arg(store: &mut RootScope<&mut Store<()>>, funcs: &[Func], v: &Value) -> Resu
         Value::ExternRef(_) => Val::ExternRef(Some(kiln::ExternRef::new(store, 0u32)?)),
         Value::AnyRef(Ref::Null) => Val::AnyRef(None),
         Value::AnyRef(_) => Val::AnyRef(Some(kiln::AnyRef::from_i31(store, kiln::I31::wrapping_u32(0)))),
+        Value::ExnRef(Ref::Null) => Val::ExnRef(None),
+        Value::ExnRef(_) => return Err(Error::Other("the fuzzer passes no exceptions".into())),
     })
 }

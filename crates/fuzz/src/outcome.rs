@@ -15,6 +15,7 @@ pub enum Ty {
     FuncRef,
     ExternRef,
     AnyRef,
+    ExnRef,
 }
 
 /// A reference: what the host passes in, or what it sees come out.
@@ -47,6 +48,7 @@ pub enum Value {
     FuncRef(Ref),
     ExternRef(Ref),
     AnyRef(Ref),
+    ExnRef(Ref),
 }
 
 fn f32_is_nan(bits: u32) -> bool {
@@ -86,7 +88,8 @@ impl Value {
             (Value::V128(a), Value::V128(b)) => a == b || v128_lanes_agree(a, b, 4) || v128_lanes_agree(a, b, 2),
             (Value::FuncRef(a), Value::FuncRef(b))
             | (Value::ExternRef(a), Value::ExternRef(b))
-            | (Value::AnyRef(a), Value::AnyRef(b)) => a.is_null() == b.is_null(),
+            | (Value::AnyRef(a), Value::AnyRef(b))
+            | (Value::ExnRef(a), Value::ExnRef(b)) => a.is_null() == b.is_null(),
             _ => false,
         }
     }
@@ -108,6 +111,7 @@ impl fmt::Display for Value {
             Value::FuncRef(r) => reference(f, "funcref", r),
             Value::ExternRef(r) => reference(f, "externref", r),
             Value::AnyRef(r) => reference(f, "anyref", r),
+            Value::ExnRef(r) => reference(f, "exnref", r),
         }
     }
 }

@@ -162,7 +162,7 @@ impl WasmiSide {
             Value::FuncRef(_) => Val::FuncRef(Nullable::Null),
             Value::ExternRef(Ref::Null) => Val::ExternRef(Nullable::Null),
             Value::ExternRef(_) => Val::ExternRef(Nullable::Val(wasmi::ExternRef::new(&mut self.store, 0u32))),
-            Value::AnyRef(_) => return None,
+            Value::AnyRef(_) | Value::ExnRef(_) => return None,
         })
     }
 

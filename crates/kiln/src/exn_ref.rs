@@ -1,6 +1,8 @@
-//! `ExnRef`: a wasm exception as the host sees it — the error of a call whose exception no
-//! wasm frame caught, whose tag and payload the host can read, and which a host function can
-//! return to throw it on into the wasm that called it.
+//! `ExnRef`: a wasm exception as the host sees it — an `exnref` value (`Val::ExnRef`), the
+//! error of a call whose exception no wasm frame caught, whose tag and payload the host can
+//! read, and which a host function can return to throw it on into the wasm that called it.
+//! The host holds an exception for as long as an `ExnRef` of it lives (the store's slab keeps
+//! a value another clone of which lives).
 use crate::store::StoreOpaqueExt;
 use crate::vm::exception::Exception;
 use crate::{AsContext, AsContextMut, Error, Result, Tag, Val};
@@ -55,6 +57,11 @@ impl ExnRef {
         // as long as the host holds it.
         let (inner, _) = crate::vm::exception::add_exception(s, tag.index, values, types, true);
         Ok(ExnRef { inner, backtrace: None })
+    }
+
+    /// The exception in a slab value, if it holds one.
+    pub(crate) fn from_value(value: crate::vm::extern_refs::ExternValue) -> Option<ExnRef> {
+        value.downcast::<Exception>().ok().map(ExnRef::from_exception)
     }
 
     /// The store whose exception it is.

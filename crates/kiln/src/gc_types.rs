@@ -3,10 +3,9 @@
 //! the engine's registry (so objects of a type the host made keep a type id that means the
 //! same for as long as the handle lives), and two handles of equal types are the same
 //! canonical type. The host names reference fields by [`ValType`], whose reference types are
-//! the nullable abstract ones (`funcref`, `externref`, `anyref`); a field that wasm declared
-//! with a concrete or non-nullable reference type shows as the nullable abstract type of its
-//! hierarchy (an `exnref` one as `externref`, the type the host sees exceptions' references
-//! as), and writes to it are still checked against the exact type.
+//! the nullable abstract ones (`funcref`, `externref`, `anyref`, `exnref`); a field that wasm
+//! declared with a concrete or non-nullable reference type shows as the nullable abstract
+//! type of its hierarchy, and writes to it are still checked against the exact type.
 use crate::{Engine, Mutability, Result, ValType};
 use kiln_environ::{
     SharedTypeIndex, WasmCompositeType, WasmFieldType, WasmRefType, WasmStorageType, WasmSubType, WasmValType,
@@ -45,6 +44,7 @@ impl StorageType {
             StorageType::ValType(WasmValType::FuncRef) => WasmStorageType::Ref(WasmRefType::FUNCREF),
             StorageType::ValType(WasmValType::ExternRef) => WasmStorageType::Ref(WasmRefType::EXTERNREF),
             StorageType::ValType(WasmValType::AnyRef) => WasmStorageType::Ref(WasmRefType::ANYREF),
+            StorageType::ValType(WasmValType::ExnRef) => WasmStorageType::Ref(WasmRefType::EXNREF),
             StorageType::ValType(v) => WasmStorageType::Val(v),
         }
     }

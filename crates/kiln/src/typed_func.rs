@@ -107,7 +107,8 @@ macro_rules! nullable_reference_ty {
 nullable_reference_ty!(
     Func => FuncRef,
     crate::Rooted<crate::ExternRef> => ExternRef,
-    crate::Rooted<crate::AnyRef> => AnyRef
+    crate::Rooted<crate::AnyRef> => AnyRef,
+    crate::ExnRef => ExnRef
 );
 
 /// A tuple of wasm parameters.

@@ -5,7 +5,7 @@ use crate::gc_root::{GcRef, Rooted};
 use crate::store::StoreOpaqueExt;
 use crate::vm::store::StoreOpaque;
 use crate::vm::val_raw::{RawRef, ValRaw};
-use crate::{AnyRef, Error, ExternRef, Func, Result, ValType};
+use crate::{AnyRef, Error, ExnRef, ExternRef, Func, Result, ValType};
 use kiln_environ::{Global, SharedTypeIndex, WasmHeapType, WasmRefType};
 
 /// A WebAssembly value. A reference the collector manages comes as a [`Rooted`] in the
@@ -31,6 +31,8 @@ pub enum Val {
     /// An `anyref` (`None` is null): any reference of the `any` hierarchy (structs, arrays,
     /// i31s…), which the host views through [`AnyRef`]'s casts.
     AnyRef(Option<Rooted<AnyRef>>),
+    /// An `exnref` (`None` is null): an exception, held by the host while the `ExnRef` lives.
+    ExnRef(Option<ExnRef>),
 }
 
 impl Val {
@@ -45,6 +47,7 @@ impl Val {
             Val::FuncRef(_) => ValType::FuncRef,
             Val::ExternRef(_) => ValType::ExternRef,
             Val::AnyRef(_) => ValType::AnyRef,
+            Val::ExnRef(_) => ValType::ExnRef,
         }
     }
 
@@ -78,6 +81,11 @@ impl Val {
         Val::ExternRef(None)
     }
 
+    /// A null `exnref`.
+    pub fn null_exn_ref() -> Val {
+        Val::ExnRef(None)
+    }
+
     /// The null reference of reference type `ty`'s hierarchy (the zero value of any other
     /// type).
     pub fn null_of(ty: ValType) -> Val {
@@ -95,6 +103,7 @@ impl Val {
             ValType::FuncRef => Val::FuncRef(None),
             ValType::ExternRef => Val::ExternRef(None),
             ValType::AnyRef => Val::AnyRef(None),
+            ValType::ExnRef => Val::ExnRef(None),
         }
     }
 
@@ -107,7 +116,7 @@ impl Val {
     /// [`Error::Other`] naming both types when it is not.
     pub(crate) fn check_ref(&self, store: &StoreOpaque, ty: WasmRefType<SharedTypeIndex>) -> Result<()> {
         let fits = match (self, ty.heap) {
-            (Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None), _) => {
+            (Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) | Val::ExnRef(None), _) => {
                 ty.nullable && ty.representation() == self.ty()
             }
             (Val::FuncRef(Some(_)), WasmHeapType::Func) | (Val::ExternRef(Some(_)), WasmHeapType::Extern) => true,
@@ -116,13 +125,19 @@ impl Val {
                 store.engine().is_subtype(store.func_ref(f.index()).type_index, want)
             }
             (Val::AnyRef(Some(r)), heap) => store.any_is_of(store.root_word(r.root())?, heap),
+            (Val::ExnRef(Some(e)), WasmHeapType::Exn) => {
+                store.check_store(e.store())?;
+                true
+            }
             _ => false,
         };
         if fits {
             return Ok(());
         }
         let what = match self {
-            Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) => "a null reference".to_string(),
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) | Val::ExnRef(None) => {
+                "a null reference".to_string()
+            }
             Val::FuncRef(Some(_)) => "a function of another type".to_string(),
             other => format!("a {}", other.ty()),
         };
@@ -148,9 +163,15 @@ impl Val {
             Val::F32(v) => ValRaw::from_bits(*v as u128),
             Val::F64(v) => ValRaw::from_bits(*v as u128),
             Val::V128(v) => ValRaw::from_bits(*v),
-            Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) => ValRaw::from_ref(RawRef::NULL),
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) | Val::ExnRef(None) => {
+                ValRaw::from_ref(RawRef::NULL)
+            }
             Val::AnyRef(Some(r)) => ValRaw::from_ref(RawRef::any(store.root_word(r.root())?)),
             Val::ExternRef(Some(r)) => ValRaw::from_ref(RawRef::any(store.root_word(r.root())?)),
+            Val::ExnRef(Some(e)) => {
+                store.check_store(e.store())?;
+                ValRaw::from_ref(store.externs.reference_to(&e.value()))
+            }
             Val::FuncRef(Some(f)) => {
                 store.check_store(f.store_id())?;
                 ValRaw::from_ref(RawRef::func(Some(store.func_ref_ptr(f.index()))))
@@ -179,6 +200,7 @@ impl Val {
             }
             ValType::ExternRef => Val::ExternRef(root_of(store, raw)),
             ValType::AnyRef => Val::AnyRef(root_of(store, raw)),
+            ValType::ExnRef => Val::ExnRef(store.externs.value_of(raw.to_ref()).and_then(ExnRef::from_value)),
         }
     }
 }

@@ -315,3 +315,41 @@ fn another_stores_exception_is_not_caught_here() {
     let err = run.call(&mut store, ()).unwrap_err();
     assert!(matches!(err, Error::Exception(_)), "{err}");
 }
+
+#[test]
+fn an_exnref_reaches_the_host_as_one_and_goes_back() {
+    let (mut store, instance) = setup(
+        r#"(module
+          (tag $e (export "e") (param i32))
+          (global $kept (export "kept") (mut exnref) (ref.null exn))
+          (func (export "catch") (param i32) (result exnref)
+            (block $h (result exnref)
+              (try_table (catch_all_ref $h) (throw $e (local.get 0)))
+              (unreachable)))
+          (func (export "keep") (param exnref) (global.set $kept (local.get 0)))
+          (func (export "rethrow") (param exnref) (throw_ref (local.get 0))))"#,
+    );
+    let catch = instance.get_typed_func::<i32, Option<ExnRef>>(&mut store, "catch").unwrap();
+    let exn = catch.call(&mut store, 7).unwrap().unwrap();
+    let tag = instance.get_export(&mut store, "e").unwrap().into_tag().unwrap();
+    assert!(Tag::eq(&exn.tag(&store).unwrap(), &tag, &store));
+    assert!(matches!(exn.payload(&mut store).unwrap()[..], [Val::I32(7)]));
+
+    // As a dynamically typed value, through a global, and thrown again.
+    let keep = instance.get_func(&mut store, "keep").unwrap();
+    keep.call(&mut store, &[Val::ExnRef(Some(exn.clone()))], &mut []).unwrap();
+    store.gc();
+    let kept = instance.get_global(&mut store, "kept").unwrap().get(&mut store);
+    let Val::ExnRef(Some(kept)) = kept else { panic!("{kept:?}") };
+    assert!(matches!(kept.payload(&mut store).unwrap()[..], [Val::I32(7)]));
+    let rethrow = instance.get_func(&mut store, "rethrow").unwrap();
+    let err = rethrow.call(&mut store, &[Val::ExnRef(Some(kept))], &mut []).unwrap_err();
+    let Error::Exception(thrown) = err else { panic!("{err}") };
+    assert!(matches!(thrown.payload(&mut store).unwrap()[..], [Val::I32(7)]));
+    assert_eq!(rethrow.ty(&store).params(), &[kiln::ValType::ExnRef]);
+    assert!(rethrow.call(&mut store, &[Val::ExternRef(None)], &mut []).is_err(), "an externref is no exnref");
+    assert!(matches!(
+        rethrow.call(&mut store, &[Val::null_exn_ref()], &mut []).unwrap_err().as_trap(),
+        Some(Trap::NullExceptionReference)
+    ));
+}

@@ -80,20 +80,19 @@ fn either_matches(options: &[WastRetCore<'_>], actual: &Val, store: &Store<()>) 
 /// `ref.null` with an optional heap type: any null when absent, else a null of
 /// that type's hierarchy.
 fn null_matches(heap: Option<&HeapType<'_>>, actual: &Val) -> Result<bool, String> {
-    let (is_func_null, is_extern_null, is_any_null) = match actual {
-        Val::FuncRef(None) => (true, false, false),
-        Val::ExternRef(None) => (false, true, false),
-        Val::AnyRef(None) => (false, false, true),
-        _ => (false, false, false),
+    let (is_func_null, is_extern_null, is_any_null, is_exn_null) = match actual {
+        Val::FuncRef(None) => (true, false, false, false),
+        Val::ExternRef(None) => (false, true, false, false),
+        Val::AnyRef(None) => (false, false, true, false),
+        Val::ExnRef(None) => (false, false, false, true),
+        _ => (false, false, false, false),
     };
     match heap {
-        None => Ok(is_func_null || is_extern_null || is_any_null),
+        None => Ok(is_func_null || is_extern_null || is_any_null || is_exn_null),
         Some(HeapType::Abstract { shared: false, ty }) => match ty {
             AbstractHeapType::Func | AbstractHeapType::NoFunc => Ok(is_func_null),
-            // Exception references are represented as externrefs are.
-            AbstractHeapType::Extern | AbstractHeapType::NoExtern | AbstractHeapType::Exn | AbstractHeapType::NoExn => {
-                Ok(is_extern_null)
-            }
+            AbstractHeapType::Extern | AbstractHeapType::NoExtern => Ok(is_extern_null),
+            AbstractHeapType::Exn | AbstractHeapType::NoExn => Ok(is_exn_null),
             AbstractHeapType::Any
             | AbstractHeapType::Eq
             | AbstractHeapType::I31

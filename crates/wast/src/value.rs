@@ -45,10 +45,8 @@ fn null_ref(heap: &HeapType<'_>) -> Result<Val, String> {
     match heap {
         HeapType::Abstract { shared: false, ty } => match ty {
             AbstractHeapType::Func | AbstractHeapType::NoFunc => Ok(Val::null_func_ref()),
-            // Exception references are represented as externrefs are.
-            AbstractHeapType::Extern | AbstractHeapType::NoExtern | AbstractHeapType::Exn | AbstractHeapType::NoExn => {
-                Ok(Val::null_extern_ref())
-            }
+            AbstractHeapType::Extern | AbstractHeapType::NoExtern => Ok(Val::null_extern_ref()),
+            AbstractHeapType::Exn | AbstractHeapType::NoExn => Ok(Val::null_exn_ref()),
             AbstractHeapType::Any
             | AbstractHeapType::Eq
             | AbstractHeapType::I31
@@ -75,6 +73,8 @@ pub(crate) fn describe(val: &Val) -> String {
         Val::ExternRef(None) => "ref.null extern".to_string(),
         Val::ExternRef(Some(_)) => "ref.extern".to_string(),
         Val::AnyRef(None) => "ref.null any".to_string(),
+        Val::ExnRef(None) => "ref.null exn".to_string(),
+        Val::ExnRef(Some(_)) => "ref.exn".to_string(),
         // Which kind of anyref it is takes the store to say (see `matching::actual_text`).
         Val::AnyRef(Some(_)) => "ref.any".to_string(),
     }
