@@ -18,8 +18,9 @@ use crate::artifact::ArtifactError;
 /// call-site table (`.kiln.callsites`) with stack maps, every trampoline to the host records
 /// its exit frame, and slab references are tagged words; 13: the GC heap's base and bound in
 /// the store context, `gc_alloc`, and struct and array objects; 14: the bulk array builtins;
-/// 15: `exnref` is a value type of its own.)
-pub const FORMAT_VERSION: u32 = 15;
+/// 15: `exnref` is a value type of its own; 16: compiled code allocates structs in the GC
+/// heap's window, with its bump, end and start bitmap in the store context.)
+pub const FORMAT_VERSION: u32 = 16;
 
 /// Ordered settings, each `(key, value)`. Keys starting with `cpu.` are CPU features the
 /// code may use (`true`) or not (`false`).

@@ -131,6 +131,15 @@ impl VMOffsets {
     /// `VMStoreContext.gc_heap_bound`: how many bytes from the base are accessible (a `u64`);
     /// every access to an object is checked against it.
     pub const STORE_CONTEXT_GC_HEAP_BOUND: u32 = 56;
+    /// `VMStoreContext.gc_bump`: the next free byte of the GC heap's allocation window (a
+    /// `u64` offset), where compiled code puts a struct that fits before the window's end.
+    pub const STORE_CONTEXT_GC_BUMP: u32 = 64;
+    /// `VMStoreContext.gc_bump_end`: the end of the allocation window (a `u64` offset).
+    pub const STORE_CONTEXT_GC_BUMP_END: u32 = 72;
+    /// `VMStoreContext.gc_starts`: the GC heap's object-start bitmap (a pointer; one bit per
+    /// 8 bytes, bit `i % 8` of byte `i / 8`), whose bit compiled code sets for each object it
+    /// allocates in the window.
+    pub const STORE_CONTEXT_GC_STARTS: u32 = 80;
 
     /// `VMHostFuncContext.magic`. A host function's "vmctx" is its `VMHostFuncContext`,
     /// which starts with a magic of its own.
@@ -269,7 +278,7 @@ mod tests {
 
     /// The layouts compiled code relies on, as recorded with the format version they
     /// belong to: `(FORMAT_VERSION, fingerprint)`.
-    const RECORDED_ABI: (u32, &str) = (15, "2d44572870816306");
+    const RECORDED_ABI: (u32, &str) = (16, "2026d86f260afc85");
 
     #[test]
     fn a_layout_change_comes_with_a_new_format_version() {
@@ -309,6 +318,9 @@ mod tests {
             VMOffsets::STORE_CONTEXT_EXIT_FP,
             VMOffsets::STORE_CONTEXT_GC_HEAP_BASE,
             VMOffsets::STORE_CONTEXT_GC_HEAP_BOUND,
+            VMOffsets::STORE_CONTEXT_GC_BUMP,
+            VMOffsets::STORE_CONTEXT_GC_BUMP_END,
+            VMOffsets::STORE_CONTEXT_GC_STARTS,
             VMOffsets::HOST_FUNC_MAGIC,
             VMOffsets::HOST_FUNC_FUNC_REF,
         ];

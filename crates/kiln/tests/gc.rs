@@ -32,6 +32,83 @@ const CHURN: &str = r#"
         (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))"#;
 
 #[test]
+fn a_list_that_only_compiled_code_allocated_survives_collections() {
+    // The heap is made for an array; every node of the list is then bumped inline, and only
+    // junk of another type reaches the runtime (when it overflows the window): the first the
+    // store hears of the nodes' type is the collection that must trace them.
+    let (mut store, instance) = instance(
+        &engine("1m"),
+        r#"(type $junk (struct (field i64)))
+           (type $bytes (array i8))
+           (global $list (mut (ref null $node)) (ref.null $node))
+           (func (export "build") (param $n i32)
+             (drop (array.new_default $bytes (i32.const 1)))
+             (loop $again
+               (global.set $list (struct.new $node (global.get $list) (i64.extend_i32_u (local.get $n))))
+               (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+           (func (export "churn") (param $n i32)
+             (loop $again
+               (drop (struct.new $junk (i64.extend_i32_u (local.get $n))))
+               (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+           (func (export "sum") (result i64) (local $at (ref null $node)) (local $sum i64)
+             (local.set $at (global.get $list))
+             (block $end
+               (loop $walk
+                 (br_if $end (ref.is_null (local.get $at)))
+                 (local.set $sum (i64.add (local.get $sum) (struct.get $node $v (local.get $at))))
+                 (local.set $at (struct.get $node $next (local.get $at)))
+                 (br $walk)))
+             (local.get $sum))"#,
+    );
+    let build = instance.get_typed_func::<i32, ()>(&mut store, "build").unwrap();
+    let churn = instance.get_typed_func::<i32, ()>(&mut store, "churn").unwrap();
+    let sum = instance.get_typed_func::<(), i64>(&mut store, "sum").unwrap();
+    build.call(&mut store, 1000).unwrap();
+    churn.call(&mut store, 200_000).unwrap();
+    assert_eq!(sum.call(&mut store, ()).unwrap(), (1..=1000).sum::<i64>());
+}
+
+#[test]
+fn default_structs_in_reused_memory_are_all_zero() {
+    // Structs of every storage type, all ones, fill the heap and are collected; the default
+    // structs bumped into that memory next must read zero and null in every field.
+    let (mut store, instance) = instance(
+        &engine("1m"),
+        r#"(type $all (struct (field (mut i8)) (field (mut i16)) (field (mut f32)) (field (mut f64))
+                              (field (mut v128)) (field (mut funcref)) (field (mut anyref)) (field (mut i64))))
+           (func $f)
+           (elem declare func $f)
+           (func (export "dirty") (param $n i32)
+             (loop $again
+               (drop (struct.new $all (i32.const -1) (i32.const -1) (f32.const -nan:0x7fffff)
+                 (f64.const -nan:0xfffffffffffff) (v128.const i64x2 -1 -1) (ref.func $f)
+                 (ref.i31 (i32.const -1)) (i64.const -1)))
+               (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+           (func (export "clean") (param $n i32) (result i32) (local $s (ref null $all)) (local $ok i32)
+             (local.set $ok (i32.const 1))
+             (loop $again
+               (local.set $s (struct.new_default $all))
+               (local.set $ok (i32.and (local.get $ok) (i32.and
+                 (i32.and (i32.eqz (struct.get_u $all 0 (local.get $s))) (i32.eqz (struct.get_u $all 1 (local.get $s))))
+                 (i32.and
+                   (i32.and (i32.eqz (i32.reinterpret_f32 (struct.get $all 2 (local.get $s))))
+                            (i64.eqz (i64.reinterpret_f64 (struct.get $all 3 (local.get $s)))))
+                   (i32.and
+                     (i32.and (i32.eqz (v128.any_true (struct.get $all 4 (local.get $s))))
+                              (ref.is_null (struct.get $all 5 (local.get $s))))
+                     (i32.and (ref.is_null (struct.get $all 6 (local.get $s)))
+                              (i64.eqz (struct.get $all 7 (local.get $s)))))))))
+               (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+             (local.get $ok))"#,
+    );
+    let dirty = instance.get_typed_func::<i32, ()>(&mut store, "dirty").unwrap();
+    let clean = instance.get_typed_func::<i32, i32>(&mut store, "clean").unwrap();
+    dirty.call(&mut store, 20_000).unwrap();
+    store.gc();
+    assert_eq!(clean.call(&mut store, 20_000).unwrap(), 1);
+}
+
+#[test]
 fn rings_that_only_reference_each_other_are_collected() {
     // 300k rings of three nodes are about 20 MiB of objects, through a heap of 1 MiB.
     let (mut store, instance) = instance(

@@ -5,16 +5,19 @@
 //! An object's reference is its word, an offset into the store's GC heap (see
 //! `kiln_environ::gc_layout` for the layouts); the heap's base and accessible bound are in
 //! the store context, reloaded after every call (an allocation may create or grow the heap).
-//! Every access is checked against the bound first, so even a corrupt reference could reach
-//! nothing outside the heap (`out of bounds memory access`); array indices are checked
-//! against the array's length (`out of bounds array access`). Allocation is the `gc_alloc`
-//! builtin, which may collect: the references live across it are in the call's stack map.
+//! Every field access is checked against the bound first, so even a corrupt reference could
+//! reach nothing outside the heap (`out of bounds memory access`); array indices are checked
+//! against the array's length (`out of bounds array access`). A struct is allocated inline
+//! when it fits in the heap's allocation window (bumping the window's next byte in the store
+//! context and writing the header and the object's start bit, as the heap would); anything
+//! else goes through the `gc_alloc` builtin, which may collect: the references live across it
+//! are in the call's stack map.
 //! Converting between `extern` and `any` keeps the word: every non-function reference is a
 //! word that says what it is.
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, condcodes::IntCC, types};
 use kiln_environ::{
-    BuiltinFunction, CompileError, GC_ARRAY_LENGTH_OFFSET, GcField, GcLayout, Trap, TypeIndex, VMOffsets,
-    WasmCompositeType, WasmHeapType, WasmStorageType, builtins::SEGMENT_OUT_OF_BOUNDS,
+    BuiltinFunction, CompileError, GC_ARRAY_LENGTH_OFFSET, GC_INFO_OFFSET, GcField, GcLayout, Trap, TypeIndex,
+    VMOffsets, WasmCompositeType, WasmHeapType, WasmStorageType, builtins::SEGMENT_OUT_OF_BOUNDS,
 };
 
 use super::regions::Access;
@@ -119,6 +122,60 @@ impl FuncTranslator<'_, '_> {
         word
     }
 
+    /// A new struct of module type `t`, `size` bytes, whose fields the caller writes, all of
+    /// them: bumped in the heap's allocation window when it fits there (writing its header
+    /// and its start bit, as the heap would), else from the `gc_alloc` builtin.
+    fn allocate_struct(&mut self, t: u32, size: u32) -> Value {
+        let id = self.type_id(TypeIndex::from_u32(t));
+        let readonly = self.flags(Access::ReadOnly);
+        let context = self.load_pointer(readonly, self.vmctx, VMOffsets::STORE_CONTEXT);
+        let flags = self.flags(Access::StoreContext);
+        let bump = self.load_field(types::I64, flags, context, VMOffsets::STORE_CONTEXT_GC_BUMP);
+        let end = self.load_field(types::I64, flags, context, VMOffsets::STORE_CONTEXT_GC_BUMP_END);
+        let next = self.builder.ins().iadd_imm_u(bump, i64::from(size));
+        let fits = self.builder.ins().icmp(IntCC::UnsignedLessThanOrEqual, next, end);
+        let (bumped, called, done) =
+            (self.builder.create_block(), self.builder.create_block(), self.builder.create_block());
+        self.builder.append_block_param(done, self.pointer_type);
+        self.builder.ins().brif(fits, bumped, &[], called, &[]);
+
+        self.builder.switch_to_block(bumped);
+        self.builder.seal_block(bumped);
+        self.builder.ins().store(flags, next, context, VMOffsets::STORE_CONTEXT_GC_BUMP as i32);
+        let base = self.load_pointer(flags, context, VMOffsets::STORE_CONTEXT_GC_HEAP_BASE);
+        let object = self.builder.ins().iadd(base, bump);
+        let gc = self.flags(Access::GcObject);
+        self.builder.ins().store(gc, id, object, 0);
+        let info = self.builder.ins().iconst(types::I32, i64::from(size));
+        self.builder.ins().store(gc, info, object, GC_INFO_OFFSET as i32);
+        // Bit `bump / 8 % 8` of byte `bump / 64` of the start bitmap.
+        let starts = self.load_pointer(flags, context, VMOffsets::STORE_CONTEXT_GC_STARTS);
+        let byte = self.builder.ins().ushr_imm_u(bump, 6);
+        let byte = self.builder.ins().iadd(starts, byte);
+        let bit = self.builder.ins().ushr_imm_u(bump, 3);
+        let bit = self.builder.ins().ireduce(types::I32, bit);
+        let bit = self.builder.ins().band_imm_u(bit, 7);
+        let one = self.builder.ins().iconst(types::I32, 1);
+        let mask = self.builder.ins().ishl(one, bit);
+        let old = self.builder.ins().uload8(types::I32, gc, byte, 0);
+        let new = self.builder.ins().bor(old, mask);
+        self.builder.ins().istore8(gc, new, byte, 0);
+        self.builder.ins().jump(done, &[bump.into()]);
+
+        self.builder.switch_to_block(called);
+        self.builder.seal_block(called);
+        let zero = self.builder.ins().iconst(types::I32, 0);
+        let callee = self.builtin(BuiltinFunction::GcAlloc);
+        let call = self.builder.ins().call(callee, &[self.vmctx, id, zero]);
+        let word = self.builder.inst_results(call)[0];
+        self.builder.ins().trapz(word, abi::trap_code(Trap::GcHeapOutOfMemory));
+        self.builder.ins().jump(done, &[word.into()]);
+
+        self.builder.switch_to_block(done);
+        self.builder.seal_block(done);
+        self.builder.block_params(done)[0]
+    }
+
     /// The `u32` at `offset` of the header of object `word`.
     pub(super) fn object_header(&mut self, word: Value, offset: u32) -> Result<Value, CompileError> {
         let address = self.field_address_at(word, offset, 4);
@@ -126,13 +183,31 @@ impl FuncTranslator<'_, '_> {
         Ok(self.builder.ins().load(types::I32, flags, address, 0))
     }
 
+    /// The default (zero or null) value of a field of storage type `s`, made here.
+    fn default_value(&mut self, s: WasmStorageType) -> Value {
+        let ty = match s {
+            WasmStorageType::I8 | WasmStorageType::I16 => types::I32,
+            WasmStorageType::Val(v) => abi::ir_type(self.env.isa, v),
+            WasmStorageType::Ref(_) => self.pointer_type,
+        };
+        match ty {
+            types::F32 => self.builder.ins().f32const(0.0),
+            types::F64 => self.builder.ins().f64const(0.0),
+            types::I8X16 => super::simd::vector_zero(&mut self.builder, ty),
+            _ => self.builder.ins().iconst(ty, 0),
+        }
+    }
+
     /// `struct.new` (`default`: `struct.new_default`).
     pub(super) fn struct_new(&mut self, t: u32, default: bool) -> Result<(), CompileError> {
         let (layout, storage) = self.aggregate(t)?;
         let GcLayout::Struct { size, fields } = layout else { return Err(internal("struct.new of an array type")) };
-        let values = if default { Vec::new() } else { self.popn(fields.len())? };
-        let zero = self.builder.ins().iconst(types::I32, 0);
-        let word = self.allocate(t, zero);
+        let values = match default {
+            // The window's memory is not zeroed: the defaults are written too.
+            true => storage.iter().map(|s| self.default_value(*s)).collect(),
+            false => self.popn(fields.len())?,
+        };
+        let word = self.allocate_struct(t, size);
         if !values.is_empty() {
             let start = self.field_address_at(word, 0, size);
             for ((field, s), value) in fields.iter().zip(&storage).zip(values) {

@@ -17,9 +17,10 @@ pub const VMCTX_REGION: u32 = 1;
 pub const TABLE_REGION: u32 = 2;
 /// WebAssembly linear memories.
 pub const HEAP_REGION: u32 = 3;
-/// The store context's fuel counter and epoch deadline (and the GC heap's base and bound).
+/// The store context's fuel counter and epoch deadline (and the GC heap's base, bound and
+/// allocation window).
 pub const STORE_CONTEXT_REGION: u32 = 4;
-/// The objects of a store's GC heap.
+/// The objects of a store's GC heap (and its object-start bitmap).
 pub const GC_REGION: u32 = 5;
 
 /// Declare one of Kiln's alias regions in `func` (once: regions are deduplicated by id).
@@ -49,9 +50,11 @@ pub enum Access {
     /// Wasm loads and stores: little-endian, may trap (`out of bounds memory access`).
     Heap,
     /// The fuel counter and epoch deadline in the store context, which builtins and other
-    /// functions change (only across calls).
+    /// functions change (only across calls), and the GC heap's allocation window, which
+    /// compiled code bumps itself.
     StoreContext,
-    /// Fields of GC objects, explicitly bounds-checked against the heap's bound first.
+    /// Fields of GC objects, explicitly bounds-checked against the heap's bound first, and
+    /// what an inline allocation writes in its window (header, start bit).
     GcObject,
 }
 

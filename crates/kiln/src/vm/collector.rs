@@ -27,8 +27,9 @@ use std::sync::Arc;
 pub struct GcState {
     /// The heap, made at the first allocation.
     pub heap: Option<GcHeap>,
-    /// The layouts of the types objects were allocated with, by canonical id (a dense map:
-    /// every allocation looks its type up).
+    /// The layouts of the types the store met objects of (allocating them, or marking what
+    /// compiled code allocated), by canonical id (a dense map: every allocation through the
+    /// runtime looks its type up).
     layouts: SecondaryMap<SharedTypeIndex, Option<Arc<GcLayout>>>,
     /// The host's roots (`Rooted`, `OwnedRooted`).
     pub roots: crate::gc_root::RootSet,
@@ -52,6 +53,13 @@ impl StoreOpaque {
 
     /// [`StoreOpaque::gc`], keeping `extra` too: references in flight that no root holds.
     pub fn gc_keeping(&mut self, extra: impl IntoIterator<Item = RawRef>) {
+        self.close_gc_window();
+        self.collect(extra);
+        self.open_gc_window();
+    }
+
+    /// [`StoreOpaque::gc_keeping`], with the heap's window closed.
+    fn collect(&mut self, extra: impl IntoIterator<Item = RawRef>) {
         let mut work: Vec<usize> = extra.into_iter().map(RawRef::any_word).collect();
         super::stack_roots::for_each_stack_root(self, |r| work.push(r.any_word()));
         for table in self.tables.values() {
@@ -83,11 +91,15 @@ impl StoreOpaque {
             if word & 3 != 0 || !heap.mark(object) {
                 continue;
             }
-            let (ty, _) = heap.header(object);
-            let Some(layout) = self.gc.layouts.get(SharedTypeIndex::from_u32(ty)).and_then(Option::as_ref) else {
-                log::error!("a GC object of type {ty}, whose layout the store does not know");
+            let ty = SharedTypeIndex::from_u32(heap.header(object).0);
+            // Compiled code allocates without asking the store: the first object of a type
+            // met here may be the store's first news of it.
+            let known = self.gc.layouts.get(ty).is_some_and(Option::is_some);
+            if !known && self.gc_layout(ty).is_none() {
+                log::error!("a GC object of type {ty:?}, which no one registered");
                 continue;
-            };
+            }
+            let (Some(Some(layout)), Some(heap)) = (self.gc.layouts.get(ty), self.gc.heap.as_ref()) else { continue };
             match &**layout {
                 GcLayout::Struct { fields, .. } => {
                     for f in fields.iter().filter(|f| f.traced) {
@@ -188,12 +200,36 @@ impl StoreOpaque {
         Ok(false)
     }
 
-    /// Write the heap's base and bound into the store context.
+    /// Write the heap's base, bound and start bitmap into the store context.
     fn publish_gc_heap(&mut self) {
-        let (base, bound) = self.gc.heap.as_ref().map_or((0, 0), |h| (h.base().expose_provenance(), h.bound()));
+        let (base, bound, starts) = self
+            .gc
+            .heap
+            .as_ref()
+            .map_or((0, 0, 0), |h| (h.base().expose_provenance(), h.bound(), h.starts_base().expose_provenance()));
         let context = self.context_mut();
         context.gc_heap_base = base;
         context.gc_heap_bound = bound;
+        context.gc_starts = starts;
+    }
+
+    /// Give compiled code the heap's allocation window (see `GcHeap::open_window`).
+    fn open_gc_window(&mut self) {
+        let Some((start, end)) = self.gc.heap.as_mut().map_or(Some((0, 0)), GcHeap::open_window) else { return };
+        let context = self.context_mut();
+        context.gc_bump = u64::from(start);
+        context.gc_bump_end = u64::from(end);
+    }
+
+    /// Take the allocation window back from compiled code, with what it allocated there:
+    /// before anything else allocates, collects or sweeps.
+    fn close_gc_window(&mut self) {
+        let context = self.context_mut();
+        let bump = context.gc_bump;
+        (context.gc_bump, context.gc_bump_end) = (0, 0);
+        if let Some(heap) = self.gc.heap.as_mut() {
+            heap.close_window(bump);
+        }
     }
 
     /// The size of an object of canonical type `ty` with `length` elements (for an array),
@@ -215,7 +251,10 @@ impl StoreOpaque {
     /// no limiter), `None` otherwise.
     pub fn gc_alloc_now(&mut self, ty: SharedTypeIndex, length: u32) -> Option<u32> {
         let (size, array) = self.gc_shape(ty, length)?;
-        self.gc.heap.as_mut()?.allocate(ty.as_u32(), size, array)
+        self.close_gc_window();
+        let word = self.gc.heap.as_mut().and_then(|heap| heap.allocate(ty.as_u32(), size, array));
+        self.open_gc_window();
+        word
     }
 
     /// A new zeroed object of canonical type `ty` (`length` elements for an array), keeping
@@ -230,6 +269,20 @@ impl StoreOpaque {
         ty: SharedTypeIndex,
         length: u32,
         extra: &[RawRef],
+        limiter: Limiter<'_>,
+    ) -> Result<Option<u32>, Error> {
+        self.close_gc_window();
+        let word = self.gc_alloc_closed(ty, length, extra, limiter);
+        self.open_gc_window();
+        word
+    }
+
+    /// [`StoreOpaque::gc_alloc`], with the heap's window closed.
+    fn gc_alloc_closed(
+        &mut self,
+        ty: SharedTypeIndex,
+        length: u32,
+        extra: &[RawRef],
         mut limiter: Limiter<'_>,
     ) -> Result<Option<u32>, Error> {
         let Some((size, array)) = self.gc_shape(ty, length) else { return Ok(None) };
@@ -240,7 +293,7 @@ impl StoreOpaque {
         if let Some(word) = heap.allocate(ty.as_u32(), size, array) {
             return Ok(Some(word));
         }
-        self.gc_keeping(extra.iter().copied());
+        self.collect(extra.iter().copied());
         let Some(heap) = self.gc.heap.as_mut() else { return Ok(None) };
         let found = heap.allocate(ty.as_u32(), size, array);
         if found.is_some() && !heap.crowded() {

@@ -1,10 +1,13 @@
 //! `GcHeap`: a store's heap of GC objects (structs and arrays). One reservation of the
 //! heap's limit (at most 4 GiB, what a 32-bit word reaches), of which the first `committed`
-//! bytes are accessible: compiled code checks every access against that bound. An object's
-//! reference is its offset (a multiple of 8, never 0); objects and free blocks tile the
-//! heap from offset 8 up to `top`, each starting with the header `kiln_environ::gc_layout`
-//! describes (a free block's type is `GC_FREE_TYPE`), and a bitmap marks where objects
-//! start, so that a word is taken for an object only if one starts there.
+//! bytes are accessible: compiled code checks every field access against that bound. An
+//! object's reference is its offset (a multiple of 8, never 0); objects and free blocks tile
+//! the heap from offset 8 up to `top` (but for the unused rest of an open window), each
+//! starting with the header `kiln_environ::gc_layout` describes (a free block's type is
+//! `GC_FREE_TYPE`), and a bitmap marks where objects start, so that a word is taken for an
+//! object only if one starts there. Compiled code allocates structs itself from a window the
+//! heap lends it (see [`GcHeap::open_window`]), writing their headers and start bits as the
+//! heap does, within the accessible bytes; only this heap and that code write headers.
 //!
 //! Allocation takes a free block of the exact size, else bumps through a large free block
 //! (its rest kept a free block), else bumps `top`, else splits a smaller free block; when none fits, the store collects (mark-sweep: objects never move, so the
@@ -26,14 +29,26 @@ const INITIAL: usize = 256 << 10;
 /// The mark bit of the collector's word.
 const MARK: u32 = 1;
 
+/// The bytes of the object-start bitmap of `heap` bytes of heap: whole pages.
+fn starts_size(heap: usize) -> usize {
+    heap.div_ceil(64).div_ceil(page_size()) * page_size()
+}
+
 /// A store's GC heap.
 pub struct GcHeap {
     mmap: Mmap,
     committed: usize,
     limit: usize,
     top: u32,
-    /// One bit per 8 bytes of the committed heap: an object starts there.
-    starts: Vec<u64>,
+    /// One bit per 8 bytes of the heap, bit `i % 8` of byte `i / 8` for the 8 bytes at
+    /// `8 * i`: an object starts there. A reservation of its own (compiled code sets the bit
+    /// of each object it allocates in the window), accessible as far as the heap is.
+    starts: Mmap,
+    /// How many bytes of `starts` are accessible.
+    starts_committed: usize,
+    /// The window compiled code allocates from by bumping (see [`GcHeap::open_window`]):
+    /// its start, its end, and whether it came from the top (else from `region`).
+    window: Option<(u32, u32, bool)>,
     /// Free blocks of each size up to [`SMALL`], by size / 8.
     small: Vec<Vec<u32>>,
     /// Larger free blocks, by size (a size with no block has no entry).
@@ -56,12 +71,17 @@ impl GcHeap {
         let mut mmap = Mmap::reserve(limit)?;
         let committed = initial.clamp(page_size(), limit);
         mmap.make_read_write(0..committed)?;
+        let mut starts = Mmap::reserve(starts_size(limit))?;
+        let starts_committed = starts_size(committed);
+        starts.make_read_write(0..starts_committed)?;
         Ok(GcHeap {
             mmap,
             committed,
             limit,
             top: FIRST,
-            starts: vec![0; committed.div_ceil(512)],
+            starts,
+            starts_committed,
+            window: None,
             small: vec![Vec::new(); SMALL as usize / 8 + 1],
             large: BTreeMap::new(),
             region: None,
@@ -117,10 +137,22 @@ impl GcHeap {
         self.write_bytes(at, &v.to_le_bytes());
     }
 
+    /// The accessible bytes of the object-start bitmap.
+    fn starts(&self) -> &[u8] {
+        // SAFETY: the first `starts_committed` bytes are readable and writable for as long as
+        // the heap lives (they are only ever made more accessible); compiled code writes them
+        // (through `starts_base`) only while wasm runs, when no borrow of the heap is live.
+        unsafe { self.starts.slice(0..self.starts_committed) }
+    }
+
     fn set_start(&mut self, word: u32, on: bool) {
         let bit = (word / 8) as usize;
-        let (i, mask) = (bit / 64, 1u64 << (bit % 64));
-        if on { self.starts[i] |= mask } else { self.starts[i] &= !mask }
+        let (i, mask) = (bit / 8, 1u8 << (bit % 8));
+        // SAFETY: as in `starts`.
+        let starts = unsafe { self.starts.slice_mut(0..self.starts_committed) };
+        if let Some(b) = starts.get_mut(i) {
+            if on { *b |= mask } else { *b &= !mask }
+        }
     }
 
     /// Whether an object starts at `word`.
@@ -129,7 +161,53 @@ impl GcHeap {
         word.is_multiple_of(8)
             && word >= FIRST
             && word < self.top
-            && self.starts.get(bit / 64).is_some_and(|w| w & (1 << (bit % 64)) != 0)
+            && self.starts().get(bit / 8).is_some_and(|b| b & (1 << (bit % 8)) != 0)
+    }
+
+    /// The object-start bitmap's first byte, for compiled code to set the bits of the
+    /// objects it allocates in the window.
+    pub fn starts_base(&self) -> *mut u8 {
+        self.starts.as_ptr()
+    }
+
+    /// Give compiled code a window to allocate from by bumping: the region being allocated
+    /// from, else everything from the top to the accessible end (which the window reserves).
+    /// Its start and end (equal when there is nothing to give). In the window, compiled code
+    /// writes each object's header and start bit itself and needs no zeroed memory (it writes
+    /// every field; the bytes between fields keep what they held, which nothing reads); what
+    /// it left is given back by [`GcHeap::close_window`], which must come before anything
+    /// else allocates, collects or sweeps. `None` when a window is open already: compiled
+    /// code's place in it is in the store context, to be left as it is.
+    pub fn open_window(&mut self) -> Option<(u32, u32)> {
+        if self.window.is_some() {
+            return None;
+        }
+        let window = match self.region.take() {
+            Some((at, end)) if at < end => (at, end, false),
+            _ if (self.top as usize) < self.committed => {
+                let (at, end) = (self.top, u32::try_from(self.committed).unwrap_or(u32::MAX) & !7);
+                self.top = end;
+                (at, end, true)
+            }
+            _ => return Some((0, 0)),
+        };
+        self.window = Some(window);
+        Some((window.0, window.1))
+    }
+
+    /// Take back the window, of which compiled code allocated up to `bump`: what is left of
+    /// it becomes the top again, or the region.
+    pub fn close_window(&mut self, bump: u64) {
+        let Some((start, end, from_top)) = self.window.take() else { return };
+        let bump = u32::try_from(bump).unwrap_or(end).clamp(start, end);
+        if from_top {
+            self.top = bump;
+        } else if bump < end {
+            // What is left stays a free block, for sweeping's walk.
+            self.write(bump, GC_FREE_TYPE);
+            self.write(bump + GC_INFO_OFFSET, end - bump);
+            self.region = Some((bump, end));
+        }
     }
 
     /// Take `size` bytes (a multiple of 8) from what is free or accessible, without
@@ -195,6 +273,7 @@ impl GcHeap {
     /// A new zeroed object of `size` bytes (a multiple of 8, at least the header) and canonical
     /// type `ty`, an array of `length` elements when `array`; `None` when nothing free fits.
     pub fn allocate(&mut self, ty: u32, size: u32, array: Option<u32>) -> Option<u32> {
+        debug_assert!(self.window.is_none(), "allocating with the window open");
         let at = self.take(size)?;
         self.bytes_mut().get_mut(at as usize..(at + size) as usize)?.fill(0);
         self.write(at, ty);
@@ -235,11 +314,16 @@ impl GcHeap {
     /// Make the first `new` bytes of the reservation accessible (a [`GcHeap::growth`]).
     /// False when the system refuses.
     pub fn grow_to(&mut self, new: usize) -> bool {
-        if new <= self.committed || new > self.limit || self.mmap.make_read_write(self.committed..new).is_err() {
+        let starts = starts_size(new);
+        if new <= self.committed
+            || new > self.limit
+            || self.starts.make_read_write(self.starts_committed..starts).is_err()
+            || self.mmap.make_read_write(self.committed..new).is_err()
+        {
             return false;
         }
         self.committed = new;
-        self.starts.resize(new.div_ceil(512), 0);
+        self.starts_committed = starts;
         true
     }
 
@@ -307,6 +391,7 @@ impl GcHeap {
     /// Free every unmarked object and unmark the others; merge free neighbours, and give the
     /// free end of the heap back to `top`.
     pub fn sweep(&mut self) {
+        debug_assert!(self.window.is_none(), "sweeping with the window open");
         for list in &mut self.small {
             list.clear();
         }
@@ -320,7 +405,8 @@ impl GcHeap {
             let (ty, info) = self.header(at);
             let size = info & !(MARK | GC_ARRAY_BIT);
             if size < GC_HEADER_SIZE || !size.is_multiple_of(8) {
-                // Nothing but this heap writes headers; stop rather than walk garbage.
+                // Only this heap and the window's allocations write headers; stop rather than
+                // walk garbage.
                 log::error!("GC heap header at {at:#x} with size {size}; the rest is not swept");
                 break;
             }
@@ -398,6 +484,63 @@ mod tests {
         assert_eq!(heap.allocate(7, 40, None), Some(objects[10] + 24));
         assert_eq!(heap.allocate(7, left % 24, None), Some(page - left % 24), "the last bytes at the top");
         assert_eq!(heap.allocate(7, 8, None), None, "full");
+    }
+
+    /// What compiled code does in a window: bump, write the header and the start bit.
+    fn bump(heap: &mut GcHeap, at: &mut u32, ty: u32, size: u32) -> u32 {
+        let word = *at;
+        heap.write(word, ty);
+        heap.write(word + GC_INFO_OFFSET, size);
+        heap.set_start(word, true);
+        *at += size;
+        word
+    }
+
+    #[test]
+    fn windows_from_the_top_and_from_a_free_block_give_back_what_they_left() {
+        let mut heap = GcHeap::new(1 << 20, INITIAL).unwrap();
+        // From the top: it reserves everything accessible, and gives back the rest.
+        let (start, end) = heap.open_window().unwrap();
+        assert_eq!((start, end as usize), (FIRST, INITIAL));
+        assert_eq!(heap.open_window(), None, "one window at a time");
+        let mut at = start;
+        let objects: Vec<u32> = (0..8).map(|_| bump(&mut heap, &mut at, 7, 32)).collect();
+        assert!(objects.iter().all(|o| heap.is_object(*o)) && !heap.is_object(at));
+        heap.close_window(u64::from(at));
+        assert_eq!(heap.top, at);
+        assert_eq!(heap.allocate(7, 16, None), Some(at), "the heap goes on where the window stopped");
+        // Keep every other object: the sweep walks the window's objects and frees the rest.
+        for o in objects.iter().step_by(2) {
+            heap.mark(*o);
+        }
+        heap.mark(at);
+        heap.sweep();
+        assert_eq!(heap.live, 4 * 32 + 16);
+        assert!(objects.iter().step_by(2).all(|o| heap.is_object(*o)));
+        assert!(objects.iter().skip(1).step_by(2).all(|o| !heap.is_object(*o)));
+        // From a free block (the region being allocated from): the rest stays a free block
+        // that a sweep walks.
+        let last = at;
+        let big = heap.allocate(7, 1024, None).unwrap();
+        let keeper = heap.allocate(7, 16, None).unwrap();
+        for o in objects.iter().step_by(2).chain([&last, &keeper]) {
+            heap.mark(*o);
+        }
+        heap.sweep();
+        assert_eq!(heap.large.get(&1024).map(Vec::as_slice), Some(&[big][..]));
+        heap.large.clear();
+        heap.region = Some((big, big + 1024));
+        assert_eq!(heap.open_window(), Some((big, big + 1024)));
+        let mut at = big;
+        let inside = bump(&mut heap, &mut at, 7, 64);
+        heap.close_window(u64::from(at));
+        assert_eq!(heap.region, Some((big + 64, big + 1024)));
+        heap.mark(inside);
+        heap.mark(keeper);
+        heap.sweep();
+        assert!(heap.is_object(inside) && heap.is_object(keeper));
+        assert_eq!(heap.large.get(&960).map(Vec::as_slice), Some(&[big + 64][..]), "the rest is free again");
+        assert_eq!(heap.region, None, "a sweep starts over");
     }
 
     #[test]

@@ -129,6 +129,14 @@ pub struct VMStoreContext {
     pub gc_heap_base: usize,
     /// How many bytes from the GC heap's base are accessible.
     pub gc_heap_bound: u64,
+    /// The next free byte of the GC heap's allocation window (see `GcHeap::open_window`):
+    /// compiled code allocates a struct there when it fits before `gc_bump_end`.
+    pub gc_bump: u64,
+    /// The end of the allocation window (equal to `gc_bump` when there is none).
+    pub gc_bump_end: u64,
+    /// The GC heap's object-start bitmap, whose bit compiled code sets for each object it
+    /// allocates in the window (0 until the store has a heap).
+    pub gc_starts: usize,
 }
 
 impl VMStoreContext {
@@ -145,6 +153,9 @@ impl VMStoreContext {
             exit_fp: 0,
             gc_heap_base: 0,
             gc_heap_bound: 0,
+            gc_bump: 0,
+            gc_bump_end: 0,
+            gc_starts: 0,
         }
     }
 }
@@ -299,8 +310,9 @@ mod tests {
         assert_eq!(offset_of!(VMStoreContext, epoch_deadline) as u32, VMOffsets::STORE_CONTEXT_EPOCH_DEADLINE);
         assert_eq!(offset_of!(VMStoreContext, epoch_counter) as u32, VMOffsets::STORE_CONTEXT_EPOCH_COUNTER);
         assert_eq!(offset_of!(VMStoreContext, exit_fp) as u32, VMOffsets::STORE_CONTEXT_EXIT_FP);
-        assert_eq!(offset_of!(VMStoreContext, gc_heap_base) as u32, VMOffsets::STORE_CONTEXT_GC_HEAP_BASE);
-        assert_eq!(offset_of!(VMStoreContext, gc_heap_bound) as u32, VMOffsets::STORE_CONTEXT_GC_HEAP_BOUND);
+        assert_eq!(offset_of!(VMStoreContext, gc_bump) as u32, VMOffsets::STORE_CONTEXT_GC_BUMP);
+        assert_eq!(offset_of!(VMStoreContext, gc_bump_end) as u32, VMOffsets::STORE_CONTEXT_GC_BUMP_END);
+        assert_eq!(offset_of!(VMStoreContext, gc_starts) as u32, VMOffsets::STORE_CONTEXT_GC_STARTS);
         assert_eq!(offset_of!(VMStoreContext, gc_heap_base) as u32, VMOffsets::STORE_CONTEXT_GC_HEAP_BASE);
         assert_eq!(offset_of!(VMStoreContext, gc_heap_bound) as u32, VMOffsets::STORE_CONTEXT_GC_HEAP_BOUND);
         assert_eq!(offset_of!(VMHostFuncContext, magic) as u32, VMOffsets::HOST_FUNC_MAGIC);
