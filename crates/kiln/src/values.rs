@@ -71,6 +71,26 @@ impl Val {
         if let Val::F64(v) = self { Some(f64::from_bits(*v)) } else { None }
     }
 
+    /// The `funcref`, if this is one (`Some(None)` for null).
+    pub fn func_ref(&self) -> Option<Option<&Func>> {
+        if let Val::FuncRef(f) = self { Some(f.as_ref()) } else { None }
+    }
+
+    /// The `externref`, if this is one (`Some(None)` for null).
+    pub fn extern_ref(&self) -> Option<Option<Rooted<ExternRef>>> {
+        if let Val::ExternRef(r) = self { Some(*r) } else { None }
+    }
+
+    /// The `anyref`, if this is one (`Some(None)` for null).
+    pub fn any_ref(&self) -> Option<Option<Rooted<AnyRef>>> {
+        if let Val::AnyRef(r) = self { Some(*r) } else { None }
+    }
+
+    /// The `exnref`, if this is one (`Some(None)` for null).
+    pub fn exn_ref(&self) -> Option<Option<&ExnRef>> {
+        if let Val::ExnRef(e) = self { Some(e.as_ref()) } else { None }
+    }
+
     /// A null `funcref`.
     pub fn null_func_ref() -> Val {
         Val::FuncRef(None)
@@ -232,6 +252,42 @@ impl From<f64> for Val {
 impl From<Func> for Val {
     fn from(f: Func) -> Val {
         Val::FuncRef(Some(f))
+    }
+}
+
+impl From<Rooted<ExternRef>> for Val {
+    fn from(r: Rooted<ExternRef>) -> Val {
+        Val::ExternRef(Some(r))
+    }
+}
+
+impl From<Rooted<AnyRef>> for Val {
+    fn from(r: Rooted<AnyRef>) -> Val {
+        Val::AnyRef(Some(r))
+    }
+}
+
+impl From<Rooted<crate::EqRef>> for Val {
+    fn from(r: Rooted<crate::EqRef>) -> Val {
+        Val::AnyRef(Some(r.to_anyref()))
+    }
+}
+
+impl From<Rooted<crate::StructRef>> for Val {
+    fn from(r: Rooted<crate::StructRef>) -> Val {
+        Val::AnyRef(Some(r.to_anyref()))
+    }
+}
+
+impl From<Rooted<crate::ArrayRef>> for Val {
+    fn from(r: Rooted<crate::ArrayRef>) -> Val {
+        Val::AnyRef(Some(r.to_anyref()))
+    }
+}
+
+impl From<ExnRef> for Val {
+    fn from(e: ExnRef) -> Val {
+        Val::ExnRef(Some(e))
     }
 }
 

@@ -52,7 +52,7 @@ fn a_struct_made_by_the_host_is_of_the_modules_equal_type() {
     let s = StructRef::new(&mut store, &pre, &[Val::I32(-3), Val::I64(10), Val::AnyRef(None)]).unwrap();
     let sum = instance.get_func(&mut store, "sum").unwrap();
     let mut out = [Val::I32(0)];
-    sum.call(&mut store, &[Val::AnyRef(Some(s.to_anyref()))], &mut out).unwrap();
+    sum.call(&mut store, &[s.into()], &mut out).unwrap();
     assert_eq!(out[0].i64(), Some(7), "wasm reads the host's fields, the i8 sign-extended");
     let is_pair = instance.get_typed_func::<Option<Rooted<AnyRef>>, i32>(&mut store, "is_pair").unwrap();
     assert_eq!(is_pair.call(&mut store, Some(s.to_anyref())).unwrap(), 1);
@@ -66,9 +66,8 @@ fn a_struct_made_by_the_host_is_of_the_modules_equal_type() {
 
     // Writes are checked against the field's type and mutability.
     let i31 = AnyRef::from_i31(&mut store, kiln::I31::wrapping_u32(5));
-    s.set_field(&mut store, 2, Val::AnyRef(Some(i31))).unwrap();
-    let got = s.field(&mut store, 2).unwrap();
-    let Val::AnyRef(Some(got)) = got else { panic!("{got:?}") };
+    s.set_field(&mut store, 2, i31.into()).unwrap();
+    let got = s.field(&mut store, 2).unwrap().any_ref().flatten().unwrap();
     assert_eq!(got.as_i31(&store).unwrap().map(|i| i.get_u32()), Some(5));
     s.set_field(&mut store, 0, Val::I32(0x1ff)).unwrap();
     assert_eq!(s.field(&mut store, 0).unwrap().i32(), Some(0xff), "wrapped to 8 bits");
@@ -187,4 +186,63 @@ fn references_of_another_store_or_type_are_refused() {
     assert!(matches!(err, Error::Other(_)), "{err}");
     let err = sum.call(&mut store, &[Val::AnyRef(None)], &mut [Val::I64(0)]).unwrap_err();
     assert!(err.to_string().contains("null"), "{err}");
+}
+
+#[test]
+fn host_allocations_and_collections_between_inline_ones_keep_both() {
+    // Wasm builds a list inline; between two of its nodes a host function allocates a struct
+    // of the same type (through the runtime, taking the window back and lending a new one)
+    // and collects every 100 calls; the list holds both kinds of nodes.
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (type $node (struct (field $next (ref null $node)) (field $v i64)))
+          (import "host" "node" (func $host (param anyref i64) (result anyref)))
+          (func (export "build") (param $n i32) (result i64)
+            (local $list (ref null $node)) (local $sum i64)
+            (loop $again
+              (local.set $list (struct.new $node (local.get $list) (i64.const 1)))
+              (local.set $list (ref.cast (ref null $node) (call $host (local.get $list) (i64.const 1000))))
+              (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+            (block $end
+              (loop $walk
+                (br_if $end (ref.is_null (local.get $list)))
+                (local.set $sum (i64.add (local.get $sum) (struct.get $node $v (local.get $list))))
+                (local.set $list (struct.get $node $next (local.get $list)))
+                (br $walk)))
+            (local.get $sum)))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, 0u32);
+    let ty = StructType::new(
+        &engine,
+        [
+            FieldType::new(Mutability::Const, StorageType::ValType(ValType::AnyRef)),
+            FieldType::new(Mutability::Const, StorageType::ValType(ValType::I64)),
+        ],
+    )
+    .unwrap();
+    // The host's type is `(struct (field anyref) (field i64))`, not the module's `$node`: it
+    // makes the module's nodes through wasm's own type, read back from one it was given.
+    let node = kiln::Func::new(
+        &mut store,
+        kiln::FuncType::new([ValType::AnyRef, ValType::I64], [ValType::AnyRef]),
+        move |mut caller, params, results| {
+            let next = params[0].any_ref().flatten().unwrap();
+            let module_type = next.unwrap_struct(&caller)?.ty(&mut caller)?;
+            assert_ne!(module_type, ty, "a field of a concrete type is not anyref's");
+            let pre = StructRefPre::new(&mut caller, module_type);
+            let made = StructRef::new(&mut caller, &pre, &[Val::AnyRef(Some(next)), params[1].clone()])?;
+            *caller.data_mut() += 1;
+            if *caller.data() % 100 == 0 {
+                caller.gc();
+            }
+            results[0] = made.into();
+            Ok(())
+        },
+    );
+    let instance = Instance::new(&mut store, &module, &[node.into()]).unwrap();
+    let build = instance.get_typed_func::<i32, i64>(&mut store, "build").unwrap();
+    assert_eq!(build.call(&mut store, 5000).unwrap(), 5000 * 1001);
 }
