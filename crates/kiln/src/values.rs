@@ -72,22 +72,22 @@ impl Val {
     }
 
     /// The `funcref`, if this is one (`Some(None)` for null).
-    pub fn func_ref(&self) -> Option<Option<&Func>> {
+    pub fn funcref(&self) -> Option<Option<&Func>> {
         if let Val::FuncRef(f) = self { Some(f.as_ref()) } else { None }
     }
 
     /// The `externref`, if this is one (`Some(None)` for null).
-    pub fn extern_ref(&self) -> Option<Option<Rooted<ExternRef>>> {
+    pub fn externref(&self) -> Option<Option<Rooted<ExternRef>>> {
         if let Val::ExternRef(r) = self { Some(*r) } else { None }
     }
 
     /// The `anyref`, if this is one (`Some(None)` for null).
-    pub fn any_ref(&self) -> Option<Option<Rooted<AnyRef>>> {
+    pub fn anyref(&self) -> Option<Option<Rooted<AnyRef>>> {
         if let Val::AnyRef(r) = self { Some(*r) } else { None }
     }
 
     /// The `exnref`, if this is one (`Some(None)` for null).
-    pub fn exn_ref(&self) -> Option<Option<&ExnRef>> {
+    pub fn exnref(&self) -> Option<Option<&ExnRef>> {
         if let Val::ExnRef(e) = self { Some(e.as_ref()) } else { None }
     }
 

@@ -67,7 +67,7 @@ fn a_struct_made_by_the_host_is_of_the_modules_equal_type() {
     // Writes are checked against the field's type and mutability.
     let i31 = AnyRef::from_i31(&mut store, kiln::I31::wrapping_u32(5));
     s.set_field(&mut store, 2, i31.into()).unwrap();
-    let got = s.field(&mut store, 2).unwrap().any_ref().flatten().unwrap();
+    let got = s.field(&mut store, 2).unwrap().anyref().flatten().unwrap();
     assert_eq!(got.as_i31(&store).unwrap().map(|i| i.get_u32()), Some(5));
     s.set_field(&mut store, 0, Val::I32(0x1ff)).unwrap();
     assert_eq!(s.field(&mut store, 0).unwrap().i32(), Some(0xff), "wrapped to 8 bits");
@@ -229,7 +229,7 @@ fn host_allocations_and_collections_between_inline_ones_keep_both() {
         &mut store,
         kiln::FuncType::new([ValType::AnyRef, ValType::I64], [ValType::AnyRef]),
         move |mut caller, params, results| {
-            let next = params[0].any_ref().flatten().unwrap();
+            let next = params[0].anyref().flatten().unwrap();
             let module_type = next.unwrap_struct(&caller)?.ty(&mut caller)?;
             assert_ne!(module_type, ty, "a field of a concrete type is not anyref's");
             let pre = StructRefPre::new(&mut caller, module_type);
